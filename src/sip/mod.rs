@@ -1,0 +1,23 @@
+//! The sans-IO SIP core: message model, parser, transactions, authentication, registration
+//! and the user agent that ties them together. Nothing here opens a socket or reads a clock:
+//! inputs carry the current `Instant`, outputs are transmits, events and the next deadline.
+//!
+//! rsip (named in the architecture notes for message types) is not used in this core: measured
+//! on our torture corpus, rsip 0.4 cannot represent extension methods (closed `Method` enum),
+//! rejects folded headers and some escaped URIs, and accepts unbalanced quotes and duplicate
+//! Content-Length. A UA must answer all of those precisely (501, 400...), so the envelope,
+//! framer and URI parser are ours; rsip is kept as a dev-dependency for the corpus comparison
+//! test and the parse benchmark.
+
+pub mod builder;
+pub mod digest;
+pub mod headers;
+pub mod message;
+pub mod parse;
+pub mod registration;
+pub mod stream;
+pub mod transaction;
+pub mod transport;
+pub mod ua;
+pub mod uri;
+pub mod validate;

@@ -1,0 +1,766 @@
+//! The user agent core: one account's SIP endpoint as a sans-IO state machine. It owns the
+//! transaction layer and the registration, answers requests as a UAS (RFC 3261 §8.2), learns
+//! its public address from rport/received, sends NAT keep-alives and the OPTIONS capability
+//! request. The driver feeds it bytes, transport errors, commands and the time; it hands back
+//! transmits, events and the next deadline.
+
+use super::builder::{response_to, response_to_salvaged};
+use super::digest::{Credentials, Secret};
+use super::headers::Via;
+use super::message::{Method, SipMessage, reason_phrase};
+use super::parse::{parse_message, salvage_request};
+use super::registration::{AcceptExpires, RegOutput, RegState, Registration, RegistrationConfig};
+use super::transaction::timers::TimerConfig;
+use super::transaction::{LayerEvent, TransactionLayer, TxKey, response_destination};
+use super::transport::{Destination, Transmit, Transport};
+use super::validate::{allow_header, check_request};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Methods this UA answers itself; everything else known gets 405, unknown ones 501.
+pub const ALLOWED_METHODS: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+];
+
+/// `use_rport`: whether to ask for rport and whether to use the address the server saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RportMode {
+    /// 0: do not ask.
+    Off,
+    /// 1: ask; use the seen address once two responses agree on it (a NAT is certain).
+    WhenSure,
+    /// 2: ask; always use it unless we are on a public address already.
+    Always,
+    /// 3: ask; use it even on a public address.
+    EvenOnPublic,
+    /// 9: ask but never use (keep the local address, e.g. for peer-to-peer calls).
+    AskOnly,
+}
+
+impl RportMode {
+    /// From the parameter's number; `None` for values outside 0,1,2,3,9.
+    pub fn from_param(v: u32) -> Option<RportMode> {
+        Some(match v {
+            0 => RportMode::Off,
+            1 => RportMode::WhenSure,
+            2 => RportMode::Always,
+            3 => RportMode::EvenOnPublic,
+            9 => RportMode::AskOnly,
+            _ => return None,
+        })
+    }
+}
+
+/// `keepalivetype`: what is sent to keep NAT bindings open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAliveType {
+    None,
+    SpaceCrlf,
+    Notify,
+    Crlf,
+    CrlfCrlf,
+}
+
+impl KeepAliveType {
+    /// From the parameter's number (0..4).
+    pub fn from_param(v: u32) -> Option<KeepAliveType> {
+        Some(match v {
+            0 => KeepAliveType::None,
+            1 => KeepAliveType::SpaceCrlf,
+            2 => KeepAliveType::Notify,
+            3 => KeepAliveType::Crlf,
+            4 => KeepAliveType::CrlfCrlf,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything the UA core needs to know, already resolved by the driver.
+#[derive(Debug, Clone)]
+pub struct UaConfig {
+    /// `username`: the user part of our address of record.
+    pub user: String,
+    /// `sipusername`: the authentication name when it differs from `user`.
+    pub auth_user: Option<String>,
+    pub display_name: Option<String>,
+    pub password: Option<Secret>,
+    /// `md5`: MD5(user:realm:password) instead of the password.
+    pub ha1_md5: Option<Secret>,
+    pub realm: Option<String>,
+    /// `serveraddress` as `host[:port]`, the domain of our URIs.
+    pub domain: String,
+    /// Where requests go first: the outbound proxy if set, else the server (resolved).
+    pub first_hop: Option<Destination>,
+    /// `proxyaddress`: Route to put on requests when an outbound proxy is used.
+    pub outbound_proxy: Option<String>,
+    /// Our address as written in Via and Contact.
+    pub local: SocketAddr,
+    pub transport: Transport,
+    /// Register at start (`register` parameter and credentials present).
+    pub register: bool,
+    pub register_interval: u32,
+    pub accept_expires: AcceptExpires,
+    pub rport: RportMode,
+    pub keepalive: KeepAliveType,
+    pub keepalive_interval: Duration,
+    /// `capabilityrequest`: send OPTIONS to the server at start.
+    pub capability_request: bool,
+    pub timers: TimerConfig,
+    pub unregister_on_exit: bool,
+    pub wait_for_unregister: Duration,
+    pub user_agent: String,
+}
+
+/// Commands the engine gives the UA core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UaCommand {
+    Register,
+    Unregister,
+    /// Send OPTIONS to the server and report the answer.
+    CapabilityRequest,
+    /// Unregister (if configured) and stop, within `wait_for_unregister`.
+    Shutdown,
+}
+
+/// What the UA core reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UaEvent {
+    Registering,
+    Registered {
+        expires: u32,
+    },
+    RegisterFailed {
+        code: u16,
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+    Unregistered,
+    /// The answer to an OPTIONS capability request (408 when none came).
+    CapabilityResponse {
+        code: u16,
+        reason: String,
+        allow: Option<String>,
+    },
+    /// rport/received showed a public address that is now used in Contact.
+    PublicAddress {
+        addr: SocketAddr,
+    },
+    /// Input that could not be parsed; answered with `answered` when a response was possible.
+    Malformed {
+        source: SocketAddr,
+        error: String,
+        answered: Option<u16>,
+    },
+    /// A request was answered by the UAS core with an error or refusal.
+    RequestRejected {
+        method: String,
+        code: u16,
+    },
+    /// Shutdown finished; the driver may exit.
+    Stopped,
+}
+
+/// The sans-IO user agent.
+#[derive(Debug)]
+pub struct UserAgent {
+    cfg: UaConfig,
+    rng: StdRng,
+    layer: TransactionLayer,
+    registration: Option<Registration>,
+    reg_tx: Option<TxKey>,
+    options_tx: Option<TxKey>,
+    keepalive_at: Option<Instant>,
+    shutdown_deadline: Option<Instant>,
+    stopped: bool,
+    public_addr: Option<SocketAddr>,
+    rport_candidate: Option<SocketAddr>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<UaEvent>,
+}
+
+fn random_token(rng: &mut StdRng, len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => !(v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local()),
+    }
+}
+
+fn format_hostport(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+impl UserAgent {
+    /// A UA with every random choice (tags, Call-IDs, branches, cnonces) drawn from `seed`.
+    pub fn new(cfg: UaConfig, seed: u64) -> UserAgent {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let registration = (!cfg.user.is_empty()).then(|| {
+            let rc = RegistrationConfig {
+                user: cfg.user.clone(),
+                domain: cfg.domain.clone(),
+                display_name: cfg.display_name.clone(),
+                credentials: Credentials {
+                    username: cfg.auth_user.clone().unwrap_or_else(|| cfg.user.clone()),
+                    password: cfg.password.clone(),
+                    ha1_md5: cfg.ha1_md5.clone(),
+                    realm: cfg.realm.clone(),
+                },
+                interval: cfg.register_interval,
+                accept_expires: cfg.accept_expires,
+                retry_base: cfg.timers.t1 * 10,
+                retry_max: Duration::from_secs(300),
+                extra_headers: vec![
+                    ("Allow".into(), allow_header(ALLOWED_METHODS)),
+                    ("User-Agent".into(), cfg.user_agent.clone()),
+                ],
+            };
+            let reg_rng = StdRng::seed_from_u64(rng.random());
+            Registration::new(rc, Self::contact_uri(&cfg, cfg.local), reg_rng)
+        });
+        UserAgent {
+            layer: TransactionLayer::new(cfg.timers),
+            cfg,
+            rng,
+            registration,
+            reg_tx: None,
+            options_tx: None,
+            keepalive_at: None,
+            shutdown_deadline: None,
+            stopped: false,
+            public_addr: None,
+            rport_candidate: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    fn contact_uri(cfg: &UaConfig, addr: SocketAddr) -> String {
+        let transport = match cfg.transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        format!("sip:{}@{}{transport}", cfg.user, format_hostport(addr))
+    }
+
+    /// Starts what the configuration asks for: registration, capability request, keep-alive.
+    pub fn start(&mut self, now: Instant) {
+        if self.cfg.register {
+            self.handle_command(now, UaCommand::Register);
+        }
+        if self.cfg.capability_request {
+            self.handle_command(now, UaCommand::CapabilityRequest);
+        }
+        self.pump(now);
+    }
+
+    /// The registration state, `None` when no user is configured.
+    pub fn registration_state(&self) -> Option<RegState> {
+        self.registration.as_ref().map(Registration::state)
+    }
+
+    /// The address used in Contact: learned public address or the local one.
+    pub fn contact_addr(&self) -> SocketAddr {
+        self.public_addr.unwrap_or(self.cfg.local)
+    }
+
+    /// Applies a command.
+    pub fn handle_command(&mut self, now: Instant, cmd: UaCommand) {
+        match cmd {
+            UaCommand::Register => {
+                if let Some(r) = &mut self.registration {
+                    if self.cfg.first_hop.is_some() {
+                        r.register();
+                    } else {
+                        self.events.push_back(UaEvent::RegisterFailed {
+                            code: 0,
+                            reason: "no server address".into(),
+                            retry_in: None,
+                        });
+                    }
+                }
+            }
+            UaCommand::Unregister => {
+                if let Some(r) = &mut self.registration
+                    && !r.unregister()
+                {
+                    self.events.push_back(UaEvent::Unregistered);
+                }
+                self.keepalive_at = None;
+            }
+            UaCommand::CapabilityRequest => self.send_options(now),
+            UaCommand::Shutdown => {
+                self.shutdown_deadline = Some(now + self.cfg.wait_for_unregister);
+                let unregistering = self.cfg.unregister_on_exit
+                    && self.registration.as_mut().is_some_and(|r| r.unregister());
+                if !unregistering {
+                    self.stop();
+                }
+            }
+        }
+        self.pump(now);
+    }
+
+    fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            self.shutdown_deadline = None;
+            self.keepalive_at = None;
+            self.events.push_back(UaEvent::Stopped);
+        }
+    }
+
+    /// True once shutdown has finished.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    fn new_via(&mut self) -> String {
+        let branch = format!("z9hG4bK{}", random_token(&mut self.rng, 20));
+        let rport = if self.cfg.rport == RportMode::Off {
+            ""
+        } else {
+            ";rport"
+        };
+        format!(
+            "SIP/2.0/{} {};branch={branch}{rport}",
+            self.cfg.transport.as_str(),
+            format_hostport(self.cfg.local)
+        )
+    }
+
+    /// Adds Via (and Route for an outbound proxy) and starts a client transaction.
+    fn send_request(&mut self, now: Instant, mut req: SipMessage) -> Option<TxKey> {
+        let dest = self.cfg.first_hop?;
+        let via = self.new_via();
+        req.headers.0.insert(
+            0,
+            super::message::Header {
+                name: "Via".into(),
+                value: via,
+            },
+        );
+        if let Some(proxy) = &self.cfg.outbound_proxy {
+            req.headers.push("Route", format!("<sip:{proxy};lr>"));
+        }
+        self.layer.send_request(now, req, dest).ok().flatten()
+    }
+
+    fn send_options(&mut self, now: Instant) {
+        let mut req = SipMessage::request(Method::Options, format!("sip:{}", self.cfg.domain));
+        let user = if self.cfg.user.is_empty() {
+            "unknown"
+        } else {
+            &self.cfg.user
+        };
+        let tag = random_token(&mut self.rng, 10);
+        let call_id = random_token(&mut self.rng, 24);
+        req.headers.push("Max-Forwards", "70");
+        req.headers.push(
+            "From",
+            format!("<sip:{user}@{}>;tag={tag}", self.cfg.domain),
+        );
+        req.headers.push("To", format!("<sip:{}>", self.cfg.domain));
+        req.headers.push("Call-ID", call_id);
+        req.headers.push("CSeq", "1 OPTIONS");
+        req.headers.push("Accept", "application/sdp");
+        req.headers.push("User-Agent", self.cfg.user_agent.clone());
+        match self.send_request(now, req) {
+            Some(key) => self.options_tx = Some(key),
+            None => self.events.push_back(UaEvent::CapabilityResponse {
+                code: 0,
+                reason: "no server address".into(),
+                allow: None,
+            }),
+        }
+    }
+
+    /// One datagram, or one message framed off a stream, from `source`.
+    pub fn handle_datagram(&mut self, now: Instant, source: Destination, data: &[u8]) {
+        if data
+            .iter()
+            .all(|c| matches!(c, b'\r' | b'\n' | b' ' | b'\t' | 0))
+        {
+            // Keep-alive noise (CRLF, space+CRLF, STUN-less pings): nothing to answer over UDP.
+            return;
+        }
+        match parse_message(data) {
+            Ok(msg) => {
+                if !msg.is_request() {
+                    self.learn_address(&msg, now);
+                }
+                self.layer.on_message(now, msg, source);
+            }
+            Err(err) => self.answer_malformed(data, source, &err.to_string(), err.status),
+        }
+        self.pump(now);
+    }
+
+    /// A CRLFCRLF ping on a stream: answer with the CRLF pong (RFC 5626 §3.5.1).
+    pub fn handle_keepalive_ping(&mut self, source: Destination) {
+        self.transmits.push_back(Transmit {
+            dest: source,
+            bytes: b"\r\n".to_vec(),
+        });
+    }
+
+    fn answer_malformed(&mut self, data: &[u8], source: Destination, error: &str, status: u16) {
+        let mut answered = None;
+        if let Some(s) = salvage_request(data)
+            && !s.is_ack
+        {
+            let detail: String = error
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect();
+            let reason = format!("{} ({detail})", reason_phrase(status));
+            let tag = random_token(&mut self.rng, 10);
+            let resp = response_to_salvaged(&s, status, &reason, &tag);
+            let dest = s
+                .vias
+                .first()
+                .and_then(|v| Via::parse(v).ok())
+                .map(|v| response_destination(&v, source))
+                .unwrap_or(source);
+            self.layer.send_stateless(dest, &resp);
+            answered = Some(status);
+        }
+        self.events.push_back(UaEvent::Malformed {
+            source: source.addr,
+            error: error.to_string(),
+            answered,
+        });
+    }
+
+    /// The transport failed to reach `dest` (connection refused, reset, ICMP).
+    pub fn handle_transport_error(&mut self, now: Instant, dest: Destination) {
+        self.layer.on_transport_error(dest);
+        self.pump(now);
+    }
+
+    /// Fires everything due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.layer.on_timeout(now);
+        if let Some(r) = &mut self.registration {
+            r.on_timeout(now);
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.send_keepalive(now);
+        }
+        if self.shutdown_deadline.is_some_and(|t| t <= now) {
+            self.stop();
+        }
+        self.pump(now);
+    }
+
+    fn send_keepalive(&mut self, now: Instant) {
+        self.keepalive_at = Some(now + self.cfg.keepalive_interval);
+        let Some(dest) = self.cfg.first_hop else {
+            return;
+        };
+        let bytes: &[u8] = match self.cfg.keepalive {
+            KeepAliveType::None => return,
+            KeepAliveType::SpaceCrlf => b" \r\n",
+            KeepAliveType::Crlf => b"\r\n",
+            KeepAliveType::CrlfCrlf => b"\r\n\r\n",
+            KeepAliveType::Notify => {
+                let mut req =
+                    SipMessage::request(Method::Notify, format!("sip:{}", self.cfg.domain));
+                let tag = random_token(&mut self.rng, 10);
+                let call_id = random_token(&mut self.rng, 24);
+                req.headers.push("Max-Forwards", "70");
+                req.headers.push(
+                    "From",
+                    format!("<sip:{}@{}>;tag={tag}", self.cfg.user, self.cfg.domain),
+                );
+                req.headers.push("To", format!("<sip:{}>", self.cfg.domain));
+                req.headers.push("Call-ID", call_id);
+                req.headers.push("CSeq", "1 NOTIFY");
+                req.headers.push("Event", "keep-alive");
+                self.send_request(now, req);
+                return;
+            }
+        };
+        self.transmits.push_back(Transmit {
+            dest,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// Learns the public address from the top Via of a response (RFC 3581).
+    fn learn_address(&mut self, resp: &SipMessage, now: Instant) {
+        let Some(via) = resp
+            .headers
+            .list("Via")
+            .first()
+            .and_then(|v| Via::parse(v).ok())
+        else {
+            return;
+        };
+        if via.sent_by() != format_hostport(self.cfg.local).to_ascii_lowercase() {
+            return;
+        }
+        let ip = via
+            .params
+            .value("received")
+            .and_then(|r| r.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            .unwrap_or(self.cfg.local.ip());
+        let port = via
+            .params
+            .value("rport")
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(self.cfg.local.port());
+        let seen = SocketAddr::new(ip, port);
+        let current = self.contact_addr();
+        if seen == current {
+            self.rport_candidate = None;
+            return;
+        }
+        let use_it = match self.cfg.rport {
+            RportMode::Off | RportMode::AskOnly => false,
+            RportMode::EvenOnPublic => true,
+            RportMode::Always => !is_public(self.cfg.local.ip()),
+            RportMode::WhenSure => {
+                let sure = self.rport_candidate == Some(seen);
+                self.rport_candidate = Some(seen);
+                sure
+            }
+        };
+        if use_it && self.cfg.transport == Transport::Udp {
+            self.public_addr = Some(seen);
+            self.rport_candidate = None;
+            let contact = Self::contact_uri(&self.cfg, seen);
+            if let Some(r) = &mut self.registration {
+                r.update_contact(now, contact);
+            }
+            self.events.push_back(UaEvent::PublicAddress { addr: seen });
+        }
+    }
+
+    /// Moves outputs between the registration, the transaction layer and the event queue
+    /// until nothing is left to move.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(out) = self
+                .registration
+                .as_mut()
+                .and_then(Registration::poll_output)
+            {
+                moved = true;
+                self.on_registration_output(now, out);
+            }
+            while let Some(ev) = self.layer.poll_event() {
+                moved = true;
+                self.on_layer_event(now, ev);
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn on_registration_output(&mut self, now: Instant, out: RegOutput) {
+        match out {
+            RegOutput::Send(req) => {
+                self.reg_tx = self.send_request(now, req);
+                if self.reg_tx.is_none()
+                    && let Some(r) = &mut self.registration
+                {
+                    r.on_no_response(now, 503, "no route to the server");
+                }
+            }
+            RegOutput::Registering => self.events.push_back(UaEvent::Registering),
+            RegOutput::Registered { expires } => {
+                if self.keepalive_at.is_none()
+                    && self.cfg.keepalive != KeepAliveType::None
+                    && !self.cfg.keepalive_interval.is_zero()
+                {
+                    self.keepalive_at = Some(now + self.cfg.keepalive_interval);
+                }
+                self.events.push_back(UaEvent::Registered { expires });
+            }
+            RegOutput::Failed {
+                code,
+                reason,
+                retry_in,
+            } => {
+                let retry_in = if self.shutdown_deadline.is_some() {
+                    None
+                } else {
+                    retry_in
+                };
+                self.events.push_back(UaEvent::RegisterFailed {
+                    code,
+                    reason,
+                    retry_in,
+                });
+            }
+            RegOutput::Unregistered => {
+                self.events.push_back(UaEvent::Unregistered);
+                if self.shutdown_deadline.is_some() {
+                    self.stop();
+                }
+            }
+        }
+    }
+
+    fn on_layer_event(&mut self, now: Instant, ev: LayerEvent) {
+        match ev {
+            LayerEvent::Response { key, response } => {
+                if Some(&key) == self.reg_tx.as_ref() {
+                    if response.status().unwrap_or(0) >= 200 {
+                        self.reg_tx = None;
+                    }
+                    if let Some(r) = &mut self.registration {
+                        r.on_response(now, &response);
+                    }
+                } else if Some(&key) == self.options_tx.as_ref()
+                    && response.status().unwrap_or(0) >= 200
+                {
+                    self.options_tx = None;
+                    self.events.push_back(UaEvent::CapabilityResponse {
+                        code: response.status().unwrap_or(0),
+                        reason: response.reason().to_string(),
+                        allow: response
+                            .headers
+                            .list("Allow")
+                            .first()
+                            .map(|_| response.headers.list("Allow").join(", ")),
+                    });
+                }
+            }
+            LayerEvent::Timeout { key } => {
+                self.on_no_response(now, &key, 408, "Request Timeout (no response)")
+            }
+            LayerEvent::TransportError { key } => {
+                self.on_no_response(now, &key, 503, "Service Unavailable (transport error)")
+            }
+            LayerEvent::Request {
+                key,
+                request,
+                source: _,
+            } => self.answer_request(now, &key, &request),
+            LayerEvent::Ack { .. } | LayerEvent::StrayResponse { .. } => {}
+            LayerEvent::Terminated { key } => {
+                if self.reg_tx.as_ref() == Some(&key) {
+                    self.reg_tx = None;
+                }
+            }
+        }
+    }
+
+    /// A client transaction ended without a final response.
+    fn on_no_response(&mut self, now: Instant, key: &TxKey, code: u16, reason: &str) {
+        if Some(key) == self.reg_tx.as_ref() {
+            self.reg_tx = None;
+            if let Some(r) = &mut self.registration {
+                r.on_no_response(now, code, reason);
+            }
+        } else if Some(key) == self.options_tx.as_ref() {
+            self.options_tx = None;
+            self.events.push_back(UaEvent::CapabilityResponse {
+                code,
+                reason: reason.into(),
+                allow: None,
+            });
+        }
+    }
+
+    /// The UAS core: answers a request that has its server transaction.
+    fn answer_request(&mut self, now: Instant, key: &TxKey, req: &SipMessage) {
+        let tag = random_token(&mut self.rng, 10);
+        let response = if let Some(err) = check_request(req, ALLOWED_METHODS, &tag) {
+            err
+        } else if self.layer.is_merged_request(req, key) {
+            response_to(req, 482, None, Some(&tag))
+        } else {
+            match req.method() {
+                Some(Method::Options) => {
+                    let mut r = response_to(req, 200, None, Some(&tag));
+                    r.headers.push("Allow", allow_header(ALLOWED_METHODS));
+                    r.headers.push("Accept", "application/sdp");
+                    r.headers.push("Accept-Encoding", "identity");
+                    r.headers.push("Accept-Language", "en");
+                    r.headers.push("Supported", "");
+                    r.headers.push("User-Agent", self.cfg.user_agent.clone());
+                    r
+                }
+                // A CANCEL for an INVITE we know gets 200; ours are answered at once, so the
+                // CANCEL has no further effect (RFC 3261 §9.2). Unknown ones get 481.
+                Some(Method::Cancel) => match self.layer.invite_for_cancel(key) {
+                    Some(_) => response_to(req, 200, None, Some(&tag)),
+                    None => response_to(req, 481, None, Some(&tag)),
+                },
+                Some(Method::Invite) => {
+                    // Calls are not part of this core yet: refuse politely, so the caller's
+                    // phone can try elsewhere, and say why.
+                    let mut r = response_to(req, 480, None, Some(&tag));
+                    r.headers.push(
+                        "Warning",
+                        "399 softphone \"this version does not take calls yet\"",
+                    );
+                    r
+                }
+                // No dialogs exist, so every BYE is for an unknown dialog.
+                _ => response_to(req, 481, None, Some(&tag)),
+            }
+        };
+        let code = response.status().unwrap_or(0);
+        if code >= 300 {
+            self.events.push_back(UaEvent::RequestRejected {
+                method: req.method().map(|m| m.to_string()).unwrap_or_default(),
+                code,
+            });
+        }
+        let _ = self.layer.send_response(now, key, &response);
+    }
+
+    /// The earliest instant something must happen.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.layer.poll_timeout(),
+            self.registration
+                .as_ref()
+                .and_then(Registration::poll_timeout),
+            self.keepalive_at,
+            self.shutdown_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Next bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits
+            .pop_front()
+            .or_else(|| self.layer.poll_transmit())
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        self.events.pop_front()
+    }
+}
