@@ -1,1 +1,9 @@
-//! x
+//! The engine: the driver that owns sockets and timers, the command/event API every face uses,
+//! and the setup that turns settings into a resolved UA configuration.
+
+pub mod driver;
+pub mod event;
+pub mod setup;
+
+pub use driver::run_engine;
+pub use event::{Command, Event};

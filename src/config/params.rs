@@ -1,0 +1,301 @@
+//! The parameter registry: every parameter's name, type, default, allowed values and help, in
+//! one table that parsing, validation and `--help` all read.
+
+/// The type of a parameter and what values it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// true/false (also 1/0, yes/no, on/off).
+    Bool,
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// One of the listed integers.
+    Choice(&'static [i64]),
+    /// Free text.
+    Text,
+    /// A secret (password, HA1): never printed, never written by us to a plain file.
+    Secret,
+    /// `host[:port]`, host a name or an IP literal (IPv6 in brackets).
+    HostPort,
+}
+
+/// One parameter of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The default as text (empty: none).
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str, help: &'static str) -> ParamDef {
+    ParamDef {
+        name,
+        kind,
+        default,
+        help,
+    }
+}
+
+/// Every parameter the softphone understands.
+pub const PARAMS: &[ParamDef] = &[
+    p(
+        "serveraddress",
+        Kind::HostPort,
+        "",
+        "SIP server (registrar/proxy) as host[:port]; port 5060 when omitted",
+    ),
+    p(
+        "username",
+        Kind::Text,
+        "",
+        "SIP user name: the user part of your address",
+    ),
+    p(
+        "password",
+        Kind::Secret,
+        "",
+        "SIP password (never written to a plain file)",
+    ),
+    p(
+        "md5",
+        Kind::Secret,
+        "",
+        "MD5(username:realm:password), used instead of the password; needs realm",
+    ),
+    p(
+        "realm",
+        Kind::Text,
+        "",
+        "authentication realm the md5 hash was made for",
+    ),
+    p(
+        "sipusername",
+        Kind::Text,
+        "",
+        "authentication user name when it differs from username",
+    ),
+    p(
+        "displayname",
+        Kind::Text,
+        "",
+        "display name shown to the people you call",
+    ),
+    p(
+        "register",
+        Kind::Choice(&[0, 1, 2]),
+        "1",
+        "0: never register, 1: register when credentials are set, 2: always register",
+    ),
+    p(
+        "registerinterval",
+        Kind::Int { min: 1, max: 30000 },
+        "120",
+        "re-registration interval in seconds (below 10 means 120); Expires asked is interval*2+10",
+    ),
+    p(
+        "acceptexpires",
+        Kind::Choice(&[0, 1, 2]),
+        "1",
+        "0: ignore the server's expiry, 1: follow it when shorter, 2: always follow it",
+    ),
+    p(
+        "use_rport",
+        Kind::Choice(&[0, 1, 2, 3, 9]),
+        "1",
+        "rport: 0 don't ask, 1 use when sure (NAT seen twice), 2 always unless on public IP, 3 always, 9 ask but don't use",
+    ),
+    p(
+        "keepalivetype",
+        Kind::Choice(&[0, 1, 2, 3, 4]),
+        "4",
+        "NAT keep-alive: 0 none, 1 space+CRLF, 2 NOTIFY, 3 CRLF, 4 CRLFCRLF",
+    ),
+    p(
+        "keepaliveival",
+        Kind::Int {
+            min: 0,
+            max: 3_600_000,
+        },
+        "28000",
+        "NAT keep-alive interval in ms; 0 disables",
+    ),
+    p(
+        "proxyaddress",
+        Kind::HostPort,
+        "",
+        "outbound proxy as host[:port]; requests go there with a Route to it",
+    ),
+    p(
+        "transport",
+        Kind::Choice(&[0, 1, 2, 3, 4, 5]),
+        "0",
+        "0 UDP, 1 TCP, 2 TLS, 3/4 HTTP tunnel, 5 auto (UDP)",
+    ),
+    p(
+        "signalingport",
+        Kind::Int { min: 0, max: 65535 },
+        "0",
+        "local SIP port; 0 picks a random port once and remembers it",
+    ),
+    p(
+        "localip",
+        Kind::Text,
+        "",
+        "local IP address to use in Via/Contact; found from the route to the server when empty",
+    ),
+    p(
+        "timer",
+        Kind::Int { min: 1, max: 1000 },
+        "10",
+        "SIP protocol timer scale: T1=500ms*timer/10 (T2, T4, retry back-off scale with it)",
+    ),
+    p(
+        "capabilityrequest",
+        Kind::Bool,
+        "false",
+        "send an OPTIONS request to the server at start and report the answer",
+    ),
+    p(
+        "unregisteronexit",
+        Kind::Bool,
+        "true",
+        "remove the registration when the softphone exits",
+    ),
+    p(
+        "waitforunregister",
+        Kind::Int { min: 0, max: 60000 },
+        "2000",
+        "how long exit waits for the un-REGISTER to be answered, in ms",
+    ),
+    p(
+        "loglevel",
+        Kind::Int { min: 0, max: 6 },
+        "1",
+        "0 errors only ... 4 and above: full SIP trace in the log",
+    ),
+];
+
+/// Looks a parameter up by name (case-insensitive).
+pub fn find(name: &str) -> Option<&'static ParamDef> {
+    PARAMS.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// The known parameter closest to `name`, for "did you mean" warnings.
+pub fn closest(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    PARAMS
+        .iter()
+        .map(|d| (edit_distance(&name, d.name), d.name))
+        .filter(|(d, n)| *d <= (n.len() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses a boolean the way the reference writes them.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks `value` against the parameter's kind; the error names the allowed values.
+pub fn check(def: &ParamDef, value: &str) -> Result<(), String> {
+    let v = value.trim();
+    match def.kind {
+        Kind::Bool => parse_bool(v)
+            .map(|_| ())
+            .ok_or_else(|| format!("{}: {v:?} is not true or false", def.name)),
+        Kind::Int { min, max } => match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(format!(
+                "{}: {v:?} is not a whole number from {min} to {max}",
+                def.name
+            )),
+        },
+        Kind::Choice(allowed) => match v.parse::<i64>() {
+            Ok(n) if allowed.contains(&n) => Ok(()),
+            _ => Err(format!(
+                "{}: {v:?} is not one of {}",
+                def.name,
+                allowed
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+        Kind::Text | Kind::Secret => Ok(()),
+        Kind::HostPort => {
+            if v.is_empty() {
+                return Ok(());
+            }
+            crate::sip::uri::parse_hostport(v)
+                .map(|_| ())
+                .map_err(|e| format!("{}: {v:?} is not host[:port] ({e})", def.name))
+        }
+    }
+}
+
+/// The `--help` text: one line per parameter.
+pub fn help_text() -> String {
+    let mut s = String::from(
+        "Usage: softphone [--headless] [key=value ...]\n\n\
+         Parameters (key=value; DEF resets to the default, NULL empties):\n",
+    );
+    for d in PARAMS {
+        let default = if d.default.is_empty() { "-" } else { d.default };
+        s.push_str(&format!(
+            "  {:<18} default {:<6} {}\n",
+            d.name, default, d.help
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_names_unique() {
+        for d in PARAMS {
+            if !d.default.is_empty() {
+                assert_eq!(check(d, d.default), Ok(()), "{}", d.name);
+            }
+            assert_eq!(PARAMS.iter().filter(|o| o.name == d.name).count(), 1);
+        }
+    }
+
+    #[test]
+    fn checks_and_suggestions() {
+        let t = find("transport").unwrap();
+        assert!(check(t, "1").is_ok());
+        let e = check(t, "7").unwrap_err();
+        assert!(e.contains("0, 1, 2, 3, 4, 5"), "{e}");
+        assert!(check(find("registerinterval").unwrap(), "0").is_err());
+        assert!(check(find("capabilityrequest").unwrap(), "maybe").is_err());
+        assert!(check(find("serveraddress").unwrap(), "pbx.example.com:5070").is_ok());
+        assert!(check(find("serveraddress").unwrap(), "pbx example").is_err());
+        assert_eq!(closest("serveradress"), Some("serveraddress"));
+        assert_eq!(closest("usrname"), Some("username"));
+        assert_eq!(closest("zzzzzzzzzz"), None);
+    }
+}

@@ -1,0 +1,366 @@
+//! The driver: the one place that owns sockets and timers. It binds UDP and a TCP listener on
+//! the signalling port, keeps TCP connections (one task each, framing with
+//! [`StreamFramer`]), and feeds everything to the sans-IO [`UserAgent`] with the current time.
+
+use super::event::{Command, Event};
+use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
+use crate::config::Settings;
+use crate::sip::stream::{Frame, StreamFramer};
+use crate::sip::transport::{Destination, Transmit, Transport};
+use crate::sip::ua::{UaCommand, UaEvent, UserAgent};
+use anyhow::{Context, anyhow};
+use rand::Rng;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// What connection tasks tell the driver.
+#[derive(Debug)]
+enum NetEvent {
+    Message(Destination, Vec<u8>),
+    Ping(Destination),
+    Accepted(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
+    Closed(SocketAddr, Option<String>),
+}
+
+/// Binds UDP and TCP on one port of `ip`: the one asked for, else the remembered random one,
+/// else a new random one (then remembered).
+async fn bind(endpoint: &Endpoint) -> anyhow::Result<(UdpSocket, TcpListener)> {
+    let try_bind = |port: u16| async move {
+        let addr = SocketAddr::new(endpoint.local_ip, port);
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        let tcp = TcpListener::bind(SocketAddr::new(endpoint.local_ip, port)).await?;
+        Ok::<_, std::io::Error>((udp, tcp))
+    };
+    if endpoint.port != 0 {
+        return try_bind(endpoint.port)
+            .await
+            .with_context(|| format!("binding SIP port {}", endpoint.port));
+    }
+    if let Some(port) = remembered_port()
+        && let Ok(s) = try_bind(port).await
+    {
+        return Ok(s);
+    }
+    let mut last = None;
+    for _ in 0..20 {
+        let port = rand::rng().random_range(10_000..60_000);
+        match try_bind(port).await {
+            Ok(s) => {
+                if let Err(e) = remember_port(port) {
+                    warn!("could not remember the signalling port: {e:#}");
+                }
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow!("no free SIP port found: {last:?}"))
+}
+
+/// Runs one TCP connection: connects if needed, writes what arrives on `rx`, frames what is read.
+async fn run_connection(
+    peer: SocketAddr,
+    stream: Option<TcpStream>,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    net: mpsc::UnboundedSender<NetEvent>,
+) {
+    let stream = match stream {
+        Some(s) => s,
+        None => match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(peer)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let _ = net.send(NetEvent::Closed(peer, Some(e.to_string())));
+                return;
+            }
+            Err(_) => {
+                let _ = net.send(NetEvent::Closed(peer, Some("connect timed out".into())));
+                return;
+            }
+        },
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut framer = StreamFramer::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    let dest = Destination {
+        transport: Transport::Tcp,
+        addr: peer,
+    };
+    let error = loop {
+        tokio::select! {
+            read = rd.read(&mut buf) => match read {
+                Ok(0) => break None,
+                Ok(n) => {
+                    framer.push(&buf[..n]);
+                    loop {
+                        match framer.next_frame() {
+                            Ok(Some(Frame::Message(m))) => { let _ = net.send(NetEvent::Message(dest, m)); }
+                            Ok(Some(Frame::Ping)) => { let _ = net.send(NetEvent::Ping(dest)); }
+                            Ok(Some(Frame::Pong)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                let _ = net.send(NetEvent::Closed(peer, Some(format!("unframeable stream: {e}"))));
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(e) => break Some(e.to_string()),
+            },
+            msg = rx.recv() => match msg {
+                Some(bytes) => if let Err(e) = wr.write_all(&bytes).await { break Some(e.to_string()) },
+                None => break None,
+            },
+        }
+    };
+    let _ = net.send(NetEvent::Closed(peer, error));
+}
+
+/// Reports core events as API events, keeping the global status so that it is only
+/// reported when it changes.
+struct Reporter {
+    events: mpsc::UnboundedSender<Event>,
+    local: String,
+    status: String,
+}
+
+impl Reporter {
+    fn status(&mut self, text: &str) {
+        if self.status != text {
+            self.status = text.to_string();
+            let _ = self.events.send(Event::global_status(text, &self.local));
+        }
+    }
+
+    fn send(&self, ev: Event) {
+        let _ = self.events.send(ev);
+    }
+
+    fn report(&mut self, ev: UaEvent) {
+        match ev {
+            UaEvent::Registering => self.status("Registering..."),
+            UaEvent::Registered { expires } => {
+                info!(expires, "registered");
+                self.status("Registered");
+            }
+            UaEvent::RegisterFailed {
+                code,
+                reason,
+                retry_in,
+            } => {
+                // Repeated identical failures during back-off still report: each is an attempt.
+                self.status = String::new();
+                self.status("Register Failed");
+                let retry = retry_in
+                    .map(|d| format!("; retrying in {:.1} s", d.as_secs_f64()))
+                    .unwrap_or_default();
+                let what = if code == 0 {
+                    reason
+                } else {
+                    format!("{code} {reason}")
+                };
+                self.send(Event::Error(format!("Register failed: {what}{retry}")));
+            }
+            UaEvent::Unregistered => {
+                self.send(Event::Info("Unregistered".into()));
+                self.status("Ready");
+            }
+            UaEvent::CapabilityResponse {
+                code,
+                reason,
+                allow,
+            } => {
+                let allow = allow.map(|a| format!(" (Allow: {a})")).unwrap_or_default();
+                self.send(Event::Info(format!(
+                    "Capability response: {code} {reason}{allow}"
+                )));
+            }
+            UaEvent::PublicAddress { addr } => {
+                self.send(Event::Info(format!("Public address learned: {addr}")))
+            }
+            UaEvent::Malformed {
+                source,
+                error,
+                answered,
+            } => {
+                let answered = answered
+                    .map(|c| format!(", answered {c}"))
+                    .unwrap_or_default();
+                self.send(Event::Warning(format!(
+                    "Malformed SIP message from {source}: {error}{answered}"
+                )));
+            }
+            UaEvent::RequestRejected { method, code } => {
+                debug!(%method, code, "request answered with an error");
+            }
+            UaEvent::Stopped => {}
+        }
+    }
+}
+
+/// Runs the engine until [`Command::Exit`] finishes (or the command channel closes). Events go
+/// to `events`, ending with [`Event::Stopped`].
+pub async fn run_engine(
+    settings: Settings,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<Event>,
+) -> anyhow::Result<()> {
+    let result = drive(settings, &mut commands, &events).await;
+    if let Err(e) = &result {
+        let _ = events.send(Event::Error(format!("{e:#}")));
+    }
+    let _ = events.send(Event::Stopped);
+    result
+}
+
+async fn drive(
+    settings: Settings,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> anyhow::Result<()> {
+    let (mut cfg, endpoint) = ua_config(&settings).await?;
+    let (udp, listener) = bind(&endpoint).await?;
+    cfg.local = udp.local_addr()?;
+    let trace = settings.int("loglevel") >= 4;
+    info!(local = %cfg.local, transport = ?cfg.transport, "SIP stack listening");
+    let mut reporter = Reporter {
+        events: events.clone(),
+        local: cfg.user.clone(),
+        status: String::new(),
+    };
+    reporter.send(Event::Start);
+    reporter.status("Ready");
+
+    let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
+    let accept_tx = net_tx.clone();
+    let acceptor = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    if accept_tx.send(NetEvent::Accepted(peer, tx)).is_err() {
+                        return;
+                    }
+                    tokio::spawn(run_connection(peer, Some(stream), rx, accept_tx.clone()));
+                }
+                Err(e) => {
+                    warn!("TCP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+
+    let seed: u64 = rand::rng().random();
+    let mut ua = UserAgent::new(cfg, seed);
+    let mut conns: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut commands_open = true;
+    ua.start(Instant::now());
+
+    loop {
+        while let Some(t) = ua.poll_transmit() {
+            if trace {
+                debug!(target: "sip", "send to {:?} {}:\n{}", t.dest.transport, t.dest.addr, String::from_utf8_lossy(&t.bytes));
+            }
+            if let Err(e) = transmit(&udp, &mut conns, &net_tx, t.clone()).await {
+                debug!("send to {} failed: {e}", t.dest.addr);
+                ua.handle_transport_error(Instant::now(), t.dest);
+            }
+        }
+        while let Some(ev) = ua.poll_event() {
+            let stopped = ev == UaEvent::Stopped;
+            reporter.report(ev);
+            if stopped {
+                acceptor.abort();
+                return Ok(());
+            }
+        }
+        let deadline = ua.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            recv = udp.recv_from(&mut buf) => match recv {
+                Ok((n, from)) => {
+                    if trace {
+                        debug!(target: "sip", "received from UDP {from}:\n{}", String::from_utf8_lossy(&buf[..n]));
+                    }
+                    let src = Destination { transport: Transport::Udp, addr: from };
+                    ua.handle_datagram(Instant::now(), src, &buf[..n]);
+                }
+                // ICMP errors surface here on Linux; the transaction timers handle the loss.
+                Err(e) => debug!("UDP receive error: {e}"),
+            },
+            Some(net) = net_rx.recv() => match net {
+                NetEvent::Message(src, bytes) => {
+                    if trace {
+                        debug!(target: "sip", "received from TCP {}:\n{}", src.addr, String::from_utf8_lossy(&bytes));
+                    }
+                    ua.handle_datagram(Instant::now(), src, &bytes);
+                }
+                NetEvent::Ping(src) => ua.handle_keepalive_ping(src),
+                NetEvent::Accepted(peer, tx) => { conns.insert(peer, tx); }
+                NetEvent::Closed(peer, error) => {
+                    conns.remove(&peer);
+                    if let Some(e) = error {
+                        info!("TCP connection to {peer} failed: {e}");
+                        ua.handle_transport_error(Instant::now(), Destination { transport: Transport::Tcp, addr: peer });
+                    }
+                }
+            },
+            cmd = commands.recv(), if commands_open => {
+                let now = Instant::now();
+                match cmd {
+                    Some(Command::Register) => ua.handle_command(now, UaCommand::Register),
+                    Some(Command::Unregister) => ua.handle_command(now, UaCommand::Unregister),
+                    Some(Command::CapabilityRequest) => ua.handle_command(now, UaCommand::CapabilityRequest),
+                    Some(Command::Exit) => ua.handle_command(now, UaCommand::Shutdown),
+                    None => {
+                        commands_open = false;
+                        ua.handle_command(now, UaCommand::Shutdown);
+                    }
+                }
+            }
+            _ = sleep => ua.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+/// Sends one transmit: UDP straight away; TCP over the existing connection or a new one.
+async fn transmit(
+    udp: &UdpSocket,
+    conns: &mut HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    net: &mpsc::UnboundedSender<NetEvent>,
+    t: Transmit,
+) -> std::io::Result<()> {
+    match t.dest.transport {
+        Transport::Udp => udp.send_to(&t.bytes, t.dest.addr).await.map(|_| ()),
+        Transport::Tcp => {
+            let peer = t.dest.addr;
+            let tx = conns.entry(peer).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(run_connection(peer, None, rx, net.clone()));
+                tx
+            });
+            if tx.send(t.bytes).is_err() {
+                conns.remove(&peer);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "connection closed",
+                ));
+            }
+            Ok(())
+        }
+    }
+}

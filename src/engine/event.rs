@@ -1,0 +1,109 @@
+//! The engine's command/event API: what every face (headless console, control API, window)
+//! sends in and gets out. Events format to the notification lines of the reference
+//! (`STATUS,-1,Registered,...`), which is what headless mode prints.
+
+use serde::{Deserialize, Serialize};
+
+/// Commands any face may give the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Register with the configured server (API_Register with no arguments).
+    Register,
+    /// Remove the registration (API_Unregister).
+    Unregister,
+    /// Send OPTIONS to the server (API_CapabilityRequest).
+    CapabilityRequest,
+    /// Unregister if configured, then stop (API_Exit, Ctrl-C, SIGTERM).
+    Exit,
+}
+
+/// Events the engine reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// `START,sip`: the SIP stack is up (sockets bound).
+    Start,
+    /// `STATUS,line,text,peer,local,endpointtype,peerdisplay,callid`; line -1 is the global one.
+    Status {
+        line: i32,
+        text: String,
+        peer: String,
+        local: String,
+        endpoint_type: u8,
+        peer_display: String,
+        call_id: String,
+    },
+    /// `EVENT,text`: something worth telling.
+    Info(String),
+    /// `WARNING,text`.
+    Warning(String),
+    /// `ERROR,text`.
+    Error(String),
+    /// The engine has stopped; nothing follows.
+    Stopped,
+}
+
+impl Event {
+    /// A global (line -1) status with only the text set.
+    pub fn global_status(text: &str, local: &str) -> Event {
+        Event::Status {
+            line: -1,
+            text: text.to_string(),
+            peer: String::new(),
+            local: local.to_string(),
+            endpoint_type: 0,
+            peer_display: String::new(),
+            call_id: String::new(),
+        }
+    }
+
+    /// The notification line, or `None` for events that have none.
+    pub fn to_notification(&self) -> Option<String> {
+        // Fields are comma separated; commas and line breaks inside a field would break the
+        // format, so they are replaced.
+        let f = |s: &str| s.replace([',', '\r', '\n'], " ");
+        Some(match self {
+            Event::Start => "START,sip".to_string(),
+            Event::Status {
+                line,
+                text,
+                peer,
+                local,
+                endpoint_type,
+                peer_display,
+                call_id,
+            } => format!(
+                "STATUS,{line},{},{},{},{endpoint_type},{},{}",
+                f(text),
+                f(peer),
+                f(local),
+                f(peer_display),
+                f(call_id)
+            ),
+            Event::Info(t) => format!("EVENT,{}", f(t)),
+            Event::Warning(t) => format!("WARNING,{}", f(t)),
+            Event::Error(t) => format!("ERROR,{}", f(t)),
+            Event::Stopped => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_lines() {
+        assert_eq!(
+            Event::global_status("Registered", "1001")
+                .to_notification()
+                .unwrap(),
+            "STATUS,-1,Registered,,1001,0,,"
+        );
+        assert_eq!(
+            Event::Error("Register failed: 403 Forbidden, bad\r\nline".into())
+                .to_notification()
+                .unwrap(),
+            "ERROR,Register failed: 403 Forbidden  bad  line"
+        );
+    }
+}

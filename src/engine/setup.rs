@@ -1,0 +1,170 @@
+//! Turning settings into a ready UA configuration: DNS resolution of the server and proxy
+//! (hickory-resolver), the local address, the transport, the stable signalling port.
+
+use crate::config::Settings;
+use crate::sip::registration::AcceptExpires;
+use crate::sip::transaction::timers::TimerConfig;
+use crate::sip::transport::{Destination, Transport};
+use crate::sip::ua::{KeepAliveType, RportMode, UaConfig};
+use crate::sip::uri::parse_hostport;
+use anyhow::{Context, anyhow, bail};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The User-Agent header value.
+pub const USER_AGENT: &str = concat!("softphone/", env!("CARGO_PKG_VERSION"));
+
+/// Resolves `host[:port]` to one socket address: IP literals directly, names through DNS
+/// (A and AAAA, the hosts file included).
+pub async fn resolve_hostport(text: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
+    let (host, port) = parse_hostport(text).map_err(|e| anyhow!("{text:?}: {e}"))?;
+    let port = port.unwrap_or(default_port);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let resolver = hickory_resolver::Resolver::builder_tokio()
+        .context("reading the system DNS configuration")?
+        .build()
+        .context("starting the DNS resolver")?;
+    let lookup = resolver
+        .lookup_ip(bare)
+        .await
+        .with_context(|| format!("resolving {bare}"))?;
+    let ip = lookup
+        .iter()
+        .next()
+        .ok_or_else(|| anyhow!("{bare} has no A or AAAA record"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// The local IP that routes to `target` (no packet is sent: connecting a UDP socket only
+/// selects the route).
+pub fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
+    let bind: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
+    let probe = std::net::UdpSocket::bind(bind).context("probing the local address")?;
+    probe
+        .connect(target)
+        .with_context(|| format!("no route to {target}"))?;
+    Ok(probe.local_addr()?.ip())
+}
+
+/// The file remembering the randomly chosen signalling port (`signalingport=0`).
+pub fn port_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "softphone")
+        .map(|d| d.config_dir().join("signalingport"))
+}
+
+/// The remembered random port, if any.
+pub fn remembered_port() -> Option<u16> {
+    let text = std::fs::read_to_string(port_file()?).ok()?;
+    text.trim().parse().ok().filter(|p| *p != 0)
+}
+
+/// Remembers the randomly chosen port, written atomically (temp file + rename).
+pub fn remember_port(port: u16) -> anyhow::Result<()> {
+    let path = port_file().ok_or_else(|| anyhow!("no config directory"))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{port}\n"))?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// What the driver needs besides the UA configuration.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The port asked for (`signalingport`); 0 means the remembered random one.
+    pub port: u16,
+    pub local_ip: IpAddr,
+}
+
+/// Builds the UA configuration from settings, resolving names.
+pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoint)> {
+    let transport = match settings.int("transport") {
+        0 | 5 => Transport::Udp,
+        1 => Transport::Tcp,
+        2 => bail!("transport=2 (TLS) is not available in this version; use 0 (UDP) or 1 (TCP)"),
+        _ => {
+            bail!("transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0 or 1")
+        }
+    };
+    let server_text = settings.text("serveraddress");
+    let server = if server_text.is_empty() {
+        None
+    } else {
+        Some(resolve_hostport(&server_text, 5060).await?)
+    };
+    let proxy_text = settings.text("proxyaddress");
+    let proxy = if proxy_text.is_empty() {
+        None
+    } else {
+        Some(resolve_hostport(&proxy_text, 5060).await?)
+    };
+    let first_hop = proxy.or(server).map(|addr| Destination { transport, addr });
+    let local_ip = match settings.text("localip") {
+        ip if !ip.is_empty() => ip
+            .parse::<IpAddr>()
+            .map_err(|_| anyhow!("localip: {ip:?} is not an IP address"))?,
+        _ => match first_hop {
+            Some(d) => local_ip_towards(d.addr)?,
+            None => "127.0.0.1".parse()?,
+        },
+    };
+    let user = settings.text("username");
+    let password = settings.secret("password");
+    let ha1_md5 = settings.secret("md5");
+    let has_credentials = password.is_some() || ha1_md5.is_some();
+    let register = match settings.int("register") {
+        0 => false,
+        2 => !user.is_empty(),
+        _ => !user.is_empty() && has_credentials,
+    };
+    let interval = match settings.int("registerinterval") {
+        i if i < 10 => 120,
+        i => i as u32,
+    };
+    let text_opt = |name: &str| Some(settings.text(name)).filter(|s| !s.is_empty());
+    let cfg = UaConfig {
+        user,
+        auth_user: text_opt("sipusername"),
+        display_name: text_opt("displayname"),
+        password,
+        ha1_md5,
+        realm: text_opt("realm"),
+        domain: server_text,
+        first_hop,
+        outbound_proxy: proxy.map(|_| proxy_text),
+        local: SocketAddr::new(local_ip, 0),
+        transport,
+        register,
+        register_interval: interval,
+        accept_expires: match settings.int("acceptexpires") {
+            0 => AcceptExpires::Ignore,
+            2 => AcceptExpires::Always,
+            _ => AcceptExpires::Shorter,
+        },
+        rport: RportMode::from_param(settings.int("use_rport") as u32)
+            .unwrap_or(RportMode::WhenSure),
+        keepalive: KeepAliveType::from_param(settings.int("keepalivetype") as u32)
+            .unwrap_or(KeepAliveType::CrlfCrlf),
+        keepalive_interval: Duration::from_millis(settings.int("keepaliveival") as u64),
+        capability_request: settings.bool("capabilityrequest"),
+        timers: TimerConfig::scaled(settings.int("timer") as u32),
+        unregister_on_exit: settings.bool("unregisteronexit"),
+        wait_for_unregister: Duration::from_millis(settings.int("waitforunregister") as u64),
+        user_agent: USER_AGENT.to_string(),
+    };
+    let endpoint = Endpoint {
+        port: settings.int("signalingport") as u16,
+        local_ip,
+    };
+    Ok((cfg, endpoint))
+}
