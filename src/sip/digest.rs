@@ -88,7 +88,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// MD5(user:realm:password): what the `md5` parameter carries instead of a password.
 pub fn md5_ha1(user: &str, realm: &str, password: &str) -> String {
-    Algorithm::Md5.hash(&format!("{user}:{realm}:{password}"))
+    md5_hex(&format!("{user}:{realm}:{password}"))
+}
+
+/// Lower-case hex MD5 of a string (also what servers store as HA1).
+pub fn md5_hex(data: &str) -> String {
+    Algorithm::Md5.hash(data)
 }
 
 /// Why a challenge cannot be answered.

@@ -1,0 +1,385 @@
+//! Real peers for the tests: a Kamailio registrar on 127.0.0.1 with its own run directory and
+//! port, and the softphone binary run headless. Everything is stopped by PID on drop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A free UDP+TCP port on 127.0.0.1 (both bound once to check, then released).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+use softphone::sip::digest::md5_hex;
+
+/// Sends SIGTERM (or another signal) to a PID.
+pub fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Waits for a child to exit, up to `limit`; gives its exit status.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Options for a Kamailio instance.
+#[derive(Clone, Debug)]
+pub struct KamailioOptions {
+    /// registrar min_expires
+    pub min_expires: u32,
+    /// auth algorithm: MD5 or SHA-256
+    pub algorithm: &'static str,
+}
+
+impl Default for KamailioOptions {
+    fn default() -> Self {
+        KamailioOptions {
+            min_expires: 10,
+            algorithm: "MD5",
+        }
+    }
+}
+
+/// A running Kamailio.
+pub struct Kamailio {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    opts: KamailioOptions,
+}
+
+/// The test users: 1001..1005 with passwords pw1001..pw1005.
+pub const USERS: &[&str] = &["1001", "1002", "1003", "1004", "1005"];
+
+impl Kamailio {
+    /// Writes the config and tables and starts Kamailio; waits until it answers OPTIONS.
+    pub fn start(opts: KamailioOptions) -> Kamailio {
+        let dir = tempfile::Builder::new()
+            .prefix("kam")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let mut k = Kamailio {
+            port,
+            dir,
+            child: None,
+            opts,
+        };
+        k.write_files();
+        k.launch();
+        k
+    }
+
+    fn run(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write_files(&self) {
+        let run = self.run();
+        let db = run.join("db");
+        std::fs::create_dir_all(&db).expect("db dir");
+        std::fs::copy(
+            "/usr/share/kamailio/dbtext/kamailio/version",
+            db.join("version"),
+        )
+        .expect("kamailio dbtext schema (is kamailio installed?)");
+        let mut sub = String::from(
+            "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n",
+        );
+        for (i, u) in USERS.iter().enumerate() {
+            let pw = format!("pw{u}");
+            sub.push_str(&format!(
+                "{}:{u}:127.0.0.1:{pw}:{}:{}\n",
+                i + 1,
+                md5_hex(&format!("{u}:127.0.0.1:{pw}")),
+                md5_hex(&format!("{u}@127.0.0.1:127.0.0.1:{pw}"))
+            ));
+        }
+        std::fs::write(db.join("subscriber"), sub).expect("subscriber");
+        let template = include_str!("../peers/kamailio.cfg.in");
+        let cfg = template
+            .replace("@RUNDIR@", &run.display().to_string())
+            .replace("@PORT@", &self.port.to_string())
+            .replace("@MINEXPIRES@", &self.opts.min_expires.to_string())
+            .replace("@ALGORITHM@", self.opts.algorithm);
+        std::fs::write(run.join("kamailio.cfg"), cfg).expect("cfg");
+    }
+
+    /// Starts the process and waits for readiness.
+    pub fn launch(&mut self) {
+        let run = self.run().to_path_buf();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run.join("kamailio.log"))
+            .expect("log");
+        let child = Command::new("timeout")
+            .args(["600", "kamailio", "-f"])
+            .arg(run.join("kamailio.cfg"))
+            .args(["-DD", "-E", "-P"])
+            .arg(run.join("kamailio.pid"))
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start kamailio (is it installed?)");
+        self.child = Some(child);
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if self.options_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("kamailio did not start; log:\n{}", self.log());
+    }
+
+    fn options_ok(&self) -> bool {
+        let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else {
+            return false;
+        };
+        let _ = sock.set_read_timeout(Some(Duration::from_millis(300)));
+        let local = sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        let msg = format!(
+            "OPTIONS sip:127.0.0.1:{p} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bKready{local}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1:{p}>\r\nCall-ID: ready{local}\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            p = self.port
+        );
+        if sock
+            .send_to(msg.as_bytes(), ("127.0.0.1", self.port))
+            .is_err()
+        {
+            return false;
+        }
+        let mut buf = [0u8; 2048];
+        matches!(sock.recv_from(&mut buf), Ok((n, _)) if buf[..n].starts_with(b"SIP/2.0 200"))
+    }
+
+    /// Stops Kamailio (SIGTERM, then SIGKILL).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = std::fs::read_to_string(self.run().join("kamailio.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok());
+            if let Some(pid) = pid {
+                signal(pid, "TERM");
+            }
+            signal(c.id(), "TERM");
+            if wait_exit(&mut c, Duration::from_secs(5)).is_none() {
+                if let Some(pid) = pid {
+                    signal(pid, "KILL");
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = std::fs::remove_file(self.run().join("kamailio.pid"));
+        }
+    }
+
+    /// `kamcmd ul.dump` output: the location table.
+    pub fn location(&self) -> String {
+        let out = Command::new("kamcmd")
+            .arg("-s")
+            .arg(format!(
+                "unix:{}",
+                self.run().join("kamailio_ctl").display()
+            ))
+            .arg("ul.dump")
+            .output()
+            .expect("kamcmd");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The contacts bound for `user`, as (address, cseq) pairs.
+    pub fn bindings(&self, user: &str) -> Vec<(String, u32)> {
+        let dump = self.location();
+        let mut out = Vec::new();
+        let mut in_aor = false;
+        let mut addr = None;
+        for line in dump.lines().map(str::trim) {
+            if let Some(a) = line.strip_prefix("AoR: ") {
+                in_aor = a == user;
+            } else if in_aor && let Some(a) = line.strip_prefix("Address: ") {
+                addr = Some(a.to_string());
+            } else if in_aor
+                && let Some(c) = line.strip_prefix("CSeq: ")
+                && let Some(a) = addr.take()
+            {
+                out.push((a, c.parse().unwrap_or(0)));
+            }
+        }
+        out
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.run().join("kamailio.log")).unwrap_or_default()
+    }
+
+    /// `127.0.0.1:port`
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The softphone binary running headless, its stdout lines collected.
+pub struct Softphone {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    pub port: u16,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    _config: tempfile::TempDir,
+}
+
+impl Softphone {
+    /// Starts `softphone --headless` with the parameters, on a free signalling port and with
+    /// its own config directory.
+    pub fn start(params: &[&str]) -> Softphone {
+        let config = tempfile::Builder::new()
+            .prefix("spcfg")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let mut args: Vec<String> = vec!["--headless".into(), format!("signalingport={port}")];
+        args.extend(params.iter().map(|s| s.to_string()));
+        Self::start_with(args, config, port)
+    }
+
+    /// Starts with exactly these arguments and config directory.
+    pub fn start_with(args: Vec<String>, config: tempfile::TempDir, port: u16) -> Softphone {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
+            .args(&args)
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("HOME", config.path())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start softphone");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut s) = sink.lock() {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        Softphone {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            port,
+            stderr,
+            _config: config,
+        }
+    }
+
+    /// Waits for a line satisfying `pred`; panics with everything seen after `limit`.
+    pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no expected line within {limit:?}; stdout:\n{}\nstderr:\n{}",
+                    self.seen.join("\n"),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// Waits for the line `text` exactly.
+    pub fn wait_line(&mut self, limit: Duration, text: &str) -> String {
+        self.wait_for(limit, |l| l == text)
+    }
+
+    /// What the process wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The address of its SIP port.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then waits for the exit; gives the status.
+    pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        signal(self.child.id(), "TERM");
+        let st = wait_exit(&mut self.child, limit);
+        // Collect the remaining lines.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        st
+    }
+}
+
+impl Drop for Softphone {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Path of the test tree (for corpus files).
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
