@@ -341,7 +341,7 @@ pub fn salvage_request(input: &[u8]) -> Option<Salvaged> {
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let first = lines.next()?;
     let method = first.split(' ').next()?;
-    if first.starts_with("SIP/") || !is_token(method) || !first.contains(" SIP/") {
+    if first.starts_with("SIP/") || !is_token(method) || !first.contains(' ') {
         return None;
     }
     let mut s = Salvaged {

@@ -1,5 +1,6 @@
 //! The one integration-test crate: real peers (Kamailio, sipp) on 127.0.0.1, the softphone
 //! binary, and deterministic in-process tests of the sans-IO core on a simulated clock.
 
+mod malformed;
 mod peers;
 mod registration;
