@@ -53,6 +53,10 @@ fn main() -> ExitCode {
         print!("{}", help_text());
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--readme-table") {
+        print!("{}", softphone::config::params::readme_table());
+        return ExitCode::SUCCESS;
+    }
     if args.iter().any(|a| a == "--version") {
         println!("softphone {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;

@@ -270,9 +270,35 @@ pub fn help_text() -> String {
     s
 }
 
+/// The README's parameter table (Markdown), generated from the registry.
+pub fn readme_table() -> String {
+    let mut s = String::from("| parameter | default | meaning |\n|---|---|---|\n");
+    for d in PARAMS {
+        let default = if d.default.is_empty() { "" } else { d.default };
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            d.name,
+            default,
+            d.help.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readme_parameter_table_is_current() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&readme_table()),
+            "README.md's parameter table is stale; replace it with the output of \
+             `softphone --readme-table`:\n{}",
+            readme_table()
+        );
+    }
 
     #[test]
     fn defaults_are_valid_and_names_unique() {
