@@ -88,6 +88,8 @@ pub struct Registration {
     contact: String,
     /// A previous contact to remove with the next REGISTER (after the public address changed).
     stale_contact: Option<String>,
+    /// The contact changed while a REGISTER with the old one was in flight: rebind after it.
+    rebind_after_response: bool,
     expires: u32,
     challenge: Option<(Challenge, bool)>,
     nonce_count: u32,
@@ -124,6 +126,7 @@ impl Registration {
             cseq,
             contact,
             stale_contact: None,
+            rebind_after_response: false,
             expires,
             challenge: None,
             nonce_count: 0,
@@ -182,9 +185,16 @@ impl Registration {
             return;
         }
         let old = std::mem::replace(&mut self.contact, contact);
-        if self.state == RegState::Registered {
-            self.stale_contact = Some(old);
-            self.timer = Some(now);
+        match self.state {
+            RegState::Registered => {
+                self.stale_contact = Some(old);
+                self.timer = Some(now);
+            }
+            RegState::Registering => {
+                self.stale_contact = Some(old);
+                self.rebind_after_response = true;
+            }
+            _ => {}
         }
     }
 
@@ -208,6 +218,7 @@ impl Registration {
         let mut contact = format!("<{}>", self.contact);
         if let Some(old) = self.stale_contact.take() {
             contact = format!("<{old}>;expires=0, {contact}");
+            self.rebind_after_response = false;
         }
         m.headers.push("Contact", contact);
         m.headers.push("Expires", expires.to_string());
@@ -263,6 +274,9 @@ impl Registration {
                     self.cfg.interval.min(granted.saturating_mul(3) / 4).max(1),
                 ));
                 self.timer = Some(now + refresh);
+                if std::mem::take(&mut self.rebind_after_response) {
+                    self.timer = Some(now);
+                }
                 self.out
                     .push_back(RegOutput::Registered { expires: granted });
             }

@@ -4,3 +4,5 @@
 mod malformed;
 mod peers;
 mod registration;
+mod sim;
+mod sim_registration;
