@@ -6,3 +6,4 @@ mod peers;
 mod registration;
 mod sim;
 mod sim_registration;
+mod transactions;
