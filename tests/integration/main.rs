@@ -6,4 +6,5 @@ mod peers;
 mod registration;
 mod sim;
 mod sim_registration;
+mod torture;
 mod transactions;
