@@ -429,7 +429,7 @@ f: <sip:x@y>\r\n  ;tag=7\r\nt: <sip:a@b>\r\ni: 1@h\r\nCSeq:\r\n\t 1\r\n OPTIONS\
         assert!(parse_message(spaces.as_bytes()).is_err());
         let mismatch = INVITE.replace("314159 INVITE", "314159 ACK");
         assert!(parse_message(mismatch.as_bytes()).is_err());
-        let nul = INVITE.replace("Max-Forwards: 70", "Max-Forwards: 7\00");
+        let nul = INVITE.replace("Max-Forwards: 70", "Max-Forwards: 7\x000");
         assert!(parse_message(nul.as_bytes()).is_err());
     }
 

@@ -416,7 +416,7 @@ impl Registration {
 
     /// Fires the refresh or retry timer.
     pub fn on_timeout(&mut self, now: Instant) {
-        if !self.timer.is_some_and(|t| t <= now) {
+        if self.timer.is_none_or(|t| t > now) {
             return;
         }
         self.timer = None;

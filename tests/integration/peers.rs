@@ -2,8 +2,8 @@
 //! port, and the softphone binary run headless. Everything is stopped by PID on drop.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -348,11 +348,6 @@ impl Softphone {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// The address of its SIP port.
-    pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -377,9 +372,4 @@ impl Drop for Softphone {
             let _ = self.child.wait();
         }
     }
-}
-
-/// Path of the test tree (for corpus files).
-pub fn tests_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests")
 }
