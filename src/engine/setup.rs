@@ -32,9 +32,14 @@ pub async fn resolve_hostport(text: &str, default_port: u16) -> anyhow::Result<S
         .lookup_ip(bare)
         .await
         .with_context(|| format!("resolving {bare}"))?;
-    let ip = lookup
+    // IPv4 first when both families answer: most SIP servers, proxies and NATs in the field
+    // are IPv4, and an IPv6 answer for a dual-stack name is often not routed end to end.
+    let ips: Vec<IpAddr> = lookup.iter().collect();
+    let ip = ips
         .iter()
-        .next()
+        .find(|ip| ip.is_ipv4())
+        .or(ips.first())
+        .copied()
         .ok_or_else(|| anyhow!("{bare} has no A or AAAA record"))?;
     Ok(SocketAddr::new(ip, port))
 }

@@ -703,7 +703,6 @@ impl UserAgent {
                     r.headers.push("Accept", "application/sdp");
                     r.headers.push("Accept-Encoding", "identity");
                     r.headers.push("Accept-Language", "en");
-                    r.headers.push("Supported", "");
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }

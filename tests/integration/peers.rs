@@ -105,14 +105,17 @@ impl Kamailio {
         let mut sub = String::from(
             "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n",
         );
-        for (i, u) in USERS.iter().enumerate() {
-            let pw = format!("pw{u}");
-            sub.push_str(&format!(
-                "{}:{u}:127.0.0.1:{pw}:{}:{}\n",
-                i + 1,
-                md5_hex(&format!("{u}:127.0.0.1:{pw}")),
-                md5_hex(&format!("{u}@127.0.0.1:127.0.0.1:{pw}"))
-            ));
+        let mut id = 0;
+        for domain in ["127.0.0.1"] {
+            for u in USERS {
+                id += 1;
+                let pw = format!("pw{u}");
+                sub.push_str(&format!(
+                    "{id}:{u}:{domain}:{pw}:{}:{}\n",
+                    md5_hex(&format!("{u}:{domain}:{pw}")),
+                    md5_hex(&format!("{u}@{domain}:{domain}:{pw}"))
+                ));
+            }
         }
         std::fs::write(db.join("subscriber"), sub).expect("subscriber");
         let template = include_str!("../peers/kamailio.cfg.in");
@@ -254,7 +257,7 @@ pub struct Softphone {
     pub seen: Vec<String>,
     pub port: u16,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
-    _config: tempfile::TempDir,
+    _config: Option<tempfile::TempDir>,
 }
 
 impl Softphone {
@@ -266,17 +269,21 @@ impl Softphone {
             .tempdir()
             .expect("tempdir");
         let port = free_port();
-        let mut args: Vec<String> = vec!["--headless".into(), format!("signalingport={port}")];
+        let mut args: Vec<String> = vec![format!("signalingport={port}")];
         args.extend(params.iter().map(|s| s.to_string()));
-        Self::start_with(args, config, port)
+        let mut sp = Self::start_in(config.path(), &args);
+        sp.port = port;
+        sp._config = Some(config);
+        sp
     }
 
-    /// Starts with exactly these arguments and config directory.
-    pub fn start_with(args: Vec<String>, config: tempfile::TempDir, port: u16) -> Softphone {
+    /// Starts with exactly these parameters (plus `--headless`) and this config directory.
+    pub fn start_in(config: &Path, params: &[String]) -> Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
-            .args(&args)
-            .env("XDG_CONFIG_HOME", config.path())
-            .env("HOME", config.path())
+            .arg("--headless")
+            .args(params)
+            .env("XDG_CONFIG_HOME", config)
+            .env("HOME", config)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -311,9 +318,9 @@ impl Softphone {
             child,
             lines: rx,
             seen: Vec::new(),
-            port,
+            port: 0,
             stderr,
-            _config: config,
+            _config: None,
         }
     }
 

@@ -171,3 +171,94 @@ fn server_restart_gives_reregistration() {
         );
     }
 }
+
+#[test]
+fn outbound_proxy_carries_the_register() {
+    // The registrar domain has no server behind it; everything goes through the proxy.
+    let kam = Kamailio::start(KamailioOptions::default());
+    let proxy = format!("proxyaddress={}", kam.addr());
+    let mut sp = Softphone::start(&[
+        "serveraddress=127.0.0.1",
+        &proxy,
+        "username=1005",
+        "password=pw1005",
+        "loglevel=4",
+    ]);
+    sp.wait_line(T, "STATUS,-1,Registered,,1005,0,,");
+    assert_eq!(kam.bindings("1005").len(), 1);
+    let trace = sp.stderr();
+    assert!(trace.contains("REGISTER sip:127.0.0.1 SIP/2.0"), "{trace}");
+    assert!(
+        trace.contains(&format!("Route: <sip:{};lr>", kam.addr())),
+        "{trace}"
+    );
+}
+
+#[test]
+fn server_names_resolve_through_hickory() {
+    use softphone::engine::setup::resolve_hostport;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        // `localhost` comes from the hosts file; the default port is 5060.
+        let a = resolve_hostport("localhost", 5060)
+            .await
+            .expect("localhost resolves");
+        assert_eq!(a, "127.0.0.1:5060".parse().expect("addr"));
+        let a = resolve_hostport("localhost:5070", 5060)
+            .await
+            .expect("resolves");
+        assert_eq!(a.port(), 5070);
+        assert_eq!(
+            resolve_hostport("[::1]:5071", 5060).await.expect("literal"),
+            "[::1]:5071".parse().expect("addr")
+        );
+        let err = resolve_hostport("no-such-host.invalid", 5060)
+            .await
+            .expect_err("must fail");
+        assert!(
+            format!("{err:#}").contains("no-such-host.invalid"),
+            "{err:#}"
+        );
+        assert!(resolve_hostport("bad host", 5060).await.is_err());
+    });
+    // The binary reports an unresolvable server as an error line and exits.
+    let mut bad = Softphone::start(&[
+        "serveraddress=no-such-host.invalid",
+        "username=1",
+        "password=x",
+    ]);
+    let err = bad.wait_for(T, |l| l.starts_with("ERROR,"));
+    assert!(err.contains("no-such-host.invalid"), "{err}");
+    assert!(bad.terminate(Duration::from_secs(5)).is_some());
+}
+
+#[test]
+fn random_signalling_port_is_chosen_once_and_remembered() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let config = tempfile::tempdir().expect("tempdir");
+    let params: Vec<String> = [
+        format!("serveraddress={}", kam.addr()),
+        "username=1003".into(),
+        "password=pw1003".into(),
+    ]
+    .into();
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let mut sp = Softphone::start_in(config.path(), &params);
+        sp.wait_line(T, "STATUS,-1,Registered,,1003,0,,");
+        let remembered = std::fs::read_to_string(config.path().join("softphone/signalingport"))
+            .expect("port remembered in the config dir");
+        let port: u16 = remembered.trim().parse().expect("a port number");
+        let bound = kam.bindings("1003");
+        assert!(
+            bound[0].0.contains(&format!(":{port}")),
+            "{bound:?} vs {port}"
+        );
+        ports.push(port);
+        assert!(sp.terminate(Duration::from_secs(5)).is_some());
+    }
+    assert_eq!(ports[0], ports[1], "the same port on the next start");
+}
