@@ -405,12 +405,7 @@ impl UserAgent {
             return;
         }
         match parse_message(data) {
-            Ok(msg) => {
-                if !msg.is_request() {
-                    self.learn_address(&msg, now);
-                }
-                self.layer.on_message(now, msg, source);
-            }
+            Ok(msg) => self.layer.on_message(now, msg, source),
             Err(err) => self.answer_malformed(data, source, &err.to_string(), err.status),
         }
         self.pump(now);
@@ -629,6 +624,11 @@ impl UserAgent {
     fn on_layer_event(&mut self, now: Instant, ev: LayerEvent) {
         match ev {
             LayerEvent::Response { key, response } => {
+                // Only responses to our own requests teach us our public address: a forged
+                // stray response must not move our Contact.
+                if Some(&key) == self.reg_tx.as_ref() || Some(&key) == self.options_tx.as_ref() {
+                    self.learn_address(&response, now);
+                }
                 if Some(&key) == self.reg_tx.as_ref() {
                     if response.status().unwrap_or(0) >= 200 {
                         self.reg_tx = None;

@@ -336,3 +336,26 @@ fn accept_expires_modes() {
         assert!((gap - refresh).abs() < 0.01, "{mode:?} {grant}: {gap}");
     }
 }
+
+#[test]
+fn stray_responses_do_not_move_the_contact() {
+    let mut sim = Sim::new(12, ua_config("pw"), RegistrarBehaviour::default());
+    sim.ua_start();
+    assert!(sim.run_until(10, |s| s.is_registered()));
+    // Twice, so that rport mode 1 would be "sure" if it listened to strays.
+    for _ in 0..2 {
+        let forged = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.10:5070;branch=z9hG4bKforged;received=6.6.6.6;rport=666\r\n\
+From: <sip:1001@sim.example>;tag=x\r\nTo: <sip:1001@sim.example>;tag=y\r\nCall-ID: forged\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n";
+        let src = softphone::sip::transport::Destination {
+            transport: softphone::sip::transport::Transport::Udp,
+            addr: addr("6.6.6.6:666"),
+        };
+        sim.ua.handle_datagram(sim.now, src, forged.as_bytes());
+    }
+    sim.run_for(130);
+    assert_eq!(sim.count(|e| matches!(e, UaEvent::PublicAddress { .. })), 0);
+    assert_eq!(
+        sim.registrar.live_bindings(sim.now),
+        vec!["sip:1001@192.168.1.10:5070".to_string()]
+    );
+}
