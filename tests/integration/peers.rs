@@ -362,7 +362,12 @@ impl Softphone {
 
     /// SIGTERM, then waits for the exit; gives the status.
     pub fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        signal(self.child.id(), "TERM");
+        self.stop_with("TERM", limit)
+    }
+
+    /// Sends `sig` (TERM, INT for Ctrl-C), then waits for the exit; gives the status.
+    pub fn stop_with(&mut self, sig: &str, limit: Duration) -> Option<std::process::ExitStatus> {
+        signal(self.child.id(), sig);
         let st = wait_exit(&mut self.child, limit);
         // Collect the remaining lines.
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {

@@ -39,9 +39,15 @@ fn register_refresh_unregister(transport: &str) {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // Ctrl-C over TCP, SIGTERM over UDP: both unregister and exit cleanly.
+    let sig = if transport.ends_with('1') {
+        "INT"
+    } else {
+        "TERM"
+    };
     let st = sp
-        .terminate(Duration::from_secs(5))
-        .expect("softphone exits on SIGTERM");
+        .stop_with(sig, Duration::from_secs(5))
+        .expect("softphone exits on the signal");
     assert!(st.success(), "exit status {st:?}; stderr:\n{}", sp.stderr());
     assert!(
         sp.seen.iter().any(|l| l == "EVENT,Unregistered"),
@@ -261,4 +267,19 @@ fn random_signalling_port_is_chosen_once_and_remembered() {
         assert!(sp.terminate(Duration::from_secs(5)).is_some());
     }
     assert_eq!(ports[0], ports[1], "the same port on the next start");
+}
+
+#[test]
+fn capability_request_reports_the_servers_answer() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let server = format!("serveraddress={}", kam.addr());
+    // No credentials: no registration, only the OPTIONS.
+    let mut sp = Softphone::start(&[&server, "capabilityrequest=true"]);
+    let line = sp.wait_for(T, |l| l.starts_with("EVENT,Capability response"));
+    assert_eq!(line, "EVENT,Capability response: 200 Keepalive");
+    assert!(
+        !sp.seen.iter().any(|l| l.contains("Registering")),
+        "{:?}",
+        sp.seen
+    );
 }
