@@ -5,6 +5,10 @@
 //! (tokio) and turns core events into the notification lines of the control API; [`config`]
 //! turns `key=value` parameters into typed settings.
 
+pub mod audio;
 pub mod config;
 pub mod engine;
+pub mod media;
+pub mod rtp;
+pub mod sdp;
 pub mod sip;

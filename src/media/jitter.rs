@@ -1,0 +1,179 @@
+//! The receive jitter buffer: reorders RTP payloads by sequence number, drops duplicates and
+//! late packets, holds a target delay before playout starts, and says when a frame is missing
+//! so that the decoder conceals it. No clock inside: the caller pops one frame per ptime.
+
+use std::collections::BTreeMap;
+
+/// What the buffer gives for one playout slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    /// Still filling up to the target delay: play silence.
+    Buffering,
+    /// The payload for this slot.
+    Frame(Vec<u8>),
+    /// This slot's packet is missing (lost or late): conceal it.
+    Missing,
+}
+
+/// Counters for the per-line statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    pub received: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub concealed: u64,
+    pub overflow_drops: u64,
+}
+
+/// Reorders and paces one stream.
+#[derive(Debug)]
+pub struct JitterBuffer {
+    /// Extended sequence number -> payload.
+    packets: BTreeMap<u64, Vec<u8>>,
+    /// The next extended sequence number to play; `None` until playout starts.
+    next: Option<u64>,
+    highest: Option<u64>,
+    target: usize,
+    max: usize,
+    pub stats: JitterStats,
+}
+
+impl JitterBuffer {
+    /// `target` frames of delay before playout; at most `max` frames held (clock drift and
+    /// bursts beyond that are dropped from the oldest end).
+    pub fn new(target: usize, max: usize) -> JitterBuffer {
+        JitterBuffer {
+            packets: BTreeMap::new(),
+            next: None,
+            highest: None,
+            target: target.max(1),
+            max: max.max(target + 1),
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Extends a 16-bit sequence number to 64 bits around the highest seen one.
+    fn extend(&self, seq: u16) -> u64 {
+        let Some(h) = self.highest else {
+            return (1 << 32) + u64::from(seq);
+        };
+        let base = h & !0xFFFF;
+        let candidates = [base.wrapping_sub(1 << 16), base, base + (1 << 16)];
+        candidates
+            .iter()
+            .map(|b| b + u64::from(seq))
+            .min_by_key(|c| c.abs_diff(h))
+            .unwrap_or(base + u64::from(seq))
+    }
+
+    /// A received payload.
+    pub fn push(&mut self, seq: u16, payload: Vec<u8>) {
+        let ext = self.extend(seq);
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.packets.contains_key(&ext) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.stats.received += 1;
+        self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        self.packets.insert(ext, payload);
+        while self.packets.len() > self.max {
+            if let Some((&k, _)) = self.packets.iter().next() {
+                self.packets.remove(&k);
+                self.stats.overflow_drops += 1;
+                if let Some(n) = self.next.as_mut() {
+                    *n = (*n).max(k + 1);
+                }
+            }
+        }
+    }
+
+    /// The frame for the next playout slot.
+    pub fn pop(&mut self) -> Playout {
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                if self.packets.len() < self.target {
+                    return Playout::Buffering;
+                }
+                match self.packets.keys().next() {
+                    Some(&first) => first,
+                    None => return Playout::Buffering,
+                }
+            }
+        };
+        self.next = Some(next + 1);
+        match self.packets.remove(&next) {
+            Some(p) => Playout::Frame(p),
+            None => {
+                self.stats.concealed += 1;
+                Playout::Missing
+            }
+        }
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reorders_drops_duplicates_and_reports_gaps() {
+        let mut jb = JitterBuffer::new(2, 50);
+        jb.push(10, vec![10]);
+        assert_eq!(jb.pop(), Playout::Buffering);
+        jb.push(12, vec![12]);
+        jb.push(11, vec![11]);
+        jb.push(11, vec![11]);
+        assert_eq!(jb.stats.duplicates, 1);
+        assert_eq!(jb.pop(), Playout::Frame(vec![10]));
+        assert_eq!(jb.pop(), Playout::Frame(vec![11]));
+        assert_eq!(jb.pop(), Playout::Frame(vec![12]));
+        assert_eq!(jb.pop(), Playout::Missing);
+        jb.push(13, vec![13]); // late: slot 13 was already played
+        assert_eq!(jb.stats.late, 1);
+        jb.push(14, vec![14]);
+        assert_eq!(jb.pop(), Playout::Frame(vec![14]));
+    }
+
+    #[test]
+    fn sequence_wraps_around() {
+        let mut jb = JitterBuffer::new(1, 50);
+        for s in [65534u16, 65535, 0, 1] {
+            jb.push(s, vec![s as u8]);
+        }
+        let got: Vec<Playout> = (0..4).map(|_| jb.pop()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Playout::Frame(vec![254]),
+                Playout::Frame(vec![255]),
+                Playout::Frame(vec![0]),
+                Playout::Frame(vec![1])
+            ]
+        );
+    }
+
+    #[test]
+    fn overflow_drops_the_oldest() {
+        let mut jb = JitterBuffer::new(1, 4);
+        for s in 0..10u16 {
+            jb.push(s, vec![s as u8]);
+        }
+        assert_eq!(jb.len(), 4);
+        assert_eq!(jb.pop(), Playout::Frame(vec![6]));
+    }
+}

@@ -1,0 +1,473 @@
+//! SDP offer/answer (RFC 3264) for one audio stream: building our offer, reading the peer's
+//! offer or answer, and answering with the intersection of codecs in our order. Parsing and
+//! printing go through the `sdp` crate; the negotiation rules are ours. Sans-IO.
+
+use sdp::description::common::{Address, Attribute, ConnectionInformation};
+use sdp::description::media::{MediaDescription, MediaName, RangedPort};
+use sdp::description::session::{Origin, SessionDescription, TimeDescription, Timing};
+use std::io::Cursor;
+use std::net::{IpAddr, SocketAddr};
+use thiserror::Error;
+
+/// The audio codecs the softphone knows, with their RTP clock rate and static payload type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+}
+
+impl Codec {
+    /// The rtpmap encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+        }
+    }
+    /// The static payload type (RFC 3551).
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        }
+    }
+    /// RTP clock rate.
+    pub fn clock_rate(self) -> u32 {
+        8000
+    }
+    fn from_rtpmap(name: &str, rate: u32) -> Option<Codec> {
+        match (name.to_ascii_uppercase().as_str(), rate) {
+            ("PCMU", 8000) => Some(Codec::Pcmu),
+            ("PCMA", 8000) => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+    fn from_static(pt: u8) -> Option<Codec> {
+        match pt {
+            0 => Some(Codec::Pcmu),
+            8 => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+}
+
+/// The media direction attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+    /// What we answer to a peer offering `self` when we want `ours` (RFC 3264 §6.1).
+    pub fn answer_to(self, ours: Direction) -> Direction {
+        let (peer_sends, peer_recvs) = self.flows();
+        let (we_send, we_recv) = ours.flows();
+        Direction::from_flows(we_send && peer_recvs, we_recv && peer_sends)
+    }
+    fn flows(self) -> (bool, bool) {
+        match self {
+            Direction::SendRecv => (true, true),
+            Direction::SendOnly => (true, false),
+            Direction::RecvOnly => (false, true),
+            Direction::Inactive => (false, false),
+        }
+    }
+    fn from_flows(send: bool, recv: bool) -> Direction {
+        match (send, recv) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+}
+
+/// Our side of the stream.
+#[derive(Debug, Clone)]
+pub struct LocalMedia {
+    pub addr: IpAddr,
+    pub port: u16,
+    /// Codecs we offer, best first (priority 2 and 3 of `use_xxx`).
+    pub offer: Vec<Codec>,
+    /// Codecs we accept when offered (priority 1 and above), best first.
+    pub accept: Vec<Codec>,
+    /// Payload type for telephone-event (RFC 4733), `None` to not offer DTMF events.
+    pub dtmf_pt: Option<u8>,
+    pub ptime: u32,
+    pub direction: Direction,
+}
+
+/// The peer's side as read from its SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMedia {
+    /// Where to send RTP; `None` when the stream was rejected (port 0).
+    pub rtp: Option<SocketAddr>,
+    /// (payload type, codec) in the peer's order, unknown codecs left out.
+    pub codecs: Vec<(u8, Codec)>,
+    pub dtmf_pt: Option<u8>,
+    pub direction: Direction,
+    pub ptime: Option<u32>,
+}
+
+/// What both sides agreed on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Negotiated {
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub remote: SocketAddr,
+    pub dtmf_pt: Option<u8>,
+    /// Our effective direction.
+    pub direction: Direction,
+    pub ptime: u32,
+}
+
+/// Why an SDP could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SdpError {
+    #[error("malformed SDP: {0}")]
+    Malformed(String),
+    #[error("no audio stream in the SDP")]
+    NoAudio,
+    #[error("no common codec")]
+    NoCommonCodec,
+}
+
+/// Builds our SDP (offer, or answer when `codecs` is the agreed list).
+fn build(
+    local: &LocalMedia,
+    codecs: &[Codec],
+    dtmf_pt: Option<u8>,
+    direction: Direction,
+    session: (u64, u64),
+) -> String {
+    let ip_type = if local.addr.is_ipv4() { "IP4" } else { "IP6" };
+    let conn = ConnectionInformation {
+        network_type: "IN".into(),
+        address_type: ip_type.into(),
+        address: Some(Address {
+            address: local.addr.to_string(),
+            ttl: None,
+            range: None,
+        }),
+    };
+    let mut formats: Vec<String> = codecs
+        .iter()
+        .map(|c| c.payload_type().to_string())
+        .collect();
+    let mut attributes: Vec<Attribute> = codecs
+        .iter()
+        .map(|c| Attribute {
+            key: "rtpmap".into(),
+            value: Some(format!(
+                "{} {}/{}",
+                c.payload_type(),
+                c.name(),
+                c.clock_rate()
+            )),
+        })
+        .collect();
+    if let Some(pt) = dtmf_pt {
+        formats.push(pt.to_string());
+        attributes.push(Attribute {
+            key: "rtpmap".into(),
+            value: Some(format!("{pt} telephone-event/8000")),
+        });
+        attributes.push(Attribute {
+            key: "fmtp".into(),
+            value: Some(format!("{pt} 0-16")),
+        });
+    }
+    attributes.push(Attribute {
+        key: "ptime".into(),
+        value: Some(local.ptime.to_string()),
+    });
+    attributes.push(Attribute {
+        key: direction.as_str().into(),
+        value: None,
+    });
+    let media = MediaDescription {
+        media_name: MediaName {
+            media: "audio".into(),
+            port: RangedPort {
+                value: if codecs.is_empty() {
+                    0
+                } else {
+                    local.port as isize
+                },
+                range: None,
+            },
+            protos: vec!["RTP".into(), "AVP".into()],
+            formats,
+        },
+        media_title: None,
+        connection_information: None,
+        bandwidth: Vec::new(),
+        encryption_key: None,
+        attributes,
+    };
+    let sd = SessionDescription {
+        version: 0,
+        origin: Origin {
+            username: "-".into(),
+            session_id: session.0,
+            session_version: session.1,
+            network_type: "IN".into(),
+            address_type: ip_type.into(),
+            unicast_address: local.addr.to_string(),
+        },
+        session_name: "softphone".into(),
+        session_information: None,
+        uri: None,
+        email_address: None,
+        phone_number: None,
+        connection_information: Some(conn),
+        bandwidth: Vec::new(),
+        time_descriptions: vec![TimeDescription {
+            timing: Timing {
+                start_time: 0,
+                stop_time: 0,
+            },
+            repeat_times: Vec::new(),
+        }],
+        time_zones: Vec::new(),
+        encryption_key: None,
+        attributes: Vec::new(),
+        media_descriptions: vec![media],
+    };
+    sd.marshal()
+}
+
+/// Our offer.
+pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
+    build(local, &local.offer, local.dtmf_pt, local.direction, session)
+}
+
+/// Reads the first audio stream of a peer's SDP.
+pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
+    let sd = SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
+        .map_err(|e| SdpError::Malformed(e.to_string()))?;
+    let m = sd
+        .media_descriptions
+        .iter()
+        .find(|m| m.media_name.media == "audio")
+        .ok_or(SdpError::NoAudio)?;
+    let conn = m
+        .connection_information
+        .as_ref()
+        .or(sd.connection_information.as_ref())
+        .and_then(|c| c.address.as_ref())
+        .map(|a| a.address.clone());
+    let port = m.media_name.port.value;
+    let rtp = if port <= 0 || port > 65535 {
+        None
+    } else {
+        let ip: IpAddr = conn
+            .as_deref()
+            .ok_or_else(|| SdpError::Malformed("no c= line for the audio stream".into()))?
+            .parse()
+            .map_err(|_| SdpError::Malformed("c= address is not an IP address".into()))?;
+        Some(SocketAddr::new(ip, port as u16))
+    };
+    let rtpmaps: Vec<(u8, String, u32)> = m
+        .attributes
+        .iter()
+        .filter(|a| a.key == "rtpmap")
+        .filter_map(|a| {
+            let v = a.value.as_deref()?;
+            let (pt, rest) = v.split_once(' ')?;
+            let mut enc = rest.trim().split('/');
+            let name = enc.next()?.to_string();
+            let rate = enc.next()?.parse().ok()?;
+            Some((pt.parse().ok()?, name, rate))
+        })
+        .collect();
+    let mut codecs = Vec::new();
+    let mut dtmf_pt = None;
+    for f in &m.media_name.formats {
+        let Ok(pt) = f.parse::<u8>() else { continue };
+        match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
+            Some((_, name, rate))
+                if name.eq_ignore_ascii_case("telephone-event") && *rate == 8000 =>
+            {
+                dtmf_pt = Some(pt)
+            }
+            Some((_, name, rate)) => {
+                if let Some(c) = Codec::from_rtpmap(name, *rate) {
+                    codecs.push((pt, c));
+                }
+            }
+            None => {
+                if let Some(c) = Codec::from_static(pt) {
+                    codecs.push((pt, c));
+                }
+            }
+        }
+    }
+    let has = |k: &str| m.has_attribute(k) || sd.attributes.iter().any(|a| a.key == k);
+    let mut direction = if has("sendonly") {
+        Direction::SendOnly
+    } else if has("recvonly") {
+        Direction::RecvOnly
+    } else if has("inactive") {
+        Direction::Inactive
+    } else {
+        Direction::SendRecv
+    };
+    // RFC 2543 hold: c=0.0.0.0 means the peer wants no media from us (it may still send).
+    if conn.as_deref() == Some("0.0.0.0") {
+        direction = direction.min_with(Direction::SendOnly);
+    }
+    let ptime = m
+        .attribute("ptime")
+        .flatten()
+        .and_then(|p| p.trim().parse().ok());
+    Ok(RemoteMedia {
+        rtp,
+        codecs,
+        dtmf_pt,
+        direction,
+        ptime,
+    })
+}
+
+impl Direction {
+    /// The narrower of two directions (a flow exists only when both allow it).
+    fn min_with(self, other: Direction) -> Direction {
+        let (a, b) = self.flows();
+        let (c, d) = other.flows();
+        Direction::from_flows(a && c, b && d)
+    }
+}
+
+/// Answers a peer's offer: the first of our accepted codecs that the peer offered, our
+/// direction matched to the peer's. Gives the answer SDP and what was agreed, or
+/// [`SdpError::NoCommonCodec`] (to be answered with 488).
+pub fn answer(
+    offer: &RemoteMedia,
+    local: &LocalMedia,
+    session: (u64, u64),
+) -> Result<(String, Negotiated), SdpError> {
+    let remote = offer.rtp.ok_or(SdpError::NoAudio)?;
+    let (pt, codec) = local
+        .accept
+        .iter()
+        .find_map(|c| offer.codecs.iter().find(|(_, oc)| oc == c).copied())
+        .ok_or(SdpError::NoCommonCodec)?;
+    let direction = offer.direction.answer_to(local.direction);
+    let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
+    let text = build(local, &[codec], dtmf_pt, direction, session);
+    Ok((
+        text,
+        Negotiated {
+            codec,
+            payload_type: pt,
+            remote,
+            dtmf_pt,
+            direction,
+            ptime: offer.ptime.unwrap_or(local.ptime),
+        },
+    ))
+}
+
+/// Reads the peer's answer to our offer: its first codec must be one we offered.
+pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotiated, SdpError> {
+    let remote = answer.rtp.ok_or(SdpError::NoAudio)?;
+    let (pt, codec) = answer
+        .codecs
+        .iter()
+        .find(|(_, c)| local.offer.contains(c) || local.accept.contains(c))
+        .copied()
+        .ok_or(SdpError::NoCommonCodec)?;
+    let direction = Direction::from_flows(answer.direction.flows().1, answer.direction.flows().0)
+        .min_with(local.direction);
+    Ok(Negotiated {
+        codec,
+        payload_type: pt,
+        remote,
+        dtmf_pt: answer.dtmf_pt.filter(|_| local.dtmf_pt.is_some()),
+        direction,
+        ptime: answer.ptime.unwrap_or(local.ptime),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(port: u16) -> LocalMedia {
+        LocalMedia {
+            addr: "192.0.2.1".parse().unwrap(),
+            port,
+            offer: vec![Codec::Pcma, Codec::Pcmu],
+            accept: vec![Codec::Pcma, Codec::Pcmu],
+            dtmf_pt: Some(101),
+            ptime: 20,
+            direction: Direction::SendRecv,
+        }
+    }
+
+    #[test]
+    fn offer_round_trips_through_the_parser() {
+        let text = offer(&local(40000), (1, 1));
+        assert!(text.contains("m=audio 40000 RTP/AVP 8 0 101\r\n"), "{text}");
+        assert!(text.contains("c=IN IP4 192.0.2.1\r\n"));
+        let r = parse(&text).unwrap();
+        assert_eq!(r.rtp, Some("192.0.2.1:40000".parse().unwrap()));
+        assert_eq!(r.codecs, vec![(8, Codec::Pcma), (0, Codec::Pcmu)]);
+        assert_eq!(r.dtmf_pt, Some(101));
+        assert_eq!(r.direction, Direction::SendRecv);
+        assert_eq!(r.ptime, Some(20));
+    }
+
+    #[test]
+    fn answer_picks_our_first_accepted_codec_and_mirrors_direction() {
+        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 0 8 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000\r\na=sendonly\r\n";
+        let r = parse(peer).unwrap();
+        assert_eq!(r.codecs, vec![(0, Codec::Pcmu), (8, Codec::Pcma)]);
+        let (text, n) = answer(&r, &local(40002), (5, 5)).unwrap();
+        assert_eq!(n.codec, Codec::Pcma, "our order wins");
+        assert_eq!(
+            n.direction,
+            Direction::RecvOnly,
+            "peer holds us: we only receive"
+        );
+        assert_eq!(n.dtmf_pt, Some(97));
+        assert!(text.contains("m=audio 40002 RTP/AVP 8 97\r\n"), "{text}");
+        assert!(text.contains("a=recvonly\r\n"));
+    }
+
+    #[test]
+    fn no_common_codec_and_rejected_streams() {
+        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 18\r\n";
+        assert_eq!(
+            answer(&parse(peer).unwrap(), &local(1), (1, 1)).unwrap_err(),
+            SdpError::NoCommonCodec
+        );
+        let rejected = peer.replace("5004", "0");
+        assert_eq!(parse(&rejected).unwrap().rtp, None);
+        assert!(parse("garbage").is_err());
+        let video_only = peer.replace("m=audio", "m=video");
+        assert_eq!(parse(&video_only).unwrap_err(), SdpError::NoAudio);
+    }
+
+    #[test]
+    fn answer_to_our_offer() {
+        let ans = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
+        let n = accept_answer(&parse(ans).unwrap(), &local(1)).unwrap();
+        assert_eq!(n.codec, Codec::Pcmu);
+        assert_eq!(n.direction, Direction::SendOnly);
+        assert_eq!(n.remote, "198.51.100.7:6000".parse().unwrap());
+    }
+}
