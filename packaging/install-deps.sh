@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the softphone and its test suite need:
-# a C toolchain for -sys crates, Kamailio (registrar/proxy the tests start on 127.0.0.1)
-# and sipp. Safe to run again: only missing packages are installed.
+# a C toolchain for -sys crates; the real peers the tests start on 127.0.0.1 (Kamailio as
+# registrar/proxy, baresip as the far end of calls, sipp); espeak-ng and sox for test speech.
+# Safe to run again: only missing packages are installed.
 set -euo pipefail
 
-packages=(build-essential pkg-config ca-certificates kamailio sip-tester)
+packages=(build-essential pkg-config ca-certificates kamailio sip-tester baresip-core espeak-ng sox)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -35,6 +35,8 @@ fn ua() -> UserAgent {
         unregister_on_exit: true,
         wait_for_unregister: Duration::from_secs(2),
         user_agent: "fuzz".into(),
+        max_lines: 4,
+        media: softphone::sip::ua::MediaPrefs::default(),
     };
     UserAgent::new(cfg, 1)
 }

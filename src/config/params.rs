@@ -38,6 +38,7 @@ const fn p(name: &'static str, kind: Kind, default: &'static str, help: &'static
 }
 
 /// Every parameter the softphone understands.
+#[rustfmt::skip]
 pub const PARAMS: &[ParamDef] = &[
     p(
         "serveraddress",
@@ -168,6 +169,15 @@ pub const PARAMS: &[ParamDef] = &[
         "2000",
         "how long exit waits for the un-REGISTER to be answered, in ms",
     ),
+    p("maxlines", Kind::Int { min: 1, max: 99 }, "4", "how many calls can be up at once (lines 1..maxlines)"),
+    p("use_pcmu", Kind::Choice(&[0, 1, 2, 3]), "3", "G.711 u-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_pcma", Kind::Choice(&[0, 1, 2, 3]), "2", "G.711 A-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("autoaccept", Kind::Bool, "false", "answer incoming calls automatically"),
+    p("callto", Kind::Text, "", "number, user or SIP URI to call (with autocall)"),
+    p("autocall", Kind::Bool, "false", "call callto at start (once registered, when registering)"),
+    p("recorddevice", Kind::Text, "", "microphone: file:PATH (8 kHz mono 16-bit WAV) or null"),
+    p("playbackdevice", Kind::Text, "", "speaker: file:PATH (WAV written) or null"),
+    p("rtpport", Kind::Int { min: 0, max: 65535 }, "0", "first local RTP port; 0 picks random even ports in 20000-21000"),
     p(
         "loglevel",
         Kind::Int { min: 0, max: 6 },

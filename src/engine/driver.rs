@@ -3,8 +3,11 @@
 //! [`StreamFramer`]), and feeds everything to the sans-IO [`UserAgent`] with the current time.
 
 use super::event::{Command, Event};
+use super::media::{MediaHandle, bind_rtp};
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
+use crate::audio::{open_sink, open_source};
 use crate::config::Settings;
+use crate::sip::call::{CallDirection, CallState};
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::transport::{Destination, Transmit, Transport};
 use crate::sip::ua::{UaCommand, UaEvent, UserAgent};
@@ -14,6 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UdpSocket as TokioUdp;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -200,8 +204,107 @@ impl Reporter {
             UaEvent::RequestRejected { method, code } => {
                 debug!(%method, code, "request answered with an error");
             }
+            UaEvent::Call {
+                line,
+                state,
+                direction,
+                peer,
+                peer_display,
+                call_id,
+                reason,
+            } => {
+                let (line_text, global) = match state {
+                    CallState::Calling => ("Setup", "Calling..."),
+                    CallState::Proceeding => ("InProgress", "Calling..."),
+                    CallState::Ringing => ("Ringing", "Ringing..."),
+                    CallState::Incoming => ("Ringing", "Incoming..."),
+                    CallState::Connecting => ("CallConnect", "In Call"),
+                    CallState::Connected => ("InCall", "In Call"),
+                    CallState::Terminating => ("Finishing", "Hangup"),
+                    CallState::Terminated => ("Finished", "Call Finished"),
+                };
+                let endpoint_type = match direction {
+                    CallDirection::Outgoing => 1,
+                    CallDirection::Incoming => 2,
+                };
+                self.send(Event::Status {
+                    line: line as i32,
+                    text: line_text.into(),
+                    peer: peer.clone(),
+                    local: self.local.clone(),
+                    endpoint_type,
+                    peer_display: peer_display.clone(),
+                    call_id,
+                });
+                if state == CallState::Terminated && !reason.is_empty() {
+                    self.send(Event::Info(format!(
+                        "Call on line {line} with {peer} ended: {reason}"
+                    )));
+                }
+                self.status(global);
+            }
+            UaEvent::Media { line, negotiated } => match negotiated {
+                Some(n) => self.send(Event::Info(format!(
+                    "Media on line {line}: {} to {} ({:?})",
+                    n.codec.name(),
+                    n.remote,
+                    n.direction
+                ))),
+                None => debug!(line, "media stopped"),
+            },
+            UaEvent::CommandFailed { error } => self.send(Event::Error(error)),
             UaEvent::Stopped => {}
         }
+    }
+}
+
+/// What the driver holds for calls: RTP sockets bound before the SDP names them, devices.
+struct CallResources {
+    ip: std::net::IpAddr,
+    rtp_base: u16,
+    /// Sockets of calls whose media has not started yet, by line.
+    sockets: HashMap<u32, TokioUdp>,
+    autoaccept: bool,
+    record: String,
+    playback: String,
+    jitter_frames: usize,
+}
+
+impl CallResources {
+    async fn place(&mut self, ua: &mut UserAgent, number: &str, reporter: &mut Reporter) {
+        let socket = match bind_rtp(self.ip, self.rtp_base).await {
+            Ok(s) => s,
+            Err(e) => return reporter.send(Event::Error(format!("call {number}: {e:#}"))),
+        };
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        match ua.dial(Instant::now(), number, port) {
+            Ok(line) => {
+                self.sockets.insert(line, socket);
+            }
+            Err(e) => reporter.send(Event::Error(e.to_string())),
+        }
+    }
+
+    async fn answer(&mut self, ua: &mut UserAgent, line: u32, reporter: &mut Reporter) {
+        let socket = match bind_rtp(self.ip, self.rtp_base).await {
+            Ok(s) => s,
+            Err(e) => return reporter.send(Event::Error(format!("answer line {line}: {e:#}"))),
+        };
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        self.sockets.insert(line, socket);
+        if let Err(e) = ua.answer(Instant::now(), line, port) {
+            self.sockets.remove(&line);
+            reporter.send(Event::Error(e.to_string()));
+        }
+    }
+
+    fn devices(
+        &self,
+    ) -> anyhow::Result<(
+        Box<dyn crate::audio::AudioSource>,
+        Box<dyn crate::audio::AudioSink>,
+    )> {
+        Ok((open_source(&self.record)?, open_sink(&self.playback)?))
     }
 }
 
@@ -258,29 +361,118 @@ async fn drive(
         }
     });
 
+    let mut calls = CallResources {
+        ip: cfg.local.ip(),
+        rtp_base: settings.int("rtpport") as u16,
+        sockets: HashMap::new(),
+        autoaccept: settings.bool("autoaccept"),
+        record: settings.text("recorddevice"),
+        playback: settings.text("playbackdevice"),
+        jitter_frames: 3,
+    };
+    let mut media: HashMap<u32, MediaHandle> = HashMap::new();
+    let callto = settings.text("callto");
+    let mut autocall = (settings.bool("autocall") && !callto.is_empty()).then_some(callto);
+    let registers = cfg.register;
     let seed: u64 = rand::rng().random();
     let mut ua = UserAgent::new(cfg, seed);
     let mut conns: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     let mut commands_open = true;
     ua.start(Instant::now());
+    if !registers && let Some(number) = autocall.take() {
+        calls.place(&mut ua, &number, &mut reporter).await;
+    }
 
     loop {
-        while let Some(t) = ua.poll_transmit() {
-            if trace {
-                debug!(target: "sip", "send to {:?} {}:\n{}", t.dest.transport, t.dest.addr, String::from_utf8_lossy(&t.bytes));
+        // Events can create transmits (answering a call) and transmits can fail into events:
+        // go round until both queues are empty before sleeping.
+        loop {
+            let mut busy = false;
+            while let Some(t) = ua.poll_transmit() {
+                busy = true;
+                if trace {
+                    debug!(target: "sip", "send to {:?} {}:\n{}", t.dest.transport, t.dest.addr, String::from_utf8_lossy(&t.bytes));
+                }
+                if let Err(e) = transmit(&udp, &mut conns, &net_tx, t.clone()).await {
+                    debug!("send to {} failed: {e}", t.dest.addr);
+                    ua.handle_transport_error(Instant::now(), t.dest);
+                }
             }
-            if let Err(e) = transmit(&udp, &mut conns, &net_tx, t.clone()).await {
-                debug!("send to {} failed: {e}", t.dest.addr);
-                ua.handle_transport_error(Instant::now(), t.dest);
+            while let Some(ev) = ua.poll_event() {
+                busy = true;
+                match &ev {
+                    UaEvent::Stopped => {
+                        for (_, m) in media.drain() {
+                            m.stop().await;
+                        }
+                        reporter.report(ev);
+                        acceptor.abort();
+                        return Ok(());
+                    }
+                    UaEvent::Registered { .. } if autocall.is_some() => {
+                        if let Some(number) = autocall.take() {
+                            calls.place(&mut ua, &number, &mut reporter).await;
+                        }
+                    }
+                    UaEvent::Call {
+                        line,
+                        state: CallState::Incoming,
+                        ..
+                    } if calls.autoaccept => {
+                        calls.answer(&mut ua, *line, &mut reporter).await;
+                    }
+                    UaEvent::Media {
+                        line,
+                        negotiated: Some(n),
+                    } => match media.get(line) {
+                        Some(m) => m.update(n.clone()),
+                        None => {
+                            if let Some(socket) = calls.sockets.remove(line) {
+                                match calls.devices() {
+                                    Ok((src, sink)) => {
+                                        media.insert(
+                                            *line,
+                                            MediaHandle::start(
+                                                socket,
+                                                n.clone(),
+                                                src,
+                                                sink,
+                                                calls.jitter_frames,
+                                            ),
+                                        );
+                                    }
+                                    Err(e) => {
+                                        reporter.send(Event::Error(format!("audio device: {e:#}")))
+                                    }
+                                }
+                            }
+                        }
+                    },
+                    UaEvent::Media {
+                        line,
+                        negotiated: None,
+                    } => {
+                        if let Some(m) = media.remove(line) {
+                            m.stop().await;
+                        }
+                    }
+                    UaEvent::Call {
+                        line,
+                        state: CallState::Terminated,
+                        ..
+                    } => {
+                        calls.sockets.remove(line);
+                        if let Some(m) = media.remove(line) {
+                            m.stop().await;
+                        }
+                    }
+                    _ => {}
+                }
+                reporter.report(ev);
             }
-        }
-        while let Some(ev) = ua.poll_event() {
-            let stopped = ev == UaEvent::Stopped;
-            reporter.report(ev);
-            if stopped {
-                acceptor.abort();
-                return Ok(());
+            if !busy {
+                break;
             }
         }
         let deadline = ua.poll_timeout();
@@ -326,6 +518,9 @@ async fn drive(
                     Some(Command::Unregister) => ua.handle_command(now, UaCommand::Unregister),
                     Some(Command::CapabilityRequest) => ua.handle_command(now, UaCommand::CapabilityRequest),
                     Some(Command::Exit) => ua.handle_command(now, UaCommand::Shutdown),
+                    Some(Command::Call { number }) => calls.place(&mut ua, &number, &mut reporter).await,
+                    Some(Command::Accept { line }) => calls.answer(&mut ua, line, &mut reporter).await,
+                    Some(Command::Hangup { line }) => ua.handle_command(now, UaCommand::Hangup { line }),
                     None => {
                         commands_open = false;
                         ua.handle_command(now, UaCommand::Shutdown);

@@ -15,6 +15,12 @@ pub enum Command {
     CapabilityRequest,
     /// Unregister if configured, then stop (API_Exit, Ctrl-C, SIGTERM).
     Exit,
+    /// Call a number, user or SIP URI (API_Call).
+    Call { number: String },
+    /// Hang up, cancel or reject the call on a line (API_Hangup).
+    Hangup { line: u32 },
+    /// Answer the ringing call on a line (API_Accept).
+    Accept { line: u32 },
 }
 
 /// Events the engine reports.

@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod event;
+pub mod media;
 pub mod setup;
 
 pub use driver::run_engine;

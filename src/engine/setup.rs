@@ -2,10 +2,11 @@
 //! (hickory-resolver), the local address, the transport, the stable signalling port.
 
 use crate::config::Settings;
+use crate::sdp::Codec;
 use crate::sip::registration::AcceptExpires;
 use crate::sip::transaction::timers::TimerConfig;
 use crate::sip::transport::{Destination, Transport};
-use crate::sip::ua::{KeepAliveType, RportMode, UaConfig};
+use crate::sip::ua::{KeepAliveType, MediaPrefs, RportMode, UaConfig};
 use crate::sip::uri::parse_hostport;
 use anyhow::{Context, anyhow, bail};
 use std::net::{IpAddr, SocketAddr};
@@ -91,6 +92,23 @@ pub struct Endpoint {
     pub local_ip: IpAddr,
 }
 
+/// Codec lists from the `use_xxx` priorities: 3 before 2 offered, 1 accepted only, 0 never.
+pub fn media_prefs(settings: &Settings) -> MediaPrefs {
+    let prio = [
+        (Codec::Pcmu, settings.int("use_pcmu")),
+        (Codec::Pcma, settings.int("use_pcma")),
+    ];
+    let mut offer: Vec<(Codec, i64)> = prio.iter().copied().filter(|(_, p)| *p >= 2).collect();
+    offer.sort_by_key(|(_, p)| std::cmp::Reverse(*p));
+    let mut accept: Vec<(Codec, i64)> = prio.iter().copied().filter(|(_, p)| *p >= 1).collect();
+    accept.sort_by_key(|(_, p)| std::cmp::Reverse(*p));
+    MediaPrefs {
+        offer: offer.into_iter().map(|(c, _)| c).collect(),
+        accept: accept.into_iter().map(|(c, _)| c).collect(),
+        ..MediaPrefs::default()
+    }
+}
+
 /// Builds the UA configuration from settings, resolving names.
 pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoint)> {
     let transport = match settings.int("transport") {
@@ -166,6 +184,8 @@ pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoin
         unregister_on_exit: settings.bool("unregisteronexit"),
         wait_for_unregister: Duration::from_millis(settings.int("waitforunregister") as u64),
         user_agent: USER_AGENT.to_string(),
+        max_lines: settings.int("maxlines").clamp(1, 99) as u32,
+        media: media_prefs(settings),
     };
     let endpoint = Endpoint {
         port: settings.int("signalingport") as u16,

@@ -10,6 +10,7 @@
 //! test and the parse benchmark.
 
 pub mod builder;
+pub mod call;
 pub mod digest;
 pub mod headers;
 pub mod message;

@@ -1,6 +1,8 @@
 //! The one integration-test crate: real peers (Kamailio, sipp) on 127.0.0.1, the softphone
 //! binary, and deterministic in-process tests of the sans-IO core on a simulated clock.
 
+mod audio_compare;
+mod calls;
 mod malformed;
 mod peers;
 mod registration;

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -384,4 +384,147 @@ impl Drop for Softphone {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A baresip user agent registered to Kamailio, answering automatically, speaking a WAV file
+/// and recording what it hears (sndfile module: `dump-*-dec.wav`).
+pub struct Baresip {
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub ctrl_port: u16,
+}
+
+static RTP_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+impl Baresip {
+    /// Starts baresip as `user` on `kam`, sending `source` (8 kHz mono WAV), codec `codec`.
+    pub fn start(kam: &Kamailio, user: &str, source: &Path, codec: &str) -> Baresip {
+        let dir = tempfile::Builder::new()
+            .prefix("bs")
+            .tempdir()
+            .expect("tempdir");
+        let rec = dir.path().join("rec");
+        std::fs::create_dir_all(&rec).expect("rec dir");
+        // baresip binds the SIP port and the next one (TLS): find two free ones.
+        let sip_port = loop {
+            let p = free_port();
+            if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        let ctrl_port = free_port();
+        let n = RTP_RANGE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let rtp = 30_000 + (n % 200) * 40;
+        let config = format!(
+            "sip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\nrtp_ports {rtp}-{}\n\
+audio_source aufile,{src}\naudio_player aufile,{heard}\naudio_alert aufile,/dev/null\n\
+ausrc_srate 8000\nauplay_srate 8000\nausrc_channels 1\nauplay_channels 1\n\
+module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
+snd_path {rec}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\n\
+ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
+            rtp + 39,
+            src = source.display(),
+            heard = dir.path().join("heard.wav").display(),
+            rec = rec.display(),
+        );
+        std::fs::write(dir.path().join("config"), config).expect("config");
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!(
+                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode=auto;audio_codecs={codec};regint=300;mwi=no\n",
+                kam.addr()
+            ),
+        )
+        .expect("accounts");
+        let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
+        let child = Command::new("timeout")
+            .args(["120", "baresip", "-f"])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start baresip (is baresip-core installed?)");
+        let b = Baresip {
+            dir,
+            child,
+            ctrl_port,
+        };
+        let end = Instant::now() + Duration::from_secs(15);
+        while kam.bindings(user).is_empty() {
+            assert!(
+                Instant::now() < end,
+                "baresip did not register:\n{}",
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b
+    }
+
+    /// baresip's own log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// Sends a ctrl_tcp command (netstring-framed JSON).
+    pub fn command(&self, command: &str, params: &str) {
+        let json = format!("{{\"command\":\"{command}\",\"params\":\"{params}\",\"token\":\"t\"}}");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.ctrl_port)).expect("ctrl_tcp");
+        use std::io::Write;
+        s.write_all(format!("{}:{json},", json.len()).as_bytes())
+            .expect("send");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    /// The recording of what baresip received (`dump-*-dec.wav`), once the call is over.
+    pub fn received(&self) -> PathBuf {
+        let rec = self.dir.path().join("rec");
+        std::fs::read_dir(&rec)
+            .expect("rec dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .unwrap_or_else(|| panic!("baresip recorded nothing:\n{}", self.log()))
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        signal(self.child.id(), "TERM");
+        if wait_exit(&mut self.child, Duration::from_secs(3)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Speech for audio tests: espeak-ng, converted by sox to 8 kHz mono 16-bit, and a copy
+/// padded with `pad` seconds of silence (for the side whose file must end last).
+pub fn speech(dir: &Path, name: &str, text: &str, pad: u32) -> (PathBuf, PathBuf) {
+    let raw = dir.join(format!("{name}-raw.wav"));
+    let out = dir.join(format!("{name}.wav"));
+    let padded = dir.join(format!("{name}-pad.wav"));
+    let ok = Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&raw)
+        .arg(text)
+        .status()
+        .expect("espeak-ng");
+    assert!(ok.success());
+    let ok = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&out)
+        .status()
+        .expect("sox");
+    assert!(ok.success());
+    let ok = Command::new("sox")
+        .arg(&out)
+        .arg(&padded)
+        .args(["pad", "0", &pad.to_string()])
+        .status()
+        .expect("sox");
+    assert!(ok.success());
+    (out, padded)
 }

@@ -55,6 +55,8 @@ pub fn ua_config(password: &str) -> UaConfig {
         unregister_on_exit: true,
         wait_for_unregister: Duration::from_secs(2),
         user_agent: "sim".into(),
+        max_lines: 4,
+        media: softphone::sip::ua::MediaPrefs::default(),
     }
 }
 

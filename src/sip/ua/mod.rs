@@ -4,7 +4,12 @@
 //! request. The driver feeds it bytes, transport errors, commands and the time; it hands back
 //! transmits, events and the next deadline.
 
+mod calls;
+
+pub use calls::CallError;
+
 use super::builder::{response_to, response_to_salvaged};
+use super::call::{Call, CallDirection, CallState};
 use super::digest::{Credentials, Secret};
 use super::headers::Via;
 use super::message::{Method, SipMessage, reason_phrase};
@@ -14,6 +19,7 @@ use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey, response_destination};
 use super::transport::{Destination, Transmit, Transport};
 use super::validate::{allow_header, check_request};
+use crate::sdp::{Codec, Negotiated};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -116,6 +122,32 @@ pub struct UaConfig {
     pub unregister_on_exit: bool,
     pub wait_for_unregister: Duration,
     pub user_agent: String,
+    /// `maxlines`: simultaneous calls.
+    pub max_lines: u32,
+    pub media: MediaPrefs,
+}
+
+/// Codec and media preferences (from the `use_xxx` and media parameters).
+#[derive(Debug, Clone)]
+pub struct MediaPrefs {
+    /// Offered, best first.
+    pub offer: Vec<Codec>,
+    /// Accepted when offered, best first.
+    pub accept: Vec<Codec>,
+    /// telephone-event payload type; `None` to not negotiate RFC 4733.
+    pub dtmf_pt: Option<u8>,
+    pub ptime: u32,
+}
+
+impl Default for MediaPrefs {
+    fn default() -> Self {
+        MediaPrefs {
+            offer: vec![Codec::Pcmu, Codec::Pcma],
+            accept: vec![Codec::Pcmu, Codec::Pcma],
+            dtmf_pt: Some(101),
+            ptime: 20,
+        }
+    }
 }
 
 /// Commands the engine gives the UA core.
@@ -125,8 +157,22 @@ pub enum UaCommand {
     Unregister,
     /// Send OPTIONS to the server and report the answer.
     CapabilityRequest,
-    /// Unregister (if configured) and stop, within `wait_for_unregister`.
+    /// Hang up every call, unregister (if configured) and stop, within `wait_for_unregister`.
     Shutdown,
+    /// Call `target` (number, user, `user@host` or SIP URI) with media on `rtp_port`.
+    Dial {
+        target: String,
+        rtp_port: u16,
+    },
+    /// Answer the ringing call on `line` with media on `rtp_port`.
+    Answer {
+        line: u32,
+        rtp_port: u16,
+    },
+    /// Hang up, cancel or reject the call on `line`.
+    Hangup {
+        line: u32,
+    },
 }
 
 /// What the UA core reports.
@@ -165,6 +211,26 @@ pub enum UaEvent {
     },
     /// Shutdown finished; the driver may exit.
     Stopped,
+    /// A call changed state.
+    Call {
+        line: u32,
+        state: CallState,
+        direction: CallDirection,
+        peer: String,
+        peer_display: String,
+        call_id: String,
+        /// Why it ended (on Terminated).
+        reason: String,
+    },
+    /// Media for `line` starts or changes (`Some`) or stops (`None`).
+    Media {
+        line: u32,
+        negotiated: Option<Negotiated>,
+    },
+    /// A command could not be carried out.
+    CommandFailed {
+        error: String,
+    },
 }
 
 /// The sans-IO user agent.
@@ -183,6 +249,7 @@ pub struct UserAgent {
     rport_candidate: Option<SocketAddr>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<UaEvent>,
+    calls: Vec<Call>,
 }
 
 fn random_token(rng: &mut StdRng, len: usize) -> String {
@@ -252,6 +319,7 @@ impl UserAgent {
             rport_candidate: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            calls: Vec::new(),
         }
     }
 
@@ -309,7 +377,29 @@ impl UserAgent {
                 self.keepalive_at = None;
             }
             UaCommand::CapabilityRequest => self.send_options(now),
+            UaCommand::Dial { target, rtp_port } => {
+                if let Err(e) = self.dial(now, &target, rtp_port) {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: e.to_string(),
+                    });
+                }
+            }
+            UaCommand::Answer { line, rtp_port } => {
+                if let Err(e) = self.answer(now, line, rtp_port) {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: e.to_string(),
+                    });
+                }
+            }
+            UaCommand::Hangup { line } => {
+                if let Err(e) = self.hangup(now, line) {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: e.to_string(),
+                    });
+                }
+            }
             UaCommand::Shutdown => {
+                self.hangup_all(now);
                 self.shutdown_deadline = Some(now + self.cfg.wait_for_unregister);
                 let unregistering = self.cfg.unregister_on_exit
                     && self.registration.as_mut().is_some_and(|r| r.unregister());
@@ -457,6 +547,7 @@ impl UserAgent {
     /// Fires everything due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.on_timeout(now);
+        self.call_timers(now);
         if let Some(r) = &mut self.registration {
             r.on_timeout(now);
         }
@@ -623,6 +714,7 @@ impl UserAgent {
 
     fn on_layer_event(&mut self, now: Instant, ev: LayerEvent) {
         match ev {
+            LayerEvent::Response { key, response } if self.call_response(now, &key, &response) => {}
             LayerEvent::Response { key, response } => {
                 // Only responses to our own requests teach us our public address: a forged
                 // stray response must not move our Contact.
@@ -651,6 +743,9 @@ impl UserAgent {
                     });
                 }
             }
+            LayerEvent::Timeout { key } if self.call_no_response(&key, "408 Request Timeout") => {}
+            LayerEvent::TransportError { key }
+                if self.call_no_response(&key, "transport error") => {}
             LayerEvent::Timeout { key } => {
                 self.on_no_response(now, &key, 408, "Request Timeout (no response)")
             }
@@ -660,9 +755,10 @@ impl UserAgent {
             LayerEvent::Request {
                 key,
                 request,
-                source: _,
-            } => self.answer_request(now, &key, &request),
-            LayerEvent::Ack { .. } | LayerEvent::StrayResponse { .. } => {}
+                source,
+            } => self.answer_request(now, &key, &request, source),
+            LayerEvent::Ack { request, .. } => self.call_ack(now, &request),
+            LayerEvent::StrayResponse { response, .. } => self.stray_response(now, &response),
             LayerEvent::Terminated { key } => {
                 if self.reg_tx.as_ref() == Some(&key) {
                     self.reg_tx = None;
@@ -689,7 +785,7 @@ impl UserAgent {
     }
 
     /// The UAS core: answers a request that has its server transaction.
-    fn answer_request(&mut self, now: Instant, key: &TxKey, req: &SipMessage) {
+    fn answer_request(&mut self, now: Instant, key: &TxKey, req: &SipMessage, source: Destination) {
         let tag = random_token(&mut self.rng, 10);
         let response = if let Some(err) = check_request(req, ALLOWED_METHODS, &tag) {
             err
@@ -706,24 +802,14 @@ impl UserAgent {
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }
-                // A CANCEL for an INVITE we know gets 200; ours are answered at once, so the
-                // CANCEL has no further effect (RFC 3261 §9.2). Unknown ones get 481.
-                Some(Method::Cancel) => match self.layer.invite_for_cancel(key) {
-                    Some(_) => response_to(req, 200, None, Some(&tag)),
-                    None => response_to(req, 481, None, Some(&tag)),
-                },
-                Some(Method::Invite) => {
-                    // Calls are not part of this core yet: refuse politely, so the caller's
-                    // phone can try elsewhere, and say why.
-                    let mut r = response_to(req, 480, None, Some(&tag));
-                    r.headers.push(
-                        "Warning",
-                        "399 softphone \"this version does not take calls yet\"",
-                    );
-                    r
+                Some(Method::Invite | Method::Bye | Method::Cancel) => {
+                    match self.call_request(now, key, req, source, &tag) {
+                        Some(r) => r,
+                        // The call layer answers later (ringing, then the user's answer).
+                        None => return,
+                    }
                 }
-                // No dialogs exist, so every BYE is for an unknown dialog.
-                _ => response_to(req, 481, None, Some(&tag)),
+                _ => response_to(req, 405, None, Some(&tag)),
             }
         };
         let code = response.status().unwrap_or(0);
@@ -745,6 +831,7 @@ impl UserAgent {
                 .and_then(Registration::poll_timeout),
             self.keepalive_at,
             self.shutdown_deadline,
+            self.calls_timeout(),
         ]
         .into_iter()
         .flatten()

@@ -1,0 +1,165 @@
+//! One call's media: a task that every ptime takes a frame from the capture device, encodes
+//! and sends it, and plays the next frame out of the jitter buffer (decoded or concealed) to the
+//! playback device. RTP is symmetric: we send to where the peer's RTP comes from (RFC 4961).
+
+use crate::audio::{AudioSink, AudioSource};
+use crate::media::jitter::{JitterBuffer, JitterStats, Playout};
+use crate::media::{Concealer, FRAME_SAMPLES, decode, encode};
+use crate::rtp::{RtpSender, parse};
+use crate::sdp::{Direction, Negotiated};
+use rand::Rng;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+/// Binds the RTP socket of a new call: `base` and up (even ports), or a random even port in
+/// 20000-21000 when `base` is 0.
+pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<UdpSocket> {
+    for attempt in 0..50u16 {
+        let port = if base == 0 {
+            rand::rng().random_range(10_000..10_500) * 2
+        } else {
+            base.saturating_add(attempt * 2)
+        };
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+            return Ok(s);
+        }
+    }
+    anyhow::bail!("no free RTP port")
+}
+
+/// Commands for a running media task.
+#[derive(Debug)]
+enum Control {
+    Update(Negotiated),
+    Stop(oneshot::Sender<JitterStats>),
+}
+
+/// The handle the driver keeps per line.
+#[derive(Debug)]
+pub struct MediaHandle {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl MediaHandle {
+    /// Starts the media of a call on its RTP socket.
+    pub fn start(
+        socket: UdpSocket,
+        negotiated: Negotiated,
+        source: Box<dyn AudioSource>,
+        sink: Box<dyn AudioSink>,
+        jitter_frames: usize,
+    ) -> MediaHandle {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(socket, negotiated, source, sink, rx, jitter_frames));
+        MediaHandle { control: tx }
+    }
+
+    /// New negotiation (re-INVITE: hold, other address, other codec).
+    pub fn update(&self, n: Negotiated) {
+        let _ = self.control.send(Control::Update(n));
+    }
+
+    /// Stops the task after finishing the playback device (a WAV file gets its header).
+    pub async fn stop(self) -> Option<JitterStats> {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Stop(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut n: Negotiated,
+    mut source: Box<dyn AudioSource>,
+    mut sink: Box<dyn AudioSink>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    jitter_frames: usize,
+) {
+    let (ssrc, seq, ts) = {
+        let mut rng = rand::rng();
+        (rng.random(), rng.random(), rng.random())
+    };
+    let mut sender = RtpSender::new(n.payload_type, ssrc, seq, ts);
+    let mut jitter = JitterBuffer::new(jitter_frames, 50);
+    let mut conceal = Concealer::default();
+    let mut remote = n.remote;
+    let mut latched = false;
+    let mut remote_ssrc: Option<u32> = None;
+    let frame_time = Duration::from_millis(u64::from(n.ptime.clamp(10, 60)));
+    let samples = (FRAME_SAMPLES as u32 * n.ptime.clamp(10, 60)) / 20;
+    let mut tick = tokio::time::interval(frame_time);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut pcm = vec![0i16; samples as usize];
+    let mut payload = Vec::with_capacity(samples as usize);
+    let mut out = Vec::with_capacity(samples as usize);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                source.read(&mut pcm);
+                if matches!(n.direction, Direction::SendRecv | Direction::SendOnly) {
+                    encode(n.codec, &pcm, &mut payload);
+                    let packet = sender.packetize(&payload, samples);
+                    if let Err(e) = socket.send_to(&packet, remote).await {
+                        debug!("RTP send to {remote} failed: {e}");
+                    }
+                }
+                match jitter.pop() {
+                    Playout::Frame(p) => {
+                        decode(n.codec, &p, &mut out);
+                        conceal.good(&out);
+                    }
+                    Playout::Missing => conceal.conceal(&mut out),
+                    Playout::Buffering => {
+                        out.clear();
+                        out.resize(samples as usize, 0);
+                    }
+                }
+                if let Err(e) = sink.write(&out) {
+                    warn!("playback device failed: {e:#}");
+                }
+            }
+            recv = socket.recv_from(&mut buf) => match recv {
+                Ok((len, from)) => {
+                    let Ok(p) = parse(&buf[..len]) else { continue };
+                    if p.payload_type != n.payload_type {
+                        continue;
+                    }
+                    if !latched || remote_ssrc != Some(p.ssrc) {
+                        // Symmetric RTP: answer to where the peer's media really comes from.
+                        remote = from;
+                        latched = true;
+                        remote_ssrc = Some(p.ssrc);
+                    }
+                    if matches!(n.direction, Direction::SendRecv | Direction::RecvOnly) {
+                        jitter.push(p.seq, p.payload);
+                    }
+                }
+                Err(e) => debug!("RTP receive error: {e}"),
+            },
+            ctl = control.recv() => match ctl {
+                Some(Control::Update(new)) => {
+                    if new.remote != n.remote {
+                        remote = new.remote;
+                        latched = false;
+                    }
+                    n = new;
+                }
+                Some(Control::Stop(done)) => {
+                    if let Err(e) = sink.finish() {
+                        warn!("closing the playback device: {e:#}");
+                    }
+                    let _ = done.send(jitter.stats);
+                    return;
+                }
+                None => {
+                    let _ = sink.finish();
+                    return;
+                }
+            },
+        }
+    }
+}

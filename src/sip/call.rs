@@ -1,0 +1,155 @@
+//! One call: its dialog (RFC 3261 §12: Call-ID, tags, CSeq, remote target, route set) and the
+//! state the UA keeps while the INVITE transaction and the 2xx/ACK exchange run. The UA drives
+//! it (see `ua/calls.rs`); this file only holds the data and builds in-dialog requests.
+
+use super::headers::NameAddr;
+use super::message::{Method, SipMessage};
+use super::transaction::TxKey;
+use crate::sdp::{LocalMedia, Negotiated};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Where a call stands, in the terms of the notification format's per-line statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallState {
+    /// Our INVITE is out, nothing heard yet.
+    Calling,
+    /// 100 Trying or another provisional without ringing.
+    Proceeding,
+    /// 180/183 received: the far end rings.
+    Ringing,
+    /// An INVITE arrived and rings here.
+    Incoming,
+    /// We answered; waiting for the ACK.
+    Connecting,
+    /// Media flows both ways.
+    Connected,
+    /// BYE or CANCEL sent; waiting for its answer.
+    Terminating,
+    /// Over.
+    Terminated,
+}
+
+/// Who started the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallDirection {
+    Outgoing,
+    Incoming,
+}
+
+/// The dialog identifiers and routing (RFC 3261 §12.1).
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// Our address (From on outgoing requests), without tag.
+    pub local_uri: String,
+    /// The peer's address (To on outgoing requests), without tag.
+    pub remote_uri: String,
+    /// Request-URI of in-dialog requests: the peer's Contact.
+    pub remote_target: String,
+    /// Route headers for in-dialog requests, in order.
+    pub route_set: Vec<String>,
+    pub local_cseq: u32,
+    pub remote_cseq: Option<u32>,
+    /// Our Contact URI.
+    pub contact: String,
+}
+
+impl Dialog {
+    /// A new in-dialog request (BYE, re-INVITE) with the next CSeq; the UA adds Via.
+    pub fn request(&mut self, method: Method) -> SipMessage {
+        self.local_cseq = self.local_cseq.wrapping_add(1).max(1);
+        self.request_with_cseq(method, self.local_cseq)
+    }
+
+    /// The ACK for a 2xx to the INVITE with CSeq `cseq` (§13.2.2.4).
+    pub fn ack(&self, cseq: u32) -> SipMessage {
+        self.request_with_cseq(Method::Ack, cseq)
+    }
+
+    fn request_with_cseq(&self, method: Method, cseq: u32) -> SipMessage {
+        let mut m = SipMessage::request(method.clone(), self.remote_target.clone());
+        m.headers.push("Max-Forwards", "70");
+        for r in &self.route_set {
+            m.headers.push("Route", r.clone());
+        }
+        m.headers
+            .push("From", format!("{};tag={}", self.local_uri, self.local_tag));
+        let to = match &self.remote_tag {
+            Some(t) => format!("{};tag={t}", self.remote_uri),
+            None => self.remote_uri.clone(),
+        };
+        m.headers.push("To", to);
+        m.headers.push("Call-ID", self.call_id.clone());
+        m.headers.push("CSeq", format!("{cseq} {method}"));
+        m.headers.push("Contact", format!("<{}>", self.contact));
+        m
+    }
+
+    /// Whether an in-dialog request from the peer belongs to this dialog: same Call-ID, its
+    /// From tag is our remote tag, its To tag is our local tag.
+    pub fn matches_request(&self, req: &SipMessage) -> bool {
+        let tag = |h: &str| {
+            req.headers
+                .get(h)
+                .and_then(|v| NameAddr::parse("From", v).ok())
+                .and_then(|n| n.tag().map(str::to_string))
+        };
+        req.headers.get("Call-ID") == Some(self.call_id.as_str())
+            && tag("To").as_deref() == Some(self.local_tag.as_str())
+            && tag("From") == self.remote_tag
+    }
+}
+
+/// The UAS's own 2xx retransmission until the ACK comes (§13.3.1.4).
+#[derive(Debug, Clone)]
+pub struct OkRetransmit {
+    pub response: SipMessage,
+    pub next: Instant,
+    pub interval: Duration,
+    pub give_up: Instant,
+}
+
+/// One call on one line.
+#[derive(Debug)]
+pub struct Call {
+    pub line: u32,
+    pub direction: CallDirection,
+    pub state: CallState,
+    pub dialog: Dialog,
+    /// The peer as shown to the user: user part or number.
+    pub peer: String,
+    pub peer_display: String,
+    pub media: LocalMedia,
+    pub local_sdp: Option<String>,
+    pub negotiated: Option<Negotiated>,
+    pub session: (u64, u64),
+    /// Outgoing: the INVITE last sent (for CANCEL and the auth retry) and its transaction.
+    pub invite: Option<SipMessage>,
+    pub invite_tx: Option<TxKey>,
+    pub got_provisional: bool,
+    pub cancel_pending: bool,
+    pub auth_tries: u32,
+    /// Outgoing: the ACK sent for the 2xx, repeated for 2xx retransmissions.
+    pub ack: Option<SipMessage>,
+    /// Incoming: the INVITE server transaction and request.
+    pub server_tx: Option<TxKey>,
+    pub request: Option<SipMessage>,
+    /// Where responses to the INVITE go (for our own 2xx retransmissions).
+    pub response_dest: Option<crate::sip::transport::Destination>,
+    /// No offer in the (re-)INVITE: our 200 carries the offer, the ACK the answer.
+    pub late_offer: bool,
+    pub ok_retransmit: Option<OkRetransmit>,
+    pub bye_tx: Option<TxKey>,
+    /// Why the call ended, for the user.
+    pub end_reason: String,
+}
+
+impl Call {
+    /// The next instant this call needs the clock.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up))
+    }
+}

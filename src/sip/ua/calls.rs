@@ -1,0 +1,899 @@
+//! The UA's call handling: outgoing INVITE with authentication, provisional and final
+//! responses, ACK for 2xx, CANCEL, BYE; incoming INVITE with ringing, answer with 2xx
+//! retransmission until the ACK, reject, CANCEL (487), BYE, re-INVITE; forked 2xx beyond the
+//! first are ACKed and hung up. Lines are numbered 1..=maxlines.
+
+use super::{UaEvent, UserAgent, random_token};
+use crate::sdp::{self, Direction, LocalMedia, SdpError};
+use crate::sip::builder::{has_tag, response_to};
+use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
+use crate::sip::digest::{Challenge, Credentials, DigestRequest, authorization};
+use crate::sip::headers::{CSeq, NameAddr};
+use crate::sip::message::{Method, SipMessage};
+use crate::sip::transaction::TxKey;
+use crate::sip::transport::Destination;
+use crate::sip::uri::Uri;
+use std::time::Instant;
+
+/// Why a command on a call could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("all {0} lines are busy")]
+    NoFreeLine(u32),
+    #[error("no call on line {0}")]
+    NoSuchLine(u32),
+    #[error("cannot call {0:?}: {1}")]
+    BadTarget(String, String),
+    #[error("no server to send the call to")]
+    NoRoute,
+    #[error("line {0} is not ringing")]
+    NotRinging(u32),
+}
+
+fn peer_of(value: &str) -> (String, String) {
+    match NameAddr::parse("From", value) {
+        Ok(n) => (
+            n.uri.user.clone().unwrap_or_else(|| n.uri.to_string()),
+            n.display.unwrap_or_default(),
+        ),
+        Err(_) => (value.to_string(), String::new()),
+    }
+}
+
+fn without_tag(value: &str) -> String {
+    match NameAddr::parse("To", value) {
+        Ok(mut n) => {
+            n.params.remove("tag");
+            n.to_string()
+        }
+        Err(_) => value.to_string(),
+    }
+}
+
+fn tag_of(value: Option<&str>) -> Option<String> {
+    NameAddr::parse("To", value?)
+        .ok()
+        .and_then(|n| n.tag().map(str::to_string))
+}
+
+fn contact_uri(msg: &SipMessage) -> Option<String> {
+    msg.headers
+        .list("Contact")
+        .first()
+        .and_then(|c| NameAddr::parse("Contact", c).ok())
+        .map(|n| n.uri.to_string())
+}
+
+fn sdp_body(msg: &SipMessage) -> Option<String> {
+    let is_sdp = msg
+        .headers
+        .get("Content-Type")
+        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+    (is_sdp && !msg.body.is_empty()).then(|| String::from_utf8_lossy(&msg.body).into_owned())
+}
+
+impl UserAgent {
+    /// The Request-URI for what the user dialled: a number or user, `user@host`, or a URI.
+    pub fn dial_target(&self, target: &str) -> Result<Uri, CallError> {
+        let t = target.trim();
+        let bad = |why: &str| CallError::BadTarget(t.to_string(), why.to_string());
+        if t.is_empty() {
+            return Err(bad("empty number"));
+        }
+        let text = if t.contains(':') && Uri::parse(t).is_ok_and(|u| u.is_sip()) {
+            t.to_string()
+        } else if t.contains('@') {
+            format!("sip:{t}")
+        } else {
+            let user: String = t
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+                .collect();
+            format!("sip:{user}@{}", self.cfg.domain)
+        };
+        let uri = Uri::parse(&text).map_err(|e| bad(&e.to_string()))?;
+        if !uri.is_sip() {
+            return Err(bad("only sip: and sips: addresses can be called"));
+        }
+        Ok(uri)
+    }
+
+    fn free_line(&self) -> Option<u32> {
+        (1..=self.cfg.max_lines).find(|l| !self.calls.iter().any(|c| c.line == *l))
+    }
+
+    fn local_media(&self, rtp_port: u16) -> LocalMedia {
+        LocalMedia {
+            addr: self.contact_addr().ip(),
+            port: rtp_port,
+            offer: self.cfg.media.offer.clone(),
+            accept: self.cfg.media.accept.clone(),
+            dtmf_pt: self.cfg.media.dtmf_pt,
+            ptime: self.cfg.media.ptime,
+            direction: Direction::SendRecv,
+        }
+    }
+
+    fn our_contact(&self) -> String {
+        Self::contact_uri(&self.cfg, self.contact_addr())
+    }
+
+    fn call_event(&mut self, idx: usize) {
+        let c = &self.calls[idx];
+        self.events.push_back(UaEvent::Call {
+            line: c.line,
+            state: c.state,
+            direction: c.direction,
+            peer: c.peer.clone(),
+            peer_display: c.peer_display.clone(),
+            call_id: c.dialog.call_id.clone(),
+            reason: c.end_reason.clone(),
+        });
+    }
+
+    fn set_state(&mut self, idx: usize, state: CallState) {
+        if self.calls[idx].state != state {
+            self.calls[idx].state = state;
+            self.call_event(idx);
+        }
+        if state == CallState::Terminated {
+            if self.calls[idx].negotiated.take().is_some() {
+                let line = self.calls[idx].line;
+                self.events.push_back(UaEvent::Media {
+                    line,
+                    negotiated: None,
+                });
+            }
+            self.calls.remove(idx);
+        }
+    }
+
+    fn end(&mut self, idx: usize, reason: &str) {
+        if self.calls[idx].end_reason.is_empty() {
+            self.calls[idx].end_reason = reason.to_string();
+        }
+        self.set_state(idx, CallState::Terminated);
+    }
+
+    fn media_update(&mut self, idx: usize, n: sdp::Negotiated) {
+        let line = self.calls[idx].line;
+        self.calls[idx].negotiated = Some(n.clone());
+        self.events.push_back(UaEvent::Media {
+            line,
+            negotiated: Some(n),
+        });
+    }
+
+    /// Places a call; `rtp_port` is the local RTP port the driver has bound for it.
+    pub fn dial(&mut self, now: Instant, target: &str, rtp_port: u16) -> Result<u32, CallError> {
+        let uri = self.dial_target(target)?;
+        if self.cfg.first_hop.is_none() {
+            return Err(CallError::NoRoute);
+        }
+        let line = self
+            .free_line()
+            .ok_or(CallError::NoFreeLine(self.cfg.max_lines))?;
+        let media = self.local_media(rtp_port);
+        let session = (self.rng_u64() >> 1, 1);
+        let offer = sdp::offer(&media, session);
+        let local_uri = match &self.cfg.display_name {
+            Some(d) if !d.is_empty() => format!(
+                "\"{}\" <sip:{}@{}>",
+                d.replace('\\', "\\\\").replace('"', "\\\""),
+                self.cfg.user,
+                self.cfg.domain
+            ),
+            _ => format!("<sip:{}@{}>", self.cfg.user, self.cfg.domain),
+        };
+        let dialog = Dialog {
+            call_id: random_token(&mut self.rng, 24),
+            local_tag: random_token(&mut self.rng, 10),
+            remote_tag: None,
+            local_uri,
+            remote_uri: format!("<{uri}>"),
+            remote_target: uri.to_string(),
+            route_set: Vec::new(),
+            local_cseq: 1 + (self.rng_u64() % 1000) as u32,
+            remote_cseq: None,
+            contact: self.our_contact(),
+        };
+        let peer = uri.user.clone().unwrap_or_else(|| uri.host.clone());
+        self.calls.push(Call {
+            line,
+            direction: CallDirection::Outgoing,
+            state: CallState::Calling,
+            dialog,
+            peer,
+            peer_display: String::new(),
+            media,
+            local_sdp: Some(offer),
+            negotiated: None,
+            session,
+            invite: None,
+            invite_tx: None,
+            got_provisional: false,
+            cancel_pending: false,
+            auth_tries: 0,
+            ack: None,
+            server_tx: None,
+            request: None,
+            response_dest: None,
+            late_offer: false,
+            ok_retransmit: None,
+            bye_tx: None,
+            end_reason: String::new(),
+        });
+        let idx = self.calls.len() - 1;
+        self.call_event(idx);
+        self.send_invite(now, idx, None);
+        self.pump(now);
+        Ok(line)
+    }
+
+    fn rng_u64(&mut self) -> u64 {
+        use rand::Rng;
+        self.rng.random()
+    }
+
+    /// Sends the (first or authenticated) INVITE of an outgoing call.
+    fn send_invite(&mut self, now: Instant, idx: usize, auth: Option<(String, String)>) {
+        let c = &mut self.calls[idx];
+        let cseq = c.dialog.local_cseq;
+        let mut req = SipMessage::request(Method::Invite, c.dialog.remote_target.clone());
+        req.headers.push("Max-Forwards", "70");
+        req.headers.push(
+            "From",
+            format!("{};tag={}", c.dialog.local_uri, c.dialog.local_tag),
+        );
+        req.headers.push("To", c.dialog.remote_uri.clone());
+        req.headers.push("Call-ID", c.dialog.call_id.clone());
+        req.headers.push("CSeq", format!("{cseq} INVITE"));
+        req.headers
+            .push("Contact", format!("<{}>", c.dialog.contact));
+        req.headers.push(
+            "Allow",
+            crate::sip::validate::allow_header(super::ALLOWED_METHODS),
+        );
+        req.headers.push("User-Agent", self.cfg.user_agent.clone());
+        if let Some((name, value)) = auth {
+            req.headers.push(&name, value);
+        }
+        req.headers.push("Content-Type", "application/sdp");
+        req.body = c.local_sdp.clone().unwrap_or_default().into_bytes();
+        let key = self.send_request(now, req.clone());
+        let c = &mut self.calls[idx];
+        // Keep the INVITE as sent (with its Via), for CANCEL.
+        c.invite = key.as_ref().map(|_| req);
+        c.invite_tx = key;
+        if c.invite_tx.is_none() {
+            self.end(idx, "could not send the INVITE");
+        }
+    }
+
+    /// Answers the ringing call on `line` with media on `rtp_port`.
+    pub fn answer(&mut self, now: Instant, line: u32, rtp_port: u16) -> Result<(), CallError> {
+        let idx = self
+            .calls
+            .iter()
+            .position(|c| c.line == line)
+            .ok_or(CallError::NoSuchLine(line))?;
+        if self.calls[idx].state != CallState::Incoming {
+            return Err(CallError::NotRinging(line));
+        }
+        let media = self.local_media(rtp_port);
+        let (Some(req), Some(key)) = (
+            self.calls[idx].request.clone(),
+            self.calls[idx].server_tx.clone(),
+        ) else {
+            return Err(CallError::NotRinging(line));
+        };
+        let session = (self.rng_u64() >> 1, 1);
+        let body = match sdp_body(&req) {
+            Some(offer_text) => {
+                match sdp::parse(&offer_text).and_then(|o| sdp::answer(&o, &media, session)) {
+                    Ok((text, n)) => {
+                        self.media_update(idx, n);
+                        text
+                    }
+                    Err(e) => {
+                        self.reject_with(now, idx, 488, &format!("media: {e}"));
+                        return Ok(());
+                    }
+                }
+            }
+            None => {
+                self.calls[idx].late_offer = true;
+                sdp::offer(&media, session)
+            }
+        };
+        let c = &mut self.calls[idx];
+        c.media = media;
+        c.session = session;
+        c.local_sdp = Some(body.clone());
+        let mut ok = response_to(&req, 200, None, Some(&c.dialog.local_tag));
+        for rr in req.headers.get_all("Record-Route") {
+            ok.headers.push("Record-Route", rr);
+        }
+        ok.headers
+            .push("Contact", format!("<{}>", c.dialog.contact));
+        ok.headers.push(
+            "Allow",
+            crate::sip::validate::allow_header(super::ALLOWED_METHODS),
+        );
+        ok.headers.push("Content-Type", "application/sdp");
+        ok.body = body.into_bytes();
+        let t1 = self.cfg.timers.t1;
+        c.ok_retransmit = Some(OkRetransmit {
+            response: ok.clone(),
+            next: now + t1,
+            interval: t1,
+            give_up: now + self.cfg.timers.t1x64(),
+        });
+        let _ = self.layer.send_response(now, &key, &ok);
+        self.set_state(idx, CallState::Connecting);
+        self.pump(now);
+        Ok(())
+    }
+
+    fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
+        if let (Some(req), Some(key)) = (
+            self.calls[idx].request.clone(),
+            self.calls[idx].server_tx.clone(),
+        ) {
+            let r = response_to(&req, code, None, Some(&self.calls[idx].dialog.local_tag));
+            let _ = self.layer.send_response(now, &key, &r);
+        }
+        self.end(idx, reason);
+    }
+
+    /// Hangs up, cancels or rejects the call on `line`, whatever its state.
+    pub fn hangup(&mut self, now: Instant, line: u32) -> Result<(), CallError> {
+        let idx = self
+            .calls
+            .iter()
+            .position(|c| c.line == line)
+            .ok_or(CallError::NoSuchLine(line))?;
+        match self.calls[idx].state {
+            CallState::Incoming => self.reject_with(now, idx, 486, "rejected"),
+            CallState::Calling | CallState::Proceeding | CallState::Ringing => {
+                if self.calls[idx].got_provisional {
+                    self.send_cancel(now, idx);
+                } else {
+                    // RFC 3261 §9.1: no CANCEL before a provisional response; sent when one comes.
+                    self.calls[idx].cancel_pending = true;
+                }
+                self.calls[idx].end_reason = "cancelled".into();
+                self.set_state(idx, CallState::Terminating);
+            }
+            CallState::Connecting | CallState::Connected => {
+                self.calls[idx].end_reason = "hung up".into();
+                self.send_bye(now, idx);
+            }
+            CallState::Terminating | CallState::Terminated => {}
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Hangs up every call (at exit).
+    pub fn hangup_all(&mut self, now: Instant) {
+        let lines: Vec<u32> = self.calls.iter().map(|c| c.line).collect();
+        for l in lines {
+            let _ = self.hangup(now, l);
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, idx: usize) {
+        let Some(invite) = self.calls[idx].invite.clone() else {
+            return;
+        };
+        let mut cancel =
+            SipMessage::request(Method::Cancel, invite.request_uri().unwrap_or_default());
+        for name in ["Via", "Route"] {
+            for v in invite
+                .headers
+                .get_all(name)
+                .take(if name == "Via" { 1 } else { usize::MAX })
+            {
+                cancel.headers.push(name, v);
+            }
+        }
+        cancel.headers.push("Max-Forwards", "70");
+        for name in ["From", "To", "Call-ID"] {
+            if let Some(v) = invite.headers.get(name) {
+                cancel.headers.push(name, v);
+            }
+        }
+        let seq = invite
+            .headers
+            .get("CSeq")
+            .and_then(|c| CSeq::parse(c).ok())
+            .map(|c| c.seq)
+            .unwrap_or(1);
+        cancel.headers.push("CSeq", format!("{seq} CANCEL"));
+        if let Some(dest) = self.cfg.first_hop {
+            let _ = self.layer.send_request(now, cancel, dest);
+        }
+    }
+
+    fn send_bye(&mut self, now: Instant, idx: usize) {
+        let bye = self.calls[idx].dialog.request(Method::Bye);
+        self.calls[idx].ok_retransmit = None;
+        let key = self.send_request(now, bye);
+        self.calls[idx].bye_tx = key;
+        self.set_state(idx, CallState::Terminating);
+        if self.calls[idx].bye_tx.is_none() {
+            self.end(idx, "could not send BYE");
+        }
+    }
+
+    /// A response on one of the calls' client transactions. Gives false when none matched.
+    pub(super) fn call_response(&mut self, now: Instant, key: &TxKey, resp: &SipMessage) -> bool {
+        if let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.bye_tx.as_ref() == Some(key))
+        {
+            if resp.status().unwrap_or(0) >= 200 {
+                self.end(idx, "hung up");
+            }
+            return true;
+        }
+        let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.invite_tx.as_ref() == Some(key))
+        else {
+            return false;
+        };
+        self.invite_response(now, idx, resp);
+        true
+    }
+
+    fn invite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
+        let code = resp.status().unwrap_or(0);
+        match code {
+            100..=199 => {
+                self.calls[idx].got_provisional = true;
+                if self.calls[idx].cancel_pending {
+                    self.calls[idx].cancel_pending = false;
+                    self.send_cancel(now, idx);
+                    return;
+                }
+                if self.calls[idx].state == CallState::Terminating {
+                    return;
+                }
+                if code > 100
+                    && let Some(tag) = tag_of(resp.headers.get("To"))
+                {
+                    self.calls[idx].dialog.remote_tag = Some(tag);
+                }
+                if let Some(body) = sdp_body(resp)
+                    && let Ok(n) = sdp::parse(&body)
+                        .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media))
+                {
+                    self.media_update(idx, n);
+                }
+                let state = if code == 100 {
+                    CallState::Proceeding
+                } else {
+                    CallState::Ringing
+                };
+                self.set_state(idx, state);
+            }
+            200..=299 => self.invite_ok(now, idx, resp),
+            401 | 407
+                if self.calls[idx].auth_tries == 0
+                    && self.calls[idx].state != CallState::Terminating =>
+            {
+                let header = if code == 407 {
+                    "Proxy-Authenticate"
+                } else {
+                    "WWW-Authenticate"
+                };
+                let creds = Credentials {
+                    username: self
+                        .cfg
+                        .auth_user
+                        .clone()
+                        .unwrap_or_else(|| self.cfg.user.clone()),
+                    password: self.cfg.password.clone(),
+                    ha1_md5: self.cfg.ha1_md5.clone(),
+                    realm: self.cfg.realm.clone(),
+                };
+                let answer = Challenge::pick(resp.headers.get_all(header))
+                    .map_err(|e| e.to_string())
+                    .and_then(|ch| {
+                        let cnonce = random_token(&mut self.rng, 16);
+                        let c = &self.calls[idx];
+                        let body = c.local_sdp.clone().unwrap_or_default();
+                        authorization(
+                            &ch,
+                            &creds,
+                            &DigestRequest {
+                                method: "INVITE",
+                                uri: &c.dialog.remote_target,
+                                body: body.as_bytes(),
+                                nc: 1,
+                                cnonce: &cnonce,
+                            },
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                match answer {
+                    Ok(value) => {
+                        let name = if code == 407 {
+                            "Proxy-Authorization"
+                        } else {
+                            "Authorization"
+                        };
+                        let c = &mut self.calls[idx];
+                        c.auth_tries += 1;
+                        c.dialog.local_cseq += 1;
+                        self.send_invite(now, idx, Some((name.to_string(), value)));
+                    }
+                    Err(why) => self.end(idx, &format!("{code} {} ({why})", resp.reason())),
+                }
+            }
+            _ => {
+                let reason = format!("{code} {}", resp.reason());
+                self.end(idx, &reason);
+            }
+        }
+    }
+
+    fn invite_ok(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
+        let tag = tag_of(resp.headers.get("To"));
+        let c = &self.calls[idx];
+        // A 2xx from a second fork (another tag): ACK it and hang that leg up (first wins).
+        if c.ack.is_some() && tag.is_some() && tag != c.dialog.remote_tag {
+            let mut other = c.dialog.clone();
+            other.remote_tag = tag;
+            if let Some(target) = contact_uri(resp) {
+                other.remote_target = target;
+            }
+            other.route_set = resp
+                .headers
+                .list("Record-Route")
+                .into_iter()
+                .rev()
+                .collect();
+            let cseq = resp
+                .headers
+                .get("CSeq")
+                .and_then(|v| CSeq::parse(v).ok())
+                .map(|c| c.seq)
+                .unwrap_or(1);
+            let ack = other.ack(cseq);
+            self.send_request(now, ack);
+            let bye = other.request(Method::Bye);
+            self.send_request(now, bye);
+            return;
+        }
+        if let Some(ack) = self.calls[idx].ack.clone() {
+            // A retransmitted 2xx: our ACK got lost.
+            self.resend(now, ack);
+            return;
+        }
+        let c = &mut self.calls[idx];
+        c.dialog.remote_tag = tag;
+        if let Some(target) = contact_uri(resp) {
+            c.dialog.remote_target = target;
+        }
+        c.dialog.route_set = resp
+            .headers
+            .list("Record-Route")
+            .into_iter()
+            .rev()
+            .collect();
+        let cseq = resp
+            .headers
+            .get("CSeq")
+            .and_then(|v| CSeq::parse(v).ok())
+            .map(|c| c.seq)
+            .unwrap_or(1);
+        let ack = c.dialog.ack(cseq);
+        c.ack = Some(ack.clone());
+        self.send_request(now, ack);
+        let cancelled = self.calls[idx].state == CallState::Terminating;
+        let media = sdp_body(resp)
+            .ok_or(SdpError::NoAudio)
+            .and_then(|b| sdp::parse(&b))
+            .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
+        match media {
+            Ok(n) if !cancelled => {
+                self.media_update(idx, n);
+                self.set_state(idx, CallState::Connected);
+            }
+            Ok(_) => self.send_bye(now, idx),
+            Err(e) => {
+                self.calls[idx].end_reason = format!("unusable answer: {e}");
+                self.send_bye(now, idx);
+            }
+        }
+    }
+
+    /// Sends a request that was built before (an ACK again) with a fresh Via.
+    fn resend(&mut self, now: Instant, mut req: SipMessage) {
+        req.headers.remove("Via");
+        self.send_request(now, req);
+    }
+
+    /// A 2xx that matched no transaction: a retransmission after the INVITE transaction ended.
+    pub(super) fn stray_response(&mut self, now: Instant, resp: &SipMessage) {
+        if !(200..300).contains(&resp.status().unwrap_or(0)) {
+            return;
+        }
+        let call_id = resp.headers.get("Call-ID");
+        if let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| Some(c.dialog.call_id.as_str()) == call_id)
+            && let Some(ack) = self.calls[idx].ack.clone()
+        {
+            self.resend(now, ack);
+        }
+    }
+
+    /// A client transaction of a call timed out or failed.
+    pub(super) fn call_no_response(&mut self, key: &TxKey, why: &str) -> bool {
+        let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.invite_tx.as_ref() == Some(key) || c.bye_tx.as_ref() == Some(key))
+        else {
+            return false;
+        };
+        self.end(idx, why);
+        true
+    }
+
+    /// An INVITE, BYE or CANCEL for the call layer. Gives the response for the server
+    /// transaction, or `None` when the call layer answers itself (ringing, later answer).
+    pub(super) fn call_request(
+        &mut self,
+        now: Instant,
+        key: &TxKey,
+        req: &SipMessage,
+        source: Destination,
+        tag: &str,
+    ) -> Option<SipMessage> {
+        match req.method()? {
+            Method::Invite if !req.headers.get("To").is_some_and(has_tag) => {
+                self.incoming_invite(key, req, source, tag)
+            }
+            Method::Invite => Some(self.reinvite(now, req, source, tag)),
+            Method::Bye => {
+                let Some(idx) = self
+                    .calls
+                    .iter()
+                    .position(|c| c.dialog.matches_request(req))
+                else {
+                    return Some(response_to(req, 481, None, Some(tag)));
+                };
+                self.calls[idx].end_reason = "remote hung up".into();
+                self.end(idx, "remote hung up");
+                Some(response_to(req, 200, None, None))
+            }
+            Method::Cancel => {
+                let invite_key = self.layer.invite_for_cancel(key);
+                let idx = self
+                    .calls
+                    .iter()
+                    .position(|c| c.server_tx.is_some() && c.server_tx == invite_key);
+                match (idx, invite_key) {
+                    (Some(idx), _) if self.calls[idx].state == CallState::Incoming => {
+                        self.reject_with(now, idx, 487, "caller cancelled");
+                        Some(response_to(req, 200, None, Some(tag)))
+                    }
+                    (_, Some(_)) => Some(response_to(req, 200, None, Some(tag))),
+                    _ => Some(response_to(req, 481, None, Some(tag))),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn incoming_invite(
+        &mut self,
+        key: &TxKey,
+        req: &SipMessage,
+        source: Destination,
+        tag: &str,
+    ) -> Option<SipMessage> {
+        let Some(line) = self.free_line() else {
+            return Some(response_to(req, 486, None, Some(tag)));
+        };
+        if let Some(body) = sdp_body(req) {
+            let media = self.local_media(0);
+            if let Err(e) = sdp::parse(&body).and_then(|o| sdp::answer(&o, &media, (0, 0))) {
+                let mut r = response_to(req, 488, None, Some(tag));
+                r.headers.push("Warning", format!("399 softphone \"{e}\""));
+                return Some(r);
+            }
+        }
+        let from = req.headers.get("From").unwrap_or_default();
+        let (peer, peer_display) = peer_of(from);
+        let dialog = Dialog {
+            call_id: req.headers.get("Call-ID").unwrap_or_default().to_string(),
+            local_tag: tag.to_string(),
+            remote_tag: tag_of(Some(from)),
+            local_uri: without_tag(req.headers.get("To").unwrap_or_default()),
+            remote_uri: without_tag(from),
+            remote_target: contact_uri(req)
+                .unwrap_or_else(|| req.request_uri().unwrap_or_default().to_string()),
+            route_set: req.headers.list("Record-Route"),
+            local_cseq: 1,
+            remote_cseq: req
+                .headers
+                .get("CSeq")
+                .and_then(|c| CSeq::parse(c).ok())
+                .map(|c| c.seq),
+            contact: self.our_contact(),
+        };
+        let media = self.local_media(0);
+        self.calls.push(Call {
+            line,
+            direction: CallDirection::Incoming,
+            state: CallState::Incoming,
+            dialog,
+            peer,
+            peer_display,
+            media,
+            local_sdp: None,
+            negotiated: None,
+            session: (0, 0),
+            invite: None,
+            invite_tx: None,
+            got_provisional: false,
+            cancel_pending: false,
+            auth_tries: 0,
+            ack: None,
+            server_tx: Some(key.clone()),
+            request: Some(req.clone()),
+            response_dest: req
+                .headers
+                .list("Via")
+                .first()
+                .and_then(|v| crate::sip::headers::Via::parse(v).ok())
+                .map(|via| crate::sip::transaction::response_destination(&via, source)),
+            late_offer: false,
+            ok_retransmit: None,
+            bye_tx: None,
+            end_reason: String::new(),
+        });
+        let idx = self.calls.len() - 1;
+        self.call_event(idx);
+        let mut ringing = response_to(req, 180, None, Some(tag));
+        ringing
+            .headers
+            .push("Contact", format!("<{}>", self.our_contact()));
+        Some(ringing)
+    }
+
+    /// A re-INVITE in an existing dialog: answer the new offer on the same port.
+    fn reinvite(
+        &mut self,
+        now: Instant,
+        req: &SipMessage,
+        source: Destination,
+        tag: &str,
+    ) -> SipMessage {
+        let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.dialog.matches_request(req))
+        else {
+            return response_to(req, 481, None, Some(tag));
+        };
+        self.calls[idx].response_dest = req
+            .headers
+            .list("Via")
+            .first()
+            .and_then(|v| crate::sip::headers::Via::parse(v).ok())
+            .map(|via| crate::sip::transaction::response_destination(&via, source));
+        let c = &mut self.calls[idx];
+        c.session.1 += 1;
+        let session = c.session;
+        let media = c.media.clone();
+        // Without an offer, our 200 offers and the ACK answers (late offer).
+        let answer = match sdp_body(req) {
+            Some(b) => sdp::parse(&b)
+                .and_then(|o| sdp::answer(&o, &media, session))
+                .map(|(text, n)| (text, Some(n))),
+            None => Ok((sdp::offer(&media, session), None)),
+        };
+        match answer {
+            Ok((text, n)) => {
+                if let Some(t) = contact_uri(req) {
+                    self.calls[idx].dialog.remote_target = t;
+                }
+                match n {
+                    Some(n) => self.media_update(idx, n),
+                    None => self.calls[idx].late_offer = true,
+                }
+                let c = &mut self.calls[idx];
+                c.local_sdp = Some(text.clone());
+                let mut ok = response_to(req, 200, None, None);
+                ok.headers
+                    .push("Contact", format!("<{}>", c.dialog.contact));
+                ok.headers.push("Content-Type", "application/sdp");
+                ok.body = text.into_bytes();
+                let t1 = self.cfg.timers.t1;
+                self.calls[idx].ok_retransmit = Some(OkRetransmit {
+                    response: ok.clone(),
+                    next: now + t1,
+                    interval: t1,
+                    give_up: now + self.cfg.timers.t1x64(),
+                });
+                ok
+            }
+            Err(e) => {
+                let mut r = response_to(req, 488, None, None);
+                r.headers.push("Warning", format!("399 softphone \"{e}\""));
+                r
+            }
+        }
+    }
+
+    /// An ACK outside any transaction: the ACK for our 2xx.
+    pub(super) fn call_ack(&mut self, now: Instant, req: &SipMessage) {
+        let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.dialog.matches_request(req))
+        else {
+            return;
+        };
+        self.calls[idx].ok_retransmit = None;
+        if self.calls[idx].late_offer {
+            self.calls[idx].late_offer = false;
+            let answer = sdp_body(req)
+                .ok_or(SdpError::NoAudio)
+                .and_then(|b| sdp::parse(&b))
+                .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
+            match answer {
+                Ok(n) => self.media_update(idx, n),
+                Err(e) => {
+                    self.calls[idx].end_reason = format!("unusable answer in ACK: {e}");
+                    self.send_bye(now, idx);
+                    return;
+                }
+            }
+        }
+        if self.calls[idx].state == CallState::Connecting {
+            self.set_state(idx, CallState::Connected);
+        }
+    }
+
+    /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
+    pub(super) fn call_timers(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.calls.len() {
+            let Some(ok) = self.calls[i].ok_retransmit.clone() else {
+                i += 1;
+                continue;
+            };
+            if ok.give_up <= now {
+                self.calls[i].ok_retransmit = None;
+                self.calls[i].end_reason = "no ACK for our answer".into();
+                self.send_bye(now, i);
+            } else if ok.next <= now {
+                if let Some(dest) = self.calls[i].response_dest {
+                    self.layer.send_stateless(dest, &ok.response);
+                }
+                let interval = (ok.interval * 2).min(self.cfg.timers.t2);
+                if let Some(o) = self.calls[i].ok_retransmit.as_mut() {
+                    o.next = now + interval;
+                    o.interval = interval;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// The earliest call timer.
+    pub(super) fn calls_timeout(&self) -> Option<Instant> {
+        self.calls.iter().filter_map(Call::poll_timeout).min()
+    }
+}

@@ -1,0 +1,107 @@
+//! Calls with real audio against baresip through Kamailio: the speech we send arrives at
+//! baresip and baresip's arrives at us, compared on the samples, both call directions.
+
+use crate::audio_compare::{read_wav, similarity};
+use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn outgoing_call_to_baresip_carries_audio_both_ways() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (ours, _) = speech(
+        work.path(),
+        "ours",
+        "The quick brown fox jumps over the lazy dog.",
+        0,
+    );
+    // baresip's file is longer (padded), so our speech has ended when it hangs up.
+    let (theirs, theirs_padded) = speech(
+        work.path(),
+        "theirs",
+        "One two three four five six seven eight.",
+        3,
+    );
+    let bs = Baresip::start(&kam, "1002", &theirs_padded, "PCMU");
+    let out = work.path().join("heard.wav");
+    let mut sp = Softphone::start(&[
+        &format!("serveraddress={}", kam.addr()),
+        "username=1001",
+        "password=pw1001",
+        "callto=1002",
+        "autocall=true",
+        &format!("recorddevice=file:{}", ours.display()),
+        &format!("playbackdevice=file:{}", out.display()),
+    ]);
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+    sp.wait_line(
+        Duration::from_secs(30),
+        "EVENT,Call on line 1 with 1002 ended: remote hung up",
+    );
+    // What baresip heard is our speech; what we heard is baresip's.
+    let at_baresip = similarity(&read_wav(&ours), &read_wav(&bs.received()));
+    let at_us = similarity(&read_wav(&theirs), &read_wav(&out));
+    eprintln!("outgoing PCMU call: ours at baresip {at_baresip:.3}, baresip's at us {at_us:.3}");
+    assert!(at_baresip > 0.9, "our audio at baresip: {at_baresip:.3}");
+    assert!(at_us > 0.9, "baresip's audio at us: {at_us:.3}");
+    // The wrong reference does not match: the comparison can fail.
+    assert!(similarity(&read_wav(&theirs), &read_wav(&bs.received())) < 0.5);
+}
+
+#[test]
+fn incoming_call_from_baresip_is_answered_with_audio() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (ours, ours_padded) = speech(
+        work.path(),
+        "ours",
+        "Hello, you have reached the front desk.",
+        3,
+    );
+    let (theirs, _) = speech(
+        work.path(),
+        "theirs",
+        "Calling from baresip number one thousand three.",
+        0,
+    );
+    let out = work.path().join("heard.wav");
+    let mut sp = Softphone::start(&[
+        &format!("serveraddress={}", kam.addr()),
+        "username=1001",
+        "password=pw1001",
+        "autoaccept=true",
+        &format!("recorddevice=file:{}", ours_padded.display()),
+        &format!("playbackdevice=file:{}", out.display()),
+    ]);
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    let bs = Baresip::start(&kam, "1003", &theirs, "PCMA");
+    bs.command("dial", &format!("sip:1001@{}", kam.addr()));
+    let ringing = sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1003,"));
+    assert!(
+        ringing.contains(",1001,2,"),
+        "incoming endpoint type: {ringing}"
+    );
+    // baresip's file ends first and it hangs up.
+    sp.wait_line(
+        Duration::from_secs(30),
+        "EVENT,Call on line 1 with 1003 ended: remote hung up",
+    );
+    let at_us = similarity(&read_wav(&theirs), &read_wav(&out));
+    let at_baresip = similarity(&read_wav(&ours), &read_wav(&bs.received()));
+    eprintln!("incoming PCMA call: ours at baresip {at_baresip:.3}, baresip's at us {at_us:.3}");
+    assert!(at_us > 0.9, "baresip's audio at us: {at_us:.3}");
+    assert!(
+        at_baresip > 0.9,
+        "our audio at baresip: {at_baresip:.3} (sent {} samples, baresip recorded {})",
+        read_wav(&ours).len(),
+        read_wav(&bs.received()).len()
+    );
+    let seen = sp.seen.join("\n");
+    assert!(
+        seen.contains("EVENT,Media on line 1: PCMA to 127.0.0.1:"),
+        "{seen}"
+    );
+    assert!(seen.contains("STATUS,1,InCall,1003,"), "{seen}");
+}
