@@ -2,7 +2,7 @@
 //! state the UA keeps while the INVITE transaction and the 2xx/ACK exchange run. The UA drives
 //! it (see `ua/calls.rs`); this file only holds the data and builds in-dialog requests.
 
-use super::headers::NameAddr;
+use super::headers::{CSeq, NameAddr};
 use super::message::{Method, SipMessage};
 use super::transaction::TxKey;
 use crate::sdp::{LocalMedia, Negotiated};
@@ -86,6 +86,36 @@ impl Dialog {
         m.headers.push("CSeq", format!("{cseq} {method}"));
         m.headers.push("Contact", format!("<{}>", self.contact));
         m
+    }
+
+    /// Completes the dialog from a 2xx to our INVITE (§12.1.2): the peer's tag, its Contact as
+    /// remote target, the Record-Route in reverse as route set. Gives the INVITE's CSeq number,
+    /// which the ACK repeats.
+    pub fn confirm(&mut self, resp: &SipMessage) -> u32 {
+        self.remote_tag = resp
+            .headers
+            .get("To")
+            .and_then(|v| NameAddr::parse("To", v).ok())
+            .and_then(|n| n.tag().map(str::to_string));
+        if let Some(target) = resp
+            .headers
+            .list("Contact")
+            .first()
+            .and_then(|c| NameAddr::parse("Contact", c).ok())
+        {
+            self.remote_target = target.uri.to_string();
+        }
+        self.route_set = resp
+            .headers
+            .list("Record-Route")
+            .into_iter()
+            .rev()
+            .collect();
+        resp.headers
+            .get("CSeq")
+            .and_then(|v| CSeq::parse(v).ok())
+            .map(|c| c.seq)
+            .unwrap_or(1)
     }
 
     /// Whether an in-dialog request from the peer belongs to this dialog: same Call-ID, its

@@ -22,3 +22,13 @@ pub mod transport;
 pub mod ua;
 pub mod uri;
 pub mod validate;
+
+/// A random token for tags, Call-IDs, branches and cnonces, drawn from the caller's (seedable)
+/// RNG so that simulated runs repeat exactly.
+pub fn random_token(rng: &mut rand::rngs::StdRng, len: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}

@@ -5,6 +5,7 @@
 use super::digest::{Challenge, Credentials, DigestRequest, authorization};
 use super::headers::{NameAddr, parse_u32};
 use super::message::{Method, SipMessage};
+use super::random_token;
 use rand::Rng;
 use rand::rngs::StdRng;
 use std::collections::VecDeque;
@@ -101,13 +102,6 @@ pub struct Registration {
     failures: u32,
     timer: Option<Instant>,
     out: VecDeque<RegOutput>,
-}
-
-fn random_token(rng: &mut StdRng, len: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
 }
 
 impl Registration {

@@ -548,22 +548,7 @@ impl UserAgent {
         // A 2xx from a second fork (another tag): ACK it and hang that leg up (first wins).
         if c.ack.is_some() && tag.is_some() && tag != c.dialog.remote_tag {
             let mut other = c.dialog.clone();
-            other.remote_tag = tag;
-            if let Some(target) = contact_uri(resp) {
-                other.remote_target = target;
-            }
-            other.route_set = resp
-                .headers
-                .list("Record-Route")
-                .into_iter()
-                .rev()
-                .collect();
-            let cseq = resp
-                .headers
-                .get("CSeq")
-                .and_then(|v| CSeq::parse(v).ok())
-                .map(|c| c.seq)
-                .unwrap_or(1);
+            let cseq = other.confirm(resp);
             let ack = other.ack(cseq);
             self.send_request(now, ack);
             let bye = other.request(Method::Bye);
@@ -576,22 +561,7 @@ impl UserAgent {
             return;
         }
         let c = &mut self.calls[idx];
-        c.dialog.remote_tag = tag;
-        if let Some(target) = contact_uri(resp) {
-            c.dialog.remote_target = target;
-        }
-        c.dialog.route_set = resp
-            .headers
-            .list("Record-Route")
-            .into_iter()
-            .rev()
-            .collect();
-        let cseq = resp
-            .headers
-            .get("CSeq")
-            .and_then(|v| CSeq::parse(v).ok())
-            .map(|c| c.seq)
-            .unwrap_or(1);
+        let cseq = c.dialog.confirm(resp);
         let ack = c.dialog.ack(cseq);
         c.ack = Some(ack.clone());
         self.send_request(now, ack);

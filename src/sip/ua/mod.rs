@@ -14,6 +14,7 @@ use super::digest::{Credentials, Secret};
 use super::headers::Via;
 use super::message::{Method, SipMessage, reason_phrase};
 use super::parse::{parse_message, salvage_request};
+use super::random_token;
 use super::registration::{AcceptExpires, RegOutput, RegState, Registration, RegistrationConfig};
 use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey, response_destination};
@@ -250,13 +251,6 @@ pub struct UserAgent {
     transmits: VecDeque<Transmit>,
     events: VecDeque<UaEvent>,
     calls: Vec<Call>,
-}
-
-fn random_token(rng: &mut StdRng, len: usize) -> String {
-    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    (0..len)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect()
 }
 
 fn is_public(ip: IpAddr) -> bool {
