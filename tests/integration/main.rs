@@ -7,6 +7,7 @@ mod malformed;
 mod peers;
 mod registration;
 mod sim;
+mod sim_calls;
 mod sim_registration;
 mod torture;
 mod transactions;

@@ -80,7 +80,14 @@ impl UserAgent {
         if t.is_empty() {
             return Err(bad("empty number"));
         }
-        let text = if t.contains(':') && Uri::parse(t).is_ok_and(|u| u.is_sip()) {
+        // Links from web pages and other programs: tel:NUMBER and callto:NUMBER dial the number
+        // on our server.
+        let lower = t.to_ascii_lowercase();
+        let t = ["callto://", "callto:", "tel:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map_or(t, |p| &t[p.len()..]);
+        let text = if t.contains(':') {
             t.to_string()
         } else if t.contains('@') {
             format!("sip:{t}")
@@ -260,9 +267,17 @@ impl UserAgent {
         }
         req.headers.push("Content-Type", "application/sdp");
         req.body = c.local_sdp.clone().unwrap_or_default().into_bytes();
-        let key = self.send_request(now, req.clone());
+        let Some(dest) = self.cfg.first_hop else {
+            return self.end(idx, "no server to send the call to");
+        };
+        self.prepare_request(&mut req);
+        let key = self
+            .layer
+            .send_request(now, req.clone(), dest)
+            .ok()
+            .flatten();
         let c = &mut self.calls[idx];
-        // Keep the INVITE as sent (with its Via), for CANCEL.
+        // Keep the INVITE as sent (with its Via): the CANCEL repeats its branch.
         c.invite = key.as_ref().map(|_| req);
         c.invite_tx = key;
         if c.invite_tx.is_none() {

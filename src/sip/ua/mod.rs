@@ -434,8 +434,9 @@ impl UserAgent {
     }
 
     /// Adds Via (and Route for an outbound proxy) and starts a client transaction.
-    fn send_request(&mut self, now: Instant, mut req: SipMessage) -> Option<TxKey> {
-        let dest = self.cfg.first_hop?;
+    /// Adds our Via (with a new branch) and, on a request without a route set, the Route to
+    /// the outbound proxy. In-dialog requests carry the dialog's route set instead.
+    fn prepare_request(&mut self, req: &mut SipMessage) {
         let via = self.new_via();
         req.headers.0.insert(
             0,
@@ -444,9 +445,17 @@ impl UserAgent {
                 value: via,
             },
         );
-        if let Some(proxy) = &self.cfg.outbound_proxy {
+        if let Some(proxy) = &self.cfg.outbound_proxy
+            && req.headers.get("Route").is_none()
+        {
             req.headers.push("Route", format!("<sip:{proxy};lr>"));
         }
+    }
+
+    /// Prepares `req` and starts its client transaction towards the first hop.
+    fn send_request(&mut self, now: Instant, mut req: SipMessage) -> Option<TxKey> {
+        let dest = self.cfg.first_hop?;
+        self.prepare_request(&mut req);
         self.layer.send_request(now, req, dest).ok().flatten()
     }
 

@@ -1,0 +1,426 @@
+//! Two real user agents calling each other directly over a simulated network (seeded loss,
+//! delay, targeted drops) on a virtual clock: the dialog state machines, CANCEL, lost ACK and
+//! BYE, busy lines, codec mismatch.
+
+use crate::sim::{addr, ua_config};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use softphone::sdp::Codec;
+use softphone::sip::call::CallState;
+use softphone::sip::transport::{Destination, Transport};
+use softphone::sip::ua::{UaEvent, UserAgent};
+use std::time::{Duration, Instant};
+
+const A: &str = "10.0.0.1:5060";
+const B: &str = "10.0.0.2:5060";
+
+fn ua(me: &str, peer: &str, user: &str, seed: u64) -> UserAgent {
+    let mut cfg = ua_config("pw");
+    cfg.user = user.into();
+    cfg.register = false;
+    cfg.local = addr(me);
+    cfg.domain = peer.into();
+    cfg.first_hop = Some(Destination {
+        transport: Transport::Udp,
+        addr: addr(peer),
+    });
+    UserAgent::new(cfg, seed)
+}
+
+struct World {
+    t0: Instant,
+    now: Instant,
+    rng: StdRng,
+    loss: f64,
+    /// Drops the first datagram whose text starts with this (once).
+    drop_once: Option<&'static str>,
+    flights: Vec<(Instant, u64, SocketPair, Vec<u8>)>,
+    seq: u64,
+    a: UserAgent,
+    b: UserAgent,
+    a_events: Vec<UaEvent>,
+    b_events: Vec<UaEvent>,
+    /// B answers incoming calls at once.
+    b_answers: bool,
+    sent: Vec<(Duration, &'static str, String)>,
+}
+
+type SocketPair = (&'static str, &'static str);
+
+impl World {
+    fn new(seed: u64) -> World {
+        let t0 = Instant::now();
+        World {
+            t0,
+            now: t0,
+            rng: StdRng::seed_from_u64(seed),
+            loss: 0.0,
+            drop_once: None,
+            flights: Vec::new(),
+            seq: 0,
+            a: ua(A, B, "alice", seed * 2 + 1),
+            b: ua(B, A, "bob", seed * 2 + 2),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+            b_answers: true,
+            sent: Vec::new(),
+        }
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.a.poll_transmit() {
+                moved = true;
+                self.send(A, t.dest.addr, t.bytes);
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                moved = true;
+                self.send(B, t.dest.addr, t.bytes);
+            }
+            while let Some(e) = self.a.poll_event() {
+                moved = true;
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                moved = true;
+                if let UaEvent::Call {
+                    line,
+                    state: CallState::Incoming,
+                    ..
+                } = &e
+                    && self.b_answers
+                {
+                    let _ = self.b.answer(self.now, *line, 40_000);
+                }
+                self.b_events.push(e);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, from: &'static str, to: std::net::SocketAddr, bytes: Vec<u8>) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let first = text.lines().next().unwrap_or("").to_string();
+        self.sent.push((self.now - self.t0, from, first));
+        if let Some(prefix) = self.drop_once
+            && text.starts_with(prefix)
+        {
+            self.drop_once = None;
+            return;
+        }
+        if self.rng.random_bool(self.loss) {
+            return;
+        }
+        let to = if to == addr(A) { A } else { B };
+        self.seq += 1;
+        let delay = Duration::from_millis(self.rng.random_range(5..60));
+        self.flights
+            .push((self.now + delay, self.seq, (from, to), bytes));
+    }
+
+    /// Runs until `done` or `secs` of virtual time.
+    fn run(&mut self, secs: u64, done: impl Fn(&World) -> bool) -> bool {
+        let limit = self.now + Duration::from_secs(secs);
+        loop {
+            self.pump();
+            if done(self) {
+                return true;
+            }
+            let next_flight = self.flights.iter().map(|f| (f.0, f.1)).min();
+            let next_timer = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            let next = [next_flight.map(|f| f.0), next_timer]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next.filter(|n| *n <= limit) else {
+                return done(self);
+            };
+            self.now = self.now.max(next);
+            if let Some((at, seq)) = next_flight
+                && at <= self.now
+            {
+                let i = self
+                    .flights
+                    .iter()
+                    .position(|f| f.1 == seq)
+                    .expect("flight");
+                let (_, _, (from, to), bytes) = self.flights.remove(i);
+                let src = Destination {
+                    transport: Transport::Udp,
+                    addr: addr(from),
+                };
+                let target = if to == A { &mut self.a } else { &mut self.b };
+                target.handle_datagram(self.now, src, &bytes);
+            }
+            if next_timer.is_some_and(|t| t <= self.now) {
+                self.a.handle_timeout(self.now);
+                self.b.handle_timeout(self.now);
+            }
+        }
+    }
+
+    fn last_state(events: &[UaEvent]) -> Option<(CallState, String)> {
+        events.iter().rev().find_map(|e| match e {
+            UaEvent::Call { state, reason, .. } => Some((*state, reason.clone())),
+            _ => None,
+        })
+    }
+
+    fn media(events: &[UaEvent]) -> Option<softphone::sdp::Negotiated> {
+        events.iter().rev().find_map(|e| match e {
+            UaEvent::Media { negotiated, .. } => Some(negotiated.clone()),
+            _ => None,
+        })?
+    }
+}
+
+fn connected(w: &World) -> bool {
+    matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Connected, _))
+    ) && matches!(
+        World::last_state(&w.b_events),
+        Some((CallState::Connected, _))
+    )
+}
+
+fn both_ended(w: &World) -> bool {
+    matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Terminated, _))
+    ) && matches!(
+        World::last_state(&w.b_events),
+        Some((CallState::Terminated, _))
+    )
+}
+
+#[test]
+fn call_and_hangup_through_30_percent_loss() {
+    for seed in 1..=20 {
+        let mut w = World::new(seed);
+        w.loss = 0.3;
+        let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+        assert!(
+            w.run(120, connected),
+            "seed {seed}: a {:?}\nb {:?}",
+            w.a_events,
+            w.b_events
+        );
+        // Each side sends RTP to the other's SDP port, with the same codec.
+        let (ma, mb) = (
+            World::media(&w.a_events).expect("a media"),
+            World::media(&w.b_events).expect("b media"),
+        );
+        assert_eq!(ma.remote, addr("10.0.0.2:40000"), "seed {seed}");
+        assert_eq!(mb.remote.port(), 30_000);
+        assert_eq!(ma.codec, mb.codec);
+        w.a.hangup(w.now, line).expect("hangup");
+        assert!(
+            w.run(120, both_ended),
+            "seed {seed}: a {:?}\nb {:?}",
+            w.a_events,
+            w.b_events
+        );
+        assert_eq!(
+            World::last_state(&w.b_events).map(|s| s.1),
+            Some("remote hung up".into())
+        );
+        assert_eq!(World::media(&w.a_events), None, "media stopped");
+    }
+}
+
+#[test]
+fn cancel_while_ringing() {
+    let mut w = World::new(3);
+    w.b_answers = false;
+    let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Ringing, _))
+    )));
+    w.a.hangup(w.now, line).expect("cancel");
+    assert!(
+        w.run(40, both_ended),
+        "a {:?}\nb {:?}",
+        w.a_events,
+        w.b_events
+    );
+    assert_eq!(
+        World::last_state(&w.b_events).map(|s| s.1),
+        Some("caller cancelled".into())
+    );
+    assert_eq!(
+        World::last_state(&w.a_events).map(|s| s.1),
+        Some("cancelled".into())
+    );
+    assert!(
+        w.sent
+            .iter()
+            .any(|(_, from, l)| *from == B && l.starts_with("SIP/2.0 487"))
+    );
+}
+
+#[test]
+fn hangup_before_any_provisional_waits_to_cancel() {
+    let mut w = World::new(4);
+    w.b_answers = false;
+    // The INVITE and its first retransmissions are lost: no 1xx yet when the user hangs up.
+    w.loss = 1.0;
+    let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+    w.a.hangup(w.now, line).expect("hangup");
+    w.pump();
+    assert!(
+        !w.sent.iter().any(|(_, _, l)| l.starts_with("CANCEL")),
+        "no CANCEL before a 1xx"
+    );
+    w.loss = 0.0;
+    assert!(
+        w.run(40, both_ended),
+        "a {:?}\nb {:?}",
+        w.a_events,
+        w.b_events
+    );
+    assert!(
+        w.sent
+            .iter()
+            .any(|(_, from, l)| *from == A && l.starts_with("CANCEL"))
+    );
+}
+
+#[test]
+fn lost_ack_is_recovered_by_2xx_retransmission() {
+    let mut w = World::new(5);
+    w.drop_once = Some("ACK ");
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(
+        w.run(20, connected),
+        "a {:?}\nb {:?}",
+        w.a_events,
+        w.b_events
+    );
+    let oks = w
+        .sent
+        .iter()
+        .filter(|(_, from, l)| *from == B && l.starts_with("SIP/2.0 200"))
+        .count();
+    let acks = w
+        .sent
+        .iter()
+        .filter(|(_, from, l)| *from == A && l.starts_with("ACK"))
+        .count();
+    assert!(
+        oks >= 2 && acks >= 2,
+        "200 retransmitted ({oks}) and ACK repeated ({acks})"
+    );
+}
+
+#[test]
+fn lost_bye_is_retransmitted() {
+    let mut w = World::new(6);
+    let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(20, connected));
+    w.drop_once = Some("BYE ");
+    w.a.hangup(w.now, line).expect("hangup");
+    assert!(
+        w.run(20, both_ended),
+        "a {:?}\nb {:?}",
+        w.a_events,
+        w.b_events
+    );
+    let byes: Vec<Duration> = w
+        .sent
+        .iter()
+        .filter(|(_, from, l)| *from == A && l.starts_with("BYE"))
+        .map(|(t, _, _)| *t)
+        .collect();
+    assert_eq!(byes.len(), 2);
+    assert_eq!(
+        byes[1] - byes[0],
+        Duration::from_millis(500),
+        "timer E = T1"
+    );
+}
+
+#[test]
+fn busy_when_all_lines_are_taken_and_488_without_common_codec() {
+    let mut w = World::new(7);
+    // Bob has one line, already ringing.
+    let mut cfg_b = ua_config("pw");
+    cfg_b.user = "bob".into();
+    cfg_b.register = false;
+    cfg_b.local = addr(B);
+    cfg_b.domain = A.into();
+    cfg_b.max_lines = 1;
+    cfg_b.first_hop = Some(Destination {
+        transport: Transport::Udp,
+        addr: addr(A),
+    });
+    w.b = UserAgent::new(cfg_b.clone(), 99);
+    w.b_answers = false;
+    w.a.dial(w.now, "bob", 30_000).expect("first");
+    assert!(w.run(5, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Ringing, _))
+    )));
+    w.a.dial(w.now, "bob", 30_002).expect("second");
+    assert!(w.run(5, |w| w.a_events.iter().any(|e| matches!(e, UaEvent::Call { line: 2, state: CallState::Terminated, reason, .. } if reason == "486 Busy Here"))), "{:?}", w.a_events);
+    // A peer that only accepts A-law, called with μ-law only: 488.
+    let mut w = World::new(8);
+    cfg_b.max_lines = 4;
+    cfg_b.media.accept = vec![Codec::Pcma];
+    cfg_b.media.offer = vec![Codec::Pcma];
+    w.b = UserAgent::new(cfg_b, 100);
+    let mut cfg_a = ua_config("pw");
+    cfg_a.user = "alice".into();
+    cfg_a.register = false;
+    cfg_a.local = addr(A);
+    cfg_a.domain = B.into();
+    cfg_a.first_hop = Some(Destination {
+        transport: Transport::Udp,
+        addr: addr(B),
+    });
+    cfg_a.media.offer = vec![Codec::Pcmu];
+    cfg_a.media.accept = vec![Codec::Pcmu];
+    w.a = UserAgent::new(cfg_a, 101);
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Terminated, _))
+    )));
+    assert_eq!(
+        World::last_state(&w.a_events).map(|s| s.1),
+        Some("488 Not Acceptable Here".into())
+    );
+}
+
+#[test]
+fn bad_dial_targets_are_refused_clearly() {
+    let mut w = World::new(9);
+    assert!(w.a.dial(w.now, "", 1).is_err());
+    assert!(w.a.dial(w.now, "http://example.com/", 1).is_err());
+    assert_eq!(
+        w.a.dial_target("tel:+36-1-2345").expect("tel").to_string(),
+        format!("sip:+3612345@{B}")
+    );
+    assert_eq!(
+        w.a.dial_target("callto:1002").expect("callto").to_string(),
+        format!("sip:1002@{B}")
+    );
+    assert!(w.a.dial(w.now, "sip:bob@exa mple.com", 1).is_err());
+    let uri =
+        w.a.dial_target("+36 (1) 234-5678")
+            .expect("number with separators");
+    assert_eq!(uri.to_string(), format!("sip:+3612345678@{B}"));
+    assert_eq!(
+        w.a.dial_target("bob@pbx.example.com")
+            .expect("user@host")
+            .to_string(),
+        "sip:bob@pbx.example.com"
+    );
+}
