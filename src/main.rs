@@ -101,10 +101,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
         let engine = tokio::spawn(run_engine(settings, cmd_rx, ev_tx));
+        // Commands on standard input, one per line (`Call,1002`, `Dtmf,1,123#`, `Hangup,1`,
+        // `Exit`); a bad line gets a WARNING and is otherwise ignored. End of input only stops
+        // the reading.
+        let stdin_tx = cmd_tx.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match Command::parse_line(&line) {
+                    Ok(cmd) => {
+                        if stdin_tx.send(cmd).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => println!(
+                        "{}",
+                        Event::Warning(e).to_notification().unwrap_or_default()
+                    ),
+                }
+            }
+        });
         let signals = tokio::spawn(async move {
             stop_signal().await;
             let _ = cmd_tx.send(Command::Exit);
@@ -125,5 +149,8 @@ fn main() -> ExitCode {
             Ok(Ok(())) => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         }
-    })
+    });
+    // The stdin reader sits in a blocking read that nothing can interrupt: do not wait for it.
+    runtime.shutdown_background();
+    code
 }

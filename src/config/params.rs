@@ -169,6 +169,7 @@ pub const PARAMS: &[ParamDef] = &[
         "2000",
         "how long exit waits for the un-REGISTER to be answered, in ms",
     ),
+    p("dtmfmode", Kind::Choice(&[0, 1, 2, 3, 4]), "2", "DTMF: 1 SIP INFO, 2 RFC 4733 falling back to INFO, 3 both, 4 RFC 4733 only (0 as 2)"),
     p("maxlines", Kind::Int { min: 1, max: 99 }, "4", "how many calls can be up at once (lines 1..maxlines)"),
     p("use_pcmu", Kind::Choice(&[0, 1, 2, 3]), "3", "G.711 u-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_pcma", Kind::Choice(&[0, 1, 2, 3]), "2", "G.711 A-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),

@@ -3,7 +3,7 @@
 //! [`StreamFramer`]), and feeds everything to the sans-IO [`UserAgent`] with the current time.
 
 use super::event::{Command, Event};
-use super::media::{MediaHandle, bind_rtp};
+use super::media::{MediaEvent, MediaHandle, bind_rtp};
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
 use crate::audio::{open_sink, open_source};
 use crate::config::Settings;
@@ -253,6 +253,9 @@ impl Reporter {
                 None => debug!(line, "media stopped"),
             },
             UaEvent::CommandFailed { error } => self.send(Event::Error(error)),
+            UaEvent::Dtmf { line, digit } => self.send(Event::Info(format!(
+                "DTMF received on line {line}: {digit}"
+            ))),
             UaEvent::Stopped => {}
         }
     }
@@ -268,6 +271,13 @@ struct CallResources {
     record: String,
     playback: String,
     jitter_frames: usize,
+    /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
+    dtmf_mode: i64,
+    /// Running media, by line.
+    media: HashMap<u32, MediaHandle>,
+    /// What each line negotiated (DTMF routing needs to know about telephone-event).
+    negotiated: HashMap<u32, crate::sdp::Negotiated>,
+    media_events: mpsc::UnboundedSender<MediaEvent>,
 }
 
 impl CallResources {
@@ -305,6 +315,93 @@ impl CallResources {
         Box<dyn crate::audio::AudioSink>,
     )> {
         Ok((open_source(&self.record)?, open_sink(&self.playback)?))
+    }
+
+    /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media.
+    async fn on_event(&mut self, ua: &mut UserAgent, ev: &UaEvent, reporter: &mut Reporter) {
+        match ev {
+            UaEvent::Call {
+                line,
+                state: CallState::Incoming,
+                ..
+            } if self.autoaccept => self.answer(ua, *line, reporter).await,
+            UaEvent::Media {
+                line,
+                negotiated: Some(n),
+            } => {
+                self.negotiated.insert(*line, n.clone());
+                if let Some(m) = self.media.get(line) {
+                    return m.update(n.clone());
+                }
+                let Some(socket) = self.sockets.remove(line) else {
+                    return;
+                };
+                match self.devices() {
+                    Ok(devices) => {
+                        let handle = MediaHandle::start(
+                            *line,
+                            socket,
+                            n.clone(),
+                            devices,
+                            self.jitter_frames,
+                            self.media_events.clone(),
+                        );
+                        self.media.insert(*line, handle);
+                    }
+                    Err(e) => reporter.send(Event::Error(format!("audio device: {e:#}"))),
+                }
+            }
+            UaEvent::Media {
+                line,
+                negotiated: None,
+            } => self.stop(*line).await,
+            UaEvent::Call {
+                line,
+                state: CallState::Terminated,
+                ..
+            } => {
+                self.sockets.remove(line);
+                self.stop(*line).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn stop(&mut self, line: u32) {
+        self.negotiated.remove(&line);
+        if let Some(m) = self.media.remove(&line) {
+            m.stop().await;
+        }
+    }
+
+    /// Stops every media task (playback files get their final headers).
+    async fn stop_all(&mut self) {
+        let lines: Vec<u32> = self.media.keys().copied().collect();
+        for line in lines {
+            self.stop(line).await;
+        }
+    }
+
+    /// Sends digits by RFC 4733 events or SIP INFO, as `dtmfmode` and the negotiation allow.
+    fn dtmf(&mut self, ua: &mut UserAgent, line: u32, digits: &str, reporter: &mut Reporter) {
+        let rfc4733 = self
+            .negotiated
+            .get(&line)
+            .is_some_and(|n| n.dtmf_pt.is_some());
+        let mode = self.dtmf_mode;
+        let by_rtp = rfc4733 && mode != 1;
+        let by_info = mode == 1 || mode == 3 || (!rfc4733 && mode != 4);
+        if by_rtp && let Some(m) = self.media.get(&line) {
+            m.dtmf(digits);
+        }
+        if by_info && let Err(e) = ua.send_dtmf_info(Instant::now(), line, digits) {
+            reporter.send(Event::Error(e.to_string()));
+        }
+        if !by_rtp && !by_info {
+            reporter.send(Event::Error(format!(
+                "DTMF on line {line}: the peer did not accept telephone-event and dtmfmode=4 forbids INFO"
+            )));
+        }
     }
 }
 
@@ -361,6 +458,7 @@ async fn drive(
         }
     });
 
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<MediaEvent>();
     let mut calls = CallResources {
         ip: cfg.local.ip(),
         rtp_base: settings.int("rtpport") as u16,
@@ -369,8 +467,11 @@ async fn drive(
         record: settings.text("recorddevice"),
         playback: settings.text("playbackdevice"),
         jitter_frames: 3,
+        dtmf_mode: settings.int("dtmfmode"),
+        media: HashMap::new(),
+        negotiated: HashMap::new(),
+        media_events: media_tx,
     };
-    let mut media: HashMap<u32, MediaHandle> = HashMap::new();
     let callto = settings.text("callto");
     let mut autocall = (settings.bool("autocall") && !callto.is_empty()).then_some(callto);
     let registers = cfg.register;
@@ -403,9 +504,7 @@ async fn drive(
                 busy = true;
                 match &ev {
                     UaEvent::Stopped => {
-                        for (_, m) in media.drain() {
-                            m.stop().await;
-                        }
+                        calls.stop_all().await;
                         reporter.report(ev);
                         acceptor.abort();
                         return Ok(());
@@ -415,59 +514,7 @@ async fn drive(
                             calls.place(&mut ua, &number, &mut reporter).await;
                         }
                     }
-                    UaEvent::Call {
-                        line,
-                        state: CallState::Incoming,
-                        ..
-                    } if calls.autoaccept => {
-                        calls.answer(&mut ua, *line, &mut reporter).await;
-                    }
-                    UaEvent::Media {
-                        line,
-                        negotiated: Some(n),
-                    } => match media.get(line) {
-                        Some(m) => m.update(n.clone()),
-                        None => {
-                            if let Some(socket) = calls.sockets.remove(line) {
-                                match calls.devices() {
-                                    Ok((src, sink)) => {
-                                        media.insert(
-                                            *line,
-                                            MediaHandle::start(
-                                                socket,
-                                                n.clone(),
-                                                src,
-                                                sink,
-                                                calls.jitter_frames,
-                                            ),
-                                        );
-                                    }
-                                    Err(e) => {
-                                        reporter.send(Event::Error(format!("audio device: {e:#}")))
-                                    }
-                                }
-                            }
-                        }
-                    },
-                    UaEvent::Media {
-                        line,
-                        negotiated: None,
-                    } => {
-                        if let Some(m) = media.remove(line) {
-                            m.stop().await;
-                        }
-                    }
-                    UaEvent::Call {
-                        line,
-                        state: CallState::Terminated,
-                        ..
-                    } => {
-                        calls.sockets.remove(line);
-                        if let Some(m) = media.remove(line) {
-                            m.stop().await;
-                        }
-                    }
-                    _ => {}
+                    _ => calls.on_event(&mut ua, &ev, &mut reporter).await,
                 }
                 reporter.report(ev);
             }
@@ -521,11 +568,15 @@ async fn drive(
                     Some(Command::Call { number }) => calls.place(&mut ua, &number, &mut reporter).await,
                     Some(Command::Accept { line }) => calls.answer(&mut ua, line, &mut reporter).await,
                     Some(Command::Hangup { line }) => ua.handle_command(now, UaCommand::Hangup { line }),
+                    Some(Command::Dtmf { line, digits }) => calls.dtmf(&mut ua, line, &digits, &mut reporter),
                     None => {
                         commands_open = false;
                         ua.handle_command(now, UaCommand::Shutdown);
                     }
                 }
+            }
+            Some(MediaEvent::Dtmf { line, digit }) = media_rx.recv() => {
+                reporter.send(Event::Info(format!("DTMF received on line {line}: {digit}")));
             }
             _ = sleep => ua.handle_timeout(Instant::now()),
         }

@@ -21,6 +21,51 @@ pub enum Command {
     Hangup { line: u32 },
     /// Answer the ringing call on a line (API_Accept).
     Accept { line: u32 },
+    /// Send DTMF digits on a line; a space is a pause (API_Dtmf).
+    Dtmf { line: u32, digits: String },
+}
+
+impl Command {
+    /// Parses one command line of headless mode: `Call,1002`, `Hangup,1`, `Accept,1`,
+    /// `Dtmf,1,123#`, `Register`, `Unregister`, `CapabilityRequest`, `Exit` (verbs in any case).
+    pub fn parse_line(line: &str) -> Result<Command, String> {
+        let mut parts = line.trim().splitn(3, ',');
+        let verb = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let arg = parts.next().map(str::trim);
+        let rest = parts.next();
+        let line_no = |a: Option<&str>| -> Result<u32, String> {
+            a.and_then(|v| v.parse::<u32>().ok())
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("{verb}: a line number (1, 2, ...) is needed"))
+        };
+        Ok(match verb.as_str() {
+            "call" => Command::Call {
+                number: arg
+                    .filter(|a| !a.is_empty())
+                    .ok_or("call: a number is needed")?
+                    .to_string(),
+            },
+            "hangup" => Command::Hangup {
+                line: line_no(arg)?,
+            },
+            "accept" => Command::Accept {
+                line: line_no(arg)?,
+            },
+            "dtmf" => Command::Dtmf {
+                line: line_no(arg)?,
+                digits: rest
+                    .filter(|d| !d.is_empty())
+                    .ok_or("dtmf: digits are needed")?
+                    .to_string(),
+            },
+            "register" => Command::Register,
+            "unregister" => Command::Unregister,
+            "capabilityrequest" => Command::CapabilityRequest,
+            "exit" => Command::Exit,
+            "" => return Err("empty command".into()),
+            other => return Err(format!("unknown command {other:?}")),
+        })
+    }
 }
 
 /// Events the engine reports.
@@ -96,6 +141,29 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(
+            Command::parse_line("Call,1002"),
+            Ok(Command::Call {
+                number: "1002".into()
+            })
+        );
+        assert_eq!(
+            Command::parse_line(" dtmf,2,12 3#"),
+            Ok(Command::Dtmf {
+                line: 2,
+                digits: "12 3#".into()
+            })
+        );
+        assert_eq!(Command::parse_line("EXIT"), Ok(Command::Exit));
+        assert!(Command::parse_line("hangup,0").is_err());
+        assert!(Command::parse_line("hangup,x").is_err());
+        assert!(Command::parse_line("dtmf,1").is_err());
+        assert!(Command::parse_line("call,").is_err());
+        assert!(Command::parse_line("fly,1").is_err());
+    }
 
     #[test]
     fn notification_lines() {

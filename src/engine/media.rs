@@ -3,6 +3,7 @@
 //! playback device. RTP is symmetric: we send to where the peer's RTP comes from (RFC 4961).
 
 use crate::audio::{AudioSink, AudioSource};
+use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use crate::media::jitter::{JitterBuffer, JitterStats, Playout};
 use crate::media::{Concealer, FRAME_SAMPLES, decode, encode};
 use crate::rtp::{RtpSender, parse};
@@ -34,7 +35,15 @@ pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<UdpSocket> {
 #[derive(Debug)]
 enum Control {
     Update(Negotiated),
+    Dtmf(String),
     Stop(oneshot::Sender<JitterStats>),
+}
+
+/// What a media task reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A telephone event (RFC 4733) ended on `line`.
+    Dtmf { line: u32, digit: char },
 }
 
 /// The handle the driver keeps per line.
@@ -46,15 +55,29 @@ pub struct MediaHandle {
 impl MediaHandle {
     /// Starts the media of a call on its RTP socket.
     pub fn start(
+        line: u32,
         socket: UdpSocket,
         negotiated: Negotiated,
-        source: Box<dyn AudioSource>,
-        sink: Box<dyn AudioSink>,
+        devices: (Box<dyn AudioSource>, Box<dyn AudioSink>),
         jitter_frames: usize,
+        events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(socket, negotiated, source, sink, rx, jitter_frames));
+        tokio::spawn(run(
+            line,
+            socket,
+            negotiated,
+            devices,
+            rx,
+            jitter_frames,
+            events,
+        ));
         MediaHandle { control: tx }
+    }
+
+    /// Sends digits as RFC 4733 events (space: 500 ms pause).
+    pub fn dtmf(&self, digits: &str) {
+        let _ = self.control.send(Control::Dtmf(digits.to_string()));
     }
 
     /// New negotiation (re-INVITE: hold, other address, other codec).
@@ -71,13 +94,17 @@ impl MediaHandle {
 }
 
 async fn run(
+    line: u32,
     socket: UdpSocket,
     mut n: Negotiated,
-    mut source: Box<dyn AudioSource>,
-    mut sink: Box<dyn AudioSink>,
+    (mut source, mut sink): (Box<dyn AudioSource>, Box<dyn AudioSink>),
     mut control: mpsc::UnboundedReceiver<Control>,
     jitter_frames: usize,
+    events: mpsc::UnboundedSender<MediaEvent>,
 ) {
+    let mut dtmf = DtmfSender::default();
+    let mut dtmf_in = DtmfReceiver::default();
+    let mut event_ts = 0u32;
     let (ssrc, seq, ts) = {
         let mut rng = rand::rng();
         (rng.random(), rng.random(), rng.random())
@@ -100,12 +127,28 @@ async fn run(
         tokio::select! {
             _ = tick.tick() => {
                 source.read(&mut pcm);
-                if matches!(n.direction, Direction::SendRecv | Direction::SendOnly) {
-                    encode(n.codec, &pcm, &mut payload);
-                    let packet = sender.packetize(&payload, samples);
-                    if let Err(e) = socket.send_to(&packet, remote).await {
-                        debug!("RTP send to {remote} failed: {e}");
+                let sending = matches!(n.direction, Direction::SendRecv | Direction::SendOnly);
+                match (n.dtmf_pt, dtmf.tick(samples)) {
+                    (Some(pt), DtmfTick::Event { payloads, first }) => {
+                        if first {
+                            event_ts = sender.timestamp();
+                        }
+                        for p in payloads {
+                            let packet = sender.event(pt, &p, event_ts, first);
+                            if sending && let Err(e) = socket.send_to(&packet, remote).await {
+                                debug!("RTP send to {remote} failed: {e}");
+                            }
+                        }
+                        sender.skip(samples);
                     }
+                    _ if sending => {
+                        encode(n.codec, &pcm, &mut payload);
+                        let packet = sender.packetize(&payload, samples);
+                        if let Err(e) = socket.send_to(&packet, remote).await {
+                            debug!("RTP send to {remote} failed: {e}");
+                        }
+                    }
+                    _ => sender.skip(samples),
                 }
                 match jitter.pop() {
                     Playout::Frame(p) => {
@@ -125,6 +168,12 @@ async fn run(
             recv = socket.recv_from(&mut buf) => match recv {
                 Ok((len, from)) => {
                     let Ok(p) = parse(&buf[..len]) else { continue };
+                    if Some(p.payload_type) == n.dtmf_pt {
+                        if let Some(digit) = dtmf_in.receive(p.timestamp, &p.payload) {
+                            let _ = events.send(MediaEvent::Dtmf { line, digit });
+                        }
+                        continue;
+                    }
                     if p.payload_type != n.payload_type {
                         continue;
                     }
@@ -148,6 +197,7 @@ async fn run(
                     }
                     n = new;
                 }
+                Some(Control::Dtmf(digits)) => dtmf.push(&digits),
                 Some(Control::Stop(done)) => {
                     if let Err(e) = sink.finish() {
                         warn!("closing the playback device: {e:#}");

@@ -1,6 +1,7 @@
 //! Media stages that work on 20 ms frames with no clock and no device: codecs, the jitter
 //! buffer, loss concealment. The driver moves frames between them on its own timer.
 
+pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 

@@ -33,17 +33,44 @@ impl RtpSender {
 
     /// Builds the packet carrying `payload`, then advances the timestamp by `samples`.
     pub fn packetize(&mut self, payload: &[u8], samples: u32) -> Vec<u8> {
+        let packet = self.build(self.payload_type, payload, self.timestamp, self.first);
+        self.first = false;
+        self.timestamp = self.timestamp.wrapping_add(samples);
+        packet
+    }
+
+    /// A packet of another payload type (a telephone event) at an explicit timestamp; the
+    /// stream's own timestamp does not move (see [`RtpSender::skip`]).
+    pub fn event(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        timestamp: u32,
+        marker: bool,
+    ) -> Vec<u8> {
+        self.build(payload_type, payload, timestamp, marker)
+    }
+
+    /// The timestamp the next audio packet will carry.
+    pub fn timestamp(&self) -> u32 {
+        self.timestamp
+    }
+
+    /// Advances the timestamp without sending (time spent sending events instead of audio).
+    pub fn skip(&mut self, samples: u32) {
+        self.timestamp = self.timestamp.wrapping_add(samples);
+    }
+
+    fn build(&mut self, payload_type: u8, payload: &[u8], timestamp: u32, marker: bool) -> Vec<u8> {
         let built = RtpPacketBuilder::new()
-            .payload_type(self.payload_type)
+            .payload_type(payload_type)
             .ssrc(self.ssrc)
             .sequence(Seq::from(self.seq))
-            .timestamp(self.timestamp)
-            .marked(self.first)
+            .timestamp(timestamp)
+            .marked(marker)
             .payload(payload)
             .build();
-        self.first = false;
         self.seq = self.seq.wrapping_add(1);
-        self.timestamp = self.timestamp.wrapping_add(samples);
         self.packets += 1;
         self.octets += payload.len() as u64;
         // A payload type below 128 and no CSRCs cannot fail to build; an empty packet would

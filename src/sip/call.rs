@@ -173,6 +173,9 @@ pub struct Call {
     pub late_offer: bool,
     pub ok_retransmit: Option<OkRetransmit>,
     pub bye_tx: Option<TxKey>,
+    /// DTMF digits waiting to go out as SIP INFO, one transaction at a time.
+    pub info_queue: std::collections::VecDeque<char>,
+    pub info_tx: Option<TxKey>,
     /// Why the call ended, for the user.
     pub end_reason: String,
 }

@@ -105,3 +105,55 @@ fn incoming_call_from_baresip_is_answered_with_audio() {
     );
     assert!(seen.contains("STATUS,1,InCall,1003,"), "{seen}");
 }
+
+/// DTMF both ways: our digits as RFC 4733 events and as SIP INFO reach baresip (it logs
+/// each), baresip's digit reaches us as an event line.
+#[test]
+fn dtmf_both_ways_with_baresip() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, long) = speech(work.path(), "theirs", "Please enter your number.", 20);
+    for (mode, digits) in [("dtmfmode=2", "159#"), ("dtmfmode=1", "*37")] {
+        let bs = Baresip::start(&kam, "1002", &long, "PCMU");
+        let mut sp = Softphone::start(&[
+            &format!("serveraddress={}", kam.addr()),
+            "username=1001",
+            "password=pw1001",
+            "callto=1002",
+            "autocall=true",
+            mode,
+        ]);
+        sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+        sp.send_line(&format!("Dtmf,1,{digits}"));
+        // baresip sends one digit back.
+        std::thread::sleep(Duration::from_millis(300));
+        bs.command("sndcode", "7");
+        sp.wait_line(T, "EVENT,DTMF received on line 1: 7");
+        // Every digit (8 ticks each by RFC 4733, one INFO transaction each) has arrived by now.
+        std::thread::sleep(Duration::from_millis(1500));
+        sp.send_line("Hangup,1");
+        sp.wait_for(T, |l| l.starts_with("STATUS,1,Finished,1002,"));
+        let log = bs.log();
+        // baresip -v logs RFC 4733 events as "received event: '5' (end=1)" and INFO as
+        // "call: received DTMF: '5' (duration=...)".
+        let got: String = log
+            .split('\n')
+            .flat_map(|l| l.split("    "))
+            .filter_map(|l| {
+                let rtp = l
+                    .split("received event: '")
+                    .nth(1)
+                    .filter(|r| r.contains("(end=1)"));
+                rtp.or_else(|| l.split("received DTMF: '").nth(1))
+            })
+            .filter_map(|r| r.chars().next())
+            .collect();
+        assert_eq!(
+            got,
+            digits,
+            "{mode}: baresip log:\n{log}\nours:\n{}",
+            sp.seen.join("\n")
+        );
+        drop(bs);
+    }
+}

@@ -285,7 +285,7 @@ impl Softphone {
             .env("XDG_CONFIG_HOME", config)
             .env("HOME", config)
             .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -348,6 +348,16 @@ impl Softphone {
     /// Waits for the line `text` exactly.
     pub fn wait_line(&mut self, limit: Duration, text: &str) -> String {
         self.wait_for(limit, |l| l == text)
+    }
+
+    /// Writes one command line to the softphone's standard input (`Dtmf,1,123`).
+    pub fn send_line(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write command");
+        stdin.flush().expect("flush");
     }
 
     /// What the process wrote on stderr so far.
@@ -438,7 +448,7 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         .expect("accounts");
         let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
         let child = Command::new("timeout")
-            .args(["120", "baresip", "-f"])
+            .args(["120", "baresip", "-v", "-f"])
             .arg(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone().expect("log")))

@@ -4,6 +4,7 @@
 //! first are ACKed and hung up. Lines are numbered 1..=maxlines.
 
 use super::{UaEvent, UserAgent, random_token};
+use crate::media::dtmf::event_code;
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
@@ -28,6 +29,8 @@ pub enum CallError {
     NoRoute,
     #[error("line {0} is not ringing")]
     NotRinging(u32),
+    #[error("line {0} is not in a call")]
+    NotConnected(u32),
 }
 
 fn peer_of(value: &str) -> (String, String) {
@@ -228,6 +231,8 @@ impl UserAgent {
             late_offer: false,
             ok_retransmit: None,
             bye_tx: None,
+            info_queue: Default::default(),
+            info_tx: None,
             end_reason: String::new(),
         });
         let idx = self.calls.len() - 1;
@@ -442,8 +447,58 @@ impl UserAgent {
         }
     }
 
+    /// Sends DTMF digits as SIP INFO (`application/dtmf-relay`), one transaction at a time so
+    /// that they arrive in order.
+    pub fn send_dtmf_info(
+        &mut self,
+        now: Instant,
+        line: u32,
+        digits: &str,
+    ) -> Result<(), CallError> {
+        let idx = self
+            .calls
+            .iter()
+            .position(|c| c.line == line)
+            .ok_or(CallError::NoSuchLine(line))?;
+        if !matches!(
+            self.calls[idx].state,
+            CallState::Connected | CallState::Connecting
+        ) {
+            return Err(CallError::NotConnected(line));
+        }
+        self.calls[idx]
+            .info_queue
+            .extend(digits.chars().filter(|c| event_code(*c).is_some()));
+        if self.calls[idx].info_tx.is_none() {
+            self.next_info(now, idx);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    fn next_info(&mut self, now: Instant, idx: usize) {
+        let Some(digit) = self.calls[idx].info_queue.pop_front() else {
+            return;
+        };
+        let mut info = self.calls[idx].dialog.request(Method::Info);
+        info.headers.push("Content-Type", "application/dtmf-relay");
+        info.body = format!("Signal={digit}\r\nDuration=100\r\n").into_bytes();
+        self.calls[idx].info_tx = self.send_request(now, info);
+    }
+
     /// A response on one of the calls' client transactions. Gives false when none matched.
     pub(super) fn call_response(&mut self, now: Instant, key: &TxKey, resp: &SipMessage) -> bool {
+        if let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.info_tx.as_ref() == Some(key))
+        {
+            if resp.status().unwrap_or(0) >= 200 {
+                self.calls[idx].info_tx = None;
+                self.next_info(now, idx);
+            }
+            return true;
+        }
         if let Some(idx) = self
             .calls
             .iter()
@@ -622,6 +677,19 @@ impl UserAgent {
 
     /// A client transaction of a call timed out or failed.
     pub(super) fn call_no_response(&mut self, key: &TxKey, why: &str) -> bool {
+        if let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.info_tx.as_ref() == Some(key))
+        {
+            let c = &mut self.calls[idx];
+            c.info_tx = None;
+            c.info_queue.clear();
+            self.events.push_back(UaEvent::CommandFailed {
+                error: format!("DTMF by INFO on line {}: {why}", c.line),
+            });
+            return true;
+        }
         let Some(idx) = self
             .calls
             .iter()
@@ -660,6 +728,16 @@ impl UserAgent {
                 self.end(idx, "remote hung up");
                 Some(response_to(req, 200, None, None))
             }
+            Method::Info => {
+                let Some(idx) = self
+                    .calls
+                    .iter()
+                    .position(|c| c.dialog.matches_request(req))
+                else {
+                    return Some(response_to(req, 481, None, Some(tag)));
+                };
+                Some(self.incoming_info(idx, req))
+            }
             Method::Cancel => {
                 let invite_key = self.layer.invite_for_cancel(key);
                 let idx = self
@@ -676,6 +754,49 @@ impl UserAgent {
                 }
             }
             _ => None,
+        }
+    }
+
+    /// INFO in a dialog: DTMF as `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.
+    fn incoming_info(&mut self, idx: usize, req: &SipMessage) -> SipMessage {
+        let ctype = req
+            .headers
+            .get("Content-Type")
+            .map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let body = String::from_utf8_lossy(&req.body);
+        let digit = match ctype.as_str() {
+            "application/dtmf-relay" => body
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Signal=")
+                        .or_else(|| l.trim().strip_prefix("signal="))
+                })
+                .and_then(|v| v.trim().chars().next()),
+            "application/dtmf" => body.trim().chars().next(),
+            // An empty INFO keeps the dialog alive (RFC 6086 §4.2.2 legacy use): accept it.
+            "" if req.body.is_empty() => return response_to(req, 200, None, None),
+            _ => {
+                let mut r = response_to(req, 415, None, None);
+                r.headers
+                    .push("Accept", "application/dtmf-relay, application/dtmf");
+                return r;
+            }
+        };
+        match digit.filter(|d| event_code(*d).is_some()) {
+            Some(d) => {
+                let line = self.calls[idx].line;
+                self.events.push_back(UaEvent::Dtmf { line, digit: d });
+                response_to(req, 200, None, None)
+            }
+            None => response_to(req, 400, Some("Bad Request (no DTMF signal)"), None),
         }
     }
 
@@ -745,6 +866,8 @@ impl UserAgent {
             late_offer: false,
             ok_retransmit: None,
             bye_tx: None,
+            info_queue: Default::default(),
+            info_tx: None,
             end_reason: String::new(),
         });
         let idx = self.calls.len() - 1;

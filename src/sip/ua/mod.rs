@@ -34,6 +34,7 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Bye,
     Method::Cancel,
     Method::Options,
+    Method::Info,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -231,6 +232,11 @@ pub enum UaEvent {
     /// A command could not be carried out.
     CommandFailed {
         error: String,
+    },
+    /// A DTMF digit arrived by SIP INFO.
+    Dtmf {
+        line: u32,
+        digit: char,
     },
 }
 
@@ -805,7 +811,7 @@ impl UserAgent {
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }
-                Some(Method::Invite | Method::Bye | Method::Cancel) => {
+                Some(Method::Invite | Method::Bye | Method::Cancel | Method::Info) => {
                     match self.call_request(now, key, req, source, &tag) {
                         Some(r) => r,
                         // The call layer answers later (ringing, then the user's answer).
