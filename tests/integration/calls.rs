@@ -157,3 +157,71 @@ fn dtmf_both_ways_with_baresip() {
         drop(bs);
     }
 }
+
+/// Hanging up while baresip rings sends CANCEL; both sides end the call.
+#[test]
+fn cancel_while_baresip_rings() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, long) = speech(work.path(), "theirs", "Hello.", 5);
+    let bs = Baresip::start_with(&kam, "1002", &long, "PCMU", "manual");
+    let mut sp = Softphone::start(&[
+        &format!("serveraddress={}", kam.addr()),
+        "username=1001",
+        "password=pw1001",
+        "callto=1002",
+        "autocall=true",
+    ]);
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1002,"));
+    sp.send_line("Hangup,1");
+    sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: cancelled");
+    // baresip saw the call ring and then end: libre reports a cancelled session as
+    // "session closed: Connection reset by peer".
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = bs.log();
+        if log.contains("Incoming call from") && log.contains("session closed") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "baresip did not see the CANCEL:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Three calls at once, one per line, each to its own baresip; then each is hung up.
+#[test]
+fn three_calls_on_three_lines() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, long) = speech(work.path(), "theirs", "Line test.", 30);
+    let peers: Vec<Baresip> = ["1002", "1003", "1004"]
+        .iter()
+        .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
+        .collect();
+    let mut sp = Softphone::start(&[
+        &format!("serveraddress={}", kam.addr()),
+        "username=1001",
+        "password=pw1001",
+    ]);
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    for (i, user) in ["1002", "1003", "1004"].iter().enumerate() {
+        sp.send_line(&format!("Call,{user}"));
+        sp.wait_for(T, |l| {
+            l.starts_with(&format!("STATUS,{},InCall,{user},", i + 1))
+        });
+    }
+    for line in 1..=3 {
+        sp.send_line(&format!("Hangup,{line}"));
+    }
+    for line in 1..=3 {
+        sp.wait_for(T, |l| l.starts_with(&format!("STATUS,{line},Finished,")));
+    }
+    for bs in &peers {
+        let log = bs.log();
+        assert!(log.contains("Call established"), "{log}");
+    }
+    assert!(sp.is_running());
+}

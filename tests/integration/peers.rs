@@ -407,8 +407,20 @@ pub struct Baresip {
 static RTP_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
 impl Baresip {
-    /// Starts baresip as `user` on `kam`, sending `source` (8 kHz mono WAV), codec `codec`.
+    /// Starts baresip as `user` on `kam`, sending `source` (8 kHz mono WAV), codec `codec`,
+    /// answering calls by itself.
     pub fn start(kam: &Kamailio, user: &str, source: &Path, codec: &str) -> Baresip {
+        Self::start_with(kam, user, source, codec, "auto")
+    }
+
+    /// As [`Baresip::start`] with baresip's `answermode` (`auto` or `manual`: it rings).
+    pub fn start_with(
+        kam: &Kamailio,
+        user: &str,
+        source: &Path,
+        codec: &str,
+        answermode: &str,
+    ) -> Baresip {
         let dir = tempfile::Builder::new()
             .prefix("bs")
             .tempdir()
@@ -441,7 +453,7 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode=auto;audio_codecs={codec};regint=300;mwi=no\n",
+                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode={answermode};audio_codecs={codec};regint=300;mwi=no\n",
                 kam.addr()
             ),
         )
