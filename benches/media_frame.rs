@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
                 || {
                     n += 1;
                     let packet = sender.packetize(&payload, FRAME_SAMPLES as u32);
-                    (n % 10 != 0).then_some(packet)
+                    (!n.is_multiple_of(10)).then_some(packet)
                 },
                 |packet| {
                     if let Some(packet) = packet {
