@@ -253,6 +253,16 @@ impl Reporter {
                 None => debug!(line, "media stopped"),
             },
             UaEvent::CommandFailed { error } => self.send(Event::Error(error)),
+            UaEvent::Hold {
+                line,
+                local,
+                remote,
+            } => self.send(Event::Info(match (local, remote) {
+                (true, true) => format!("Line {line} on hold (both sides)"),
+                (true, false) => format!("Line {line} on hold"),
+                (false, true) => format!("Line {line} held by the remote party"),
+                (false, false) => format!("Line {line} resumed"),
+            })),
             UaEvent::Dtmf { line, digit } => self.send(Event::Info(format!(
                 "DTMF received on line {line}: {digit}"
             ))),
@@ -568,6 +578,11 @@ async fn drive(
                     Some(Command::Call { number }) => calls.place(&mut ua, &number, &mut reporter).await,
                     Some(Command::Accept { line }) => calls.answer(&mut ua, line, &mut reporter).await,
                     Some(Command::Hangup { line }) => ua.handle_command(now, UaCommand::Hangup { line }),
+                    Some(Command::Hold { line, on }) => {
+                        if let Err(e) = ua.hold(now, line, on) {
+                            reporter.send(Event::Error(e.to_string()));
+                        }
+                    }
                     Some(Command::Dtmf { line, digits }) => calls.dtmf(&mut ua, line, &digits, &mut reporter),
                     None => {
                         commands_open = false;

@@ -23,11 +23,14 @@ pub enum Command {
     Accept { line: u32 },
     /// Send DTMF digits on a line; a space is a pause (API_Dtmf).
     Dtmf { line: u32, digits: String },
+    /// Put a line on hold or resume it (API_Hold).
+    Hold { line: u32, on: bool },
 }
 
 impl Command {
     /// Parses one command line of headless mode: `Call,1002`, `Hangup,1`, `Accept,1`,
-    /// `Dtmf,1,123#`, `Register`, `Unregister`, `CapabilityRequest`, `Exit` (verbs in any case).
+    /// `Dtmf,1,123#`, `Hold,1,on`, `Hold,1,off`, `Register`, `Unregister`, `CapabilityRequest`,
+    /// `Exit` (verbs in any case).
     pub fn parse_line(line: &str) -> Result<Command, String> {
         let mut parts = line.trim().splitn(3, ',');
         let verb = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -57,6 +60,14 @@ impl Command {
                     .filter(|d| !d.is_empty())
                     .ok_or("dtmf: digits are needed")?
                     .to_string(),
+            },
+            "hold" => Command::Hold {
+                line: line_no(arg)?,
+                on: match rest.map(|r| r.trim().to_ascii_lowercase()).as_deref() {
+                    None | Some("on" | "true" | "1") => true,
+                    Some("off" | "false" | "0") => false,
+                    Some(other) => return Err(format!("hold: {other:?} is not on or off")),
+                },
             },
             "register" => Command::Register,
             "unregister" => Command::Unregister,
@@ -158,6 +169,15 @@ mod tests {
             })
         );
         assert_eq!(Command::parse_line("EXIT"), Ok(Command::Exit));
+        assert_eq!(
+            Command::parse_line("Hold,1,off"),
+            Ok(Command::Hold { line: 1, on: false })
+        );
+        assert_eq!(
+            Command::parse_line("hold,2"),
+            Ok(Command::Hold { line: 2, on: true })
+        );
+        assert!(Command::parse_line("hold,1,maybe").is_err());
         assert!(Command::parse_line("hangup,0").is_err());
         assert!(Command::parse_line("hangup,x").is_err());
         assert!(Command::parse_line("dtmf,1").is_err());

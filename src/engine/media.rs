@@ -179,6 +179,10 @@ async fn run(
                     }
                     if !latched || remote_ssrc != Some(p.ssrc) {
                         // Symmetric RTP: answer to where the peer's media really comes from.
+                        // A new SSRC is a new stream: its sequence numbers start elsewhere.
+                        if remote_ssrc.is_some_and(|s| s != p.ssrc) {
+                            jitter.reset();
+                        }
                         remote = from;
                         latched = true;
                         remote_ssrc = Some(p.ssrc);

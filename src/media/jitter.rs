@@ -35,8 +35,16 @@ pub struct JitterBuffer {
     highest: Option<u64>,
     target: usize,
     max: usize,
+    /// Slots played in a row with nothing buffered: the stream has paused.
+    starved: u32,
     pub stats: JitterStats,
 }
+
+/// Empty slots in a row after which playout re-buffers (the peer paused: hold, silence
+/// suppression): 200 ms.
+const STARVED_RESYNC: u32 = 10;
+/// A packet this far behind the playout point is a restarted stream, not a late packet.
+const RESTART_DISTANCE: u64 = 100;
 
 impl JitterBuffer {
     /// `target` frames of delay before playout; at most `max` frames held (clock drift and
@@ -48,6 +56,7 @@ impl JitterBuffer {
             highest: None,
             target: target.max(1),
             max: max.max(target + 1),
+            starved: 0,
             stats: JitterStats::default(),
         }
     }
@@ -69,9 +78,15 @@ impl JitterBuffer {
     /// A received payload.
     pub fn push(&mut self, seq: u16, payload: Vec<u8>) {
         let ext = self.extend(seq);
-        if self.next.is_some_and(|n| ext < n) {
-            self.stats.late += 1;
-            return;
+        if let Some(n) = self.next
+            && ext < n
+        {
+            if n - ext < RESTART_DISTANCE {
+                self.stats.late += 1;
+                return;
+            }
+            // The sender restarted its sequence (or jumped back): start over from this packet.
+            self.reset();
         }
         if self.packets.contains_key(&ext) {
             self.stats.duplicates += 1;
@@ -91,8 +106,27 @@ impl JitterBuffer {
         }
     }
 
+    /// Forgets the stream position: the next packets start playout anew after the target delay.
+    pub fn reset(&mut self) {
+        self.packets.clear();
+        self.next = None;
+        self.highest = None;
+        self.starved = 0;
+    }
+
     /// The frame for the next playout slot.
     pub fn pop(&mut self) -> Playout {
+        if self.next.is_some() && self.packets.is_empty() {
+            self.starved += 1;
+            if self.starved > STARVED_RESYNC {
+                // The peer stopped sending; when it resumes, its sequence numbers continue
+                // from where it stopped, not from where our clock has got to.
+                self.next = None;
+                return Playout::Buffering;
+            }
+        } else {
+            self.starved = 0;
+        }
         let next = match self.next {
             Some(n) => n,
             None => {
@@ -217,6 +251,42 @@ mod tests {
             );
             assert!(played + jb.len() as u32 + jb.stats.duplicates as u32 >= arrived as u32 - 3);
         }
+    }
+
+    #[test]
+    fn resumes_after_the_peer_paused() {
+        let mut jb = JitterBuffer::new(2, 50);
+        for s in 0..10u16 {
+            jb.push(s, vec![s as u8]);
+        }
+        for _ in 0..10 {
+            assert!(matches!(jb.pop(), Playout::Frame(_)));
+        }
+        // Three seconds of hold: nothing arrives, playout goes on concealing, then waits.
+        let pops: Vec<Playout> = (0..150).map(|_| jb.pop()).collect();
+        assert!(
+            pops.iter()
+                .take(STARVED_RESYNC as usize)
+                .all(|p| *p == Playout::Missing)
+        );
+        assert_eq!(pops.last(), Some(&Playout::Buffering));
+        // The peer resumes with the next sequence numbers: they are played, not "late".
+        for s in 10..20u16 {
+            jb.push(s, vec![s as u8]);
+        }
+        assert_eq!(jb.pop(), Playout::Frame(vec![10]));
+        assert_eq!(jb.stats.late, 0);
+    }
+
+    #[test]
+    fn a_restarted_sequence_starts_over() {
+        let mut jb = JitterBuffer::new(1, 50);
+        for s in 5000..5010u16 {
+            jb.push(s, vec![1]);
+            jb.pop();
+        }
+        jb.push(7, vec![7]);
+        assert_eq!(jb.pop(), Playout::Frame(vec![7]));
     }
 
     #[test]

@@ -173,6 +173,16 @@ pub struct Call {
     pub late_offer: bool,
     pub ok_retransmit: Option<OkRetransmit>,
     pub bye_tx: Option<TxKey>,
+    /// Our re-INVITE (hold/resume): its transaction, the ACK sent for its 2xx (repeated for
+    /// retransmissions), whether one is pending, what it asks for, and the glare retry time.
+    pub reinvite_tx: Option<TxKey>,
+    pub reinvite_ack: Option<SipMessage>,
+    pub reinvite_pending: bool,
+    pub hold_wanted: Option<bool>,
+    pub glare_retry: Option<Instant>,
+    /// We hold the peer / the peer holds us.
+    pub local_hold: bool,
+    pub remote_hold: bool,
     /// DTMF digits waiting to go out as SIP INFO, one transaction at a time.
     pub info_queue: std::collections::VecDeque<char>,
     pub info_tx: Option<TxKey>,
@@ -181,8 +191,59 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call with nothing sent or received yet beyond what the caller fills in later.
+    pub fn new(
+        line: u32,
+        direction: CallDirection,
+        state: CallState,
+        dialog: Dialog,
+        (peer, peer_display): (String, String),
+        media: LocalMedia,
+    ) -> Call {
+        Call {
+            line,
+            direction,
+            state,
+            dialog,
+            peer,
+            peer_display,
+            media,
+            local_sdp: None,
+            negotiated: None,
+            session: (0, 0),
+            invite: None,
+            invite_tx: None,
+            got_provisional: false,
+            cancel_pending: false,
+            auth_tries: 0,
+            ack: None,
+            server_tx: None,
+            request: None,
+            response_dest: None,
+            late_offer: false,
+            ok_retransmit: None,
+            bye_tx: None,
+            reinvite_tx: None,
+            reinvite_ack: None,
+            reinvite_pending: false,
+            hold_wanted: None,
+            glare_retry: None,
+            local_hold: false,
+            remote_hold: false,
+            info_queue: Default::default(),
+            info_tx: None,
+            end_reason: String::new(),
+        }
+    }
+
     /// The next instant this call needs the clock.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up))
+        [
+            self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up)),
+            self.glare_retry,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

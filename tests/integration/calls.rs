@@ -225,3 +225,90 @@ fn three_calls_on_three_lines() {
     }
     assert!(sp.is_running());
 }
+
+/// Hold shows at baresip as a recvonly stream (it stops sending to us: silence in our
+/// recording), resume restores audio both ways.
+#[test]
+fn hold_and_resume_with_baresip() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let text = "Counting slowly. One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten. \
+                Eleven. Twelve. Thirteen. Fourteen. Fifteen. Sixteen. Seventeen. Eighteen.";
+    let (_, theirs) = speech(work.path(), "theirs", text, 5);
+    let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
+    let out = work.path().join("heard.wav");
+    let mut sp = Softphone::start(&[
+        &format!("serveraddress={}", kam.addr()),
+        "username=1001",
+        "password=pw1001",
+        "callto=1002",
+        "autocall=true",
+        "loglevel=4",
+        &format!("playbackdevice=file:{}", out.display()),
+    ]);
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+    std::thread::sleep(Duration::from_secs(2));
+    sp.send_line("Hold,1,on");
+    sp.wait_line(T, "EVENT,Line 1 on hold");
+    std::thread::sleep(Duration::from_secs(3));
+    sp.send_line("Hold,1,off");
+    sp.wait_line(T, "EVENT,Line 1 resumed");
+    std::thread::sleep(Duration::from_secs(2));
+    sp.send_line("Hangup,1");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,Finished,1002,"));
+    // On the wire (our SIP trace): baresip answered the hold offer recvonly, then sendrecv.
+    let trace = sp.stderr();
+    let answers: Vec<&str> = trace
+        .split("received from UDP")
+        .filter(|m| {
+            m.contains("SIP/2.0 200")
+                && m.contains("CSeq: ")
+                && m.contains(" INVITE")
+                && m.contains("m=audio")
+        })
+        .collect();
+    assert!(
+        answers.len() >= 3,
+        "initial, hold and resume answers: {}",
+        answers.len()
+    );
+    assert!(
+        answers[answers.len() - 2].contains("a=recvonly"),
+        "hold answer:\n{}",
+        answers[answers.len() - 2]
+    );
+    assert!(
+        !answers[answers.len() - 1].contains("a=recvonly"),
+        "resume answer"
+    );
+    // In the audio: a long silence while held, speech before and after it.
+    let heard = read_wav(&out);
+    let frames: Vec<f32> = heard
+        .chunks(160)
+        .map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt())
+        .collect();
+    let (mut best, mut run, mut best_end) = (0, 0, 0);
+    for (i, rms) in frames.iter().enumerate() {
+        run = if *rms < 30.0 { run + 1 } else { 0 };
+        if run > best {
+            best = run;
+            best_end = i;
+        }
+    }
+    let speech_before = frames[..best_end + 1 - best].iter().any(|r| *r > 500.0);
+    let speech_after = frames[best_end + 1..].iter().any(|r| *r > 500.0);
+    assert!(
+        best >= 100,
+        "no silence of 2 s or more while held: longest {} ms",
+        best * 20
+    );
+    let profile: Vec<u32> = frames
+        .chunks(25)
+        .map(|c| c.iter().copied().fold(0.0, f32::max) as u32)
+        .collect();
+    assert!(
+        speech_before && speech_after,
+        "audio before and after the hold: {profile:?}, silence {best} frames ending at {best_end}"
+    );
+    drop(bs);
+}

@@ -208,33 +208,17 @@ impl UserAgent {
             contact: self.our_contact(),
         };
         let peer = uri.user.clone().unwrap_or_else(|| uri.host.clone());
-        self.calls.push(Call {
+        let mut call = Call::new(
             line,
-            direction: CallDirection::Outgoing,
-            state: CallState::Calling,
+            CallDirection::Outgoing,
+            CallState::Calling,
             dialog,
-            peer,
-            peer_display: String::new(),
+            (peer, String::new()),
             media,
-            local_sdp: Some(offer),
-            negotiated: None,
-            session,
-            invite: None,
-            invite_tx: None,
-            got_provisional: false,
-            cancel_pending: false,
-            auth_tries: 0,
-            ack: None,
-            server_tx: None,
-            request: None,
-            response_dest: None,
-            late_offer: false,
-            ok_retransmit: None,
-            bye_tx: None,
-            info_queue: Default::default(),
-            info_tx: None,
-            end_reason: String::new(),
-        });
+        );
+        call.local_sdp = Some(offer);
+        call.session = session;
+        self.calls.push(call);
         let idx = self.calls.len() - 1;
         self.call_event(idx);
         self.send_invite(now, idx, None);
@@ -447,6 +431,130 @@ impl UserAgent {
         }
     }
 
+    /// Puts the call on `line` on hold (`true`: we only send, RFC 3264 §8.4) or resumes it, by
+    /// re-INVITE. A glare (491) is retried after the RFC 3261 §14.1 random delay.
+    pub fn hold(&mut self, now: Instant, line: u32, on: bool) -> Result<(), CallError> {
+        let idx = self
+            .calls
+            .iter()
+            .position(|c| c.line == line)
+            .ok_or(CallError::NoSuchLine(line))?;
+        if self.calls[idx].state != CallState::Connected {
+            return Err(CallError::NotConnected(line));
+        }
+        let c = &mut self.calls[idx];
+        if c.local_hold == on && !c.reinvite_pending {
+            return Ok(());
+        }
+        c.hold_wanted = Some(on);
+        if !c.reinvite_pending && c.glare_retry.is_none() {
+            self.send_reinvite(now, idx);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    fn send_reinvite(&mut self, now: Instant, idx: usize) {
+        let c = &mut self.calls[idx];
+        let on = c.hold_wanted.unwrap_or(c.local_hold);
+        c.media.direction = if on {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        c.session.1 += 1;
+        let offer = sdp::offer(&c.media, c.session);
+        let mut req = c.dialog.request(Method::Invite);
+        req.headers.push("Content-Type", "application/sdp");
+        req.body = offer.clone().into_bytes();
+        c.local_sdp = Some(offer);
+        c.reinvite_ack = None;
+        let key = self.send_request(now, req);
+        let c = &mut self.calls[idx];
+        c.reinvite_pending = key.is_some();
+        c.reinvite_tx = key;
+    }
+
+    fn reinvite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
+        let code = resp.status().unwrap_or(0);
+        if code < 200 {
+            return;
+        }
+        if !self.calls[idx].reinvite_pending {
+            // A retransmitted 2xx: our ACK was lost.
+            if let (200..=299, Some(ack)) = (code, self.calls[idx].reinvite_ack.clone()) {
+                self.resend(now, ack);
+            }
+            return;
+        }
+        self.calls[idx].reinvite_pending = false;
+        match code {
+            200..=299 => {
+                let cseq = resp
+                    .headers
+                    .get("CSeq")
+                    .and_then(|v| CSeq::parse(v).ok())
+                    .map(|c| c.seq)
+                    .unwrap_or(1);
+                if let Some(t) = contact_uri(resp) {
+                    self.calls[idx].dialog.remote_target = t;
+                }
+                let ack = self.calls[idx].dialog.ack(cseq);
+                self.calls[idx].reinvite_ack = Some(ack.clone());
+                self.send_request(now, ack);
+                let answer = sdp_body(resp)
+                    .ok_or(SdpError::NoAudio)
+                    .and_then(|b| sdp::parse(&b))
+                    .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
+                match answer {
+                    Ok(n) => {
+                        self.media_update(idx, n);
+                        let c = &mut self.calls[idx];
+                        c.local_hold = c.hold_wanted.take().unwrap_or(c.local_hold);
+                        self.hold_event(idx);
+                    }
+                    Err(e) => {
+                        self.calls[idx].end_reason = format!("unusable answer to re-INVITE: {e}");
+                        self.send_bye(now, idx);
+                    }
+                }
+            }
+            491 => {
+                // Glare: both sides re-INVITEd. The Call-ID owner waits 2.1-4 s, the other 0-2 s.
+                use rand::Rng;
+                let ms = if self.calls[idx].direction == CallDirection::Outgoing {
+                    self.rng.random_range(2100..=4000)
+                } else {
+                    self.rng.random_range(0..=2000)
+                };
+                self.calls[idx].glare_retry = Some(now + std::time::Duration::from_millis(ms));
+            }
+            408 | 481 => self.end(idx, &format!("{code} {}", resp.reason())),
+            _ => {
+                let c = &mut self.calls[idx];
+                c.media.direction = if c.local_hold {
+                    Direction::SendOnly
+                } else {
+                    Direction::SendRecv
+                };
+                c.hold_wanted = None;
+                let line = c.line;
+                self.events.push_back(UaEvent::CommandFailed {
+                    error: format!("hold/resume on line {line}: {code} {}", resp.reason()),
+                });
+            }
+        }
+    }
+
+    fn hold_event(&mut self, idx: usize) {
+        let c = &self.calls[idx];
+        self.events.push_back(UaEvent::Hold {
+            line: c.line,
+            local: c.local_hold,
+            remote: c.remote_hold,
+        });
+    }
+
     /// Sends DTMF digits as SIP INFO (`application/dtmf-relay`), one transaction at a time so
     /// that they arrive in order.
     pub fn send_dtmf_info(
@@ -488,6 +596,14 @@ impl UserAgent {
 
     /// A response on one of the calls' client transactions. Gives false when none matched.
     pub(super) fn call_response(&mut self, now: Instant, key: &TxKey, resp: &SipMessage) -> bool {
+        if let Some(idx) = self
+            .calls
+            .iter()
+            .position(|c| c.reinvite_tx.as_ref() == Some(key))
+        {
+            self.reinvite_response(now, idx, resp);
+            return true;
+        }
         if let Some(idx) = self
             .calls
             .iter()
@@ -680,6 +796,16 @@ impl UserAgent {
         if let Some(idx) = self
             .calls
             .iter()
+            .position(|c| c.reinvite_tx.as_ref() == Some(key))
+        {
+            if self.calls[idx].reinvite_pending {
+                self.end(idx, &format!("re-INVITE: {why}"));
+            }
+            return true;
+        }
+        if let Some(idx) = self
+            .calls
+            .iter()
             .position(|c| c.info_tx.as_ref() == Some(key))
         {
             let c = &mut self.calls[idx];
@@ -838,38 +964,23 @@ impl UserAgent {
             contact: self.our_contact(),
         };
         let media = self.local_media(0);
-        self.calls.push(Call {
+        let mut call = Call::new(
             line,
-            direction: CallDirection::Incoming,
-            state: CallState::Incoming,
+            CallDirection::Incoming,
+            CallState::Incoming,
             dialog,
-            peer,
-            peer_display,
+            (peer, peer_display),
             media,
-            local_sdp: None,
-            negotiated: None,
-            session: (0, 0),
-            invite: None,
-            invite_tx: None,
-            got_provisional: false,
-            cancel_pending: false,
-            auth_tries: 0,
-            ack: None,
-            server_tx: Some(key.clone()),
-            request: Some(req.clone()),
-            response_dest: req
-                .headers
-                .list("Via")
-                .first()
-                .and_then(|v| crate::sip::headers::Via::parse(v).ok())
-                .map(|via| crate::sip::transaction::response_destination(&via, source)),
-            late_offer: false,
-            ok_retransmit: None,
-            bye_tx: None,
-            info_queue: Default::default(),
-            info_tx: None,
-            end_reason: String::new(),
-        });
+        );
+        call.server_tx = Some(key.clone());
+        call.request = Some(req.clone());
+        call.response_dest = req
+            .headers
+            .list("Via")
+            .first()
+            .and_then(|v| crate::sip::headers::Via::parse(v).ok())
+            .map(|via| crate::sip::transaction::response_destination(&via, source));
+        self.calls.push(call);
         let idx = self.calls.len() - 1;
         self.call_event(idx);
         let mut ringing = response_to(req, 180, None, Some(tag));
@@ -894,6 +1005,12 @@ impl UserAgent {
         else {
             return response_to(req, 481, None, Some(tag));
         };
+        if self.calls[idx].reinvite_pending {
+            // Glare (RFC 3261 §14.2): our own re-INVITE is still open.
+            let mut r = response_to(req, 491, None, None);
+            r.headers.push("Retry-After", "1");
+            return r;
+        }
         self.calls[idx].response_dest = req
             .headers
             .list("Via")
@@ -917,7 +1034,14 @@ impl UserAgent {
                     self.calls[idx].dialog.remote_target = t;
                 }
                 match n {
-                    Some(n) => self.media_update(idx, n),
+                    Some(n) => {
+                        let held = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
+                        self.media_update(idx, n);
+                        if held != self.calls[idx].remote_hold {
+                            self.calls[idx].remote_hold = held;
+                            self.hold_event(idx);
+                        }
+                    }
                     None => self.calls[idx].late_offer = true,
                 }
                 let c = &mut self.calls[idx];
@@ -976,6 +1100,16 @@ impl UserAgent {
 
     /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
     pub(super) fn call_timers(&mut self, now: Instant) {
+        for i in 0..self.calls.len() {
+            if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
+                self.calls[i].glare_retry = None;
+                if self.calls[i].hold_wanted.is_some()
+                    && self.calls[i].state == CallState::Connected
+                {
+                    self.send_reinvite(now, i);
+                }
+            }
+        }
         let mut i = 0;
         while i < self.calls.len() {
             let Some(ok) = self.calls[i].ok_retransmit.clone() else {

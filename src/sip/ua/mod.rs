@@ -238,6 +238,12 @@ pub enum UaEvent {
         line: u32,
         digit: char,
     },
+    /// Hold changed on `line`: we hold the peer (`local`) and/or the peer holds us (`remote`).
+    Hold {
+        line: u32,
+        local: bool,
+        remote: bool,
+    },
 }
 
 /// The sans-IO user agent.
