@@ -36,6 +36,9 @@ fn ua() -> UserAgent {
         wait_for_unregister: Duration::from_secs(2),
         user_agent: "fuzz".into(),
         max_lines: 4,
+        prefix: String::new(),
+        ring_timeout: Duration::from_secs(90),
+        call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
     };
     UserAgent::new(cfg, 1)

@@ -281,6 +281,8 @@ struct CallResources {
     record: String,
     playback: String,
     jitter_frames: usize,
+    /// `mediatimeout`: no incoming RTP for this long hangs the call up.
+    media_timeout: Duration,
     /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
     dtmf_mode: i64,
     /// Running media, by line.
@@ -354,6 +356,7 @@ impl CallResources {
                             n.clone(),
                             devices,
                             self.jitter_frames,
+                            self.media_timeout,
                             self.media_events.clone(),
                         );
                         self.media.insert(*line, handle);
@@ -477,6 +480,7 @@ async fn drive(
         record: settings.text("recorddevice"),
         playback: settings.text("playbackdevice"),
         jitter_frames: 3,
+        media_timeout: Duration::from_secs(settings.int("mediatimeout") as u64),
         dtmf_mode: settings.int("dtmfmode"),
         media: HashMap::new(),
         negotiated: HashMap::new(),
@@ -590,9 +594,14 @@ async fn drive(
                     }
                 }
             }
-            Some(MediaEvent::Dtmf { line, digit }) = media_rx.recv() => {
-                reporter.send(Event::Info(format!("DTMF received on line {line}: {digit}")));
-            }
+            Some(media_event) = media_rx.recv() => match media_event {
+                MediaEvent::Dtmf { line, digit } => {
+                    reporter.send(Event::Info(format!("DTMF received on line {line}: {digit}")));
+                }
+                MediaEvent::Timeout { line } => {
+                    let _ = ua.hangup_because(Instant::now(), line, "no media (mediatimeout)");
+                }
+            },
             _ = sleep => ua.handle_timeout(Instant::now()),
         }
     }

@@ -44,6 +44,8 @@ enum Control {
 pub enum MediaEvent {
     /// A telephone event (RFC 4733) ended on `line`.
     Dtmf { line: u32, digit: char },
+    /// No RTP arrived on `line` for `mediatimeout` while we expect to receive.
+    Timeout { line: u32 },
 }
 
 /// The handle the driver keeps per line.
@@ -60,18 +62,12 @@ impl MediaHandle {
         negotiated: Negotiated,
         devices: (Box<dyn AudioSource>, Box<dyn AudioSink>),
         jitter_frames: usize,
+        media_timeout: Duration,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(
-            line,
-            socket,
-            negotiated,
-            devices,
-            rx,
-            jitter_frames,
-            events,
-        ));
+        let limits = (jitter_frames, media_timeout);
+        tokio::spawn(run(line, socket, negotiated, devices, rx, limits, events));
         MediaHandle { control: tx }
     }
 
@@ -99,9 +95,12 @@ async fn run(
     mut n: Negotiated,
     (mut source, mut sink): (Box<dyn AudioSource>, Box<dyn AudioSink>),
     mut control: mpsc::UnboundedReceiver<Control>,
-    jitter_frames: usize,
+    (jitter_frames, media_timeout): (usize, Duration),
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
+    // mediatimeout: the last time RTP arrived (or we started expecting it).
+    let mut last_rx = tokio::time::Instant::now();
+    let mut timed_out = false;
     let mut dtmf = DtmfSender::default();
     let mut dtmf_in = DtmfReceiver::default();
     let mut event_ts = 0u32;
@@ -164,10 +163,18 @@ async fn run(
                 if let Err(e) = sink.write(&out) {
                     warn!("playback device failed: {e:#}");
                 }
+                let expecting = matches!(n.direction, Direction::SendRecv | Direction::RecvOnly);
+                if !expecting {
+                    last_rx = tokio::time::Instant::now();
+                } else if !media_timeout.is_zero() && !timed_out && last_rx.elapsed() >= media_timeout {
+                    timed_out = true;
+                    let _ = events.send(MediaEvent::Timeout { line });
+                }
             }
             recv = socket.recv_from(&mut buf) => match recv {
                 Ok((len, from)) => {
                     let Ok(p) = parse(&buf[..len]) else { continue };
+                    last_rx = tokio::time::Instant::now();
                     if Some(p.payload_type) == n.dtmf_pt {
                         if let Some(digit) = dtmf_in.receive(p.timestamp, &p.payload) {
                             let _ = events.send(MediaEvent::Dtmf { line, digit });

@@ -185,6 +185,9 @@ pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoin
         wait_for_unregister: Duration::from_millis(settings.int("waitforunregister") as u64),
         user_agent: USER_AGENT.to_string(),
         max_lines: settings.int("maxlines").clamp(1, 99) as u32,
+        prefix: settings.text("prefix"),
+        ring_timeout: Duration::from_millis(settings.int("ringtimeout") as u64),
+        call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),
     };
     let endpoint = Endpoint {

@@ -188,6 +188,10 @@ pub struct Call {
     pub info_tx: Option<TxKey>,
     /// Why the call ended, for the user.
     pub end_reason: String,
+    /// When an unanswered call gives up (`ringtimeout`).
+    pub ring_deadline: Option<Instant>,
+    /// When a connected call is hung up (`calltimeout`).
+    pub call_deadline: Option<Instant>,
 }
 
 impl Call {
@@ -233,6 +237,8 @@ impl Call {
             info_queue: Default::default(),
             info_tx: None,
             end_reason: String::new(),
+            ring_deadline: None,
+            call_deadline: None,
         }
     }
 
@@ -241,6 +247,8 @@ impl Call {
         [
             self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up)),
             self.glare_retry,
+            self.ring_deadline,
+            self.call_deadline,
         ]
         .into_iter()
         .flatten()

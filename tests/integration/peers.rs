@@ -26,6 +26,7 @@ pub fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
+        .stderr(Stdio::null())
         .status();
 }
 
@@ -324,24 +325,28 @@ impl Softphone {
         }
     }
 
-    /// Waits for a line satisfying `pred`; panics with everything seen after `limit`.
-    pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+    /// Waits for a line satisfying `pred`; `None` after `limit`.
+    pub fn try_wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         let end = Instant::now() + limit;
         loop {
             let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no expected line within {limit:?}; stdout:\n{}\nstderr:\n{}",
-                    self.seen.join("\n"),
-                    self.stderr()
-                ),
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.push(line.clone());
+            if pred(&line) {
+                return Some(line);
             }
+        }
+    }
+
+    /// Waits for a line satisfying `pred`; panics with everything seen after `limit`.
+    pub fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        match self.try_wait_for(limit, pred) {
+            Some(line) => line,
+            None => panic!(
+                "no expected line within {limit:?}; stdout:\n{}\nstderr:\n{}",
+                self.seen.join("\n"),
+                self.stderr()
+            ),
         }
     }
 
@@ -436,7 +441,8 @@ impl Baresip {
         };
         let ctrl_port = free_port();
         let n = RTP_RANGE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let rtp = 30_000 + (n % 200) * 40;
+        // Below the kernel's ephemeral range (32768+), where free_port() picks from.
+        let rtp = 10_000 + (n % 200) * 40;
         let config = format!(
             "sip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\nrtp_ports {rtp}-{}\n\
 audio_source aufile,{src}\naudio_player aufile,{heard}\naudio_alert aufile,/dev/null\n\
@@ -482,6 +488,15 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             std::thread::sleep(Duration::from_millis(100));
         }
         b
+    }
+
+    /// Kills baresip without letting it say goodbye (a crashed or unplugged phone).
+    pub fn kill(&mut self) {
+        // The child is `timeout`, which cannot pass SIGKILL on: kill baresip under it.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     /// baresip's own log.

@@ -56,6 +56,9 @@ pub fn ua_config(password: &str) -> UaConfig {
         wait_for_unregister: Duration::from_secs(2),
         user_agent: "sim".into(),
         max_lines: 4,
+        prefix: String::new(),
+        ring_timeout: Duration::from_secs(90),
+        call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
     }
 }

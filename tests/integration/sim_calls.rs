@@ -15,6 +15,16 @@ const A: &str = "10.0.0.1:5060";
 const B: &str = "10.0.0.2:5060";
 
 fn ua(me: &str, peer: &str, user: &str, seed: u64) -> UserAgent {
+    ua_with(me, peer, user, seed, |_| {})
+}
+
+fn ua_with(
+    me: &str,
+    peer: &str,
+    user: &str,
+    seed: u64,
+    tweak: impl FnOnce(&mut softphone::sip::ua::UaConfig),
+) -> UserAgent {
     let mut cfg = ua_config("pw");
     cfg.user = user.into();
     cfg.register = false;
@@ -24,6 +34,7 @@ fn ua(me: &str, peer: &str, user: &str, seed: u64) -> UserAgent {
         transport: Transport::Udp,
         addr: addr(peer),
     });
+    tweak(&mut cfg);
     UserAgent::new(cfg, seed)
 }
 
@@ -494,4 +505,114 @@ fn glare_is_resolved_by_491_and_retry() {
     );
     // Both still in the call.
     assert!(connected(&w));
+}
+
+fn ended_with(events: &[UaEvent]) -> Option<String> {
+    match World::last_state(events) {
+        Some((CallState::Terminated, reason)) => Some(reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn ring_timeout_ends_unanswered_calls_both_ways() {
+    // The caller gives up after its ringtimeout (CANCEL)...
+    let mut w = World::new(12);
+    w.b_answers = false;
+    w.a = ua_with(A, B, "alice", 1200, |c| {
+        c.ring_timeout = Duration::from_secs(5)
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(20, |w| ended_with(&w.a_events).is_some()));
+    assert_eq!(
+        ended_with(&w.a_events).as_deref(),
+        Some("no answer (ringtimeout)")
+    );
+    assert!(w.run(5, |w| ended_with(&w.b_events).is_some()));
+    let cancel_at = w
+        .sent
+        .iter()
+        .find(|(_, _, l)| l.starts_with("CANCEL"))
+        .map(|(t, _, _)| *t);
+    assert_eq!(cancel_at, Some(Duration::from_secs(5)));
+    // ...and the callee stops ringing after its own (480 to the caller).
+    let mut w = World::new(13);
+    w.b_answers = false;
+    w.b = ua_with(B, A, "bob", 1300, |c| {
+        c.ring_timeout = Duration::from_secs(3)
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(20, |w| ended_with(&w.a_events).is_some()));
+    assert_eq!(
+        ended_with(&w.a_events).as_deref(),
+        Some("480 Temporarily Unavailable")
+    );
+    assert_eq!(
+        ended_with(&w.b_events).as_deref(),
+        Some("not answered (ringtimeout)")
+    );
+}
+
+#[test]
+fn call_timeout_hangs_up_long_calls() {
+    let mut w = World::new(14);
+    w.a = ua_with(A, B, "alice", 1400, |c| {
+        c.call_timeout = Duration::from_secs(60)
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    // The limit counts from the caller's Connected (its 200 OK), not the callee's ACK.
+    assert!(w.run(10, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Connected, _))
+    )));
+    let connected_at = w.now;
+    assert!(w.run(120, both_ended));
+    assert_eq!(
+        ended_with(&w.a_events).as_deref(),
+        Some("call time limit (calltimeout)")
+    );
+    let bye_at = w
+        .sent
+        .iter()
+        .find(|(_, _, l)| l.starts_with("BYE"))
+        .map(|(t, _, _)| *t)
+        .expect("bye");
+    let elapsed = (w.t0 + bye_at) - connected_at;
+    assert_eq!(elapsed, Duration::from_secs(60));
+}
+
+#[test]
+fn redial_and_dial_prefix() {
+    let mut w = World::new(15);
+    assert!(
+        w.a.dial(w.now, "", 30_000).is_err(),
+        "nothing to redial yet"
+    );
+    let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, connected));
+    w.a.hangup(w.now, line).expect("hangup");
+    assert!(w.run(10, both_ended));
+    w.a.dial(w.now, " ", 30_002).expect("redial");
+    assert!(w.run(10, connected));
+    let invites: Vec<&String> = w
+        .sent
+        .iter()
+        .filter(|(_, f, l)| *f == A && l.starts_with("INVITE"))
+        .map(|(_, _, l)| l)
+        .collect();
+    assert_eq!(invites.first(), invites.last(), "the same target twice");
+    // The prefix goes before numbers, not before names or URIs.
+    let p = ua_with(A, B, "alice", 1500, |c| c.prefix = "9".into());
+    assert_eq!(
+        p.dial_target("0612345").expect("number").to_string(),
+        format!("sip:90612345@{B}")
+    );
+    assert_eq!(
+        p.dial_target("bob").expect("name").to_string(),
+        format!("sip:bob@{B}")
+    );
+    assert_eq!(
+        p.dial_target("sip:1234@host").expect("uri").to_string(),
+        "sip:1234@host"
+    );
 }

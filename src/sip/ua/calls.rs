@@ -99,7 +99,16 @@ impl UserAgent {
                 .chars()
                 .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
                 .collect();
-            format!("sip:{user}@{}", self.cfg.domain)
+            // The dial prefix (an outside line, say) goes before phone numbers only.
+            let is_number = user
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'));
+            let prefix = if is_number {
+                self.cfg.prefix.as_str()
+            } else {
+                ""
+            };
+            format!("sip:{prefix}{user}@{}", self.cfg.domain)
         };
         let uri = Uri::parse(&text).map_err(|e| bad(&e.to_string()))?;
         if !uri.is_sip() {
@@ -141,7 +150,59 @@ impl UserAgent {
         });
     }
 
+    fn deadline(&self, now: Instant, after: std::time::Duration) -> Option<Instant> {
+        (!after.is_zero()).then(|| now + after)
+    }
+
+    /// `ringtimeout` ends calls nobody answered, `calltimeout` ends calls that last too long.
+    fn call_deadlines(&mut self, now: Instant) {
+        let ringing = |s: CallState| {
+            matches!(
+                s,
+                CallState::Calling
+                    | CallState::Proceeding
+                    | CallState::Ringing
+                    | CallState::Incoming
+            )
+        };
+        let due: Vec<(u32, bool)> = self
+            .calls
+            .iter()
+            .filter_map(|c| {
+                if c.ring_deadline.is_some_and(|t| t <= now) && ringing(c.state) {
+                    Some((c.line, true))
+                } else if c.call_deadline.is_some_and(|t| t <= now)
+                    && c.state == CallState::Connected
+                {
+                    Some((c.line, false))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (line, unanswered) in due {
+            let Some(idx) = self.calls.iter().position(|c| c.line == line) else {
+                continue;
+            };
+            self.calls[idx].ring_deadline = None;
+            self.calls[idx].call_deadline = None;
+            if unanswered && self.calls[idx].state == CallState::Incoming {
+                self.reject_with(now, idx, 480, "not answered (ringtimeout)");
+                continue;
+            }
+            let reason = if unanswered {
+                "no answer (ringtimeout)"
+            } else {
+                "call time limit (calltimeout)"
+            };
+            let _ = self.hangup_because(now, line, reason);
+        }
+    }
+
     fn set_state(&mut self, idx: usize, state: CallState) {
+        if state == CallState::Connected {
+            self.calls[idx].ring_deadline = None;
+        }
         if self.calls[idx].state != state {
             self.calls[idx].state = state;
             self.call_event(idx);
@@ -175,8 +236,19 @@ impl UserAgent {
     }
 
     /// Places a call; `rtp_port` is the local RTP port the driver has bound for it.
+    /// An empty `target` redials the last number.
     pub fn dial(&mut self, now: Instant, target: &str, rtp_port: u16) -> Result<u32, CallError> {
-        let uri = self.dial_target(target)?;
+        let target = match (target.trim(), &self.last_dialed) {
+            ("", Some(last)) => last.clone(),
+            ("", None) => {
+                return Err(CallError::BadTarget(
+                    String::new(),
+                    "nothing to redial".into(),
+                ));
+            }
+            (t, _) => t.to_string(),
+        };
+        let uri = self.dial_target(&target)?;
         if self.cfg.first_hop.is_none() {
             return Err(CallError::NoRoute);
         }
@@ -218,7 +290,9 @@ impl UserAgent {
         );
         call.local_sdp = Some(offer);
         call.session = session;
+        call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
         self.calls.push(call);
+        self.last_dialed = Some(target);
         let idx = self.calls.len() - 1;
         self.call_event(idx);
         self.send_invite(now, idx, None);
@@ -366,17 +440,34 @@ impl UserAgent {
                     // RFC 3261 §9.1: no CANCEL before a provisional response; sent when one comes.
                     self.calls[idx].cancel_pending = true;
                 }
-                self.calls[idx].end_reason = "cancelled".into();
+                if self.calls[idx].end_reason.is_empty() {
+                    self.calls[idx].end_reason = "cancelled".into();
+                }
                 self.set_state(idx, CallState::Terminating);
             }
             CallState::Connecting | CallState::Connected => {
-                self.calls[idx].end_reason = "hung up".into();
+                if self.calls[idx].end_reason.is_empty() {
+                    self.calls[idx].end_reason = "hung up".into();
+                }
                 self.send_bye(now, idx);
             }
             CallState::Terminating | CallState::Terminated => {}
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// Hangs up `line` saying why (timeouts, media loss); the reason ends up in the event.
+    pub fn hangup_because(
+        &mut self,
+        now: Instant,
+        line: u32,
+        reason: &str,
+    ) -> Result<(), CallError> {
+        if let Some(c) = self.calls.iter_mut().find(|c| c.line == line) {
+            c.end_reason = reason.to_string();
+        }
+        self.hangup(now, line)
     }
 
     /// Hangs up every call (at exit).
@@ -759,6 +850,7 @@ impl UserAgent {
         match media {
             Ok(n) if !cancelled => {
                 self.media_update(idx, n);
+                self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
                 self.set_state(idx, CallState::Connected);
             }
             Ok(_) => self.send_bye(now, idx),
@@ -839,7 +931,7 @@ impl UserAgent {
     ) -> Option<SipMessage> {
         match req.method()? {
             Method::Invite if !req.headers.get("To").is_some_and(has_tag) => {
-                self.incoming_invite(key, req, source, tag)
+                self.incoming_invite(now, key, req, source, tag)
             }
             Method::Invite => Some(self.reinvite(now, req, source, tag)),
             Method::Bye => {
@@ -928,6 +1020,7 @@ impl UserAgent {
 
     fn incoming_invite(
         &mut self,
+        now: Instant,
         key: &TxKey,
         req: &SipMessage,
         source: Destination,
@@ -973,6 +1066,7 @@ impl UserAgent {
             media,
         );
         call.server_tx = Some(key.clone());
+        call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
         call.request = Some(req.clone());
         call.response_dest = req
             .headers
@@ -1094,12 +1188,14 @@ impl UserAgent {
             }
         }
         if self.calls[idx].state == CallState::Connecting {
+            self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
             self.set_state(idx, CallState::Connected);
         }
     }
 
     /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
     pub(super) fn call_timers(&mut self, now: Instant) {
+        self.call_deadlines(now);
         for i in 0..self.calls.len() {
             if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
                 self.calls[i].glare_retry = None;

@@ -126,6 +126,12 @@ pub struct UaConfig {
     pub user_agent: String,
     /// `maxlines`: simultaneous calls.
     pub max_lines: u32,
+    /// `prefix`: put before dialled numbers (not before user names or URIs).
+    pub prefix: String,
+    /// `ringtimeout`: an unanswered call (either way) ends after this; zero disables.
+    pub ring_timeout: Duration,
+    /// `calltimeout`: a connected call is hung up after this; zero disables.
+    pub call_timeout: Duration,
     pub media: MediaPrefs,
 }
 
@@ -263,6 +269,8 @@ pub struct UserAgent {
     transmits: VecDeque<Transmit>,
     events: VecDeque<UaEvent>,
     calls: Vec<Call>,
+    /// What was dialled last, for redial (an empty number).
+    last_dialed: Option<String>,
 }
 
 fn is_public(ip: IpAddr) -> bool {
@@ -326,6 +334,7 @@ impl UserAgent {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             calls: Vec::new(),
+            last_dialed: None,
         }
     }
 
