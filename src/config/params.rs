@@ -174,6 +174,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("ringtimeout", Kind::Int { min: 0, max: 3_600_000 }, "90000", "ms an unanswered call rings before it ends (0: forever)"),
     p("calltimeout", Kind::Int { min: 0, max: 86_400_000 }, "10800000", "ms after which a connected call is hung up (0: never)"),
     p("mediatimeout", Kind::Int { min: 0, max: 86_400 }, "300", "seconds without incoming RTP after which a call is hung up (0: never)"),
+    p("defmute", Kind::Choice(&[1, 2, 3]), "3", "what mute silences by default: 1 both ways, 2 the speaker, 3 the microphone"),
     p("maxlines", Kind::Int { min: 1, max: 99 }, "4", "how many calls can be up at once (lines 1..maxlines)"),
     p("use_pcmu", Kind::Choice(&[0, 1, 2, 3]), "3", "G.711 u-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_pcma", Kind::Choice(&[0, 1, 2, 3]), "2", "G.711 A-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),

@@ -281,6 +281,8 @@ struct CallResources {
     record: String,
     playback: String,
     jitter_frames: usize,
+    /// `defmute`: what mute means by default (1 both, 2 speaker, 3 microphone).
+    default_mute: i64,
     /// `mediatimeout`: no incoming RTP for this long hangs the call up.
     media_timeout: Duration,
     /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
@@ -395,6 +397,34 @@ impl CallResources {
         }
     }
 
+    /// Mutes or unmutes `line` (API_MuteEx directions: 0/3 both, 1 speaker, 2 mic, 4 defmute).
+    fn mute(&mut self, line: u32, on: bool, direction: u8, reporter: &mut Reporter) {
+        let Some(m) = self.media.get(&line) else {
+            return reporter.send(Event::Error(format!(
+                "mute: no call with media on line {line}"
+            )));
+        };
+        // defmute: 1 both, 2 speaker only, 3 microphone only.
+        let direction = match (direction, self.default_mute) {
+            (4, 1) => 0,
+            (4, 2) => 1,
+            (4, _) => 2,
+            (d, _) => d,
+        };
+        let (mic, speaker) = match direction {
+            1 => (false, on),
+            2 => (on, false),
+            _ => (on, on),
+        };
+        m.mute(mic, speaker);
+        reporter.send(Event::Info(match (mic, speaker) {
+            (false, false) => format!("Line {line} unmuted"),
+            (true, false) => format!("Line {line} muted (microphone)"),
+            (false, true) => format!("Line {line} muted (speaker)"),
+            (true, true) => format!("Line {line} muted (microphone and speaker)"),
+        }));
+    }
+
     /// Sends digits by RFC 4733 events or SIP INFO, as `dtmfmode` and the negotiation allow.
     fn dtmf(&mut self, ua: &mut UserAgent, line: u32, digits: &str, reporter: &mut Reporter) {
         let rfc4733 = self
@@ -481,6 +511,7 @@ async fn drive(
         playback: settings.text("playbackdevice"),
         jitter_frames: 3,
         media_timeout: Duration::from_secs(settings.int("mediatimeout") as u64),
+        default_mute: settings.int("defmute"),
         dtmf_mode: settings.int("dtmfmode"),
         media: HashMap::new(),
         negotiated: HashMap::new(),
@@ -582,6 +613,7 @@ async fn drive(
                     Some(Command::Call { number }) => calls.place(&mut ua, &number, &mut reporter).await,
                     Some(Command::Accept { line }) => calls.answer(&mut ua, line, &mut reporter).await,
                     Some(Command::Hangup { line }) => ua.handle_command(now, UaCommand::Hangup { line }),
+                    Some(Command::Mute { line, on, direction }) => calls.mute(line, on, direction, &mut reporter),
                     Some(Command::Hold { line, on }) => {
                         if let Err(e) = ua.hold(now, line, on) {
                             reporter.send(Event::Error(e.to_string()));

@@ -25,6 +25,9 @@ pub enum Command {
     Dtmf { line: u32, digits: String },
     /// Put a line on hold or resume it (API_Hold).
     Hold { line: u32, on: bool },
+    /// Mute or unmute a line (API_MuteEx): direction 0 or 3 both ways, 1 the speaker, 2 the
+    /// microphone, 4 the `defmute` default.
+    Mute { line: u32, on: bool, direction: u8 },
 }
 
 impl Command {
@@ -69,6 +72,27 @@ impl Command {
                     Some(other) => return Err(format!("hold: {other:?} is not on or off")),
                 },
             },
+            "mute" => {
+                let mut it = rest.unwrap_or("on").splitn(2, ',').map(str::trim);
+                let on = match it.next().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("" | "on" | "true" | "1") => true,
+                    Some("off" | "false" | "0") => false,
+                    Some(other) => return Err(format!("mute: {other:?} is not on or off")),
+                };
+                let direction = match it.next() {
+                    None => 4,
+                    Some(d) => d
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|d| *d <= 4)
+                        .ok_or_else(|| format!("mute: direction {d:?} is not 0-4"))?,
+                };
+                Command::Mute {
+                    line: line_no(arg)?,
+                    on,
+                    direction,
+                }
+            }
             "register" => Command::Register,
             "unregister" => Command::Unregister,
             "capabilityrequest" => Command::CapabilityRequest,
@@ -178,6 +202,23 @@ mod tests {
             Ok(Command::Hold { line: 2, on: true })
         );
         assert!(Command::parse_line("hold,1,maybe").is_err());
+        assert_eq!(
+            Command::parse_line("Mute,1,on,2"),
+            Ok(Command::Mute {
+                line: 1,
+                on: true,
+                direction: 2
+            })
+        );
+        assert_eq!(
+            Command::parse_line("mute,1,off"),
+            Ok(Command::Mute {
+                line: 1,
+                on: false,
+                direction: 4
+            })
+        );
+        assert!(Command::parse_line("mute,1,on,7").is_err());
         assert!(Command::parse_line("hangup,0").is_err());
         assert!(Command::parse_line("hangup,x").is_err());
         assert!(Command::parse_line("dtmf,1").is_err());

@@ -36,6 +36,7 @@ pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<UdpSocket> {
 enum Control {
     Update(Negotiated),
     Dtmf(String),
+    Mute { mic: bool, speaker: bool },
     Stop(oneshot::Sender<JitterStats>),
 }
 
@@ -71,6 +72,11 @@ impl MediaHandle {
         MediaHandle { control: tx }
     }
 
+    /// Mutes the microphone (silence is sent, so the stream stays alive) and/or the speaker.
+    pub fn mute(&self, mic: bool, speaker: bool) {
+        let _ = self.control.send(Control::Mute { mic, speaker });
+    }
+
     /// Sends digits as RFC 4733 events (space: 500 ms pause).
     pub fn dtmf(&self, digits: &str) {
         let _ = self.control.send(Control::Dtmf(digits.to_string()));
@@ -101,6 +107,7 @@ async fn run(
     // mediatimeout: the last time RTP arrived (or we started expecting it).
     let mut last_rx = tokio::time::Instant::now();
     let mut timed_out = false;
+    let (mut mic_muted, mut speaker_muted) = (false, false);
     let mut dtmf = DtmfSender::default();
     let mut dtmf_in = DtmfReceiver::default();
     let mut event_ts = 0u32;
@@ -126,6 +133,9 @@ async fn run(
         tokio::select! {
             _ = tick.tick() => {
                 source.read(&mut pcm);
+                if mic_muted {
+                    pcm.fill(0);
+                }
                 let sending = matches!(n.direction, Direction::SendRecv | Direction::SendOnly);
                 match (n.dtmf_pt, dtmf.tick(samples)) {
                     (Some(pt), DtmfTick::Event { payloads, first }) => {
@@ -159,6 +169,9 @@ async fn run(
                         out.clear();
                         out.resize(samples as usize, 0);
                     }
+                }
+                if speaker_muted {
+                    out.fill(0);
                 }
                 if let Err(e) = sink.write(&out) {
                     warn!("playback device failed: {e:#}");
@@ -209,6 +222,10 @@ async fn run(
                     n = new;
                 }
                 Some(Control::Dtmf(digits)) => dtmf.push(&digits),
+                Some(Control::Mute { mic, speaker }) => {
+                    mic_muted = mic;
+                    speaker_muted = speaker;
+                }
                 Some(Control::Stop(done)) => {
                     if let Err(e) = sink.finish() {
                         warn!("closing the playback device: {e:#}");

@@ -75,6 +75,33 @@ pub fn similarity(reference: &[f32], received: &[f32]) -> f64 {
     best
 }
 
+/// The longest run of silence (20 ms frames below RMS 30) and whether there is speech (a frame
+/// above RMS 500) before and after it: what a hold or mute leaves in a recording.
+pub fn silence_gap(samples: &[f32]) -> (std::time::Duration, bool, bool) {
+    let frames: Vec<f32> = samples
+        .chunks(160)
+        .map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt())
+        .collect();
+    let (mut best, mut run, mut best_end) = (0usize, 0usize, 0usize);
+    for (i, rms) in frames.iter().enumerate() {
+        run = if *rms < 30.0 { run + 1 } else { 0 };
+        if run > best {
+            best = run;
+            best_end = i;
+        }
+    }
+    if best == 0 {
+        return (std::time::Duration::ZERO, false, false);
+    }
+    let before = frames[..best_end + 1 - best].iter().any(|r| *r > 500.0);
+    let after = frames[best_end + 1..].iter().any(|r| *r > 500.0);
+    (
+        std::time::Duration::from_millis(best as u64 * 20),
+        before,
+        after,
+    )
+}
+
 #[test]
 fn similarity_tells_speech_from_silence_noise_and_shifts() {
     // A synthetic "speech": a chirp with a syllable-like envelope.

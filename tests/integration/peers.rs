@@ -514,8 +514,14 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    /// The recording of what baresip received (`dump-*-dec.wav`), once the call is over.
+    /// The recording of what baresip received (`dump-*-dec.wav`), once the call is over:
+    /// waits until baresip has logged the end of the call, so the file is complete.
     pub fn received(&self) -> PathBuf {
+        let end = Instant::now() + Duration::from_secs(10);
+        while !self.log().contains("terminated (duration") && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
         let rec = self.dir.path().join("rec");
         std::fs::read_dir(&rec)
             .expect("rec dir")
