@@ -37,6 +37,7 @@ fn ua() -> UserAgent {
         user_agent: "fuzz".into(),
         max_lines: 4,
         prefix: String::new(),
+        reject_on_busy: false,
         ring_timeout: Duration::from_secs(90),
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),

@@ -271,6 +271,14 @@ impl Reporter {
     }
 }
 
+/// What the driver knows of a line for the line-switching policy.
+#[derive(Debug, Clone, Copy)]
+struct LineInfo {
+    state: CallState,
+    held_by_us: bool,
+    muted: bool,
+}
+
 /// What the driver holds for calls: RTP sockets bound before the SDP names them, devices.
 struct CallResources {
     ip: std::net::IpAddr,
@@ -283,6 +291,12 @@ struct CallResources {
     jitter_frames: usize,
     /// `defmute`: what mute means by default (1 both, 2 speaker, 3 microphone).
     default_mute: i64,
+    /// `autohold` / `automute`: 0 no, 1 on incoming, 2 on outgoing, 3 both, 4 on line switch.
+    auto_hold: i64,
+    auto_mute: i64,
+    /// The line the user works on, and what is known of every line.
+    current_line: Option<u32>,
+    lines: HashMap<u32, LineInfo>,
     /// `mediatimeout`: no incoming RTP for this long hangs the call up.
     media_timeout: Duration,
     /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
@@ -331,8 +345,10 @@ impl CallResources {
         Ok((open_source(&self.record)?, open_sink(&self.playback)?))
     }
 
-    /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media.
+    /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media,
+    /// the line policy (`autohold`, `automute`).
     async fn on_event(&mut self, ua: &mut UserAgent, ev: &UaEvent, reporter: &mut Reporter) {
+        self.track_lines(ua, ev, reporter);
         match ev {
             UaEvent::Call {
                 line,
@@ -397,6 +413,110 @@ impl CallResources {
         }
     }
 
+    fn track_lines(&mut self, ua: &mut UserAgent, ev: &UaEvent, reporter: &mut Reporter) {
+        match ev {
+            UaEvent::Call {
+                line,
+                state,
+                direction,
+                ..
+            } => {
+                if *state == CallState::Terminated {
+                    self.lines.remove(line);
+                    if self.current_line == Some(*line) {
+                        self.current_line = self.lines.keys().min().copied();
+                    }
+                    return;
+                }
+                let before = self.lines.get(line).map(|i| i.state);
+                let info = self.lines.entry(*line).or_insert(LineInfo {
+                    state: *state,
+                    held_by_us: false,
+                    muted: false,
+                });
+                info.state = *state;
+                if *state == CallState::Connected && before != Some(CallState::Connected) {
+                    let incoming = *direction == CallDirection::Incoming;
+                    self.new_call_up(ua, *line, incoming, reporter);
+                }
+            }
+            UaEvent::Hold { line, local, .. } => {
+                if let Some(info) = self.lines.get_mut(line) {
+                    info.held_by_us = *local;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A call just connected: it becomes the current line; the others are held and/or muted
+    /// when `autohold`/`automute` say so for this direction.
+    fn new_call_up(
+        &mut self,
+        ua: &mut UserAgent,
+        line: u32,
+        incoming: bool,
+        reporter: &mut Reporter,
+    ) {
+        let applies = |mode: i64| mode == 3 || mode == if incoming { 1 } else { 2 };
+        let others: Vec<u32> = self
+            .lines
+            .iter()
+            .filter(|(l, i)| **l != line && i.state == CallState::Connected)
+            .map(|(l, _)| *l)
+            .collect();
+        for other in others {
+            let held = self.lines.get(&other).is_some_and(|i| i.held_by_us);
+            if applies(self.auto_hold)
+                && !held
+                && let Err(e) = ua.hold(Instant::now(), other, true)
+            {
+                reporter.send(Event::Error(e.to_string()));
+            }
+            if applies(self.auto_mute) && !self.lines.get(&other).is_some_and(|i| i.muted) {
+                self.mute(other, true, 4, reporter);
+            }
+        }
+        self.current_line = Some(line);
+    }
+
+    /// The user picks a line: with `autohold`/`automute` 4 the line left is held/muted and the
+    /// line picked is resumed/unmuted.
+    fn set_line(&mut self, ua: &mut UserAgent, line: u32, reporter: &mut Reporter) {
+        if !self.lines.contains_key(&line) {
+            return reporter.send(Event::Error(format!("no call on line {line}")));
+        }
+        let previous = self.current_line.replace(line);
+        reporter.send(Event::Info(format!("Line {line} selected")));
+        let Some(prev) = previous.filter(|p| *p != line) else {
+            return;
+        };
+        let now = Instant::now();
+        if self.auto_hold == 4 {
+            if self
+                .lines
+                .get(&prev)
+                .is_some_and(|i| i.state == CallState::Connected && !i.held_by_us)
+                && let Err(e) = ua.hold(now, prev, true)
+            {
+                reporter.send(Event::Error(e.to_string()));
+            }
+            if self.lines.get(&line).is_some_and(|i| i.held_by_us)
+                && let Err(e) = ua.hold(now, line, false)
+            {
+                reporter.send(Event::Error(e.to_string()));
+            }
+        }
+        if self.auto_mute == 4 {
+            if self.lines.get(&prev).is_some_and(|i| !i.muted) {
+                self.mute(prev, true, 4, reporter);
+            }
+            if self.lines.get(&line).is_some_and(|i| i.muted) {
+                self.mute(line, false, 4, reporter);
+            }
+        }
+    }
+
     /// Mutes or unmutes `line` (API_MuteEx directions: 0/3 both, 1 speaker, 2 mic, 4 defmute).
     fn mute(&mut self, line: u32, on: bool, direction: u8, reporter: &mut Reporter) {
         let Some(m) = self.media.get(&line) else {
@@ -417,6 +537,9 @@ impl CallResources {
             _ => (on, on),
         };
         m.mute(mic, speaker);
+        if let Some(info) = self.lines.get_mut(&line) {
+            info.muted = mic || speaker;
+        }
         reporter.send(Event::Info(match (mic, speaker) {
             (false, false) => format!("Line {line} unmuted"),
             (true, false) => format!("Line {line} muted (microphone)"),
@@ -512,6 +635,10 @@ async fn drive(
         jitter_frames: 3,
         media_timeout: Duration::from_secs(settings.int("mediatimeout") as u64),
         default_mute: settings.int("defmute"),
+        auto_hold: settings.int("autohold"),
+        auto_mute: settings.int("automute"),
+        current_line: None,
+        lines: HashMap::new(),
         dtmf_mode: settings.int("dtmfmode"),
         media: HashMap::new(),
         negotiated: HashMap::new(),
@@ -613,6 +740,7 @@ async fn drive(
                     Some(Command::Call { number }) => calls.place(&mut ua, &number, &mut reporter).await,
                     Some(Command::Accept { line }) => calls.answer(&mut ua, line, &mut reporter).await,
                     Some(Command::Hangup { line }) => ua.handle_command(now, UaCommand::Hangup { line }),
+                    Some(Command::SetLine { line }) => calls.set_line(&mut ua, line, &mut reporter),
                     Some(Command::Mute { line, on, direction }) => calls.mute(line, on, direction, &mut reporter),
                     Some(Command::Hold { line, on }) => {
                         if let Err(e) = ua.hold(now, line, on) {

@@ -23,6 +23,8 @@ pub enum Command {
     Accept { line: u32 },
     /// Send DTMF digits on a line; a space is a pause (API_Dtmf).
     Dtmf { line: u32, digits: String },
+    /// Make a line the current one (API_SetLine); `autohold`/`automute` 4 act on the switch.
+    SetLine { line: u32 },
     /// Put a line on hold or resume it (API_Hold).
     Hold { line: u32, on: bool },
     /// Mute or unmute a line (API_MuteEx): direction 0 or 3 both ways, 1 the speaker, 2 the
@@ -93,6 +95,9 @@ impl Command {
                     direction,
                 }
             }
+            "setline" | "line" => Command::SetLine {
+                line: line_no(arg)?,
+            },
             "register" => Command::Register,
             "unregister" => Command::Unregister,
             "capabilityrequest" => Command::CapabilityRequest,
@@ -219,6 +224,10 @@ mod tests {
             })
         );
         assert!(Command::parse_line("mute,1,on,7").is_err());
+        assert_eq!(
+            Command::parse_line("SetLine,2"),
+            Ok(Command::SetLine { line: 2 })
+        );
         assert!(Command::parse_line("hangup,0").is_err());
         assert!(Command::parse_line("hangup,x").is_err());
         assert!(Command::parse_line("dtmf,1").is_err());

@@ -186,6 +186,7 @@ pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoin
         user_agent: USER_AGENT.to_string(),
         max_lines: settings.int("maxlines").clamp(1, 99) as u32,
         prefix: settings.text("prefix"),
+        reject_on_busy: settings.bool("rejectonbusy"),
         ring_timeout: Duration::from_millis(settings.int("ringtimeout") as u64),
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),

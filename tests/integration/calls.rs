@@ -367,3 +367,46 @@ fn mute_microphone_with_baresip() {
     );
     assert!(before && after, "our voice before and after the mute");
 }
+
+/// autohold=2 holds the first line when a second outgoing call connects; autohold=4 holds the
+/// line left and resumes the line picked when the user switches lines.
+#[test]
+fn autohold_on_new_call_and_on_line_switch() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, long) = speech(work.path(), "theirs", "Line test.", 30);
+    let _peers: Vec<Baresip> = ["1002", "1003"]
+        .iter()
+        .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
+        .collect();
+    for mode in ["autohold=2", "autohold=4"] {
+        let mut sp = Softphone::start(&[
+            &format!("serveraddress={}", kam.addr()),
+            "username=1001",
+            "password=pw1001",
+            mode,
+        ]);
+        sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+        sp.send_line("Call,1002");
+        sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+        sp.send_line("Call,1003");
+        sp.wait_for(T, |l| l.starts_with("STATUS,2,InCall,1003,"));
+        if mode == "autohold=2" {
+            sp.wait_line(T, "EVENT,Line 1 on hold");
+        } else {
+            // Switching to line 1 holds line 2; back to line 2 holds 1 and resumes 2.
+            sp.send_line("SetLine,1");
+            sp.wait_line(T, "EVENT,Line 2 on hold");
+            sp.send_line("SetLine,2");
+            // The two re-INVITEs run at once: their answers come in either order.
+            let both = ["EVENT,Line 1 on hold", "EVENT,Line 2 resumed"];
+            while !both.iter().all(|b| sp.seen.iter().any(|l| l == b)) {
+                sp.wait_for(T, |l| both.contains(&l));
+            }
+            assert!(!sp.seen.iter().any(|l| l == "EVENT,Line 1 resumed"));
+        }
+        sp.send_line("Hangup,1");
+        sp.send_line("Hangup,2");
+        assert!(sp.terminate(Duration::from_secs(5)).is_some());
+    }
+}

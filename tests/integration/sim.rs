@@ -57,6 +57,7 @@ pub fn ua_config(password: &str) -> UaConfig {
         user_agent: "sim".into(),
         max_lines: 4,
         prefix: String::new(),
+        reject_on_busy: false,
         ring_timeout: Duration::from_secs(90),
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),

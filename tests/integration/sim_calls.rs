@@ -616,3 +616,34 @@ fn redial_and_dial_prefix() {
         "sip:1234@host"
     );
 }
+
+#[test]
+fn reject_on_busy_answers_486_while_a_call_is_up() {
+    let mut w = World::new(16);
+    w.b = ua_with(B, A, "bob", 1600, |c| c.reject_on_busy = true);
+    w.a.dial(w.now, "bob", 30_000).expect("first");
+    assert!(w.run(10, connected));
+    w.a.dial(w.now, "bob", 30_002).expect("second");
+    assert!(w.run(10, |w| w.a_events.iter().any(|e| matches!(e, UaEvent::Call { line: 2, state: CallState::Terminated, reason, .. } if reason == "486 Busy Here"))));
+    // Without a call up, the same phone takes calls again.
+    w.a.hangup(w.now, 1).expect("hangup");
+    assert!(w.run(10, |w| {
+        World::last_state(&w.b_events).is_some_and(|s| s.0 == CallState::Terminated)
+    }));
+    w.a.dial(w.now, "bob", 30_004).expect("third");
+    assert!(w.run(10, |w| {
+        w.b_events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    UaEvent::Call {
+                        state: CallState::Connected,
+                        ..
+                    }
+                )
+            })
+            .count()
+            == 2
+    }));
+}

@@ -1026,7 +1026,12 @@ impl UserAgent {
         source: Destination,
         tag: &str,
     ) -> Option<SipMessage> {
-        let Some(line) = self.free_line() else {
+        let busy = self.cfg.reject_on_busy
+            && self
+                .calls
+                .iter()
+                .any(|c| !matches!(c.state, CallState::Terminated));
+        let Some(line) = self.free_line().filter(|_| !busy) else {
             return Some(response_to(req, 486, None, Some(tag)));
         };
         if let Some(body) = sdp_body(req) {

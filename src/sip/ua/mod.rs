@@ -126,6 +126,8 @@ pub struct UaConfig {
     pub user_agent: String,
     /// `maxlines`: simultaneous calls.
     pub max_lines: u32,
+    /// `rejectonbusy`: answer 486 to new calls while a call is up.
+    pub reject_on_busy: bool,
     /// `prefix`: put before dialled numbers (not before user names or URIs).
     pub prefix: String,
     /// `ringtimeout`: an unanswered call (either way) ends after this; zero disables.
