@@ -54,6 +54,8 @@ struct World {
     /// B answers incoming calls at once.
     b_answers: bool,
     sent: Vec<(Duration, &'static str, String)>,
+    /// Every datagram sent, in full: (sender, text).
+    texts: Vec<(&'static str, String)>,
 }
 
 type SocketPair = (&'static str, &'static str);
@@ -75,6 +77,7 @@ impl World {
             b_events: Vec::new(),
             b_answers: true,
             sent: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -116,6 +119,7 @@ impl World {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let first = text.lines().next().unwrap_or("").to_string();
         self.sent.push((self.now - self.t0, from, first));
+        self.texts.push((from, text.clone()));
         if let Some(prefix) = self.drop_once
             && text.starts_with(prefix)
         {
@@ -646,4 +650,106 @@ fn reject_on_busy_answers_486_while_a_call_is_up() {
             .count()
             == 2
     }));
+}
+
+/// The value of header `name` in a message text.
+fn header<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_default()
+}
+
+#[test]
+fn update_with_sendonly_holds_us() {
+    let mut w = World::new(17);
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, connected));
+    // B's 200 OK to A's INVITE gives the dialog: B's To (with tag) is the UPDATE's From.
+    let ok = w
+        .texts
+        .iter()
+        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
+        .map(|(_, t)| t.clone())
+        .expect("200 to INVITE");
+    let sdp = "v=0\r\no=- 9 9 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendonly\r\n";
+    let update = format!(
+        "UPDATE sip:alice@{A} SIP/2.0\r\nVia: SIP/2.0/UDP {B};branch=z9hG4bKupd1;rport\r\nMax-Forwards: 70\r\n\
+From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 900 UPDATE\r\nContact: <sip:bob@{B}>\r\n\
+Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        header(&ok, "To"),
+        header(&ok, "From"),
+        header(&ok, "Call-ID"),
+        sdp.len()
+    );
+    let src = Destination {
+        transport: Transport::Udp,
+        addr: addr(B),
+    };
+    w.a.handle_datagram(w.now, src, update.as_bytes());
+    w.pump();
+    let answer = w
+        .texts
+        .iter()
+        .rev()
+        .find(|(f, t)| *f == A && t.contains(" UPDATE\r\n"))
+        .map(|(_, t)| t.clone())
+        .expect("answer");
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert_eq!(
+        hold_state(&w.a_events),
+        Some((false, true)),
+        "A knows it is held"
+    );
+    // An UPDATE for a dialog that does not exist: 481.
+    let stray = update
+        .replace(header(&ok, "Call-ID"), "no-such-call")
+        .replace("z9hG4bKupd1", "z9hG4bKupd2");
+    w.a.handle_datagram(w.now, src, stray.as_bytes());
+    w.pump();
+    assert!(
+        w.sent
+            .iter()
+            .any(|(_, f, l)| *f == A && l.starts_with("SIP/2.0 481"))
+    );
+}
+
+#[test]
+fn a_second_fork_answering_is_acked_and_hung_up() {
+    let mut w = World::new(18);
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, connected));
+    // The same 200 OK as if a second phone of Bob's answered too (another To tag).
+    let ok = w
+        .texts
+        .iter()
+        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
+        .map(|(_, t)| t.clone())
+        .expect("200 to INVITE");
+    let to = header(&ok, "To");
+    let tag_at = to.find(";tag=").expect("tag");
+    let fork = ok.replace(to, &format!("{};tag=otherfork", &to[..tag_at]));
+    let src = Destination {
+        transport: Transport::Udp,
+        addr: addr(B),
+    };
+    w.a.handle_datagram(w.now, src, fork.as_bytes());
+    w.pump();
+    let acked = w
+        .texts
+        .iter()
+        .any(|(f, t)| *f == A && t.starts_with("ACK ") && t.contains("tag=otherfork"));
+    let byed = w
+        .texts
+        .iter()
+        .any(|(f, t)| *f == A && t.starts_with("BYE ") && t.contains("tag=otherfork"));
+    assert!(
+        acked && byed,
+        "the fork is ACKed ({acked}) and hung up ({byed})"
+    );
+    // The call that won goes on.
+    assert!(matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Connected, _))
+    ));
 }

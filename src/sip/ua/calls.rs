@@ -933,7 +933,7 @@ impl UserAgent {
             Method::Invite if !req.headers.get("To").is_some_and(has_tag) => {
                 self.incoming_invite(now, key, req, source, tag)
             }
-            Method::Invite => Some(self.reinvite(now, req, source, tag)),
+            Method::Invite | Method::Update => Some(self.reinvite(now, req, source, tag)),
             Method::Bye => {
                 let Some(idx) = self
                     .calls
@@ -1089,7 +1089,7 @@ impl UserAgent {
         Some(ringing)
     }
 
-    /// A re-INVITE in an existing dialog: answer the new offer on the same port.
+    /// A re-INVITE or UPDATE in an existing dialog: answer the new offer on the same port.
     fn reinvite(
         &mut self,
         now: Instant,
@@ -1120,7 +1120,16 @@ impl UserAgent {
         c.session.1 += 1;
         let session = c.session;
         let media = c.media.clone();
-        // Without an offer, our 200 offers and the ACK answers (late offer).
+        // UPDATE (RFC 3311) changes the session like a re-INVITE but gets no ACK; without SDP it
+        // only refreshes the target.
+        let update = req.method() == Some(&Method::Update);
+        if update && sdp_body(req).is_none() {
+            if let Some(t) = contact_uri(req) {
+                self.calls[idx].dialog.remote_target = t;
+            }
+            return response_to(req, 200, None, None);
+        }
+        // A re-INVITE without an offer: our 200 offers and the ACK answers (late offer).
         let answer = match sdp_body(req) {
             Some(b) => sdp::parse(&b)
                 .and_then(|o| sdp::answer(&o, &media, session))
@@ -1150,13 +1159,15 @@ impl UserAgent {
                     .push("Contact", format!("<{}>", c.dialog.contact));
                 ok.headers.push("Content-Type", "application/sdp");
                 ok.body = text.into_bytes();
-                let t1 = self.cfg.timers.t1;
-                self.calls[idx].ok_retransmit = Some(OkRetransmit {
-                    response: ok.clone(),
-                    next: now + t1,
-                    interval: t1,
-                    give_up: now + self.cfg.timers.t1x64(),
-                });
+                if !update {
+                    let t1 = self.cfg.timers.t1;
+                    self.calls[idx].ok_retransmit = Some(OkRetransmit {
+                        response: ok.clone(),
+                        next: now + t1,
+                        interval: t1,
+                        give_up: now + self.cfg.timers.t1x64(),
+                    });
+                }
                 ok
             }
             Err(e) => {

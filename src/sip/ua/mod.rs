@@ -35,6 +35,7 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Cancel,
     Method::Options,
     Method::Info,
+    Method::Update,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -828,7 +829,9 @@ impl UserAgent {
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }
-                Some(Method::Invite | Method::Bye | Method::Cancel | Method::Info) => {
+                Some(
+                    Method::Invite | Method::Bye | Method::Cancel | Method::Info | Method::Update,
+                ) => {
                     match self.call_request(now, key, req, source, &tag) {
                         Some(r) => r,
                         // The call layer answers later (ringing, then the user's answer).
