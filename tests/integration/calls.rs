@@ -7,6 +7,14 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
 
+/// The softphone as user 1001 on `kam`, with `extra` parameters.
+fn phone(kam: &Kamailio, extra: &[&str]) -> Softphone {
+    let server = format!("serveraddress={}", kam.addr());
+    let mut params = vec![server.as_str(), "username=1001", "password=pw1001"];
+    params.extend_from_slice(extra);
+    Softphone::start(&params)
+}
+
 #[test]
 fn outgoing_call_to_baresip_carries_audio_both_ways() {
     let kam = Kamailio::start(KamailioOptions::default());
@@ -26,15 +34,15 @@ fn outgoing_call_to_baresip_carries_audio_both_ways() {
     );
     let bs = Baresip::start(&kam, "1002", &theirs_padded, "PCMU");
     let out = work.path().join("heard.wav");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "callto=1002",
-        "autocall=true",
-        &format!("recorddevice=file:{}", ours.display()),
-        &format!("playbackdevice=file:{}", out.display()),
-    ]);
+    let mut sp = phone(
+        &kam,
+        &[
+            "callto=1002",
+            "autocall=true",
+            &format!("recorddevice=file:{}", ours.display()),
+            &format!("playbackdevice=file:{}", out.display()),
+        ],
+    );
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
     sp.wait_line(
         Duration::from_secs(30),
@@ -67,14 +75,14 @@ fn incoming_call_from_baresip_is_answered_with_audio() {
         0,
     );
     let out = work.path().join("heard.wav");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "autoaccept=true",
-        &format!("recorddevice=file:{}", ours_padded.display()),
-        &format!("playbackdevice=file:{}", out.display()),
-    ]);
+    let mut sp = phone(
+        &kam,
+        &[
+            "autoaccept=true",
+            &format!("recorddevice=file:{}", ours_padded.display()),
+            &format!("playbackdevice=file:{}", out.display()),
+        ],
+    );
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     let bs = Baresip::start(&kam, "1003", &theirs, "PCMA");
     bs.command("dial", &format!("sip:1001@{}", kam.addr()));
@@ -115,14 +123,7 @@ fn dtmf_both_ways_with_baresip() {
     let (_, long) = speech(work.path(), "theirs", "Please enter your number.", 20);
     for (mode, digits) in [("dtmfmode=2", "159#"), ("dtmfmode=1", "*37")] {
         let bs = Baresip::start(&kam, "1002", &long, "PCMU");
-        let mut sp = Softphone::start(&[
-            &format!("serveraddress={}", kam.addr()),
-            "username=1001",
-            "password=pw1001",
-            "callto=1002",
-            "autocall=true",
-            mode,
-        ]);
+        let mut sp = phone(&kam, &["callto=1002", "autocall=true", mode]);
         sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
         sp.send_line(&format!("Dtmf,1,{digits}"));
         // baresip sends one digit back (again if its call was not up yet when asked).
@@ -174,13 +175,7 @@ fn cancel_while_baresip_rings() {
     let work = tempfile::tempdir().expect("tempdir");
     let (_, long) = speech(work.path(), "theirs", "Hello.", 5);
     let bs = Baresip::start_with(&kam, "1002", &long, "PCMU", "manual");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "callto=1002",
-        "autocall=true",
-    ]);
+    let mut sp = phone(&kam, &["callto=1002", "autocall=true"]);
     sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1002,"));
     sp.send_line("Hangup,1");
     sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: cancelled");
@@ -210,11 +205,7 @@ fn three_calls_on_three_lines() {
         .iter()
         .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
         .collect();
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-    ]);
+    let mut sp = phone(&kam, &[]);
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     for (i, user) in ["1002", "1003", "1004"].iter().enumerate() {
         sp.send_line(&format!("Call,{user}"));
@@ -253,15 +244,15 @@ fn hold_and_resume_with_baresip() {
     let (_, theirs) = speech(work.path(), "theirs", text, 5);
     let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
     let out = work.path().join("heard.wav");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "callto=1002",
-        "autocall=true",
-        "loglevel=4",
-        &format!("playbackdevice=file:{}", out.display()),
-    ]);
+    let mut sp = phone(
+        &kam,
+        &[
+            "callto=1002",
+            "autocall=true",
+            "loglevel=4",
+            &format!("playbackdevice=file:{}", out.display()),
+        ],
+    );
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
     std::thread::sleep(Duration::from_secs(2));
     sp.send_line("Hold,1,on");
@@ -314,15 +305,10 @@ fn media_timeout_ends_a_call_whose_peer_died() {
     let work = tempfile::tempdir().expect("tempdir");
     let (_, long) = speech(work.path(), "theirs", "Still there?", 20);
     let mut bs = Baresip::start(&kam, "1002", &long, "PCMU");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "callto=1002",
-        "autocall=true",
-        "mediatimeout=2",
-        "timer=1",
-    ]);
+    let mut sp = phone(
+        &kam,
+        &["callto=1002", "autocall=true", "mediatimeout=2", "timer=1"],
+    );
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
     bs.kill();
     sp.wait_line(
@@ -342,14 +328,14 @@ fn mute_microphone_with_baresip() {
     let (ours, _) = speech(work.path(), "ours", text, 0);
     let (_, theirs) = speech(work.path(), "theirs", "Hello.", 20);
     let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
-    let mut sp = Softphone::start(&[
-        &format!("serveraddress={}", kam.addr()),
-        "username=1001",
-        "password=pw1001",
-        "callto=1002",
-        "autocall=true",
-        &format!("recorddevice=file:{}", ours.display()),
-    ]);
+    let mut sp = phone(
+        &kam,
+        &[
+            "callto=1002",
+            "autocall=true",
+            &format!("recorddevice=file:{}", ours.display()),
+        ],
+    );
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
     std::thread::sleep(Duration::from_secs(2));
     sp.send_line("Mute,1,on");
@@ -380,12 +366,7 @@ fn autohold_on_new_call_and_on_line_switch() {
         .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
         .collect();
     for mode in ["autohold=2", "autohold=4"] {
-        let mut sp = Softphone::start(&[
-            &format!("serveraddress={}", kam.addr()),
-            "username=1001",
-            "password=pw1001",
-            mode,
-        ]);
+        let mut sp = phone(&kam, &[mode]);
         sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
         sp.send_line("Call,1002");
         sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));

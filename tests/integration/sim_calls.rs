@@ -652,6 +652,15 @@ fn reject_on_busy_answers_486_while_a_call_is_up() {
     }));
 }
 
+/// B's 200 OK to A's INVITE, as sent.
+fn ok_to_invite(w: &World) -> String {
+    w.texts
+        .iter()
+        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
+        .map(|(_, t)| t.clone())
+        .expect("200 to INVITE")
+}
+
 /// The value of header `name` in a message text.
 fn header<'a>(text: &'a str, name: &str) -> &'a str {
     text.lines()
@@ -665,12 +674,7 @@ fn update_with_sendonly_holds_us() {
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(10, connected));
     // B's 200 OK to A's INVITE gives the dialog: B's To (with tag) is the UPDATE's From.
-    let ok = w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
-        .map(|(_, t)| t.clone())
-        .expect("200 to INVITE");
+    let ok = ok_to_invite(&w);
     let sdp = "v=0\r\no=- 9 9 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendonly\r\n";
     let update = format!(
         "UPDATE sip:alice@{A} SIP/2.0\r\nVia: SIP/2.0/UDP {B};branch=z9hG4bKupd1;rport\r\nMax-Forwards: 70\r\n\
@@ -720,12 +724,7 @@ fn a_second_fork_answering_is_acked_and_hung_up() {
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(10, connected));
     // The same 200 OK as if a second phone of Bob's answered too (another To tag).
-    let ok = w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
-        .map(|(_, t)| t.clone())
-        .expect("200 to INVITE");
+    let ok = ok_to_invite(&w);
     let to = header(&ok, "To");
     let tag_at = to.find(";tag=").expect("tag");
     let fork = ok.replace(to, &format!("{};tag=otherfork", &to[..tag_at]));

@@ -150,6 +150,21 @@ impl UserAgent {
         });
     }
 
+    /// The index of the call on `line`.
+    fn line_index(&self, line: u32) -> Result<usize, CallError> {
+        self.calls
+            .iter()
+            .position(|c| c.line == line)
+            .ok_or(CallError::NoSuchLine(line))
+    }
+
+    /// The index of the call whose dialog an in-dialog request belongs to.
+    fn dialog_index(&self, req: &SipMessage) -> Option<usize> {
+        self.calls
+            .iter()
+            .position(|c| c.dialog.matches_request(req))
+    }
+
     fn deadline(&self, now: Instant, after: std::time::Duration) -> Option<Instant> {
         (!after.is_zero()).then(|| now + after)
     }
@@ -181,7 +196,7 @@ impl UserAgent {
             })
             .collect();
         for (line, unanswered) in due {
-            let Some(idx) = self.calls.iter().position(|c| c.line == line) else {
+            let Ok(idx) = self.line_index(line) else {
                 continue;
             };
             self.calls[idx].ring_deadline = None;
@@ -350,11 +365,7 @@ impl UserAgent {
 
     /// Answers the ringing call on `line` with media on `rtp_port`.
     pub fn answer(&mut self, now: Instant, line: u32, rtp_port: u16) -> Result<(), CallError> {
-        let idx = self
-            .calls
-            .iter()
-            .position(|c| c.line == line)
-            .ok_or(CallError::NoSuchLine(line))?;
+        let idx = self.line_index(line)?;
         if self.calls[idx].state != CallState::Incoming {
             return Err(CallError::NotRinging(line));
         }
@@ -426,11 +437,7 @@ impl UserAgent {
 
     /// Hangs up, cancels or rejects the call on `line`, whatever its state.
     pub fn hangup(&mut self, now: Instant, line: u32) -> Result<(), CallError> {
-        let idx = self
-            .calls
-            .iter()
-            .position(|c| c.line == line)
-            .ok_or(CallError::NoSuchLine(line))?;
+        let idx = self.line_index(line)?;
         match self.calls[idx].state {
             CallState::Incoming => self.reject_with(now, idx, 486, "rejected"),
             CallState::Calling | CallState::Proceeding | CallState::Ringing => {
@@ -525,11 +532,7 @@ impl UserAgent {
     /// Puts the call on `line` on hold (`true`: we only send, RFC 3264 §8.4) or resumes it, by
     /// re-INVITE. A glare (491) is retried after the RFC 3261 §14.1 random delay.
     pub fn hold(&mut self, now: Instant, line: u32, on: bool) -> Result<(), CallError> {
-        let idx = self
-            .calls
-            .iter()
-            .position(|c| c.line == line)
-            .ok_or(CallError::NoSuchLine(line))?;
+        let idx = self.line_index(line)?;
         if self.calls[idx].state != CallState::Connected {
             return Err(CallError::NotConnected(line));
         }
@@ -654,11 +657,7 @@ impl UserAgent {
         line: u32,
         digits: &str,
     ) -> Result<(), CallError> {
-        let idx = self
-            .calls
-            .iter()
-            .position(|c| c.line == line)
-            .ok_or(CallError::NoSuchLine(line))?;
+        let idx = self.line_index(line)?;
         if !matches!(
             self.calls[idx].state,
             CallState::Connected | CallState::Connecting
@@ -935,23 +934,14 @@ impl UserAgent {
             }
             Method::Invite | Method::Update => Some(self.reinvite(now, req, source, tag)),
             Method::Bye => {
-                let Some(idx) = self
-                    .calls
-                    .iter()
-                    .position(|c| c.dialog.matches_request(req))
-                else {
+                let Some(idx) = self.dialog_index(req) else {
                     return Some(response_to(req, 481, None, Some(tag)));
                 };
-                self.calls[idx].end_reason = "remote hung up".into();
                 self.end(idx, "remote hung up");
                 Some(response_to(req, 200, None, None))
             }
             Method::Info => {
-                let Some(idx) = self
-                    .calls
-                    .iter()
-                    .position(|c| c.dialog.matches_request(req))
-                else {
+                let Some(idx) = self.dialog_index(req) else {
                     return Some(response_to(req, 481, None, Some(tag)));
                 };
                 Some(self.incoming_info(idx, req))
@@ -1097,11 +1087,7 @@ impl UserAgent {
         source: Destination,
         tag: &str,
     ) -> SipMessage {
-        let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.dialog.matches_request(req))
-        else {
+        let Some(idx) = self.dialog_index(req) else {
             return response_to(req, 481, None, Some(tag));
         };
         if self.calls[idx].reinvite_pending {
@@ -1180,11 +1166,7 @@ impl UserAgent {
 
     /// An ACK outside any transaction: the ACK for our 2xx.
     pub(super) fn call_ack(&mut self, now: Instant, req: &SipMessage) {
-        let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.dialog.matches_request(req))
-        else {
+        let Some(idx) = self.dialog_index(req) else {
             return;
         };
         self.calls[idx].ok_retransmit = None;
