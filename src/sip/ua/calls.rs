@@ -4,7 +4,6 @@
 //! first are ACKed and hung up. Lines are numbered 1..=maxlines.
 
 use super::{UaEvent, UserAgent, random_token};
-use crate::media::dtmf::event_code;
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
@@ -33,7 +32,16 @@ pub enum CallError {
     NotConnected(u32),
 }
 
-fn peer_of(value: &str) -> (String, String) {
+/// The client transactions a call can have running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallTx {
+    Invite,
+    Reinvite,
+    Info,
+    Bye,
+}
+
+pub(super) fn peer_of(value: &str) -> (String, String) {
     match NameAddr::parse("From", value) {
         Ok(n) => (
             n.uri.user.clone().unwrap_or_else(|| n.uri.to_string()),
@@ -43,7 +51,7 @@ fn peer_of(value: &str) -> (String, String) {
     }
 }
 
-fn without_tag(value: &str) -> String {
+pub(super) fn without_tag(value: &str) -> String {
     match NameAddr::parse("To", value) {
         Ok(mut n) => {
             n.params.remove("tag");
@@ -53,13 +61,13 @@ fn without_tag(value: &str) -> String {
     }
 }
 
-fn tag_of(value: Option<&str>) -> Option<String> {
+pub(super) fn tag_of(value: Option<&str>) -> Option<String> {
     NameAddr::parse("To", value?)
         .ok()
         .and_then(|n| n.tag().map(str::to_string))
 }
 
-fn contact_uri(msg: &SipMessage) -> Option<String> {
+pub(super) fn contact_uri(msg: &SipMessage) -> Option<String> {
     msg.headers
         .list("Contact")
         .first()
@@ -67,7 +75,7 @@ fn contact_uri(msg: &SipMessage) -> Option<String> {
         .map(|n| n.uri.to_string())
 }
 
-fn sdp_body(msg: &SipMessage) -> Option<String> {
+pub(super) fn sdp_body(msg: &SipMessage) -> Option<String> {
     let is_sdp = msg
         .headers
         .get("Content-Type")
@@ -117,11 +125,11 @@ impl UserAgent {
         Ok(uri)
     }
 
-    fn free_line(&self) -> Option<u32> {
+    pub(super) fn free_line(&self) -> Option<u32> {
         (1..=self.cfg.max_lines).find(|l| !self.calls.iter().any(|c| c.line == *l))
     }
 
-    fn local_media(&self, rtp_port: u16) -> LocalMedia {
+    pub(super) fn local_media(&self, rtp_port: u16) -> LocalMedia {
         LocalMedia {
             addr: self.contact_addr().ip(),
             port: rtp_port,
@@ -133,11 +141,11 @@ impl UserAgent {
         }
     }
 
-    fn our_contact(&self) -> String {
+    pub(super) fn our_contact(&self) -> String {
         Self::contact_uri(&self.cfg, self.contact_addr())
     }
 
-    fn call_event(&mut self, idx: usize) {
+    pub(super) fn call_event(&mut self, idx: usize) {
         let c = &self.calls[idx];
         self.events.push_back(UaEvent::Call {
             line: c.line,
@@ -151,7 +159,7 @@ impl UserAgent {
     }
 
     /// The index of the call on `line`.
-    fn line_index(&self, line: u32) -> Result<usize, CallError> {
+    pub(super) fn line_index(&self, line: u32) -> Result<usize, CallError> {
         self.calls
             .iter()
             .position(|c| c.line == line)
@@ -159,62 +167,13 @@ impl UserAgent {
     }
 
     /// The index of the call whose dialog an in-dialog request belongs to.
-    fn dialog_index(&self, req: &SipMessage) -> Option<usize> {
+    pub(super) fn dialog_index(&self, req: &SipMessage) -> Option<usize> {
         self.calls
             .iter()
             .position(|c| c.dialog.matches_request(req))
     }
 
-    fn deadline(&self, now: Instant, after: std::time::Duration) -> Option<Instant> {
-        (!after.is_zero()).then(|| now + after)
-    }
-
-    /// `ringtimeout` ends calls nobody answered, `calltimeout` ends calls that last too long.
-    fn call_deadlines(&mut self, now: Instant) {
-        let ringing = |s: CallState| {
-            matches!(
-                s,
-                CallState::Calling
-                    | CallState::Proceeding
-                    | CallState::Ringing
-                    | CallState::Incoming
-            )
-        };
-        let due: Vec<(u32, bool)> = self
-            .calls
-            .iter()
-            .filter_map(|c| {
-                if c.ring_deadline.is_some_and(|t| t <= now) && ringing(c.state) {
-                    Some((c.line, true))
-                } else if c.call_deadline.is_some_and(|t| t <= now)
-                    && c.state == CallState::Connected
-                {
-                    Some((c.line, false))
-                } else {
-                    None
-                }
-            })
-            .collect();
-        for (line, unanswered) in due {
-            let Ok(idx) = self.line_index(line) else {
-                continue;
-            };
-            self.calls[idx].ring_deadline = None;
-            self.calls[idx].call_deadline = None;
-            if unanswered && self.calls[idx].state == CallState::Incoming {
-                self.reject_with(now, idx, 480, "not answered (ringtimeout)");
-                continue;
-            }
-            let reason = if unanswered {
-                "no answer (ringtimeout)"
-            } else {
-                "call time limit (calltimeout)"
-            };
-            let _ = self.hangup_because(now, line, reason);
-        }
-    }
-
-    fn set_state(&mut self, idx: usize, state: CallState) {
+    pub(super) fn set_state(&mut self, idx: usize, state: CallState) {
         if state == CallState::Connected {
             self.calls[idx].ring_deadline = None;
         }
@@ -234,14 +193,14 @@ impl UserAgent {
         }
     }
 
-    fn end(&mut self, idx: usize, reason: &str) {
+    pub(super) fn end(&mut self, idx: usize, reason: &str) {
         if self.calls[idx].end_reason.is_empty() {
             self.calls[idx].end_reason = reason.to_string();
         }
         self.set_state(idx, CallState::Terminated);
     }
 
-    fn media_update(&mut self, idx: usize, n: sdp::Negotiated) {
+    pub(super) fn media_update(&mut self, idx: usize, n: sdp::Negotiated) {
         let line = self.calls[idx].line;
         self.calls[idx].negotiated = Some(n.clone());
         self.events.push_back(UaEvent::Media {
@@ -315,13 +274,13 @@ impl UserAgent {
         Ok(line)
     }
 
-    fn rng_u64(&mut self) -> u64 {
+    pub(super) fn rng_u64(&mut self) -> u64 {
         use rand::Rng;
         self.rng.random()
     }
 
     /// Sends the (first or authenticated) INVITE of an outgoing call.
-    fn send_invite(&mut self, now: Instant, idx: usize, auth: Option<(String, String)>) {
+    pub(super) fn send_invite(&mut self, now: Instant, idx: usize, auth: Option<(String, String)>) {
         let c = &mut self.calls[idx];
         let cseq = c.dialog.local_cseq;
         let mut req = SipMessage::request(Method::Invite, c.dialog.remote_target.clone());
@@ -424,7 +383,7 @@ impl UserAgent {
         Ok(())
     }
 
-    fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
+    pub(super) fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
         if let (Some(req), Some(key)) = (
             self.calls[idx].request.clone(),
             self.calls[idx].server_tx.clone(),
@@ -485,7 +444,7 @@ impl UserAgent {
         }
     }
 
-    fn send_cancel(&mut self, now: Instant, idx: usize) {
+    pub(super) fn send_cancel(&mut self, now: Instant, idx: usize) {
         let Some(invite) = self.calls[idx].invite.clone() else {
             return;
         };
@@ -518,7 +477,7 @@ impl UserAgent {
         }
     }
 
-    fn send_bye(&mut self, now: Instant, idx: usize) {
+    pub(super) fn send_bye(&mut self, now: Instant, idx: usize) {
         let bye = self.calls[idx].dialog.request(Method::Bye);
         self.calls[idx].ok_retransmit = None;
         let key = self.send_request(now, bye);
@@ -529,204 +488,45 @@ impl UserAgent {
         }
     }
 
-    /// Puts the call on `line` on hold (`true`: we only send, RFC 3264 §8.4) or resumes it, by
-    /// re-INVITE. A glare (491) is retried after the RFC 3261 §14.1 random delay.
-    pub fn hold(&mut self, now: Instant, line: u32, on: bool) -> Result<(), CallError> {
-        let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Connected {
-            return Err(CallError::NotConnected(line));
-        }
-        let c = &mut self.calls[idx];
-        if c.local_hold == on && !c.reinvite_pending {
-            return Ok(());
-        }
-        c.hold_wanted = Some(on);
-        if !c.reinvite_pending && c.glare_retry.is_none() {
-            self.send_reinvite(now, idx);
-        }
-        self.pump(now);
-        Ok(())
-    }
-
-    fn send_reinvite(&mut self, now: Instant, idx: usize) {
-        let c = &mut self.calls[idx];
-        let on = c.hold_wanted.unwrap_or(c.local_hold);
-        c.media.direction = if on {
-            Direction::SendOnly
-        } else {
-            Direction::SendRecv
-        };
-        c.session.1 += 1;
-        let offer = sdp::offer(&c.media, c.session);
-        let mut req = c.dialog.request(Method::Invite);
-        req.headers.push("Content-Type", "application/sdp");
-        req.body = offer.clone().into_bytes();
-        c.local_sdp = Some(offer);
-        c.reinvite_ack = None;
-        let key = self.send_request(now, req);
-        let c = &mut self.calls[idx];
-        c.reinvite_pending = key.is_some();
-        c.reinvite_tx = key;
-    }
-
-    fn reinvite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
-        let code = resp.status().unwrap_or(0);
-        if code < 200 {
-            return;
-        }
-        if !self.calls[idx].reinvite_pending {
-            // A retransmitted 2xx: our ACK was lost.
-            if let (200..=299, Some(ack)) = (code, self.calls[idx].reinvite_ack.clone()) {
-                self.resend(now, ack);
-            }
-            return;
-        }
-        self.calls[idx].reinvite_pending = false;
-        match code {
-            200..=299 => {
-                let cseq = resp
-                    .headers
-                    .get("CSeq")
-                    .and_then(|v| CSeq::parse(v).ok())
-                    .map(|c| c.seq)
-                    .unwrap_or(1);
-                if let Some(t) = contact_uri(resp) {
-                    self.calls[idx].dialog.remote_target = t;
-                }
-                let ack = self.calls[idx].dialog.ack(cseq);
-                self.calls[idx].reinvite_ack = Some(ack.clone());
-                self.send_request(now, ack);
-                let answer = sdp_body(resp)
-                    .ok_or(SdpError::NoAudio)
-                    .and_then(|b| sdp::parse(&b))
-                    .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
-                match answer {
-                    Ok(n) => {
-                        self.media_update(idx, n);
-                        let c = &mut self.calls[idx];
-                        c.local_hold = c.hold_wanted.take().unwrap_or(c.local_hold);
-                        self.hold_event(idx);
-                    }
-                    Err(e) => {
-                        self.calls[idx].end_reason = format!("unusable answer to re-INVITE: {e}");
-                        self.send_bye(now, idx);
-                    }
-                }
-            }
-            491 => {
-                // Glare: both sides re-INVITEd. The Call-ID owner waits 2.1-4 s, the other 0-2 s.
-                use rand::Rng;
-                let ms = if self.calls[idx].direction == CallDirection::Outgoing {
-                    self.rng.random_range(2100..=4000)
-                } else {
-                    self.rng.random_range(0..=2000)
-                };
-                self.calls[idx].glare_retry = Some(now + std::time::Duration::from_millis(ms));
-            }
-            408 | 481 => self.end(idx, &format!("{code} {}", resp.reason())),
-            _ => {
-                let c = &mut self.calls[idx];
-                c.media.direction = if c.local_hold {
-                    Direction::SendOnly
-                } else {
-                    Direction::SendRecv
-                };
-                c.hold_wanted = None;
-                let line = c.line;
-                self.events.push_back(UaEvent::CommandFailed {
-                    error: format!("hold/resume on line {line}: {code} {}", resp.reason()),
-                });
-            }
-        }
-    }
-
-    fn hold_event(&mut self, idx: usize) {
-        let c = &self.calls[idx];
-        self.events.push_back(UaEvent::Hold {
-            line: c.line,
-            local: c.local_hold,
-            remote: c.remote_hold,
-        });
-    }
-
-    /// Sends DTMF digits as SIP INFO (`application/dtmf-relay`), one transaction at a time so
-    /// that they arrive in order.
-    pub fn send_dtmf_info(
-        &mut self,
-        now: Instant,
-        line: u32,
-        digits: &str,
-    ) -> Result<(), CallError> {
-        let idx = self.line_index(line)?;
-        if !matches!(
-            self.calls[idx].state,
-            CallState::Connected | CallState::Connecting
-        ) {
-            return Err(CallError::NotConnected(line));
-        }
-        self.calls[idx]
-            .info_queue
-            .extend(digits.chars().filter(|c| event_code(*c).is_some()));
-        if self.calls[idx].info_tx.is_none() {
-            self.next_info(now, idx);
-        }
-        self.pump(now);
-        Ok(())
-    }
-
-    fn next_info(&mut self, now: Instant, idx: usize) {
-        let Some(digit) = self.calls[idx].info_queue.pop_front() else {
-            return;
-        };
-        let mut info = self.calls[idx].dialog.request(Method::Info);
-        info.headers.push("Content-Type", "application/dtmf-relay");
-        info.body = format!("Signal={digit}\r\nDuration=100\r\n").into_bytes();
-        self.calls[idx].info_tx = self.send_request(now, info);
+    /// Which of its client transactions a call knows `key` as.
+    fn tx_owner(&self, key: &TxKey) -> Option<(usize, CallTx)> {
+        let k = Some(key);
+        self.calls.iter().enumerate().find_map(|(i, c)| {
+            let which = if c.invite_tx.as_ref() == k {
+                CallTx::Invite
+            } else if c.reinvite_tx.as_ref() == k {
+                CallTx::Reinvite
+            } else if c.info_tx.as_ref() == k {
+                CallTx::Info
+            } else if c.bye_tx.as_ref() == k {
+                CallTx::Bye
+            } else {
+                return None;
+            };
+            Some((i, which))
+        })
     }
 
     /// A response on one of the calls' client transactions. Gives false when none matched.
     pub(super) fn call_response(&mut self, now: Instant, key: &TxKey, resp: &SipMessage) -> bool {
-        if let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.reinvite_tx.as_ref() == Some(key))
-        {
-            self.reinvite_response(now, idx, resp);
-            return true;
-        }
-        if let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.info_tx.as_ref() == Some(key))
-        {
-            if resp.status().unwrap_or(0) >= 200 {
+        let Some((idx, tx)) = self.tx_owner(key) else {
+            return false;
+        };
+        let is_final = resp.status().unwrap_or(0) >= 200;
+        match tx {
+            CallTx::Invite => self.invite_response(now, idx, resp),
+            CallTx::Reinvite => self.reinvite_response(now, idx, resp),
+            CallTx::Info if is_final => {
                 self.calls[idx].info_tx = None;
                 self.next_info(now, idx);
             }
-            return true;
+            CallTx::Bye if is_final => self.end(idx, "hung up"),
+            CallTx::Info | CallTx::Bye => {}
         }
-        if let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.bye_tx.as_ref() == Some(key))
-        {
-            if resp.status().unwrap_or(0) >= 200 {
-                self.end(idx, "hung up");
-            }
-            return true;
-        }
-        let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.invite_tx.as_ref() == Some(key))
-        else {
-            return false;
-        };
-        self.invite_response(now, idx, resp);
         true
     }
 
-    fn invite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
+    pub(super) fn invite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
         let code = resp.status().unwrap_or(0);
         match code {
             100..=199 => {
@@ -818,7 +618,7 @@ impl UserAgent {
         }
     }
 
-    fn invite_ok(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
+    pub(super) fn invite_ok(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
         let tag = tag_of(resp.headers.get("To"));
         let c = &self.calls[idx];
         // A 2xx from a second fork (another tag): ACK it and hang that leg up (first wins).
@@ -861,7 +661,7 @@ impl UserAgent {
     }
 
     /// Sends a request that was built before (an ACK again) with a fresh Via.
-    fn resend(&mut self, now: Instant, mut req: SipMessage) {
+    pub(super) fn resend(&mut self, now: Instant, mut req: SipMessage) {
         req.headers.remove("Via");
         self.send_request(now, req);
     }
@@ -884,37 +684,22 @@ impl UserAgent {
 
     /// A client transaction of a call timed out or failed.
     pub(super) fn call_no_response(&mut self, key: &TxKey, why: &str) -> bool {
-        if let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.reinvite_tx.as_ref() == Some(key))
-        {
-            if self.calls[idx].reinvite_pending {
-                self.end(idx, &format!("re-INVITE: {why}"));
-            }
-            return true;
-        }
-        if let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.info_tx.as_ref() == Some(key))
-        {
-            let c = &mut self.calls[idx];
-            c.info_tx = None;
-            c.info_queue.clear();
-            self.events.push_back(UaEvent::CommandFailed {
-                error: format!("DTMF by INFO on line {}: {why}", c.line),
-            });
-            return true;
-        }
-        let Some(idx) = self
-            .calls
-            .iter()
-            .position(|c| c.invite_tx.as_ref() == Some(key) || c.bye_tx.as_ref() == Some(key))
-        else {
+        let Some((idx, tx)) = self.tx_owner(key) else {
             return false;
         };
-        self.end(idx, why);
+        match tx {
+            CallTx::Info => {
+                let c = &mut self.calls[idx];
+                c.info_tx = None;
+                c.info_queue.clear();
+                self.events.push_back(UaEvent::CommandFailed {
+                    error: format!("DTMF by INFO on line {}: {why}", c.line),
+                });
+            }
+            CallTx::Reinvite if !self.calls[idx].reinvite_pending => {}
+            CallTx::Reinvite => self.end(idx, &format!("re-INVITE: {why}")),
+            CallTx::Invite | CallTx::Bye => self.end(idx, why),
+        }
         true
     }
 
@@ -965,50 +750,7 @@ impl UserAgent {
         }
     }
 
-    /// INFO in a dialog: DTMF as `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.
-    fn incoming_info(&mut self, idx: usize, req: &SipMessage) -> SipMessage {
-        let ctype = req
-            .headers
-            .get("Content-Type")
-            .map(|t| {
-                t.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        let body = String::from_utf8_lossy(&req.body);
-        let digit = match ctype.as_str() {
-            "application/dtmf-relay" => body
-                .lines()
-                .find_map(|l| {
-                    l.trim()
-                        .strip_prefix("Signal=")
-                        .or_else(|| l.trim().strip_prefix("signal="))
-                })
-                .and_then(|v| v.trim().chars().next()),
-            "application/dtmf" => body.trim().chars().next(),
-            // An empty INFO keeps the dialog alive (RFC 6086 §4.2.2 legacy use): accept it.
-            "" if req.body.is_empty() => return response_to(req, 200, None, None),
-            _ => {
-                let mut r = response_to(req, 415, None, None);
-                r.headers
-                    .push("Accept", "application/dtmf-relay, application/dtmf");
-                return r;
-            }
-        };
-        match digit.filter(|d| event_code(*d).is_some()) {
-            Some(d) => {
-                let line = self.calls[idx].line;
-                self.events.push_back(UaEvent::Dtmf { line, digit: d });
-                response_to(req, 200, None, None)
-            }
-            None => response_to(req, 400, Some("Bad Request (no DTMF signal)"), None),
-        }
-    }
-
-    fn incoming_invite(
+    pub(super) fn incoming_invite(
         &mut self,
         now: Instant,
         key: &TxKey,
@@ -1079,91 +821,6 @@ impl UserAgent {
         Some(ringing)
     }
 
-    /// A re-INVITE or UPDATE in an existing dialog: answer the new offer on the same port.
-    fn reinvite(
-        &mut self,
-        now: Instant,
-        req: &SipMessage,
-        source: Destination,
-        tag: &str,
-    ) -> SipMessage {
-        let Some(idx) = self.dialog_index(req) else {
-            return response_to(req, 481, None, Some(tag));
-        };
-        if self.calls[idx].reinvite_pending {
-            // Glare (RFC 3261 §14.2): our own re-INVITE is still open.
-            let mut r = response_to(req, 491, None, None);
-            r.headers.push("Retry-After", "1");
-            return r;
-        }
-        self.calls[idx].response_dest = req
-            .headers
-            .list("Via")
-            .first()
-            .and_then(|v| crate::sip::headers::Via::parse(v).ok())
-            .map(|via| crate::sip::transaction::response_destination(&via, source));
-        let c = &mut self.calls[idx];
-        c.session.1 += 1;
-        let session = c.session;
-        let media = c.media.clone();
-        // UPDATE (RFC 3311) changes the session like a re-INVITE but gets no ACK; without SDP it
-        // only refreshes the target.
-        let update = req.method() == Some(&Method::Update);
-        if update && sdp_body(req).is_none() {
-            if let Some(t) = contact_uri(req) {
-                self.calls[idx].dialog.remote_target = t;
-            }
-            return response_to(req, 200, None, None);
-        }
-        // A re-INVITE without an offer: our 200 offers and the ACK answers (late offer).
-        let answer = match sdp_body(req) {
-            Some(b) => sdp::parse(&b)
-                .and_then(|o| sdp::answer(&o, &media, session))
-                .map(|(text, n)| (text, Some(n))),
-            None => Ok((sdp::offer(&media, session), None)),
-        };
-        match answer {
-            Ok((text, n)) => {
-                if let Some(t) = contact_uri(req) {
-                    self.calls[idx].dialog.remote_target = t;
-                }
-                match n {
-                    Some(n) => {
-                        let held = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
-                        self.media_update(idx, n);
-                        if held != self.calls[idx].remote_hold {
-                            self.calls[idx].remote_hold = held;
-                            self.hold_event(idx);
-                        }
-                    }
-                    None => self.calls[idx].late_offer = true,
-                }
-                let c = &mut self.calls[idx];
-                c.local_sdp = Some(text.clone());
-                let mut ok = response_to(req, 200, None, None);
-                ok.headers
-                    .push("Contact", format!("<{}>", c.dialog.contact));
-                ok.headers.push("Content-Type", "application/sdp");
-                ok.body = text.into_bytes();
-                if !update {
-                    let t1 = self.cfg.timers.t1;
-                    self.calls[idx].ok_retransmit = Some(OkRetransmit {
-                        response: ok.clone(),
-                        next: now + t1,
-                        interval: t1,
-                        give_up: now + self.cfg.timers.t1x64(),
-                    });
-                }
-                ok
-            }
-            Err(e) => {
-                let mut r = response_to(req, 488, None, None);
-                r.headers.push("Warning", format!("399 softphone \"{e}\""));
-                r
-            }
-        }
-    }
-
     /// An ACK outside any transaction: the ACK for our 2xx.
     pub(super) fn call_ack(&mut self, now: Instant, req: &SipMessage) {
         let Some(idx) = self.dialog_index(req) else {
@@ -1189,47 +846,5 @@ impl UserAgent {
             self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
             self.set_state(idx, CallState::Connected);
         }
-    }
-
-    /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
-    pub(super) fn call_timers(&mut self, now: Instant) {
-        self.call_deadlines(now);
-        for i in 0..self.calls.len() {
-            if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
-                self.calls[i].glare_retry = None;
-                if self.calls[i].hold_wanted.is_some()
-                    && self.calls[i].state == CallState::Connected
-                {
-                    self.send_reinvite(now, i);
-                }
-            }
-        }
-        let mut i = 0;
-        while i < self.calls.len() {
-            let Some(ok) = self.calls[i].ok_retransmit.clone() else {
-                i += 1;
-                continue;
-            };
-            if ok.give_up <= now {
-                self.calls[i].ok_retransmit = None;
-                self.calls[i].end_reason = "no ACK for our answer".into();
-                self.send_bye(now, i);
-            } else if ok.next <= now {
-                if let Some(dest) = self.calls[i].response_dest {
-                    self.layer.send_stateless(dest, &ok.response);
-                }
-                let interval = (ok.interval * 2).min(self.cfg.timers.t2);
-                if let Some(o) = self.calls[i].ok_retransmit.as_mut() {
-                    o.next = now + interval;
-                    o.interval = interval;
-                }
-            }
-            i += 1;
-        }
-    }
-
-    /// The earliest call timer.
-    pub(super) fn calls_timeout(&self) -> Option<Instant> {
-        self.calls.iter().filter_map(Call::poll_timeout).min()
     }
 }

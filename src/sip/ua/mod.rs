@@ -5,6 +5,7 @@
 //! transmits, events and the next deadline.
 
 mod calls;
+mod midcall;
 
 pub use calls::CallError;
 
