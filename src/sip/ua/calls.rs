@@ -6,7 +6,7 @@
 use super::{UaEvent, UserAgent, random_token};
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
-use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
+use crate::sip::call::{Call, CallDirection, CallState, Dialog};
 use crate::sip::digest::{Challenge, Credentials, DigestRequest, authorization};
 use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::{Method, SipMessage};
@@ -320,78 +320,6 @@ impl UserAgent {
         if c.invite_tx.is_none() {
             self.end(idx, "could not send the INVITE");
         }
-    }
-
-    /// Answers the ringing call on `line` with media on `rtp_port`.
-    pub fn answer(&mut self, now: Instant, line: u32, rtp_port: u16) -> Result<(), CallError> {
-        let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Incoming {
-            return Err(CallError::NotRinging(line));
-        }
-        let media = self.local_media(rtp_port);
-        let (Some(req), Some(key)) = (
-            self.calls[idx].request.clone(),
-            self.calls[idx].server_tx.clone(),
-        ) else {
-            return Err(CallError::NotRinging(line));
-        };
-        let session = (self.rng_u64() >> 1, 1);
-        let body = match sdp_body(&req) {
-            Some(offer_text) => {
-                match sdp::parse(&offer_text).and_then(|o| sdp::answer(&o, &media, session)) {
-                    Ok((text, n)) => {
-                        self.media_update(idx, n);
-                        text
-                    }
-                    Err(e) => {
-                        self.reject_with(now, idx, 488, &format!("media: {e}"));
-                        return Ok(());
-                    }
-                }
-            }
-            None => {
-                self.calls[idx].late_offer = true;
-                sdp::offer(&media, session)
-            }
-        };
-        let c = &mut self.calls[idx];
-        c.media = media;
-        c.session = session;
-        c.local_sdp = Some(body.clone());
-        let mut ok = response_to(&req, 200, None, Some(&c.dialog.local_tag));
-        for rr in req.headers.get_all("Record-Route") {
-            ok.headers.push("Record-Route", rr);
-        }
-        ok.headers
-            .push("Contact", format!("<{}>", c.dialog.contact));
-        ok.headers.push(
-            "Allow",
-            crate::sip::validate::allow_header(super::ALLOWED_METHODS),
-        );
-        ok.headers.push("Content-Type", "application/sdp");
-        ok.body = body.into_bytes();
-        let t1 = self.cfg.timers.t1;
-        c.ok_retransmit = Some(OkRetransmit {
-            response: ok.clone(),
-            next: now + t1,
-            interval: t1,
-            give_up: now + self.cfg.timers.t1x64(),
-        });
-        let _ = self.layer.send_response(now, &key, &ok);
-        self.set_state(idx, CallState::Connecting);
-        self.pump(now);
-        Ok(())
-    }
-
-    pub(super) fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
-        if let (Some(req), Some(key)) = (
-            self.calls[idx].request.clone(),
-            self.calls[idx].server_tx.clone(),
-        ) {
-            let r = response_to(&req, code, None, Some(&self.calls[idx].dialog.local_tag));
-            let _ = self.layer.send_response(now, &key, &r);
-        }
-        self.end(idx, reason);
     }
 
     /// Hangs up, cancels or rejects the call on `line`, whatever its state.
@@ -747,104 +675,6 @@ impl UserAgent {
                 }
             }
             _ => None,
-        }
-    }
-
-    pub(super) fn incoming_invite(
-        &mut self,
-        now: Instant,
-        key: &TxKey,
-        req: &SipMessage,
-        source: Destination,
-        tag: &str,
-    ) -> Option<SipMessage> {
-        let busy = self.cfg.reject_on_busy
-            && self
-                .calls
-                .iter()
-                .any(|c| !matches!(c.state, CallState::Terminated));
-        let Some(line) = self.free_line().filter(|_| !busy) else {
-            return Some(response_to(req, 486, None, Some(tag)));
-        };
-        if let Some(body) = sdp_body(req) {
-            let media = self.local_media(0);
-            if let Err(e) = sdp::parse(&body).and_then(|o| sdp::answer(&o, &media, (0, 0))) {
-                let mut r = response_to(req, 488, None, Some(tag));
-                r.headers.push("Warning", format!("399 softphone \"{e}\""));
-                return Some(r);
-            }
-        }
-        let from = req.headers.get("From").unwrap_or_default();
-        let (peer, peer_display) = peer_of(from);
-        let dialog = Dialog {
-            call_id: req.headers.get("Call-ID").unwrap_or_default().to_string(),
-            local_tag: tag.to_string(),
-            remote_tag: tag_of(Some(from)),
-            local_uri: without_tag(req.headers.get("To").unwrap_or_default()),
-            remote_uri: without_tag(from),
-            remote_target: contact_uri(req)
-                .unwrap_or_else(|| req.request_uri().unwrap_or_default().to_string()),
-            route_set: req.headers.list("Record-Route"),
-            local_cseq: 1,
-            remote_cseq: req
-                .headers
-                .get("CSeq")
-                .and_then(|c| CSeq::parse(c).ok())
-                .map(|c| c.seq),
-            contact: self.our_contact(),
-        };
-        let media = self.local_media(0);
-        let mut call = Call::new(
-            line,
-            CallDirection::Incoming,
-            CallState::Incoming,
-            dialog,
-            (peer, peer_display),
-            media,
-        );
-        call.server_tx = Some(key.clone());
-        call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
-        call.request = Some(req.clone());
-        call.response_dest = req
-            .headers
-            .list("Via")
-            .first()
-            .and_then(|v| crate::sip::headers::Via::parse(v).ok())
-            .map(|via| crate::sip::transaction::response_destination(&via, source));
-        self.calls.push(call);
-        let idx = self.calls.len() - 1;
-        self.call_event(idx);
-        let mut ringing = response_to(req, 180, None, Some(tag));
-        ringing
-            .headers
-            .push("Contact", format!("<{}>", self.our_contact()));
-        Some(ringing)
-    }
-
-    /// An ACK outside any transaction: the ACK for our 2xx.
-    pub(super) fn call_ack(&mut self, now: Instant, req: &SipMessage) {
-        let Some(idx) = self.dialog_index(req) else {
-            return;
-        };
-        self.calls[idx].ok_retransmit = None;
-        if self.calls[idx].late_offer {
-            self.calls[idx].late_offer = false;
-            let answer = sdp_body(req)
-                .ok_or(SdpError::NoAudio)
-                .and_then(|b| sdp::parse(&b))
-                .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
-            match answer {
-                Ok(n) => self.media_update(idx, n),
-                Err(e) => {
-                    self.calls[idx].end_reason = format!("unusable answer in ACK: {e}");
-                    self.send_bye(now, idx);
-                    return;
-                }
-            }
-        }
-        if self.calls[idx].state == CallState::Connecting {
-            self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
-            self.set_state(idx, CallState::Connected);
         }
     }
 }

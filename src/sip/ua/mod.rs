@@ -3,24 +3,30 @@
 //! its public address from rport/received, sends NAT keep-alives and the OPTIONS capability
 //! request. The driver feeds it bytes, transport errors, commands and the time; it hands back
 //! transmits, events and the next deadline.
+//!
+//! Its parts: `uas.rs` answers requests and malformed input, `nat.rs` learns the public
+//! address and sends keep-alives, `calls.rs` sets calls up and tears them down,
+//! `incoming.rs` rings and answers incoming calls, `midcall.rs` holds, re-negotiates, sends
+//! DTMF by INFO and runs the call timers.
 
 mod calls;
+mod incoming;
 mod midcall;
+mod nat;
+mod uas;
 
 pub use calls::CallError;
 
-use super::builder::{response_to, response_to_salvaged};
 use super::call::{Call, CallDirection, CallState};
 use super::digest::{Credentials, Secret};
-use super::headers::Via;
-use super::message::{Method, SipMessage, reason_phrase};
-use super::parse::{parse_message, salvage_request};
+use super::message::{Method, SipMessage};
+use super::parse::parse_message;
 use super::random_token;
 use super::registration::{AcceptExpires, RegOutput, RegState, Registration, RegistrationConfig};
 use super::transaction::timers::TimerConfig;
-use super::transaction::{LayerEvent, TransactionLayer, TxKey, response_destination};
+use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
-use super::validate::{allow_header, check_request};
+use super::validate::allow_header;
 use crate::sdp::{Codec, Negotiated};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -537,35 +543,6 @@ impl UserAgent {
         });
     }
 
-    fn answer_malformed(&mut self, data: &[u8], source: Destination, error: &str, status: u16) {
-        let mut answered = None;
-        if let Some(s) = salvage_request(data)
-            && !s.is_ack
-        {
-            let detail: String = error
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(120)
-                .collect();
-            let reason = format!("{} ({detail})", reason_phrase(status));
-            let tag = random_token(&mut self.rng, 10);
-            let resp = response_to_salvaged(&s, status, &reason, &tag);
-            let dest = s
-                .vias
-                .first()
-                .and_then(|v| Via::parse(v).ok())
-                .map(|v| response_destination(&v, source))
-                .unwrap_or(source);
-            self.layer.send_stateless(dest, &resp);
-            answered = Some(status);
-        }
-        self.events.push_back(UaEvent::Malformed {
-            source: source.addr,
-            error: error.to_string(),
-            answered,
-        });
-    }
-
     /// The transport failed to reach `dest` (connection refused, reset, ICMP).
     pub fn handle_transport_error(&mut self, now: Instant, dest: Destination) {
         self.layer.on_transport_error(dest);
@@ -586,90 +563,6 @@ impl UserAgent {
             self.stop();
         }
         self.pump(now);
-    }
-
-    fn send_keepalive(&mut self, now: Instant) {
-        self.keepalive_at = Some(now + self.cfg.keepalive_interval);
-        let Some(dest) = self.cfg.first_hop else {
-            return;
-        };
-        let bytes: &[u8] = match self.cfg.keepalive {
-            KeepAliveType::None => return,
-            KeepAliveType::SpaceCrlf => b" \r\n",
-            KeepAliveType::Crlf => b"\r\n",
-            KeepAliveType::CrlfCrlf => b"\r\n\r\n",
-            KeepAliveType::Notify => {
-                let mut req =
-                    SipMessage::request(Method::Notify, format!("sip:{}", self.cfg.domain));
-                let tag = random_token(&mut self.rng, 10);
-                let call_id = random_token(&mut self.rng, 24);
-                req.headers.push("Max-Forwards", "70");
-                req.headers.push(
-                    "From",
-                    format!("<sip:{}@{}>;tag={tag}", self.cfg.user, self.cfg.domain),
-                );
-                req.headers.push("To", format!("<sip:{}>", self.cfg.domain));
-                req.headers.push("Call-ID", call_id);
-                req.headers.push("CSeq", "1 NOTIFY");
-                req.headers.push("Event", "keep-alive");
-                self.send_request(now, req);
-                return;
-            }
-        };
-        self.transmits.push_back(Transmit {
-            dest,
-            bytes: bytes.to_vec(),
-        });
-    }
-
-    /// Learns the public address from the top Via of a response (RFC 3581).
-    fn learn_address(&mut self, resp: &SipMessage, now: Instant) {
-        let Some(via) = resp
-            .headers
-            .list("Via")
-            .first()
-            .and_then(|v| Via::parse(v).ok())
-        else {
-            return;
-        };
-        if via.sent_by() != format_hostport(self.cfg.local).to_ascii_lowercase() {
-            return;
-        }
-        let ip = via
-            .params
-            .value("received")
-            .and_then(|r| r.trim_matches(['[', ']']).parse::<IpAddr>().ok())
-            .unwrap_or(self.cfg.local.ip());
-        let port = via
-            .params
-            .value("rport")
-            .and_then(|p| p.parse::<u16>().ok())
-            .unwrap_or(self.cfg.local.port());
-        let seen = SocketAddr::new(ip, port);
-        let current = self.contact_addr();
-        if seen == current {
-            self.rport_candidate = None;
-            return;
-        }
-        let use_it = match self.cfg.rport {
-            RportMode::Off | RportMode::AskOnly => false,
-            RportMode::EvenOnPublic => true,
-            RportMode::Always => !is_public(self.cfg.local.ip()),
-            RportMode::WhenSure => {
-                let sure = self.rport_candidate == Some(seen);
-                self.rport_candidate = Some(seen);
-                sure
-            }
-        };
-        if use_it && self.cfg.transport == Transport::Udp {
-            self.public_addr = Some(seen);
-            self.rport_candidate = None;
-            let contact = Self::contact_uri(&self.cfg, seen);
-            if let Some(r) = &mut self.registration {
-                r.update_contact(now, contact);
-            }
-            self.events.push_back(UaEvent::PublicAddress { addr: seen });
-        }
     }
 
     /// Moves outputs between the registration, the transaction layer and the event queue
@@ -810,46 +703,6 @@ impl UserAgent {
                 allow: None,
             });
         }
-    }
-
-    /// The UAS core: answers a request that has its server transaction.
-    fn answer_request(&mut self, now: Instant, key: &TxKey, req: &SipMessage, source: Destination) {
-        let tag = random_token(&mut self.rng, 10);
-        let response = if let Some(err) = check_request(req, ALLOWED_METHODS, &tag) {
-            err
-        } else if self.layer.is_merged_request(req, key) {
-            response_to(req, 482, None, Some(&tag))
-        } else {
-            match req.method() {
-                Some(Method::Options) => {
-                    let mut r = response_to(req, 200, None, Some(&tag));
-                    r.headers.push("Allow", allow_header(ALLOWED_METHODS));
-                    r.headers.push("Accept", "application/sdp");
-                    r.headers.push("Accept-Encoding", "identity");
-                    r.headers.push("Accept-Language", "en");
-                    r.headers.push("User-Agent", self.cfg.user_agent.clone());
-                    r
-                }
-                Some(
-                    Method::Invite | Method::Bye | Method::Cancel | Method::Info | Method::Update,
-                ) => {
-                    match self.call_request(now, key, req, source, &tag) {
-                        Some(r) => r,
-                        // The call layer answers later (ringing, then the user's answer).
-                        None => return,
-                    }
-                }
-                _ => response_to(req, 405, None, Some(&tag)),
-            }
-        };
-        let code = response.status().unwrap_or(0);
-        if code >= 300 {
-            self.events.push_back(UaEvent::RequestRejected {
-                method: req.method().map(|m| m.to_string()).unwrap_or_default(),
-                code,
-            });
-        }
-        let _ = self.layer.send_response(now, key, &response);
     }
 
     /// The earliest instant something must happen.
