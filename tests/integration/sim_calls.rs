@@ -45,6 +45,8 @@ struct World {
     loss: f64,
     /// Drops the first datagram whose text starts with this (once).
     drop_once: Option<&'static str>,
+    /// Drops every datagram whose text starts with this.
+    drop_always: Option<&'static str>,
     flights: Vec<(Instant, u64, SocketPair, Vec<u8>)>,
     seq: u64,
     a: UserAgent,
@@ -69,6 +71,7 @@ impl World {
             rng: StdRng::seed_from_u64(seed),
             loss: 0.0,
             drop_once: None,
+            drop_always: None,
             flights: Vec::new(),
             seq: 0,
             a: ua(A, B, "alice", seed * 2 + 1),
@@ -126,7 +129,8 @@ impl World {
             self.drop_once = None;
             return;
         }
-        if self.rng.random_bool(self.loss) {
+        if self.drop_always.is_some_and(|p| text.starts_with(p)) || self.rng.random_bool(self.loss)
+        {
             return;
         }
         let to = if to == addr(A) { A } else { B };
@@ -751,4 +755,40 @@ fn a_second_fork_answering_is_acked_and_hung_up() {
         World::last_state(&w.a_events),
         Some((CallState::Connected, _))
     ));
+}
+
+#[test]
+fn no_ack_for_our_answer_ends_the_call_after_64_t1() {
+    let mut w = World::new(19);
+    w.drop_always = Some("ACK ");
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(5, |w| matches!(
+        World::last_state(&w.b_events),
+        Some((CallState::Connecting, _))
+    )));
+    let answered = w.now;
+    assert!(w.run(60, |w| {
+        World::last_state(&w.b_events).is_some_and(|s| s.0 != CallState::Connecting)
+    }));
+    let oks = w
+        .sent
+        .iter()
+        .filter(|(_, f, l)| *f == B && l.starts_with("SIP/2.0 200"))
+        .count();
+    assert!(
+        oks >= 7,
+        "the 200 was retransmitted (T1 doubling to T2): {oks}"
+    );
+    let bye = w
+        .sent
+        .iter()
+        .find(|(_, f, l)| *f == B && l.starts_with("BYE"))
+        .map(|(t, _, _)| *t)
+        .expect("BYE");
+    assert_eq!((w.t0 + bye) - answered, Duration::from_secs(32), "64*T1");
+    assert!(w.run(10, |w| ended_with(&w.b_events).is_some()));
+    assert_eq!(
+        ended_with(&w.b_events).as_deref(),
+        Some("no ACK for our answer")
+    );
 }

@@ -86,6 +86,7 @@ impl UserAgent {
         self.end(idx, reason);
     }
 
+    /// A new INVITE: it rings on a free line, or gets 486 (busy) or 488 (no usable media).
     pub(super) fn incoming_invite(
         &mut self,
         now: Instant,

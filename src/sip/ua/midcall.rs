@@ -300,7 +300,12 @@ impl UserAgent {
     /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
     pub(super) fn call_timers(&mut self, now: Instant) {
         self.call_deadlines(now);
-        for i in 0..self.calls.len() {
+        // By line number: a call may end (and leave the list) while its timer is handled.
+        let lines: Vec<u32> = self.calls.iter().map(|c| c.line).collect();
+        for line in lines {
+            let Ok(i) = self.line_index(line) else {
+                continue;
+            };
             if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
                 self.calls[i].glare_retry = None;
                 if self.calls[i].hold_wanted.is_some()
@@ -309,11 +314,7 @@ impl UserAgent {
                     self.send_reinvite(now, i);
                 }
             }
-        }
-        let mut i = 0;
-        while i < self.calls.len() {
             let Some(ok) = self.calls[i].ok_retransmit.clone() else {
-                i += 1;
                 continue;
             };
             if ok.give_up <= now {
@@ -330,7 +331,6 @@ impl UserAgent {
                     o.interval = interval;
                 }
             }
-            i += 1;
         }
     }
 
