@@ -3,7 +3,7 @@
 //! [`StreamFramer`]), and feeds everything to the sans-IO [`UserAgent`] with the current time.
 
 use super::event::{Command, Event};
-use super::media::{MediaEvent, MediaHandle, bind_rtp};
+use super::media::{MediaEvent, MediaHandle, RtpSockets, bind_rtp};
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
 use crate::audio::{open_sink, open_source};
 use crate::config::Settings;
@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UdpSocket as TokioUdp;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -284,7 +283,7 @@ struct CallResources {
     ip: std::net::IpAddr,
     rtp_base: u16,
     /// Sockets of calls whose media has not started yet, by line.
-    sockets: HashMap<u32, TokioUdp>,
+    sockets: HashMap<u32, RtpSockets>,
     autoaccept: bool,
     record: String,
     playback: String,
@@ -314,7 +313,7 @@ impl CallResources {
             Ok(s) => s,
             Err(e) => return reporter.send(Event::Error(format!("call {number}: {e:#}"))),
         };
-        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
         match ua.dial(Instant::now(), number, port) {
             Ok(line) => {
                 self.sockets.insert(line, socket);
@@ -328,7 +327,7 @@ impl CallResources {
             Ok(s) => s,
             Err(e) => return reporter.send(Event::Error(format!("answer line {line}: {e:#}"))),
         };
-        let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+        let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
         self.sockets.insert(line, socket);
         if let Err(e) = ua.answer(Instant::now(), line, port) {
             self.sockets.remove(&line);
@@ -385,31 +384,46 @@ impl CallResources {
             UaEvent::Media {
                 line,
                 negotiated: None,
-            } => self.stop(*line).await,
+            } => self.stop(*line, reporter).await,
             UaEvent::Call {
                 line,
                 state: CallState::Terminated,
                 ..
             } => {
                 self.sockets.remove(line);
-                self.stop(*line).await;
+                self.stop(*line, reporter).await;
             }
             _ => {}
         }
     }
 
-    async fn stop(&mut self, line: u32) {
+    async fn stop(&mut self, line: u32, reporter: &mut Reporter) {
         self.negotiated.remove(&line);
-        if let Some(m) = self.media.remove(&line) {
-            m.stop().await;
+        if let Some(m) = self.media.remove(&line)
+            && let Some(st) = m.stop().await
+        {
+            let total = st.received + st.lost;
+            let loss = if total == 0 {
+                0.0
+            } else {
+                st.lost as f64 * 100.0 / total as f64
+            };
+            let rtt = st
+                .rtt_ms
+                .map_or("unknown".to_string(), |r| format!("{r:.1} ms"));
+            reporter.send(Event::Info(format!(
+                "RTP statistics on line {line}: sent {}; received {}; lost {} ({loss:.1}%); \
+                 jitter {:.1} ms; concealed {}; round trip {rtt}",
+                st.sent, st.received, st.lost, st.jitter_ms, st.concealed
+            )));
         }
     }
 
     /// Stops every media task (playback files get their final headers).
-    async fn stop_all(&mut self) {
+    async fn stop_all(&mut self, reporter: &mut Reporter) {
         let lines: Vec<u32> = self.media.keys().copied().collect();
         for line in lines {
-            self.stop(line).await;
+            self.stop(line, reporter).await;
         }
     }
 
@@ -676,7 +690,7 @@ async fn drive(
                 busy = true;
                 match &ev {
                     UaEvent::Stopped => {
-                        calls.stop_all().await;
+                        calls.stop_all(&mut reporter).await;
                         reporter.report(ev);
                         acceptor.abort();
                         return Ok(());

@@ -4,8 +4,9 @@
 
 use crate::audio::{AudioSink, AudioSource};
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
-use crate::media::jitter::{JitterBuffer, JitterStats, Playout};
+use crate::media::jitter::{JitterBuffer, Playout};
 use crate::media::{Concealer, FRAME_SAMPLES, decode, encode};
+use crate::rtp::rtcp::{ReceptionStats, build_report, ntp_from_unix, parse_compound};
 use crate::rtp::{RtpSender, parse};
 use crate::sdp::{Direction, Negotiated};
 use rand::Rng;
@@ -17,18 +18,41 @@ use tracing::{debug, warn};
 
 /// Binds the RTP socket of a new call: `base` and up (even ports), or a random even port in
 /// 20000-21000 when `base` is 0.
-pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<UdpSocket> {
+pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<RtpSockets> {
     for attempt in 0..50u16 {
         let port = if base == 0 {
             rand::rng().random_range(10_000..10_500) * 2
         } else {
             base.saturating_add(attempt * 2)
         };
-        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
-            return Ok(s);
+        if let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port)).await
+            && let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)).await
+        {
+            return Ok(RtpSockets { rtp, rtcp });
         }
     }
-    anyhow::bail!("no free RTP port")
+    anyhow::bail!("no free RTP port pair")
+}
+
+/// A call's media sockets: RTP on an even port, RTCP on the next one (RFC 3550 §11).
+#[derive(Debug)]
+pub struct RtpSockets {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+/// A line's media statistics when it stops, for the user and the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaStats {
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    /// Interarrival jitter (RFC 3550 A.8), milliseconds.
+    pub jitter_ms: f64,
+    /// Round trip from the peer's RTCP reports, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Packets the jitter buffer had to conceal.
+    pub concealed: u64,
 }
 
 /// Commands for a running media task.
@@ -37,7 +61,7 @@ enum Control {
     Update(Negotiated),
     Dtmf(String),
     Mute { mic: bool, speaker: bool },
-    Stop(oneshot::Sender<JitterStats>),
+    Stop(oneshot::Sender<MediaStats>),
 }
 
 /// What a media task reports.
@@ -47,6 +71,15 @@ pub enum MediaEvent {
     Dtmf { line: u32, digit: char },
     /// No RTP arrived on `line` for `mediatimeout` while we expect to receive.
     Timeout { line: u32 },
+}
+
+/// Our NTP time for RTCP (the driver may read the clock; the RTCP logic itself does not).
+fn now_ntp() -> u64 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    ntp_from_unix(unix)
 }
 
 /// The handle the driver keeps per line.
@@ -59,7 +92,7 @@ impl MediaHandle {
     /// Starts the media of a call on its RTP socket.
     pub fn start(
         line: u32,
-        socket: UdpSocket,
+        socket: RtpSockets,
         negotiated: Negotiated,
         devices: (Box<dyn AudioSource>, Box<dyn AudioSink>),
         jitter_frames: usize,
@@ -88,7 +121,7 @@ impl MediaHandle {
     }
 
     /// Stops the task after finishing the playback device (a WAV file gets its header).
-    pub async fn stop(self) -> Option<JitterStats> {
+    pub async fn stop(self) -> Option<MediaStats> {
         let (tx, rx) = oneshot::channel();
         self.control.send(Control::Stop(tx)).ok()?;
         rx.await.ok()
@@ -97,7 +130,7 @@ impl MediaHandle {
 
 async fn run(
     line: u32,
-    socket: UdpSocket,
+    RtpSockets { rtp: socket, rtcp }: RtpSockets,
     mut n: Negotiated,
     (mut source, mut sink): (Box<dyn AudioSource>, Box<dyn AudioSink>),
     mut control: mpsc::UnboundedReceiver<Control>,
@@ -108,6 +141,16 @@ async fn run(
     let mut last_rx = tokio::time::Instant::now();
     let mut timed_out = false;
     let (mut mic_muted, mut speaker_muted) = (false, false);
+    // RTCP: reception statistics, a report every 5 s, the round trip from the peer's reports.
+    let mut rx_stats = ReceptionStats::default();
+    let started = tokio::time::Instant::now();
+    let mut rtcp_remote = SocketAddr::new(n.remote.ip(), n.remote.port().wrapping_add(1));
+    // The first report goes out early, so the peer's first report can already carry our SR
+    // (and we learn the round trip on short calls), then every 5 s.
+    let mut rtcp_tick =
+        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(5));
+    let mut rtt: Option<f64> = None;
+    let mut rtcp_buf = vec![0u8; 1500];
     let mut dtmf = DtmfSender::default();
     let mut dtmf_in = DtmfReceiver::default();
     let mut event_ts = 0u32;
@@ -197,6 +240,8 @@ async fn run(
                     if p.payload_type != n.payload_type {
                         continue;
                     }
+                    let arrival = (started.elapsed().as_secs_f64() * f64::from(n.codec.clock_rate())) as u64 as u32;
+                    rx_stats.on_rtp(p.ssrc, p.seq, p.timestamp, arrival);
                     if !latched || remote_ssrc != Some(p.ssrc) {
                         // Symmetric RTP: answer to where the peer's media really comes from.
                         // A new SSRC is a new stream: its sequence numbers start elsewhere.
@@ -213,11 +258,35 @@ async fn run(
                 }
                 Err(e) => debug!("RTP receive error: {e}"),
             },
+            _ = rtcp_tick.tick() => {
+                let now_ntp = now_ntp();
+                let sent = (sender.packets > 0).then(|| {
+                    (sender.packets as u32, sender.octets as u32, sender.timestamp())
+                });
+                let report = build_report(sender.ssrc, sent, &mut rx_stats, now_ntp);
+                if let Err(e) = rtcp.send_to(&report, rtcp_remote).await {
+                    debug!("RTCP send to {rtcp_remote} failed: {e}");
+                }
+            }
+            recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv {
+                let now_ntp = now_ntp();
+                if let Some(r) = parse_compound(&rtcp_buf[..len], sender.ssrc, now_ntp) {
+                    // Symmetric RTCP: report to where the peer's reports come from.
+                    rtcp_remote = from;
+                    if let Some((_, ntp)) = r.sender {
+                        rx_stats.on_sender_report(ntp, now_ntp);
+                    }
+                    if let Some(units) = r.rtt {
+                        rtt = Some(f64::from(units) * 1000.0 / 65536.0);
+                    }
+                }
+            },
             ctl = control.recv() => match ctl {
                 Some(Control::Update(new)) => {
                     if new.remote != n.remote {
                         remote = new.remote;
                         latched = false;
+                        rtcp_remote = SocketAddr::new(new.remote.ip(), new.remote.port().wrapping_add(1));
                     }
                     n = new;
                 }
@@ -230,7 +299,14 @@ async fn run(
                     if let Err(e) = sink.finish() {
                         warn!("closing the playback device: {e:#}");
                     }
-                    let _ = done.send(jitter.stats);
+                    let _ = done.send(MediaStats {
+                        sent: sender.packets,
+                        received: rx_stats.received,
+                        lost: rx_stats.lost(),
+                        jitter_ms: f64::from(rx_stats.jitter()) * 1000.0 / f64::from(n.codec.clock_rate()),
+                        rtt_ms: rtt,
+                        concealed: jitter.stats.concealed,
+                    });
                     return;
                 }
                 None => {

@@ -30,7 +30,7 @@ fn outgoing_call_to_baresip_carries_audio_both_ways() {
         work.path(),
         "theirs",
         "One two three four five six seven eight.",
-        3,
+        8,
     );
     let bs = Baresip::start(&kam, "1002", &theirs_padded, "PCMU");
     let out = work.path().join("heard.wav");
@@ -44,10 +44,31 @@ fn outgoing_call_to_baresip_carries_audio_both_ways() {
         ],
     );
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
-    sp.wait_line(
-        Duration::from_secs(30),
-        "EVENT,Call on line 1 with 1002 ended: remote hung up",
+    // When media stops, the line's RTP statistics (RTCP included) come first.
+    let stats = sp.wait_for(Duration::from_secs(30), |l| {
+        l.starts_with("EVENT,RTP statistics on line 1:")
+    });
+    eprintln!("{stats}");
+    let number = |key: &str| -> u64 {
+        stats
+            .split(key)
+            .nth(1)
+            .and_then(|r| r.trim().split([' ', ';']).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {stats}"))
+    };
+    // About 11 s of 20 ms packets each way, none lost on loopback; baresip's RTCP receiver
+    // report about our sender report gives the round trip.
+    assert!(
+        number("sent ") > 400 && number("received ") > 400,
+        "{stats}"
     );
+    assert_eq!(number("lost "), 0, "{stats}");
+    assert!(
+        stats.contains("round trip ") && !stats.contains("round trip unknown"),
+        "{stats}"
+    );
+    sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: remote hung up");
     // What baresip heard is our speech; what we heard is baresip's.
     let at_baresip = similarity(&read_wav(&ours), &read_wav(&bs.received()));
     let at_us = similarity(&read_wav(&theirs), &read_wav(&out));
