@@ -2,10 +2,10 @@
 //! the signalling port, keeps TCP connections (one task each, framing with
 //! [`StreamFramer`]), and feeds everything to the sans-IO [`UserAgent`] with the current time.
 
+use super::calls::CallResources;
 use super::event::{Command, Event};
-use super::media::{MediaEvent, MediaHandle, RtpSockets, bind_rtp};
+use super::media::MediaEvent;
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
-use crate::audio::{open_sink, open_source};
 use crate::config::Settings;
 use crate::sip::call::{CallDirection, CallState};
 use crate::sip::stream::{Frame, StreamFramer};
@@ -128,25 +128,25 @@ async fn run_connection(
 
 /// Reports core events as API events, keeping the global status so that it is only
 /// reported when it changes.
-struct Reporter {
+pub(super) struct Reporter {
     events: mpsc::UnboundedSender<Event>,
     local: String,
     status: String,
 }
 
 impl Reporter {
-    fn status(&mut self, text: &str) {
+    pub(super) fn status(&mut self, text: &str) {
         if self.status != text {
             self.status = text.to_string();
             let _ = self.events.send(Event::global_status(text, &self.local));
         }
     }
 
-    fn send(&self, ev: Event) {
+    pub(super) fn send(&self, ev: Event) {
         let _ = self.events.send(ev);
     }
 
-    fn report(&mut self, ev: UaEvent) {
+    pub(super) fn report(&mut self, ev: UaEvent) {
         match ev {
             UaEvent::Registering => self.status("Registering..."),
             UaEvent::Registered { expires } => {
@@ -266,321 +266,6 @@ impl Reporter {
                 "DTMF received on line {line}: {digit}"
             ))),
             UaEvent::Stopped => {}
-        }
-    }
-}
-
-/// What the driver knows of a line for the line-switching policy.
-#[derive(Debug, Clone, Copy)]
-struct LineInfo {
-    state: CallState,
-    held_by_us: bool,
-    muted: bool,
-}
-
-/// What the driver holds for calls: RTP sockets bound before the SDP names them, devices.
-struct CallResources {
-    ip: std::net::IpAddr,
-    rtp_base: u16,
-    /// Sockets of calls whose media has not started yet, by line.
-    sockets: HashMap<u32, RtpSockets>,
-    autoaccept: bool,
-    record: String,
-    playback: String,
-    jitter_frames: usize,
-    /// `defmute`: what mute means by default (1 both, 2 speaker, 3 microphone).
-    default_mute: i64,
-    /// `autohold` / `automute`: 0 no, 1 on incoming, 2 on outgoing, 3 both, 4 on line switch.
-    auto_hold: i64,
-    auto_mute: i64,
-    /// The line the user works on, and what is known of every line.
-    current_line: Option<u32>,
-    lines: HashMap<u32, LineInfo>,
-    /// `mediatimeout`: no incoming RTP for this long hangs the call up.
-    media_timeout: Duration,
-    /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
-    dtmf_mode: i64,
-    /// Running media, by line.
-    media: HashMap<u32, MediaHandle>,
-    /// What each line negotiated (DTMF routing needs to know about telephone-event).
-    negotiated: HashMap<u32, crate::sdp::Negotiated>,
-    media_events: mpsc::UnboundedSender<MediaEvent>,
-}
-
-impl CallResources {
-    async fn place(&mut self, ua: &mut UserAgent, number: &str, reporter: &mut Reporter) {
-        let socket = match bind_rtp(self.ip, self.rtp_base).await {
-            Ok(s) => s,
-            Err(e) => return reporter.send(Event::Error(format!("call {number}: {e:#}"))),
-        };
-        let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-        match ua.dial(Instant::now(), number, port) {
-            Ok(line) => {
-                self.sockets.insert(line, socket);
-            }
-            Err(e) => reporter.send(Event::Error(e.to_string())),
-        }
-    }
-
-    async fn answer(&mut self, ua: &mut UserAgent, line: u32, reporter: &mut Reporter) {
-        let socket = match bind_rtp(self.ip, self.rtp_base).await {
-            Ok(s) => s,
-            Err(e) => return reporter.send(Event::Error(format!("answer line {line}: {e:#}"))),
-        };
-        let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-        self.sockets.insert(line, socket);
-        if let Err(e) = ua.answer(Instant::now(), line, port) {
-            self.sockets.remove(&line);
-            reporter.send(Event::Error(e.to_string()));
-        }
-    }
-
-    fn devices(
-        &self,
-    ) -> anyhow::Result<(
-        Box<dyn crate::audio::AudioSource>,
-        Box<dyn crate::audio::AudioSink>,
-    )> {
-        Ok((open_source(&self.record)?, open_sink(&self.playback)?))
-    }
-
-    /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media,
-    /// the line policy (`autohold`, `automute`).
-    async fn on_event(&mut self, ua: &mut UserAgent, ev: &UaEvent, reporter: &mut Reporter) {
-        self.track_lines(ua, ev, reporter);
-        match ev {
-            UaEvent::Call {
-                line,
-                state: CallState::Incoming,
-                ..
-            } if self.autoaccept => self.answer(ua, *line, reporter).await,
-            UaEvent::Media {
-                line,
-                negotiated: Some(n),
-            } => {
-                self.negotiated.insert(*line, n.clone());
-                if let Some(m) = self.media.get(line) {
-                    return m.update(n.clone());
-                }
-                let Some(socket) = self.sockets.remove(line) else {
-                    return;
-                };
-                match self.devices() {
-                    Ok(devices) => {
-                        let handle = MediaHandle::start(
-                            *line,
-                            socket,
-                            n.clone(),
-                            devices,
-                            self.jitter_frames,
-                            self.media_timeout,
-                            self.media_events.clone(),
-                        );
-                        self.media.insert(*line, handle);
-                    }
-                    Err(e) => reporter.send(Event::Error(format!("audio device: {e:#}"))),
-                }
-            }
-            UaEvent::Media {
-                line,
-                negotiated: None,
-            } => self.stop(*line, reporter).await,
-            UaEvent::Call {
-                line,
-                state: CallState::Terminated,
-                ..
-            } => {
-                self.sockets.remove(line);
-                self.stop(*line, reporter).await;
-            }
-            _ => {}
-        }
-    }
-
-    async fn stop(&mut self, line: u32, reporter: &mut Reporter) {
-        self.negotiated.remove(&line);
-        if let Some(m) = self.media.remove(&line)
-            && let Some(st) = m.stop().await
-        {
-            let total = st.received + st.lost;
-            let loss = if total == 0 {
-                0.0
-            } else {
-                st.lost as f64 * 100.0 / total as f64
-            };
-            let rtt = st
-                .rtt_ms
-                .map_or("unknown".to_string(), |r| format!("{r:.1} ms"));
-            reporter.send(Event::Info(format!(
-                "RTP statistics on line {line}: sent {}; received {}; lost {} ({loss:.1}%); \
-                 jitter {:.1} ms; concealed {}; round trip {rtt}",
-                st.sent, st.received, st.lost, st.jitter_ms, st.concealed
-            )));
-        }
-    }
-
-    /// Stops every media task (playback files get their final headers).
-    async fn stop_all(&mut self, reporter: &mut Reporter) {
-        let lines: Vec<u32> = self.media.keys().copied().collect();
-        for line in lines {
-            self.stop(line, reporter).await;
-        }
-    }
-
-    fn track_lines(&mut self, ua: &mut UserAgent, ev: &UaEvent, reporter: &mut Reporter) {
-        match ev {
-            UaEvent::Call {
-                line,
-                state,
-                direction,
-                ..
-            } => {
-                if *state == CallState::Terminated {
-                    self.lines.remove(line);
-                    if self.current_line == Some(*line) {
-                        self.current_line = self.lines.keys().min().copied();
-                    }
-                    return;
-                }
-                let before = self.lines.get(line).map(|i| i.state);
-                let info = self.lines.entry(*line).or_insert(LineInfo {
-                    state: *state,
-                    held_by_us: false,
-                    muted: false,
-                });
-                info.state = *state;
-                if *state == CallState::Connected && before != Some(CallState::Connected) {
-                    let incoming = *direction == CallDirection::Incoming;
-                    self.new_call_up(ua, *line, incoming, reporter);
-                }
-            }
-            UaEvent::Hold { line, local, .. } => {
-                if let Some(info) = self.lines.get_mut(line) {
-                    info.held_by_us = *local;
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A call just connected: it becomes the current line; the others are held and/or muted
-    /// when `autohold`/`automute` say so for this direction.
-    fn new_call_up(
-        &mut self,
-        ua: &mut UserAgent,
-        line: u32,
-        incoming: bool,
-        reporter: &mut Reporter,
-    ) {
-        let applies = |mode: i64| mode == 3 || mode == if incoming { 1 } else { 2 };
-        let others: Vec<u32> = self
-            .lines
-            .iter()
-            .filter(|(l, i)| **l != line && i.state == CallState::Connected)
-            .map(|(l, _)| *l)
-            .collect();
-        for other in others {
-            let held = self.lines.get(&other).is_some_and(|i| i.held_by_us);
-            if applies(self.auto_hold)
-                && !held
-                && let Err(e) = ua.hold(Instant::now(), other, true)
-            {
-                reporter.send(Event::Error(e.to_string()));
-            }
-            if applies(self.auto_mute) && !self.lines.get(&other).is_some_and(|i| i.muted) {
-                self.mute(other, true, 4, reporter);
-            }
-        }
-        self.current_line = Some(line);
-    }
-
-    /// The user picks a line: with `autohold`/`automute` 4 the line left is held/muted and the
-    /// line picked is resumed/unmuted.
-    fn set_line(&mut self, ua: &mut UserAgent, line: u32, reporter: &mut Reporter) {
-        if !self.lines.contains_key(&line) {
-            return reporter.send(Event::Error(format!("no call on line {line}")));
-        }
-        let previous = self.current_line.replace(line);
-        reporter.send(Event::Info(format!("Line {line} selected")));
-        let Some(prev) = previous.filter(|p| *p != line) else {
-            return;
-        };
-        let now = Instant::now();
-        if self.auto_hold == 4 {
-            if self
-                .lines
-                .get(&prev)
-                .is_some_and(|i| i.state == CallState::Connected && !i.held_by_us)
-                && let Err(e) = ua.hold(now, prev, true)
-            {
-                reporter.send(Event::Error(e.to_string()));
-            }
-            if self.lines.get(&line).is_some_and(|i| i.held_by_us)
-                && let Err(e) = ua.hold(now, line, false)
-            {
-                reporter.send(Event::Error(e.to_string()));
-            }
-        }
-        if self.auto_mute == 4 {
-            if self.lines.get(&prev).is_some_and(|i| !i.muted) {
-                self.mute(prev, true, 4, reporter);
-            }
-            if self.lines.get(&line).is_some_and(|i| i.muted) {
-                self.mute(line, false, 4, reporter);
-            }
-        }
-    }
-
-    /// Mutes or unmutes `line` (API_MuteEx directions: 0/3 both, 1 speaker, 2 mic, 4 defmute).
-    fn mute(&mut self, line: u32, on: bool, direction: u8, reporter: &mut Reporter) {
-        let Some(m) = self.media.get(&line) else {
-            return reporter.send(Event::Error(format!(
-                "mute: no call with media on line {line}"
-            )));
-        };
-        // defmute: 1 both, 2 speaker only, 3 microphone only.
-        let direction = match (direction, self.default_mute) {
-            (4, 1) => 0,
-            (4, 2) => 1,
-            (4, _) => 2,
-            (d, _) => d,
-        };
-        let (mic, speaker) = match direction {
-            1 => (false, on),
-            2 => (on, false),
-            _ => (on, on),
-        };
-        m.mute(mic, speaker);
-        if let Some(info) = self.lines.get_mut(&line) {
-            info.muted = mic || speaker;
-        }
-        reporter.send(Event::Info(match (mic, speaker) {
-            (false, false) => format!("Line {line} unmuted"),
-            (true, false) => format!("Line {line} muted (microphone)"),
-            (false, true) => format!("Line {line} muted (speaker)"),
-            (true, true) => format!("Line {line} muted (microphone and speaker)"),
-        }));
-    }
-
-    /// Sends digits by RFC 4733 events or SIP INFO, as `dtmfmode` and the negotiation allow.
-    fn dtmf(&mut self, ua: &mut UserAgent, line: u32, digits: &str, reporter: &mut Reporter) {
-        let rfc4733 = self
-            .negotiated
-            .get(&line)
-            .is_some_and(|n| n.dtmf_pt.is_some());
-        let mode = self.dtmf_mode;
-        let by_rtp = rfc4733 && mode != 1;
-        let by_info = mode == 1 || mode == 3 || (!rfc4733 && mode != 4);
-        if by_rtp && let Some(m) = self.media.get(&line) {
-            m.dtmf(digits);
-        }
-        if by_info && let Err(e) = ua.send_dtmf_info(Instant::now(), line, digits) {
-            reporter.send(Event::Error(e.to_string()));
-        }
-        if !by_rtp && !by_info {
-            reporter.send(Event::Error(format!(
-                "DTMF on line {line}: the peer did not accept telephone-event and dtmfmode=4 forbids INFO"
-            )));
         }
     }
 }

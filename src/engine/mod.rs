@@ -1,6 +1,7 @@
 //! The engine: the driver that owns sockets and timers, the command/event API every face uses,
 //! and the setup that turns settings into a resolved UA configuration.
 
+mod calls;
 pub mod driver;
 pub mod event;
 pub mod media;
