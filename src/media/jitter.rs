@@ -212,7 +212,7 @@ mod tests {
             let mut rng = StdRng::seed_from_u64(seed);
             let mut jb = JitterBuffer::new(3, 50);
             let mut in_flight: Vec<(u64, u16)> = Vec::new();
-            let (mut played, mut concealed, mut buffering_after_start) = (0, 0, 0);
+            let (mut played, mut concealed, mut silent_after_start) = (0, 0, 0);
             let mut started = false;
             let mut arrived = 0;
             for tick in 0..3000u64 {
@@ -235,11 +235,16 @@ mod tests {
                         started = true;
                     }
                     Playout::Missing => concealed += 1,
-                    Playout::Buffering if started => buffering_after_start += 1,
+                    // Re-buffering is allowed after a long gap, but never at 30 % random loss:
+                    // it would be an audible stall.
+                    Playout::Buffering if started => silent_after_start += 1,
                     Playout::Buffering => {}
                 }
             }
-            assert_eq!(buffering_after_start, 0, "seed {seed}: playout stalled");
+            assert_eq!(
+                silent_after_start, 0,
+                "seed {seed}: playout stalled (re-buffered)"
+            );
             let loss = f64::from(concealed) / f64::from(played + concealed);
             assert!(
                 (0.25..0.36).contains(&loss),

@@ -7,14 +7,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
 
-/// The softphone as user 1001 on `kam`, with `extra` parameters.
-fn phone(kam: &Kamailio, extra: &[&str]) -> Softphone {
-    let server = format!("serveraddress={}", kam.addr());
-    let mut params = vec![server.as_str(), "username=1001", "password=pw1001"];
-    params.extend_from_slice(extra);
-    Softphone::start(&params)
-}
-
 #[test]
 fn outgoing_call_to_baresip_carries_audio_both_ways() {
     let kam = Kamailio::start(KamailioOptions::default());
@@ -34,7 +26,7 @@ fn outgoing_call_to_baresip_carries_audio_both_ways() {
     );
     let bs = Baresip::start(&kam, "1002", &theirs_padded, "PCMU");
     let out = work.path().join("heard.wav");
-    let mut sp = phone(
+    let mut sp = Softphone::user_1001(
         &kam,
         &[
             "callto=1002",
@@ -96,7 +88,7 @@ fn incoming_call_from_baresip_is_answered_with_audio() {
         0,
     );
     let out = work.path().join("heard.wav");
-    let mut sp = phone(
+    let mut sp = Softphone::user_1001(
         &kam,
         &[
             "autoaccept=true",
@@ -144,7 +136,7 @@ fn dtmf_both_ways_with_baresip() {
     let (_, long) = speech(work.path(), "theirs", "Please enter your number.", 20);
     for (mode, digits) in [("dtmfmode=2", "159#"), ("dtmfmode=1", "*37")] {
         let bs = Baresip::start(&kam, "1002", &long, "PCMU");
-        let mut sp = phone(&kam, &["callto=1002", "autocall=true", mode]);
+        let mut sp = Softphone::user_1001(&kam, &["callto=1002", "autocall=true", mode]);
         sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
         sp.send_line(&format!("Dtmf,1,{digits}"));
         // baresip sends one digit back (again if its call was not up yet when asked).
@@ -196,7 +188,7 @@ fn cancel_while_baresip_rings() {
     let work = tempfile::tempdir().expect("tempdir");
     let (_, long) = speech(work.path(), "theirs", "Hello.", 5);
     let bs = Baresip::start_with(&kam, "1002", &long, "PCMU", "manual");
-    let mut sp = phone(&kam, &["callto=1002", "autocall=true"]);
+    let mut sp = Softphone::user_1001(&kam, &["callto=1002", "autocall=true"]);
     sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1002,"));
     sp.send_line("Hangup,1");
     sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: cancelled");
@@ -226,7 +218,7 @@ fn three_calls_on_three_lines() {
         .iter()
         .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
         .collect();
-    let mut sp = phone(&kam, &[]);
+    let mut sp = Softphone::user_1001(&kam, &[]);
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     for (i, user) in ["1002", "1003", "1004"].iter().enumerate() {
         sp.send_line(&format!("Call,{user}"));
@@ -265,7 +257,7 @@ fn hold_and_resume_with_baresip() {
     let (_, theirs) = speech(work.path(), "theirs", text, 5);
     let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
     let out = work.path().join("heard.wav");
-    let mut sp = phone(
+    let mut sp = Softphone::user_1001(
         &kam,
         &[
             "callto=1002",
@@ -326,7 +318,7 @@ fn media_timeout_ends_a_call_whose_peer_died() {
     let work = tempfile::tempdir().expect("tempdir");
     let (_, long) = speech(work.path(), "theirs", "Still there?", 20);
     let mut bs = Baresip::start(&kam, "1002", &long, "PCMU");
-    let mut sp = phone(
+    let mut sp = Softphone::user_1001(
         &kam,
         &["callto=1002", "autocall=true", "mediatimeout=2", "timer=1"],
     );
@@ -349,7 +341,7 @@ fn mute_microphone_with_baresip() {
     let (ours, _) = speech(work.path(), "ours", text, 0);
     let (_, theirs) = speech(work.path(), "theirs", "Hello.", 20);
     let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
-    let mut sp = phone(
+    let mut sp = Softphone::user_1001(
         &kam,
         &[
             "callto=1002",
@@ -387,7 +379,7 @@ fn autohold_on_new_call_and_on_line_switch() {
         .map(|u| Baresip::start(&kam, u, &long, "PCMU"))
         .collect();
     for mode in ["autohold=2", "autohold=4"] {
-        let mut sp = phone(&kam, &[mode]);
+        let mut sp = Softphone::user_1001(&kam, &[mode]);
         sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
         sp.send_line("Call,1002");
         sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));

@@ -203,13 +203,7 @@ fn status_of(resp: &[u8]) -> Option<u16> {
 
 fn registered_softphone() -> (Kamailio, Softphone) {
     let kam = Kamailio::start(KamailioOptions::default());
-    let server = format!("serveraddress={}", kam.addr());
-    let mut sp = Softphone::start(&[
-        &server,
-        "username=1001",
-        "password=pw1001",
-        "registerinterval=10",
-    ]);
+    let mut sp = Softphone::user_1001(&kam, &["registerinterval=10"]);
     sp.wait_line(Duration::from_secs(15), "STATUS,-1,Registered,,1001,0,,");
     (kam, sp)
 }

@@ -278,6 +278,14 @@ impl Softphone {
         sp
     }
 
+    /// The softphone as user 1001 (password pw1001) on `kam`, with `extra` parameters.
+    pub fn user_1001(kam: &Kamailio, extra: &[&str]) -> Softphone {
+        let server = format!("serveraddress={}", kam.addr());
+        let mut params = vec![server.as_str(), "username=1001", "password=pw1001"];
+        params.extend_from_slice(extra);
+        Softphone::start(&params)
+    }
+
     /// Starts with exactly these parameters (plus `--headless`) and this config directory.
     pub fn start_in(config: &Path, params: &[String]) -> Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))

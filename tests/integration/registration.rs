@@ -8,14 +8,7 @@ const T: Duration = Duration::from_secs(15);
 
 fn register_refresh_unregister(transport: &str) {
     let kam = Kamailio::start(KamailioOptions::default());
-    let server = format!("serveraddress={}", kam.addr());
-    let mut sp = Softphone::start(&[
-        &server,
-        "username=1001",
-        "password=pw1001",
-        "registerinterval=10",
-        transport,
-    ]);
+    let mut sp = Softphone::user_1001(&kam, &["registerinterval=10", transport]);
     sp.wait_line(T, "START,sip");
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     let bound = kam.bindings("1001");
