@@ -57,6 +57,18 @@ fn main() -> ExitCode {
         print!("{}", softphone::config::params::readme_table());
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--devices") {
+        let (inputs, outputs) = softphone::audio::device::list_devices();
+        println!("Microphones (recorddevice):\n  Default");
+        for d in inputs {
+            println!("  {d}");
+        }
+        println!("Speakers (playbackdevice):\n  Default");
+        for d in outputs {
+            println!("  {d}");
+        }
+        return ExitCode::SUCCESS;
+    }
     if args.iter().any(|a| a == "--version") {
         println!("softphone {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;

@@ -1,32 +1,55 @@
 //! Sound devices behind one pair of traits, so that the media path does not know whether it
-//! talks to a sound card or a file. This build has the WAV-file backend (tests, headless
-//! recording and playback of prompts) and the null backend; device names other than
-//! `file:PATH` and `null` are refused with a clear error.
+//! talks to a sound card or a file: cpal sound cards (`Default` or a device name), WAV files
+//! (`file:PATH`, for tests and headless use) and `null`.
 
+pub mod device;
 pub mod wav;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 /// Where microphone frames come from.
 pub trait AudioSource: Send {
-    /// Fills `frame` (8 kHz mono); gives false once the source is exhausted (the frame is then
+    /// The rate of the samples `read` gives (the media path resamples to the codec's).
+    fn sample_rate(&self) -> u32;
+    /// Fills `frame` (mono); gives false once the source is exhausted (the frame is then
     /// silence).
     fn read(&mut self, frame: &mut [i16]) -> bool;
+    /// Something the user should hear of (the device failed, came back).
+    fn take_notice(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Where speaker frames go.
 pub trait AudioSink: Send {
-    /// Takes one frame (8 kHz mono).
+    /// The rate `write` expects.
+    fn sample_rate(&self) -> u32;
+    /// Takes one frame (mono).
     fn write(&mut self, frame: &[i16]) -> anyhow::Result<()>;
     /// Flushes and closes (a WAV header gets its final length).
     fn finish(&mut self) -> anyhow::Result<()>;
+    /// Something the user should hear of (the device failed, came back).
+    fn take_notice(&mut self) -> Option<String> {
+        None
+    }
 }
 
-/// Silence in, nothing out.
-#[derive(Debug, Default)]
-pub struct Null;
+/// Silence in, nothing out, at any rate.
+#[derive(Debug)]
+pub struct Null {
+    pub rate: u32,
+}
+
+impl Default for Null {
+    fn default() -> Self {
+        Null { rate: 8000 }
+    }
+}
 
 impl AudioSource for Null {
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
     fn read(&mut self, frame: &mut [i16]) -> bool {
         frame.fill(0);
         true
@@ -34,6 +57,9 @@ impl AudioSource for Null {
 }
 
 impl AudioSink for Null {
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
     fn write(&mut self, _frame: &[i16]) -> anyhow::Result<()> {
         Ok(())
     }
@@ -42,28 +68,26 @@ impl AudioSink for Null {
     }
 }
 
-/// Opens the capture side named by `recorddevice`.
+/// Opens the capture side named by `recorddevice`: empty or `Default` is the system's default
+/// sound card, `file:PATH` a WAV file, `null` silence, anything else a sound card by name.
 pub fn open_source(name: &str) -> anyhow::Result<Box<dyn AudioSource>> {
     match name.trim() {
-        "" | "null" => Ok(Box::new(Null)),
+        "null" => Ok(Box::new(Null::default())),
         n if n.starts_with("file:") => Ok(Box::new(
             wav::WavSource::open(&n[5..]).with_context(|| format!("recorddevice {n}"))?,
         )),
-        n => bail!(
-            "recorddevice {n:?}: sound cards are not available in this build; use file:PATH or null"
-        ),
+        n => Ok(Box::new(device::CpalSource::open(n))),
     }
 }
 
-/// Opens the playback side named by `playbackdevice`.
-pub fn open_sink(name: &str) -> anyhow::Result<Box<dyn AudioSink>> {
+/// Opens the playback side named by `playbackdevice` (names as for [`open_source`]); a WAV
+/// file records at `rate` Hz (the call's codec rate, so nothing is resampled needlessly).
+pub fn open_sink(name: &str, rate: u32) -> anyhow::Result<Box<dyn AudioSink>> {
     match name.trim() {
-        "" | "null" => Ok(Box::new(Null)),
+        "null" => Ok(Box::new(Null { rate })),
         n if n.starts_with("file:") => Ok(Box::new(
-            wav::WavSink::create(&n[5..]).with_context(|| format!("playbackdevice {n}"))?,
+            wav::WavSink::create(&n[5..], rate).with_context(|| format!("playbackdevice {n}"))?,
         )),
-        n => bail!(
-            "playbackdevice {n:?}: sound cards are not available in this build; use file:PATH or null"
-        ),
+        n => Ok(Box::new(device::CpalSink::open(n))),
     }
 }

@@ -181,11 +181,21 @@ pub const PARAMS: &[ParamDef] = &[
     p("maxlines", Kind::Int { min: 1, max: 99 }, "4", "how many calls can be up at once (lines 1..maxlines)"),
     p("use_pcmu", Kind::Choice(&[0, 1, 2, 3]), "3", "G.711 u-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_pcma", Kind::Choice(&[0, 1, 2, 3]), "2", "G.711 A-law: 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_g722", Kind::Choice(&[0, 1, 2, 3]), "2", "G.722 wideband (16 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_opusnb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus narrowband (8 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_opuswb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus wideband (16 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_opusswb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus super-wideband (24 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("use_opusuwb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus fullband (48 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("setfinalcodec", Kind::Choice(&[0, 1, 2, 3]), "1", "answers: 0 list every common codec (RFC 3264), 1-3 only the chosen one"),
+    p("jittersize", Kind::Choice(&[0, 1, 2, 3, 4, 5, 6]), "3", "jitter buffer: 0 none, 1 extra small, 2 small, 3 normal, 4 big, 5 extra big, 6 max (it adapts from there)"),
+    p("maxjitter", Kind::Int { min: 1, max: 99 }, "99", "the jitter buffer never holds more than this many packets of delay"),
     p("autoaccept", Kind::Bool, "false", "answer incoming calls automatically"),
     p("callto", Kind::Text, "", "number, user or SIP URI to call (with autocall)"),
     p("autocall", Kind::Bool, "false", "call callto at start (once registered, when registering)"),
-    p("recorddevice", Kind::Text, "", "microphone: file:PATH (8 kHz mono 16-bit WAV) or null"),
-    p("playbackdevice", Kind::Text, "", "speaker: file:PATH (WAV written) or null"),
+    p("recorddevice", Kind::Text, "Default", "microphone: Default, a sound card name (see --devices), file:PATH (16-bit WAV) or null"),
+    p("playbackdevice", Kind::Text, "Default", "speaker: Default, a sound card name (see --devices), file:PATH (WAV written) or null"),
+    p("volumein", Kind::Int { min: 0, max: 100 }, "50", "microphone volume: 50 as captured, 0.3 dB per step, 0 silent"),
+    p("volumeout", Kind::Int { min: 0, max: 100 }, "50", "speaker volume: 50 as received, 0.3 dB per step, 0 silent"),
     p("rtpport", Kind::Int { min: 0, max: 65535 }, "0", "first local RTP port; 0 picks random even ports in 20000-21000"),
     p(
         "loglevel",
@@ -276,7 +286,8 @@ pub fn check(def: &ParamDef, value: &str) -> Result<(), String> {
 /// The `--help` text: one line per parameter.
 pub fn help_text() -> String {
     let mut s = String::from(
-        "Usage: softphone [--headless] [key=value ...]\n\n\
+        "Usage: softphone [--headless] [key=value ...]\n\
+         \x20      softphone --devices   (list the sound cards)\n\n\
          Parameters (key=value; DEF resets to the default, NULL empties):\n",
     );
     for d in PARAMS {

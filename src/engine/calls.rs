@@ -9,7 +9,7 @@ use crate::audio::{open_sink, open_source};
 use crate::sip::call::{CallDirection, CallState};
 use crate::sip::ua::{UaEvent, UserAgent};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// What the driver knows of a line for the line-switching policy.
@@ -29,7 +29,7 @@ pub(super) struct CallResources {
     pub(super) autoaccept: bool,
     pub(super) record: String,
     pub(super) playback: String,
-    pub(super) jitter_frames: usize,
+    pub(super) media_config: super::media::MediaConfig,
     /// `defmute`: what mute means by default (1 both, 2 speaker, 3 microphone).
     pub(super) default_mute: i64,
     /// `autohold` / `automute`: 0 no, 1 on incoming, 2 on outgoing, 3 both, 4 on line switch.
@@ -38,8 +38,6 @@ pub(super) struct CallResources {
     /// The line the user works on, and what is known of every line.
     pub(super) current_line: Option<u32>,
     pub(super) lines: HashMap<u32, LineInfo>,
-    /// `mediatimeout`: no incoming RTP for this long hangs the call up.
-    pub(super) media_timeout: Duration,
     /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
     pub(super) dtmf_mode: i64,
     /// Running media, by line.
@@ -82,13 +80,18 @@ impl CallResources {
         }
     }
 
+    /// Opens the call's devices; a playback file records at the codec's rate.
     pub(super) fn devices(
         &self,
+        codec_rate: u32,
     ) -> anyhow::Result<(
         Box<dyn crate::audio::AudioSource>,
         Box<dyn crate::audio::AudioSink>,
     )> {
-        Ok((open_source(&self.record)?, open_sink(&self.playback)?))
+        Ok((
+            open_source(&self.record)?,
+            open_sink(&self.playback, codec_rate)?,
+        ))
     }
 
     /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media,
@@ -117,15 +120,14 @@ impl CallResources {
                 let Some(socket) = self.sockets.remove(line) else {
                     return;
                 };
-                match self.devices() {
+                match self.devices(n.codec.sample_rate()) {
                     Ok(devices) => {
                         let handle = MediaHandle::start(
                             *line,
                             socket,
                             n.clone(),
                             devices,
-                            self.jitter_frames,
-                            self.media_timeout,
+                            self.media_config.clone(),
                             self.media_events.clone(),
                         );
                         self.media.insert(*line, handle);

@@ -331,8 +331,7 @@ async fn drive(
         autoaccept: settings.bool("autoaccept"),
         record: settings.text("recorddevice"),
         playback: settings.text("playbackdevice"),
-        jitter_frames: 3,
-        media_timeout: Duration::from_secs(settings.int("mediatimeout") as u64),
+        media_config: super::setup::media_config(&settings),
         default_mute: settings.int("defmute"),
         auto_hold: settings.int("autohold"),
         auto_mute: settings.int("automute"),
@@ -459,6 +458,12 @@ async fn drive(
                 }
                 MediaEvent::Timeout { line } => {
                     let _ = ua.hangup_because(Instant::now(), line, "no media (mediatimeout)");
+                }
+                MediaEvent::Failed { line, reason } => {
+                    reporter.send(Event::Error(format!("media on line {line}: {reason}")));
+                }
+                MediaEvent::Device { line, message } => {
+                    reporter.send(Event::Error(format!("audio device (line {line}): {message}")));
                 }
             },
             _ = sleep => ua.handle_timeout(Instant::now()),

@@ -4,11 +4,10 @@
 
 use crate::audio::{AudioSink, AudioSource};
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
-use crate::media::jitter::{JitterBuffer, Playout};
-use crate::media::{Concealer, FRAME_SAMPLES, decode, encode};
+use crate::media::pipeline::{PipelineError, ReceivePath, SendPath};
 use crate::rtp::rtcp::{ReceptionStats, build_report, ntp_from_unix, parse_compound};
 use crate::rtp::{RtpSender, parse};
-use crate::sdp::{Direction, Negotiated};
+use crate::sdp::{Direction, Negotiated, OpusParams};
 use rand::Rng;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -55,6 +54,52 @@ pub struct MediaStats {
     pub concealed: u64,
 }
 
+/// Media settings from the parameters, the same for every call.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Jitter buffer delay: minimum (start) and maximum target in frames.
+    pub jitter: (usize, usize),
+    /// `mediatimeout`: no RTP for this long ends the call (zero: never).
+    pub media_timeout: Duration,
+    /// What we capture and want for Opus (band, DTX).
+    pub opus: OpusParams,
+    /// `volumein` / `volumeout` as linear gains.
+    pub gain_in: f32,
+    pub gain_out: f32,
+}
+
+/// A 0..100 volume setting as a gain: 50 leaves the level alone, each step is 0.3 dB
+/// (±15 dB at the ends), 0 is silence.
+pub fn volume_gain(volume: i64) -> f32 {
+    if volume <= 0 {
+        0.0
+    } else {
+        10f32.powf((volume.min(100) - 50) as f32 * 0.3 / 20.0)
+    }
+}
+
+fn apply_gain(frame: &mut [i16], gain: f32) {
+    if (gain - 1.0).abs() > f32::EPSILON {
+        for s in frame {
+            *s = (f32::from(*s) * gain).clamp(-32768.0, 32767.0) as i16;
+        }
+    }
+}
+
+/// The send and receive paths for one negotiation and one pair of devices.
+fn build_paths(
+    n: &Negotiated,
+    cfg: &MediaConfig,
+    rates: (u32, u32),
+) -> Result<(SendPath, ReceivePath), PipelineError> {
+    let ptime = n.ptime.clamp(10, 60);
+    let send = SendPath::new(n.codec, ptime, rates.0, &n.opus, &cfg.opus)?;
+    let mut agreed = vec![(n.payload_type, n.codec)];
+    agreed.extend(n.codecs.iter().filter(|c| c.0 != n.payload_type));
+    let recv = ReceivePath::new(&agreed, ptime, rates.1, cfg.jitter)?;
+    Ok((send, recv))
+}
+
 /// Commands for a running media task.
 #[derive(Debug)]
 enum Control {
@@ -71,6 +116,10 @@ pub enum MediaEvent {
     Dtmf { line: u32, digit: char },
     /// No RTP arrived on `line` for `mediatimeout` while we expect to receive.
     Timeout { line: u32 },
+    /// The media of `line` could not start or continue (codec trouble).
+    Failed { line: u32, reason: String },
+    /// A sound device failed, was replaced or came back; the call goes on.
+    Device { line: u32, message: String },
 }
 
 /// Our NTP time for RTCP (the driver may read the clock; the RTCP logic itself does not).
@@ -95,13 +144,11 @@ impl MediaHandle {
         socket: RtpSockets,
         negotiated: Negotiated,
         devices: (Box<dyn AudioSource>, Box<dyn AudioSink>),
-        jitter_frames: usize,
-        media_timeout: Duration,
+        cfg: MediaConfig,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (tx, rx) = mpsc::unbounded_channel();
-        let limits = (jitter_frames, media_timeout);
-        tokio::spawn(run(line, socket, negotiated, devices, rx, limits, events));
+        tokio::spawn(run(line, socket, negotiated, devices, rx, cfg, events));
         MediaHandle { control: tx }
     }
 
@@ -134,9 +181,22 @@ async fn run(
     mut n: Negotiated,
     (mut source, mut sink): (Box<dyn AudioSource>, Box<dyn AudioSink>),
     mut control: mpsc::UnboundedReceiver<Control>,
-    (jitter_frames, media_timeout): (usize, Duration),
+    cfg: MediaConfig,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
+    let media_timeout = cfg.media_timeout;
+    let mut rates = (source.sample_rate(), sink.sample_rate());
+    let (mut send, mut receive) = match build_paths(&n, &cfg, rates) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = events.send(MediaEvent::Failed {
+                line,
+                reason: e.to_string(),
+            });
+            let _ = sink.finish();
+            return;
+        }
+    };
     // mediatimeout: the last time RTP arrived (or we started expecting it).
     let mut last_rx = tokio::time::Instant::now();
     let mut timed_out = false;
@@ -159,27 +219,26 @@ async fn run(
         (rng.random(), rng.random(), rng.random())
     };
     let mut sender = RtpSender::new(n.payload_type, ssrc, seq, ts);
-    let mut jitter = JitterBuffer::new(jitter_frames, 50);
-    let mut conceal = Concealer::default();
     let mut remote = n.remote;
     let mut latched = false;
     let mut remote_ssrc: Option<u32> = None;
     let frame_time = Duration::from_millis(u64::from(n.ptime.clamp(10, 60)));
-    let samples = (FRAME_SAMPLES as u32 * n.ptime.clamp(10, 60)) / 20;
     let mut tick = tokio::time::interval(frame_time);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut pcm = vec![0i16; samples as usize];
-    let mut payload = Vec::with_capacity(samples as usize);
-    let mut out = Vec::with_capacity(samples as usize);
+    let mut pcm = vec![0i16; send.device_samples];
+    let mut payload = Vec::with_capacity(1500);
+    let mut out = vec![0i16; (rates.1 * n.ptime.clamp(10, 60) / 1000) as usize];
     let mut buf = vec![0u8; 2048];
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 source.read(&mut pcm);
+                apply_gain(&mut pcm, cfg.gain_in);
                 if mic_muted {
                     pcm.fill(0);
                 }
                 let sending = matches!(n.direction, Direction::SendRecv | Direction::SendOnly);
+                let samples = send.clock_samples;
                 match (n.dtmf_pt, dtmf.tick(samples)) {
                     (Some(pt), DtmfTick::Event { payloads, first }) => {
                         if first {
@@ -194,30 +253,47 @@ async fn run(
                         sender.skip(samples);
                     }
                     _ if sending => {
-                        encode(n.codec, &pcm, &mut payload);
-                        let packet = sender.packetize(&payload, samples);
-                        if let Err(e) = socket.send_to(&packet, remote).await {
-                            debug!("RTP send to {remote} failed: {e}");
+                        if let Err(e) = send.encode(&pcm, &mut payload) {
+                            debug!("encoding failed: {e}");
+                            payload.clear();
+                        }
+                        if payload.is_empty() {
+                            // Opus DTX: nothing to send for this frame.
+                            sender.skip(samples);
+                        } else {
+                            let packet = sender.packetize(&payload, samples);
+                            if let Err(e) = socket.send_to(&packet, remote).await {
+                                debug!("RTP send to {remote} failed: {e}");
+                            }
                         }
                     }
                     _ => sender.skip(samples),
                 }
-                match jitter.pop() {
-                    Playout::Frame(p) => {
-                        decode(n.codec, &p, &mut out);
-                        conceal.good(&out);
-                    }
-                    Playout::Missing => conceal.conceal(&mut out),
-                    Playout::Buffering => {
-                        out.clear();
-                        out.resize(samples as usize, 0);
-                    }
-                }
+                receive.play(&mut out);
                 if speaker_muted {
                     out.fill(0);
                 }
+                apply_gain(&mut out, cfg.gain_out);
                 if let Err(e) = sink.write(&out) {
                     warn!("playback device failed: {e:#}");
+                }
+                // Device trouble is reported; a device that came back at another rate gets new
+                // resamplers (and the jitter buffer starts over).
+                while let Some(message) = source.take_notice().or_else(|| sink.take_notice()) {
+                    let _ = events.send(MediaEvent::Device { line, message });
+                }
+                let now = (source.sample_rate(), sink.sample_rate());
+                if now != rates {
+                    match build_paths(&n, &cfg, now) {
+                        Ok((s, r)) => {
+                            rates = now;
+                            send = s;
+                            receive = r;
+                            pcm = vec![0i16; send.device_samples];
+                            out = vec![0i16; (rates.1 * n.ptime.clamp(10, 60) / 1000) as usize];
+                        }
+                        Err(e) => warn!("line {line}: device rate {now:?}: {e}"),
+                    }
                 }
                 let expecting = matches!(n.direction, Direction::SendRecv | Direction::RecvOnly);
                 if !expecting {
@@ -237,7 +313,7 @@ async fn run(
                         }
                         continue;
                     }
-                    if p.payload_type != n.payload_type {
+                    if !receive.accepts(p.payload_type) {
                         continue;
                     }
                     let arrival = (started.elapsed().as_secs_f64() * f64::from(n.codec.clock_rate())) as u64 as u32;
@@ -246,14 +322,14 @@ async fn run(
                         // Symmetric RTP: answer to where the peer's media really comes from.
                         // A new SSRC is a new stream: its sequence numbers start elsewhere.
                         if remote_ssrc.is_some_and(|s| s != p.ssrc) {
-                            jitter.reset();
+                            receive.reset();
                         }
                         remote = from;
                         latched = true;
                         remote_ssrc = Some(p.ssrc);
                     }
                     if matches!(n.direction, Direction::SendRecv | Direction::RecvOnly) {
-                        jitter.push(p.seq, p.payload);
+                        receive.push(p.seq, p.payload_type, p.payload);
                     }
                 }
                 Err(e) => debug!("RTP receive error: {e}"),
@@ -288,6 +364,26 @@ async fn run(
                         latched = false;
                         rtcp_remote = SocketAddr::new(new.remote.ip(), new.remote.port().wrapping_add(1));
                     }
+                    if (new.codec, new.payload_type, &new.codecs, new.ptime, new.opus)
+                        != (n.codec, n.payload_type, &n.codecs, n.ptime, n.opus)
+                    {
+                        // Another codec or frame size: new paths, same RTP stream.
+                        match build_paths(&new, &cfg, rates) {
+                            Ok((s, r)) => {
+                                send = s;
+                                receive = r;
+                                sender.payload_type = new.payload_type;
+                                pcm = vec![0i16; send.device_samples];
+                                out = vec![0i16; (rates.1 * new.ptime.clamp(10, 60) / 1000) as usize];
+                                if new.ptime != n.ptime {
+                                    let period = Duration::from_millis(u64::from(new.ptime.clamp(10, 60)));
+                                    tick = tokio::time::interval(period);
+                                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                                }
+                            }
+                            Err(e) => warn!("line {line}: keeping the old codec: {e}"),
+                        }
+                    }
                     n = new;
                 }
                 Some(Control::Dtmf(digits)) => dtmf.push(&digits),
@@ -305,7 +401,7 @@ async fn run(
                         lost: rx_stats.lost(),
                         jitter_ms: f64::from(rx_stats.jitter()) * 1000.0 / f64::from(n.codec.clock_rate()),
                         rtt_ms: rtt,
-                        concealed: jitter.stats.concealed,
+                        concealed: receive.stats().concealed,
                     });
                     return;
                 }

@@ -1,8 +1,10 @@
 //! Turning settings into a ready UA configuration: DNS resolution of the server and proxy
 //! (hickory-resolver), the local address, the transport, the stable signalling port.
 
+use super::media::MediaConfig;
 use crate::config::Settings;
 use crate::sdp::Codec;
+use crate::sdp::OpusParams;
 use crate::sip::registration::AcceptExpires;
 use crate::sip::transaction::timers::TimerConfig;
 use crate::sip::transport::{Destination, Transport};
@@ -94,8 +96,29 @@ pub struct Endpoint {
 
 /// Codec lists from the `use_xxx` priorities: 3 before 2 offered, 1 accepted only, 0 never.
 pub fn media_prefs(settings: &Settings) -> MediaPrefs {
+    // Opus is one codec whose band is the widest of the use_opus* switches that is on.
+    let opus_bands = [
+        ("use_opusnb", 8000),
+        ("use_opuswb", 16_000),
+        ("use_opusswb", 24_000),
+        ("use_opusuwb", 48_000),
+    ];
+    let opus_prio = opus_bands
+        .iter()
+        .map(|(k, _)| settings.int(k))
+        .max()
+        .unwrap_or(0);
+    let opus_rate = opus_bands
+        .iter()
+        .filter(|(k, _)| settings.int(k) >= 1)
+        .map(|(_, r)| *r)
+        .max()
+        .unwrap_or(48_000);
+    // Within one priority: Opus, then G.722 (wideband), then G.711.
     let prio = [
+        (Codec::Opus, opus_prio),
         (Codec::Pcmu, settings.int("use_pcmu")),
+        (Codec::G722, settings.int("use_g722")),
         (Codec::Pcma, settings.int("use_pcma")),
     ];
     let mut offer: Vec<(Codec, i64)> = prio.iter().copied().filter(|(_, p)| *p >= 2).collect();
@@ -105,7 +128,35 @@ pub fn media_prefs(settings: &Settings) -> MediaPrefs {
     MediaPrefs {
         offer: offer.into_iter().map(|(c, _)| c).collect(),
         accept: accept.into_iter().map(|(c, _)| c).collect(),
+        opus: OpusParams {
+            max_rate: opus_rate,
+            fec: true,
+            dtx: true,
+        },
+        final_codec_only: settings.int("setfinalcodec") != 0,
         ..MediaPrefs::default()
+    }
+}
+
+/// The jitter buffer's delay range in frames from `jittersize` (0..6) and `maxjitter`: the
+/// start/minimum target and the most it may adapt up to (8 at the default size, as the
+/// reference has it).
+pub fn jitter_range(settings: &Settings) -> (usize, usize) {
+    const MIN: [usize; 7] = [1, 1, 2, 3, 5, 7, 10];
+    const MAX: [usize; 7] = [1, 3, 5, 8, 12, 16, 25];
+    let size = settings.int("jittersize").clamp(0, 6) as usize;
+    let max = MAX[size].min(settings.int("maxjitter").max(1) as usize);
+    (MIN[size].min(max), max)
+}
+
+/// The media settings every call uses.
+pub fn media_config(settings: &Settings) -> MediaConfig {
+    MediaConfig {
+        jitter: jitter_range(settings),
+        media_timeout: std::time::Duration::from_secs(settings.int("mediatimeout") as u64),
+        opus: media_prefs(settings).opus,
+        gain_in: super::media::volume_gain(settings.int("volumein")),
+        gain_out: super::media::volume_gain(settings.int("volumeout")),
     }
 }
 

@@ -12,7 +12,7 @@ pub struct RtpSender {
     pub ssrc: u32,
     seq: u16,
     timestamp: u32,
-    payload_type: u8,
+    pub payload_type: u8,
     /// Packets and payload octets sent (for RTCP sender reports).
     pub packets: u64,
     pub octets: u64,

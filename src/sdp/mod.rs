@@ -9,47 +9,9 @@ use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
 use thiserror::Error;
 
-/// The audio codecs the softphone knows, with their RTP clock rate and static payload type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Codec {
-    Pcmu,
-    Pcma,
-}
+mod codec;
 
-impl Codec {
-    /// The rtpmap encoding name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Codec::Pcmu => "PCMU",
-            Codec::Pcma => "PCMA",
-        }
-    }
-    /// The static payload type (RFC 3551).
-    pub fn payload_type(self) -> u8 {
-        match self {
-            Codec::Pcmu => 0,
-            Codec::Pcma => 8,
-        }
-    }
-    /// RTP clock rate.
-    pub fn clock_rate(self) -> u32 {
-        8000
-    }
-    fn from_rtpmap(name: &str, rate: u32) -> Option<Codec> {
-        match (name.to_ascii_uppercase().as_str(), rate) {
-            ("PCMU", 8000) => Some(Codec::Pcmu),
-            ("PCMA", 8000) => Some(Codec::Pcma),
-            _ => None,
-        }
-    }
-    fn from_static(pt: u8) -> Option<Codec> {
-        match pt {
-            0 => Some(Codec::Pcmu),
-            8 => Some(Codec::Pcma),
-            _ => None,
-        }
-    }
-}
+pub use codec::{Codec, OPUS_DEFAULT_PT, OpusParams};
 
 /// The media direction attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -106,6 +68,10 @@ pub struct LocalMedia {
     pub dtmf_pt: Option<u8>,
     pub ptime: u32,
     pub direction: Direction,
+    /// What we want to receive as Opus (our fmtp).
+    pub opus: OpusParams,
+    /// `setfinalcodec` ≠ 0: an answer names only the codec we chose, not every common one.
+    pub final_codec_only: bool,
 }
 
 /// The peer's side as read from its SDP.
@@ -118,13 +84,20 @@ pub struct RemoteMedia {
     pub dtmf_pt: Option<u8>,
     pub direction: Direction,
     pub ptime: Option<u32>,
+    /// The peer's Opus fmtp, when it lists Opus.
+    pub opus: Option<OpusParams>,
 }
 
 /// What both sides agreed on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Negotiated {
+    /// The codec we send.
     pub codec: Codec,
     pub payload_type: u8,
+    /// Every codec both sides agreed on, ours first: the peer may send any of them.
+    pub codecs: Vec<(u8, Codec)>,
+    /// What the peer wants to receive as Opus.
+    pub opus: OpusParams,
     pub remote: SocketAddr,
     pub dtmf_pt: Option<u8>,
     /// Our effective direction.
@@ -146,7 +119,7 @@ pub enum SdpError {
 /// Builds our SDP (offer, or answer when `codecs` is the agreed list).
 fn build(
     local: &LocalMedia,
-    codecs: &[Codec],
+    codecs: &[(u8, Codec)],
     dtmf_pt: Option<u8>,
     direction: Direction,
     session: (u64, u64),
@@ -161,22 +134,20 @@ fn build(
             range: None,
         }),
     };
-    let mut formats: Vec<String> = codecs
-        .iter()
-        .map(|c| c.payload_type().to_string())
-        .collect();
-    let mut attributes: Vec<Attribute> = codecs
-        .iter()
-        .map(|c| Attribute {
+    let mut formats: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
+    let mut attributes = Vec::new();
+    for (pt, c) in codecs {
+        attributes.push(Attribute {
             key: "rtpmap".into(),
-            value: Some(format!(
-                "{} {}/{}",
-                c.payload_type(),
-                c.name(),
-                c.clock_rate()
-            )),
-        })
-        .collect();
+            value: Some(format!("{pt} {}", c.rtpmap())),
+        });
+        if *c == Codec::Opus {
+            attributes.push(Attribute {
+                key: "fmtp".into(),
+                value: Some(format!("{pt} {}", local.opus.to_fmtp())),
+            });
+        }
+    }
     if let Some(pt) = dtmf_pt {
         formats.push(pt.to_string());
         attributes.push(Attribute {
@@ -250,7 +221,8 @@ fn build(
 
 /// Our offer.
 pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
-    build(local, &local.offer, local.dtmf_pt, local.direction, session)
+    let codecs: Vec<(u8, Codec)> = local.offer.iter().map(|c| (c.payload_type(), *c)).collect();
+    build(local, &codecs, local.dtmf_pt, local.direction, session)
 }
 
 /// Reads the first audio stream of a peer's SDP.
@@ -292,8 +264,17 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
             Some((pt.parse().ok()?, name, rate))
         })
         .collect();
+    let fmtp = |pt: u8| {
+        m.attributes
+            .iter()
+            .filter(|a| a.key == "fmtp")
+            .filter_map(|a| a.value.as_deref()?.split_once(' '))
+            .find(|(p, _)| p.parse::<u8>().ok() == Some(pt))
+            .map(|(_, v)| v.to_string())
+    };
     let mut codecs = Vec::new();
     let mut dtmf_pt = None;
+    let mut opus = None;
     for f in &m.media_name.formats {
         let Ok(pt) = f.parse::<u8>() else { continue };
         match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
@@ -304,6 +285,13 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
             }
             Some((_, name, rate)) => {
                 if let Some(c) = Codec::from_rtpmap(name, *rate) {
+                    if c == Codec::Opus && opus.is_none() {
+                        opus = Some(
+                            fmtp(pt)
+                                .map(|f| OpusParams::from_fmtp(&f))
+                                .unwrap_or_default(),
+                        );
+                    }
                     codecs.push((pt, c));
                 }
             }
@@ -338,6 +326,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
         dtmf_pt,
         direction,
         ptime,
+        opus,
     })
 }
 
@@ -359,19 +348,28 @@ pub fn answer(
     session: (u64, u64),
 ) -> Result<(String, Negotiated), SdpError> {
     let remote = offer.rtp.ok_or(SdpError::NoAudio)?;
-    let (pt, codec) = local
+    // The intersection in our order, on the offerer's payload types.
+    let common: Vec<(u8, Codec)> = local
         .accept
         .iter()
-        .find_map(|c| offer.codecs.iter().find(|(_, oc)| oc == c).copied())
-        .ok_or(SdpError::NoCommonCodec)?;
+        .filter_map(|c| offer.codecs.iter().find(|(_, oc)| oc == c).copied())
+        .collect();
+    let &(pt, codec) = common.first().ok_or(SdpError::NoCommonCodec)?;
+    let listed = if local.final_codec_only {
+        &common[..1]
+    } else {
+        &common[..]
+    };
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
-    let text = build(local, &[codec], dtmf_pt, direction, session);
+    let text = build(local, listed, dtmf_pt, direction, session);
     Ok((
         text,
         Negotiated {
             codec,
             payload_type: pt,
+            codecs: listed.to_vec(),
+            opus: offer.opus.unwrap_or_default(),
             remote,
             dtmf_pt,
             direction,
@@ -383,17 +381,21 @@ pub fn answer(
 /// Reads the peer's answer to our offer: its first codec must be one we offered.
 pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotiated, SdpError> {
     let remote = answer.rtp.ok_or(SdpError::NoAudio)?;
-    let (pt, codec) = answer
+    // The answerer's order decides what we send; it may send any codec of its answer.
+    let codecs: Vec<(u8, Codec)> = answer
         .codecs
         .iter()
-        .find(|(_, c)| local.offer.contains(c) || local.accept.contains(c))
+        .filter(|(_, c)| local.offer.contains(c) || local.accept.contains(c))
         .copied()
-        .ok_or(SdpError::NoCommonCodec)?;
+        .collect();
+    let &(pt, codec) = codecs.first().ok_or(SdpError::NoCommonCodec)?;
     let direction = Direction::from_flows(answer.direction.flows().1, answer.direction.flows().0)
         .min_with(local.direction);
     Ok(Negotiated {
         codec,
         payload_type: pt,
+        codecs,
+        opus: answer.opus.unwrap_or_default(),
         remote,
         dtmf_pt: answer.dtmf_pt.filter(|_| local.dtmf_pt.is_some()),
         direction,
@@ -414,6 +416,8 @@ mod tests {
             dtmf_pt: Some(101),
             ptime: 20,
             direction: Direction::SendRecv,
+            opus: OpusParams::default(),
+            final_codec_only: true,
         }
     }
 
@@ -435,7 +439,10 @@ mod tests {
         let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
 m=audio 5004 RTP/AVP 0 8 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000\r\na=sendonly\r\n";
         let r = parse(peer).unwrap();
-        assert_eq!(r.codecs, vec![(0, Codec::Pcmu), (8, Codec::Pcma)]);
+        assert_eq!(
+            r.codecs,
+            vec![(0, Codec::Pcmu), (8, Codec::Pcma), (96, Codec::Opus)]
+        );
         let (text, n) = answer(&r, &local(40002), (5, 5)).unwrap();
         assert_eq!(n.codec, Codec::Pcma, "our order wins");
         assert_eq!(
@@ -446,6 +453,38 @@ m=audio 5004 RTP/AVP 0 8 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 teleph
         assert_eq!(n.dtmf_pt, Some(97));
         assert!(text.contains("m=audio 40002 RTP/AVP 8 97\r\n"), "{text}");
         assert!(text.contains("a=recvonly\r\n"));
+    }
+
+    #[test]
+    fn opus_answer_echoes_the_offered_payload_type_and_reads_fmtp() {
+        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 98 9 0\r\na=rtpmap:98 opus/48000/2\r\na=fmtp:98 maxplaybackrate=16000;useinbandfec=1\r\n";
+        let r = parse(peer).unwrap();
+        assert_eq!(
+            r.opus.map(|o| (o.max_rate, o.fec, o.dtx)),
+            Some((16_000, true, false))
+        );
+        let mut ours = local(40004);
+        ours.accept = vec![Codec::Opus, Codec::G722, Codec::Pcmu];
+        ours.opus = OpusParams {
+            max_rate: 48_000,
+            fec: true,
+            dtx: true,
+        };
+        let (text, n) = answer(&r, &ours, (1, 1)).unwrap();
+        assert_eq!((n.codec, n.payload_type), (Codec::Opus, 98));
+        assert!(text.contains("m=audio 40004 RTP/AVP 98\r\n"), "{text}");
+        assert!(text.contains("a=rtpmap:98 opus/48000/2\r\n"));
+        assert!(text.contains("a=fmtp:98 maxplaybackrate=48000;sprop-maxcapturerate=48000;useinbandfec=1;usedtx=1\r\n"), "{text}");
+        // setfinalcodec=0: every common codec, in our order, on the offerer's types.
+        ours.final_codec_only = false;
+        let (text, n) = answer(&r, &ours, (1, 1)).unwrap();
+        assert!(text.contains("m=audio 40004 RTP/AVP 98 9 0\r\n"), "{text}");
+        assert_eq!(
+            n.codecs,
+            vec![(98, Codec::Opus), (9, Codec::G722), (0, Codec::Pcmu)]
+        );
+        assert_eq!(n.opus.max_rate, 16_000);
     }
 
     #[test]

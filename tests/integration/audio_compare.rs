@@ -5,19 +5,70 @@
 
 use std::path::Path;
 
-/// Samples of an 8 kHz mono 16-bit WAV file, as f32.
+/// Samples of a mono 16-bit WAV file at 8 kHz, as f32 (other rates are converted by sox, so
+/// that recordings of wideband calls compare with the same measure).
 pub fn read_wav(path: &Path) -> Vec<f32> {
+    let (rate, samples) = read_wav_any(path);
+    if rate == 8000 {
+        return samples;
+    }
+    let narrow = path.with_extension("8k.wav");
+    let ok = std::process::Command::new("sox")
+        .arg(path)
+        .args(["-r", "8000"])
+        .arg(&narrow)
+        .status()
+        .expect("sox");
+    assert!(ok.success(), "sox could not convert {}", path.display());
+    read_wav_any(&narrow).1
+}
+
+/// The rate and samples of a mono 16-bit WAV file.
+pub fn read_wav_any(path: &Path) -> (u32, Vec<f32>) {
     let r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = r.spec();
-    assert_eq!(
-        (spec.sample_rate, spec.channels),
-        (8000, 1),
-        "{}",
-        path.display()
-    );
-    r.into_samples::<i16>()
+    assert_eq!(spec.channels, 1, "{}", path.display());
+    let samples = r
+        .into_samples::<i16>()
         .map(|s| f32::from(s.unwrap_or(0)))
-        .collect()
+        .collect();
+    (spec.sample_rate, samples)
+}
+
+/// The share of a recording's energy above 4 kHz (what a narrowband path cannot carry):
+/// direct DFT of 20 ms frames at 250 Hz steps from 250 Hz to just under half the rate.
+pub fn high_band_share(path: &Path) -> f64 {
+    let (rate, x) = read_wav_any(path);
+    if rate < 16_000 {
+        return 0.0;
+    }
+    let n = rate as usize / 50;
+    let (mut low, mut high) = (0f64, 0f64);
+    let bins: Vec<f64> = (1..)
+        .map(|k| f64::from(k) * 250.0)
+        .take_while(|f| *f < f64::from(rate) / 2.0 - 250.0)
+        .collect();
+    for frame in x.chunks_exact(n).step_by(2) {
+        for &f in &bins {
+            let w = f * std::f64::consts::TAU / f64::from(rate);
+            let (mut re, mut im) = (0f64, 0f64);
+            for (i, &s) in frame.iter().enumerate() {
+                re += f64::from(s) * (w * i as f64).cos();
+                im += f64::from(s) * (w * i as f64).sin();
+            }
+            let e = re * re + im * im;
+            if f > 4200.0 {
+                high += e;
+            } else {
+                low += e;
+            }
+        }
+    }
+    if low + high == 0.0 {
+        0.0
+    } else {
+        high / (low + high)
+    }
 }
 
 fn envelope(x: &[f32]) -> Vec<f32> {

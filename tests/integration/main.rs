@@ -3,6 +3,7 @@
 
 mod audio_compare;
 mod calls;
+mod codecs;
 mod malformed;
 mod peers;
 mod registration;

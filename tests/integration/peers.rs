@@ -290,6 +290,8 @@ impl Softphone {
     pub fn start_in(config: &Path, params: &[String]) -> Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
             .arg("--headless")
+            // No sound card unless a test names one (later parameters win).
+            .args(["recorddevice=null", "playbackdevice=null"])
             .args(params)
             .env("XDG_CONFIG_HOME", config)
             .env("HOME", config)
@@ -420,8 +422,8 @@ pub struct Baresip {
 static RTP_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
 impl Baresip {
-    /// Starts baresip as `user` on `kam`, sending `source` (8 kHz mono WAV), codec `codec`,
-    /// answering calls by itself.
+    /// Starts baresip as `user` on `kam`, sending `source` (mono WAV at the codec's rate:
+    /// 8 kHz, G722 16 kHz, opus 48 kHz), codec `codec`, answering calls by itself.
     pub fn start(kam: &Kamailio, user: &str, source: &Path, codec: &str) -> Baresip {
         Self::start_with(kam, user, source, codec, "auto")
     }
@@ -451,11 +453,13 @@ impl Baresip {
         let n = RTP_RANGE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         // Below the kernel's ephemeral range (32768+), where free_port() picks from.
         let rtp = 10_000 + (n % 200) * 40;
+        let srate = codec_rate(codec);
         let config = format!(
             "sip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\nrtp_ports {rtp}-{}\n\
 audio_source aufile,{src}\naudio_player aufile,{heard}\naudio_alert aufile,/dev/null\n\
-ausrc_srate 8000\nauplay_srate 8000\nausrc_channels 1\nauplay_channels 1\n\
-module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\nmodule sndfile.so\n\
+ausrc_srate {srate}\nauplay_srate {srate}\nausrc_channels 1\nauplay_channels 1\n\
+module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\nmodule opus.so\n\
+module aufile.so\nmodule sndfile.so\n\
 snd_path {rec}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\n\
 ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rtp + 39,
@@ -550,9 +554,23 @@ impl Drop for Baresip {
     }
 }
 
+/// The audio rate baresip's devices run at for a codec name.
+pub fn codec_rate(codec: &str) -> u32 {
+    match codec {
+        "G722" => 16_000,
+        "opus" => 48_000,
+        _ => 8000,
+    }
+}
+
 /// Speech for audio tests: espeak-ng, converted by sox to 8 kHz mono 16-bit, and a copy
 /// padded with `pad` seconds of silence (for the side whose file must end last).
 pub fn speech(dir: &Path, name: &str, text: &str, pad: u32) -> (PathBuf, PathBuf) {
+    speech_at(dir, name, text, pad, 8000)
+}
+
+/// As [`speech`], at `rate` Hz.
+pub fn speech_at(dir: &Path, name: &str, text: &str, pad: u32, rate: u32) -> (PathBuf, PathBuf) {
     let raw = dir.join(format!("{name}-raw.wav"));
     let out = dir.join(format!("{name}.wav"));
     let padded = dir.join(format!("{name}-pad.wav"));
@@ -565,7 +583,7 @@ pub fn speech(dir: &Path, name: &str, text: &str, pad: u32) -> (PathBuf, PathBuf
     assert!(ok.success());
     let ok = Command::new("sox")
         .arg(&raw)
-        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .args(["-r", &rate.to_string(), "-c", "1", "-b", "16"])
         .arg(&out)
         .status()
         .expect("sox");

@@ -138,6 +138,8 @@ impl UserAgent {
             dtmf_pt: self.cfg.media.dtmf_pt,
             ptime: self.cfg.media.ptime,
             direction: Direction::SendRecv,
+            opus: self.cfg.media.opus,
+            final_codec_only: self.cfg.media.final_codec_only,
         }
     }
 

@@ -27,7 +27,7 @@ use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
 use super::validate::allow_header;
-use crate::sdp::{Codec, Negotiated};
+use crate::sdp::{Codec, Negotiated, OpusParams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -155,6 +155,10 @@ pub struct MediaPrefs {
     /// telephone-event payload type; `None` to not negotiate RFC 4733.
     pub dtmf_pt: Option<u8>,
     pub ptime: u32,
+    /// What we ask for when receiving Opus (`use_opus*` bandwidth, FEC, DTX).
+    pub opus: OpusParams,
+    /// `setfinalcodec` ≠ 0: answers name only the chosen codec.
+    pub final_codec_only: bool,
 }
 
 impl Default for MediaPrefs {
@@ -164,6 +168,12 @@ impl Default for MediaPrefs {
             accept: vec![Codec::Pcmu, Codec::Pcma],
             dtmf_pt: Some(101),
             ptime: 20,
+            opus: OpusParams {
+                max_rate: 48_000,
+                fec: true,
+                dtx: true,
+            },
+            final_codec_only: true,
         }
     }
 }
