@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the softphone and its test suite need:
-# a C toolchain for -sys crates; the real peers the tests start on 127.0.0.1 (Kamailio as
-# registrar/proxy, baresip as the far end of calls, sipp); espeak-ng and sox for test speech.
+# a C toolchain and the libraries the -sys crates link (libopus, ALSA); the real peers the
+# tests start on 127.0.0.1 (Kamailio as registrar/proxy, baresip as the far end of calls, sipp);
+# espeak-ng and sox for test speech; PulseAudio with ALSA's pulse plugin, which gives the
+# sound-card tests real devices on a machine without a sound card.
 # Safe to run again: only missing packages are installed.
 set -euo pipefail
 
-packages=(build-essential pkg-config ca-certificates kamailio sip-tester baresip-core espeak-ng sox)
+packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
+  kamailio sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

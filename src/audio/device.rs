@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 const RETRY: Duration = Duration::from_secs(2);
 /// The rings hold half a second.
 const RING_MS: u32 = 500;
+/// A microphone that delivers nothing for this long has gone away even if its driver did not
+/// say so (a sound server that died leaves ALSA capture streams silent, not failed).
+const CAPTURE_STALL: Duration = Duration::from_millis(1500);
+/// Some capture paths take a while to deliver the first samples (ALSA's PulseAudio plugin
+/// about two seconds): a new stream gets this long before it counts as stalled.
+const CAPTURE_START: Duration = Duration::from_secs(5);
 
 /// Names of the capture and playback devices cpal sees, for `--devices` and settings.
 pub fn list_devices() -> (Vec<String>, Vec<String>) {
@@ -83,11 +89,11 @@ struct StreamThread {
 }
 
 impl Drop for StreamThread {
+    /// Tells the thread to close its stream, without waiting: closing a stream on a device
+    /// that has gone can hang inside the driver, and that must not hang the call.
     fn drop(&mut self) {
         drop(self.stop.take());
-        if let Some(j) = self.join.take() {
-            let _ = j.join();
-        }
+        drop(self.join.take());
     }
 }
 
@@ -100,6 +106,15 @@ struct Health {
 
 impl Health {
     fn fail(&self, e: &cpal::Error) {
+        // A glitch, not a lost device; real-time scheduling refused: audio still flows.
+        if matches!(
+            e.kind(),
+            cpal::ErrorKind::Xrun
+                | cpal::ErrorKind::RealtimeDenied
+                | cpal::ErrorKind::DeviceChanged
+        ) {
+            return;
+        }
         // Not the data callback: a short lock here is fine, and try_lock never waits.
         if let Ok(mut r) = self.reason.try_lock() {
             *r = Some(e.to_string());
@@ -115,11 +130,34 @@ impl Health {
     }
 }
 
+/// The stream configuration: the device's default format with a 10 ms buffer where the
+/// device allows one (a driver's default can be seconds long, far too late for a call).
+fn low_latency(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    let mut config = supported.config();
+    let want = (config.sample_rate / 100).max(1);
+    config.buffer_size = match supported.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => {
+            cpal::BufferSize::Fixed(want.clamp(*min, (*max).max(*min)))
+        }
+        cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Fixed(want),
+    };
+    config
+}
+
+/// Opening streams one at a time: ALSA's global configuration is loaded on first use and two
+/// threads opening devices at once can both get broken streams.
+static OPEN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Builds a stream on its own thread; gives its sample rate once it plays.
 fn spawn_stream<F>(build: F) -> anyhow::Result<(StreamThread, u32)>
 where
     F: FnOnce() -> anyhow::Result<(cpal::Stream, u32)> + Send + 'static,
 {
+    let build = move || {
+        // A poisoned lock only means another open panicked; the guard is still usable.
+        let _guard = OPEN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        build()
+    };
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let join = std::thread::Builder::new()
@@ -207,6 +245,10 @@ where
 struct OpenInput {
     ring: rtrb::Consumer<i16>,
     rate: u32,
+    /// When samples last arrived (or the stream opened).
+    last_data: Instant,
+    /// Whether any samples arrived yet.
+    flowing: bool,
     health: Arc<Health>,
     _thread: StreamThread,
 }
@@ -216,11 +258,13 @@ fn open_input(name: &str) -> anyhow::Result<OpenInput> {
     let health = Arc::new(Health::default());
     let h = health.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let started = Instant::now();
+    let label = name.clone();
     let (thread, rate) = spawn_stream(move || {
         let host = cpal::default_host();
         let device = find_device(&host, &name, true)?;
         let supported = device.default_input_config()?;
-        let config = supported.config();
+        let config = low_latency(&supported);
         let rate = config.sample_rate;
         let (producer, consumer) = rtrb::RingBuffer::new((rate * RING_MS / 1000) as usize);
         let _ = tx.send(consumer);
@@ -234,9 +278,15 @@ fn open_input(name: &str) -> anyhow::Result<OpenInput> {
         Ok((stream, rate))
     })?;
     let ring = rx.recv().context("audio thread ended")?;
+    tracing::info!(
+        "microphone {label:?} open at {rate} Hz in {} ms",
+        started.elapsed().as_millis()
+    );
     Ok(OpenInput {
         ring,
         rate,
+        last_data: Instant::now(),
+        flowing: false,
         health,
         _thread: thread,
     })
@@ -255,11 +305,13 @@ fn open_output(name: &str) -> anyhow::Result<OpenOutput> {
     let health = Arc::new(Health::default());
     let h = health.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let started = Instant::now();
+    let label = name.clone();
     let (thread, rate) = spawn_stream(move || {
         let host = cpal::default_host();
         let device = find_device(&host, &name, false)?;
         let supported = device.default_output_config()?;
-        let config = supported.config();
+        let config = low_latency(&supported);
         let rate = config.sample_rate;
         let (mut producer, consumer) = rtrb::RingBuffer::new((rate * RING_MS / 1000) as usize);
         // 40 ms of silence as a cushion against the media task's timer jitter.
@@ -277,6 +329,10 @@ fn open_output(name: &str) -> anyhow::Result<OpenOutput> {
         Ok((stream, rate))
     })?;
     let ring = rx.recv().context("audio thread ended")?;
+    tracing::info!(
+        "speaker {label:?} open at {rate} Hz in {} ms",
+        started.elapsed().as_millis()
+    );
     Ok(OpenOutput {
         ring,
         rate,
@@ -285,36 +341,121 @@ fn open_output(name: &str) -> anyhow::Result<OpenOutput> {
     })
 }
 
-/// Reopening after failures, shared by both directions.
-struct Recovery {
+/// Opening and reopening a stream off the media task (opening can take a while, and must
+/// never stall the call), shared by both directions.
+struct Recovery<T> {
+    kind: &'static str,
     /// The device the user chose.
     wanted: String,
-    /// When to try again while nothing is open.
+    opener: fn(&str) -> anyhow::Result<T>,
+    /// An open in progress on its own thread: which name worked and the stream, or the error.
+    pending: Option<std::sync::mpsc::Receiver<anyhow::Result<(String, T)>>>,
+    /// When to try again after a failed attempt.
     retry_at: Option<Instant>,
+    /// True once a stream was lost or could not be opened: the next success is news.
+    troubled: bool,
+    /// Whether the first attempt has ended.
+    started: bool,
     notices: VecDeque<String>,
     /// The rate of the last open stream: kept while nothing is open so the call's
     /// resamplers need not change.
     rate: u32,
 }
 
-impl Recovery {
-    /// Tries the chosen device, then the default one; gives what opened.
-    fn reopen<T>(&mut self, kind: &str, open: fn(&str) -> anyhow::Result<T>) -> Option<T> {
-        if self.retry_at.is_some_and(|t| Instant::now() < t) {
-            return None;
+impl<T: Send + 'static> Recovery<T> {
+    fn new(kind: &'static str, wanted: &str, opener: fn(&str) -> anyhow::Result<T>) -> Self {
+        let mut r = Recovery {
+            kind,
+            wanted: wanted.to_string(),
+            opener,
+            pending: None,
+            retry_at: None,
+            troubled: false,
+            started: false,
+            notices: VecDeque::new(),
+            rate: 48_000,
+        };
+        r.spawn();
+        r
+    }
+
+    /// Starts an attempt: the chosen device, then (after a loss) the default one.
+    fn spawn(&mut self) {
+        let mut names = vec![self.wanted.clone()];
+        if self.troubled && !is_default_name(&self.wanted) {
+            names.push("Default".into());
         }
-        let mut tried = vec![self.wanted.clone()];
-        if !is_default_name(&self.wanted) {
-            tried.push("Default".into());
+        let opener = self.opener;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("audio-open".into())
+            .spawn(move || {
+                let mut last = anyhow!("no device");
+                for name in names {
+                    match opener(&name) {
+                        Ok(s) => {
+                            let _ = tx.send(Ok((name, s)));
+                            return;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                let _ = tx.send(Err(last));
+            });
+        match spawned {
+            Ok(_) => self.pending = Some(rx),
+            Err(_) => self.retry_at = Some(Instant::now() + RETRY),
         }
-        for name in &tried {
-            if let Ok(s) = open(name) {
-                self.retry_at = None;
-                self.notices.push_back(format!("{kind} back on {name:?}"));
-                return Some(s);
+    }
+
+    /// The stream was lost: say so and start looking for another.
+    fn lost(&mut self, why: &str) {
+        self.notices.push_back(format!(
+            "{} {:?} failed ({why}); switching to the default device",
+            self.kind, self.wanted
+        ));
+        self.troubled = true;
+        self.spawn();
+    }
+
+    /// A stream when an attempt has just succeeded; never waits.
+    fn poll(&mut self) -> Option<(T, String)> {
+        if let Some(rx) = &self.pending {
+            match rx.try_recv() {
+                Ok(Ok((name, s))) => {
+                    self.pending = None;
+                    if self.troubled {
+                        self.notices
+                            .push_back(format!("{} back on {name:?}", self.kind));
+                    }
+                    self.troubled = false;
+                    self.started = true;
+                    return Some((s, name));
+                }
+                Ok(Err(e)) => {
+                    self.pending = None;
+                    if !self.started || !self.troubled {
+                        self.notices.push_back(format!(
+                            "{} {:?} unavailable ({e:#}); going on without it, retrying every {} s",
+                            self.kind,
+                            self.wanted,
+                            RETRY.as_secs()
+                        ));
+                    }
+                    self.started = true;
+                    self.troubled = true;
+                    self.retry_at = Some(Instant::now() + RETRY);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.pending = None;
+                    self.retry_at = Some(Instant::now() + RETRY);
+                }
             }
+        } else if self.retry_at.is_some_and(|t| Instant::now() >= t) {
+            self.retry_at = None;
+            self.spawn();
         }
-        self.retry_at = Some(Instant::now() + RETRY);
         None
     }
 }
@@ -322,35 +463,18 @@ impl Recovery {
 /// A cpal capture device that survives being unplugged.
 pub struct CpalSource {
     open: Option<OpenInput>,
-    recovery: Recovery,
+    recovery: Recovery<OpenInput>,
 }
 
 impl CpalSource {
-    /// Opens the named device ("Default" or empty for the system default). A device that
-    /// cannot be opened is reported (see `take_notice`) and retried; the call meanwhile
-    /// goes on without it.
+    /// Starts opening the named device ("Default" or empty for the system default); until it
+    /// is open (and whenever it is lost) the microphone gives silence. Trouble is reported
+    /// through `take_notice`.
     pub fn open(name: &str) -> CpalSource {
-        let mut recovery = Recovery {
-            wanted: name.to_string(),
-            retry_at: None,
-            notices: VecDeque::new(),
-            rate: 48_000,
-        };
-        let open = match open_input(name) {
-            Ok(o) => {
-                recovery.rate = o.rate;
-                Some(o)
-            }
-            Err(e) => {
-                recovery.notices.push_back(format!(
-                    "microphone {name:?} unavailable ({e:#}); going on without it, retrying every {} s",
-                    RETRY.as_secs()
-                ));
-                recovery.retry_at = Some(Instant::now() + RETRY);
-                None
-            }
-        };
-        CpalSource { open, recovery }
+        CpalSource {
+            open: None,
+            recovery: Recovery::new("microphone", name, open_input),
+        }
     }
 }
 
@@ -360,26 +484,38 @@ impl AudioSource for CpalSource {
     }
 
     fn read(&mut self, frame: &mut [i16]) -> bool {
-        if let Some(o) = &self.open
-            && o.health.failed.load(Ordering::Acquire)
-        {
-            let why = o.health.reason();
-            self.open = None;
-            self.recovery.notices.push_back(format!(
-                "microphone {:?} failed ({why}); switching to the default device",
-                self.recovery.wanted
-            ));
-        }
-        if self.open.is_none() {
-            self.open = self.recovery.reopen("microphone", open_input);
-            if let Some(o) = &self.open {
-                self.recovery.rate = o.rate;
+        if let Some(o) = &self.open {
+            let failed = o.health.failed.load(Ordering::Acquire);
+            let limit = if o.flowing {
+                CAPTURE_STALL
+            } else {
+                CAPTURE_START
+            };
+            if failed || o.last_data.elapsed() > limit {
+                let why = if failed {
+                    o.health.reason()
+                } else {
+                    format!("no audio for {} ms", limit.as_millis())
+                };
+                self.open = None;
+                self.recovery.lost(&why);
             }
+        }
+        if self.open.is_none()
+            && let Some((mut o, _)) = self.recovery.poll()
+        {
+            self.recovery.rate = o.rate;
+            o.last_data = Instant::now();
+            self.open = Some(o);
         }
         let Some(o) = self.open.as_mut() else {
             frame.fill(0);
             return true;
         };
+        if o.ring.slots() > 0 {
+            o.last_data = Instant::now();
+            o.flowing = true;
+        }
         // More than three frames waiting: the device runs fast or we were late; drop the
         // surplus so the delay stays short.
         let surplus = o.ring.slots().saturating_sub(frame.len() * 3);
@@ -400,35 +536,18 @@ impl AudioSource for CpalSource {
 /// A cpal playback device that survives being unplugged.
 pub struct CpalSink {
     open: Option<OpenOutput>,
-    recovery: Recovery,
+    recovery: Recovery<OpenOutput>,
 }
 
 impl CpalSink {
-    /// Opens the named device ("Default" or empty for the system default). A device that
-    /// cannot be opened is reported (see `take_notice`) and retried; the call meanwhile
-    /// goes on without it.
+    /// Starts opening the named device ("Default" or empty for the system default); until it
+    /// is open (and whenever it is lost) what is played goes nowhere. Trouble is reported
+    /// through `take_notice`.
     pub fn open(name: &str) -> CpalSink {
-        let mut recovery = Recovery {
-            wanted: name.to_string(),
-            retry_at: None,
-            notices: VecDeque::new(),
-            rate: 48_000,
-        };
-        let open = match open_output(name) {
-            Ok(o) => {
-                recovery.rate = o.rate;
-                Some(o)
-            }
-            Err(e) => {
-                recovery.notices.push_back(format!(
-                    "speaker {name:?} unavailable ({e:#}); going on without it, retrying every {} s",
-                    RETRY.as_secs()
-                ));
-                recovery.retry_at = Some(Instant::now() + RETRY);
-                None
-            }
-        };
-        CpalSink { open, recovery }
+        CpalSink {
+            open: None,
+            recovery: Recovery::new("speaker", name, open_output),
+        }
     }
 }
 
@@ -443,16 +562,13 @@ impl AudioSink for CpalSink {
         {
             let why = o.health.reason();
             self.open = None;
-            self.recovery.notices.push_back(format!(
-                "speaker {:?} failed ({why}); switching to the default device",
-                self.recovery.wanted
-            ));
+            self.recovery.lost(&why);
         }
-        if self.open.is_none() {
-            self.open = self.recovery.reopen("speaker", open_output);
-            if let Some(o) = &self.open {
-                self.recovery.rate = o.rate;
-            }
+        if self.open.is_none()
+            && let Some((o, _)) = self.recovery.poll()
+        {
+            self.recovery.rate = o.rate;
+            self.open = Some(o);
         }
         if let Some(o) = self.open.as_mut() {
             // A full ring (the device runs slow): this frame is dropped rather than waited for.

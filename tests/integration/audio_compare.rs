@@ -15,7 +15,7 @@ pub fn read_wav(path: &Path) -> Vec<f32> {
     let narrow = path.with_extension("8k.wav");
     let ok = std::process::Command::new("sox")
         .arg(path)
-        .args(["-r", "8000"])
+        .args(["-r", "8000", "-c", "1"])
         .arg(&narrow)
         .status()
         .expect("sox");
@@ -23,14 +23,18 @@ pub fn read_wav(path: &Path) -> Vec<f32> {
     read_wav_any(&narrow).1
 }
 
-/// The rate and samples of a mono 16-bit WAV file.
+/// The rate and samples of a 16-bit WAV file (stereo mixed down to mono).
 pub fn read_wav_any(path: &Path) -> (u32, Vec<f32>) {
     let r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = r.spec();
-    assert_eq!(spec.channels, 1, "{}", path.display());
-    let samples = r
+    let channels = usize::from(spec.channels.max(1));
+    let all: Vec<f32> = r
         .into_samples::<i16>()
         .map(|s| f32::from(s.unwrap_or(0)))
+        .collect();
+    let samples = all
+        .chunks(channels)
+        .map(|c| c.iter().sum::<f32>() / channels as f32)
         .collect();
     (spec.sample_rate, samples)
 }
@@ -93,11 +97,11 @@ fn ncc(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
-/// How well `received` contains `reference` (delayed by up to 3 s): the best normalised
+/// How well `received` contains `reference` (delayed by up to 8 s): the best normalised
 /// cross-correlation, 0 when less than 80 % of the reference is there.
 pub fn similarity(reference: &[f32], received: &[f32]) -> f64 {
     let (er, ex) = (envelope(reference), envelope(received));
-    let max_lag = 300.min(ex.len());
+    let max_lag = 800.min(ex.len());
     let best_env = (0..max_lag)
         .map(|lag| {
             let avail = ex.len().saturating_sub(lag).min(er.len());

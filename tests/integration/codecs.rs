@@ -107,22 +107,22 @@ fn call(codec: &str, outgoing: bool, min_similarity: f64) {
 
 #[test]
 fn g722_outgoing() {
-    call("G722", true, 0.8);
+    call("G722", true, 0.95);
 }
 
 #[test]
 fn g722_incoming() {
-    call("G722", false, 0.8);
+    call("G722", false, 0.95);
 }
 
 #[test]
 fn opus_outgoing() {
-    call("opus", true, 0.6);
+    call("opus", true, 0.8);
 }
 
 #[test]
 fn opus_incoming() {
-    call("opus", false, 0.6);
+    call("opus", false, 0.8);
 }
 
 #[test]

@@ -10,5 +10,6 @@ mod registration;
 mod sim;
 mod sim_calls;
 mod sim_registration;
+mod sound_card;
 mod torture;
 mod transactions;

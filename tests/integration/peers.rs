@@ -265,6 +265,11 @@ impl Softphone {
     /// Starts `softphone --headless` with the parameters, on a free signalling port and with
     /// its own config directory.
     pub fn start(params: &[&str]) -> Softphone {
+        Self::start_env(params, &[])
+    }
+
+    /// As [`Softphone::start`] with extra environment variables (a private sound server).
+    pub fn start_env(params: &[&str], env: &[(String, String)]) -> Softphone {
         let config = tempfile::Builder::new()
             .prefix("spcfg")
             .tempdir()
@@ -272,7 +277,7 @@ impl Softphone {
         let port = free_port();
         let mut args: Vec<String> = vec![format!("signalingport={port}")];
         args.extend(params.iter().map(|s| s.to_string()));
-        let mut sp = Self::start_in(config.path(), &args);
+        let mut sp = Self::start_in_env(config.path(), &args, env);
         sp.port = port;
         sp._config = Some(config);
         sp
@@ -288,6 +293,10 @@ impl Softphone {
 
     /// Starts with exactly these parameters (plus `--headless`) and this config directory.
     pub fn start_in(config: &Path, params: &[String]) -> Softphone {
+        Self::start_in_env(config, params, &[])
+    }
+
+    fn start_in_env(config: &Path, params: &[String], env: &[(String, String)]) -> Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
             .arg("--headless")
             // No sound card unless a test names one (later parameters win).
@@ -296,6 +305,7 @@ impl Softphone {
             .env("XDG_CONFIG_HOME", config)
             .env("HOME", config)
             .env_remove("RUST_LOG")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
