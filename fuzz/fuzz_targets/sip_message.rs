@@ -41,6 +41,7 @@ fn ua() -> UserAgent {
         ring_timeout: Duration::from_secs(90),
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
+        progress_mode: 2,
     };
     UserAgent::new(cfg, 1)
 }

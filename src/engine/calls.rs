@@ -5,7 +5,9 @@
 use super::driver::Reporter;
 use super::event::Event;
 use super::media::{MediaEvent, MediaHandle, RtpSockets, bind_rtp};
-use crate::audio::{open_sink, open_source};
+use super::ring::RingTask;
+use crate::audio::{AudioSink, open_sink, open_source};
+use crate::media::tone::ToneKind;
 use crate::sip::call::{CallDirection, CallState};
 use crate::sip::ua::{UaEvent, UserAgent};
 use std::collections::HashMap;
@@ -45,6 +47,24 @@ pub(super) struct CallResources {
     /// What each line negotiated (DTMF routing needs to know about telephone-event).
     pub(super) negotiated: HashMap<u32, crate::sdp::Negotiated>,
     pub(super) media_events: mpsc::UnboundedSender<MediaEvent>,
+    /// Local ring and ringback (`playring`, `ringerdevice`, `ringtone`, `volumering`).
+    pub(super) ring: RingSettings,
+    /// Rings playing, by line.
+    pub(super) rings: HashMap<u32, RingTask>,
+    /// `earlymedia` 5 and 6: our audio goes out before the call is answered.
+    pub(super) early_send: bool,
+}
+
+/// How calls ring here and there.
+pub(super) struct RingSettings {
+    /// `playring`: 0 never, 1 incoming calls, 2 also ringback on outgoing calls.
+    pub(super) mode: i64,
+    pub(super) device: String,
+    pub(super) kind: ToneKind,
+    pub(super) gain: f32,
+    /// Rate of a ringback written to a playback file before the codec is known: that of the
+    /// codec we offer first, which the call most likely gets.
+    pub(super) file_rate: u32,
 }
 
 impl CallResources {
@@ -59,7 +79,20 @@ impl CallResources {
             Err(e) => return reporter.send(Event::Error(format!("call {number}: {e:#}"))),
         };
         let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-        match ua.dial(Instant::now(), number, port) {
+        // No server and a SIP URI with a host name: resolve it here (the core does no I/O).
+        let via = match ua.direct_host(number) {
+            Some((host, port)) => {
+                match super::setup::resolve_hostport(&format!("{host}:{port}"), 5060).await {
+                    Ok(addr) => Some(crate::sip::transport::Destination {
+                        transport: ua.transport(),
+                        addr,
+                    }),
+                    Err(e) => return reporter.send(Event::Error(format!("call {number}: {e:#}"))),
+                }
+            }
+            None => None,
+        };
+        match ua.dial_via(Instant::now(), number, port, via) {
             Ok(line) => {
                 self.sockets.insert(line, socket);
             }
@@ -80,18 +113,72 @@ impl CallResources {
         }
     }
 
-    /// Opens the call's devices; a playback file records at the codec's rate.
-    pub(super) fn devices(
-        &self,
+    /// Opens the call's devices; a playback file records at the codec's rate. A playback
+    /// device already playing the ringback of `line` is taken over from the ring.
+    pub(super) async fn devices(
+        &mut self,
+        line: u32,
         codec_rate: u32,
-    ) -> anyhow::Result<(
-        Box<dyn crate::audio::AudioSource>,
-        Box<dyn crate::audio::AudioSink>,
-    )> {
-        Ok((
-            open_source(&self.record)?,
-            open_sink(&self.playback, codec_rate)?,
-        ))
+    ) -> anyhow::Result<(Box<dyn crate::audio::AudioSource>, Box<dyn AudioSink>)> {
+        let ringing_sink = match self.rings.remove(&line) {
+            Some(r) if r.ringback => r.stop().await.into_iter().next(),
+            Some(r) => {
+                // The ringer device is not the call's: it just stops.
+                drop(r.stop().await);
+                None
+            }
+            None => None,
+        };
+        let sink = match ringing_sink {
+            Some(s) => s,
+            None => open_sink(&self.playback, codec_rate)?,
+        };
+        Ok((open_source(&self.record)?, sink))
+    }
+
+    /// The sinks incoming calls ring on: `ringerdevice`, where `All` is every sound card.
+    fn ringer_sinks(&self) -> Vec<Box<dyn AudioSink>> {
+        let names = if self.ring.device.trim().eq_ignore_ascii_case("all") {
+            crate::audio::device::list_devices().1
+        } else {
+            vec![self.ring.device.clone()]
+        };
+        names
+            .iter()
+            .filter_map(|n| open_sink(n, 8000).ok())
+            .collect()
+    }
+
+    /// Starts or stops the local ring of `line` as its state says.
+    async fn ring_for(&mut self, line: u32, state: CallState, direction: CallDirection) {
+        let wants = match state {
+            CallState::Incoming => self.ring.mode >= 1 && !self.autoaccept,
+            CallState::Ringing => self.ring.mode == 2 && direction == CallDirection::Outgoing,
+            _ => false,
+        };
+        if !wants {
+            if let Some(r) = self.rings.remove(&line) {
+                drop(r.stop().await);
+            }
+            if let Some(m) = self.media.get(&line) {
+                m.ringback(false);
+            }
+            return;
+        }
+        if self.rings.contains_key(&line) {
+            return;
+        }
+        if state == CallState::Incoming {
+            let sinks = self.ringer_sinks();
+            let ring = RingTask::start(sinks, self.ring.kind.clone(), self.ring.gain);
+            self.rings.insert(line, ring);
+        } else if let Some(m) = self.media.get(&line) {
+            // Early media already runs: it rings back until the far end's audio arrives.
+            m.ringback(true);
+        } else if let Ok(sink) = open_sink(&self.playback, self.ring.file_rate) {
+            let ring = RingTask::start(vec![sink], ToneKind::Ringback, self.media_config.gain_out);
+            self.rings.insert(line, ring);
+        }
     }
 
     /// Driver-side reactions to call events: answer (autoaccept), start, update and stop media,
@@ -102,7 +189,30 @@ impl CallResources {
         ev: &UaEvent,
         reporter: &mut Reporter,
     ) {
+        let was_connected = match ev {
+            UaEvent::Call { line, .. } => self
+                .lines
+                .get(line)
+                .is_some_and(|i| i.state == CallState::Connected),
+            _ => false,
+        };
         self.track_lines(ua, ev, reporter);
+        if let UaEvent::Call {
+            line,
+            state,
+            direction,
+            ..
+        } = ev
+        {
+            self.ring_for(*line, *state, *direction).await;
+            // Answered: early media that was receive-only gets its real direction.
+            if *state == CallState::Connected
+                && !was_connected
+                && let (Some(m), Some(n)) = (self.media.get(line), self.negotiated.get(line))
+            {
+                m.update(n.clone());
+            }
+        }
         match ev {
             UaEvent::Call {
                 line,
@@ -120,12 +230,20 @@ impl CallResources {
                 let Some(socket) = self.sockets.remove(line) else {
                     return;
                 };
-                match self.devices(n.codec.sample_rate()) {
+                // Before the answer our audio goes out only when `earlymedia` says so.
+                let early = !self.lines.get(line).is_some_and(|i| {
+                    matches!(i.state, CallState::Connected | CallState::Connecting)
+                });
+                let mut start_as = n.clone();
+                if early && !self.early_send {
+                    start_as.direction = start_as.direction.without_sending();
+                }
+                match self.devices(*line, n.codec.sample_rate()).await {
                     Ok(devices) => {
                         let handle = MediaHandle::start(
                             *line,
                             socket,
-                            n.clone(),
+                            start_as,
                             devices,
                             self.media_config.clone(),
                             self.media_events.clone(),

@@ -341,6 +341,9 @@ async fn drive(
         media: HashMap::new(),
         negotiated: HashMap::new(),
         media_events: media_tx,
+        ring: super::setup::ring_settings(&settings, &mut reporter),
+        rings: HashMap::new(),
+        early_send: settings.int("earlymedia") >= 5,
     };
     let callto = settings.text("callto");
     let mut autocall = (settings.bool("autocall") && !callto.is_empty()).then_some(callto);

@@ -5,6 +5,7 @@
 use crate::audio::{AudioSink, AudioSource};
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use crate::media::pipeline::{PipelineError, ReceivePath, SendPath};
+use crate::media::tone::{Tone, ToneKind};
 use crate::rtp::rtcp::{ReceptionStats, build_report, ntp_from_unix, parse_compound};
 use crate::rtp::{RtpSender, parse};
 use crate::sdp::{Direction, Negotiated, OpusParams};
@@ -66,6 +67,10 @@ pub struct MediaConfig {
     /// `volumein` / `volumeout` as linear gains.
     pub gain_in: f32,
     pub gain_out: f32,
+    /// `natopenpackets` / `natopenpackettype`: packets sent towards the peer when media starts
+    /// without us sending (early media), so that a NAT lets the peer's media in; and whether
+    /// they are RTP packets of silence (else CRLFCRLF).
+    pub nat_open: (u32, bool),
 }
 
 /// A 0..100 volume setting as a gain: 50 leaves the level alone, each step is 0.3 dB
@@ -106,6 +111,7 @@ enum Control {
     Update(Negotiated),
     Dtmf(String),
     Mute { mic: bool, speaker: bool },
+    Ringback(bool),
     Stop(oneshot::Sender<MediaStats>),
 }
 
@@ -155,6 +161,12 @@ impl MediaHandle {
     /// Mutes the microphone (silence is sent, so the stream stays alive) and/or the speaker.
     pub fn mute(&self, mic: bool, speaker: bool) {
         let _ = self.control.send(Control::Mute { mic, speaker });
+    }
+
+    /// Plays the ringback tone instead of silence until the peer's media arrives (the far
+    /// end rings and may or may not send its own ringback), or stops it.
+    pub fn ringback(&self, on: bool) {
+        let _ = self.control.send(Control::Ringback(on));
     }
 
     /// Sends digits as RFC 4733 events (space: 500 ms pause).
@@ -221,6 +233,25 @@ async fn run(
     let mut sender = RtpSender::new(n.payload_type, ssrc, seq, ts);
     let mut remote = n.remote;
     let mut latched = false;
+    let mut ringback: Option<Tone> = None;
+    let mut got_rtp = false;
+    // NAT opening: the peer's media gets in once we have sent something its way.
+    if !matches!(n.direction, Direction::SendRecv | Direction::SendOnly) {
+        let (count, as_rtp) = cfg.nat_open;
+        for _ in 0..count {
+            let packet = if as_rtp {
+                let mut payload = Vec::new();
+                let silence = vec![0i16; send.device_samples];
+                let _ = send.encode(&silence, &mut payload);
+                sender.packetize(&payload, send.clock_samples)
+            } else {
+                b"\r\n\r\n".to_vec()
+            };
+            if let Err(e) = socket.send_to(&packet, n.remote).await {
+                debug!("NAT opening packet to {} failed: {e}", n.remote);
+            }
+        }
+    }
     let mut remote_ssrc: Option<u32> = None;
     let frame_time = Duration::from_millis(u64::from(n.ptime.clamp(10, 60)));
     let mut tick = tokio::time::interval(frame_time);
@@ -270,6 +301,13 @@ async fn run(
                     _ => sender.skip(samples),
                 }
                 receive.play(&mut out);
+                if let Some(tone) = ringback.as_mut() {
+                    if got_rtp {
+                        ringback = None;
+                    } else {
+                        tone.fill(&mut out);
+                    }
+                }
                 if speaker_muted {
                     out.fill(0);
                 }
@@ -307,6 +345,7 @@ async fn run(
                 Ok((len, from)) => {
                     let Ok(p) = parse(&buf[..len]) else { continue };
                     last_rx = tokio::time::Instant::now();
+                    got_rtp = true;
                     if Some(p.payload_type) == n.dtmf_pt {
                         if let Some(digit) = dtmf_in.receive(p.timestamp, &p.payload) {
                             let _ = events.send(MediaEvent::Dtmf { line, digit });
@@ -390,6 +429,9 @@ async fn run(
                 Some(Control::Mute { mic, speaker }) => {
                     mic_muted = mic;
                     speaker_muted = speaker;
+                }
+                Some(Control::Ringback(on)) => {
+                    ringback = (on && !got_rtp).then(|| Tone::new(ToneKind::Ringback, rates.1, 1.0));
                 }
                 Some(Control::Stop(done)) => {
                     if let Err(e) = sink.finish() {

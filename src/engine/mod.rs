@@ -5,6 +5,7 @@ mod calls;
 pub mod driver;
 pub mod event;
 pub mod media;
+mod ring;
 pub mod setup;
 
 pub use driver::run_engine;

@@ -157,6 +157,11 @@ pub fn media_config(settings: &Settings) -> MediaConfig {
         opus: media_prefs(settings).opus,
         gain_in: super::media::volume_gain(settings.int("volumein")),
         gain_out: super::media::volume_gain(settings.int("volumeout")),
+        nat_open: match settings.int("natopenpackets") {
+            0 => (0, false),
+            1 => (1, false),
+            n => (n as u32, settings.int("natopenpackettype") == 2),
+        },
     }
 }
 
@@ -241,10 +246,33 @@ pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoin
         ring_timeout: Duration::from_millis(settings.int("ringtimeout") as u64),
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),
+        progress_mode: settings.int("changesptoring") as u8,
     };
     let endpoint = Endpoint {
         port: settings.int("signalingport") as u16,
         local_ip,
     };
     Ok((cfg, endpoint))
+}
+
+/// How calls ring: `playring`, `ringerdevice`, `ringtone` (a file that cannot be used is
+/// reported once and the built-in ring used), `volumering`.
+pub(super) fn ring_settings(
+    settings: &Settings,
+    reporter: &mut super::driver::Reporter,
+) -> super::calls::RingSettings {
+    let (kind, problem) = super::ring::ring_kind(&settings.text("ringtone"));
+    if let Some(p) = problem {
+        reporter.send(super::event::Event::Error(p));
+    }
+    super::calls::RingSettings {
+        mode: settings.int("playring"),
+        device: settings.text("ringerdevice"),
+        kind,
+        gain: super::media::volume_gain(settings.int("volumering")),
+        file_rate: media_prefs(settings)
+            .offer
+            .first()
+            .map_or(8000, |c| c.sample_rate()),
+    }
 }

@@ -8,3 +8,4 @@ pub mod jitter;
 pub mod pipeline;
 pub mod plc;
 pub mod resample;
+pub mod tone;

@@ -331,6 +331,11 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
 }
 
 impl Direction {
+    /// The same direction with our sending taken away (early media before the answer).
+    pub fn without_sending(self) -> Direction {
+        self.min_with(Direction::RecvOnly)
+    }
+
     /// The narrower of two directions (a flow exists only when both allow it).
     fn min_with(self, other: Direction) -> Direction {
         let (a, b) = self.flows();

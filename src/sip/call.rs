@@ -169,6 +169,9 @@ pub struct Call {
     pub request: Option<SipMessage>,
     /// Where responses to the INVITE go (for our own 2xx retransmissions).
     pub response_dest: Option<crate::sip::transport::Destination>,
+    /// Where this call's requests go when not to the configured server: the host of a SIP
+    /// URI dialled directly, or the caller of an incoming call when there is no server.
+    pub hop: Option<crate::sip::transport::Destination>,
     /// No offer in the (re-)INVITE: our 200 carries the offer, the ACK the answer.
     pub late_offer: bool,
     pub ok_retransmit: Option<OkRetransmit>,
@@ -224,6 +227,7 @@ impl Call {
             server_tx: None,
             request: None,
             response_dest: None,
+            hop: None,
             late_offer: false,
             ok_retransmit: None,
             bye_tx: None,

@@ -97,35 +97,47 @@ fn ncc(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
-/// How well `received` contains `reference` (delayed by up to 8 s): the best normalised
-/// cross-correlation, 0 when less than 80 % of the reference is there.
+/// The overlap of `reference` and `received` when `received` lags by `lag` samples (negative:
+/// the recording starts after the reference's start): the two starts and the length.
+fn overlap(reference: usize, received: usize, lag: isize) -> (usize, usize, usize) {
+    let (r0, x0) = if lag >= 0 {
+        (0, lag as usize)
+    } else {
+        (lag.unsigned_abs(), 0)
+    };
+    let n = reference
+        .saturating_sub(r0)
+        .min(received.saturating_sub(x0));
+    (r0, x0, n)
+}
+
+/// How well `received` contains `reference` (delayed by up to 8 s, or missing up to its first
+/// half second): the best normalised cross-correlation, 0 when less than 80 % of the reference
+/// is there.
 pub fn similarity(reference: &[f32], received: &[f32]) -> f64 {
     let (er, ex) = (envelope(reference), envelope(received));
-    let max_lag = 800.min(ex.len());
-    let best_env = (0..max_lag)
+    let max_lag = 800.min(ex.len()) as isize;
+    let best_env = (-50..max_lag)
         .map(|lag| {
-            let avail = ex.len().saturating_sub(lag).min(er.len());
+            let (r0, x0, n) = overlap(er.len(), ex.len(), lag);
             (
                 lag,
-                if avail * 5 < er.len() * 4 {
+                if n * 5 < er.len() * 4 {
                     0.0
                 } else {
-                    ncc(&er[..avail], &ex[lag..lag + avail])
+                    ncc(&er[r0..r0 + n], &ex[x0..x0 + n])
                 },
             )
         })
         .fold((0, f64::MIN), |b, c| if c.1 > b.1 { c } else { b });
     let centre = best_env.0 * 80;
     let mut best = 0f64;
-    for lag in centre.saturating_sub(160)..=centre + 160 {
-        if lag >= received.len() {
-            break;
-        }
-        let avail = (received.len() - lag).min(reference.len());
-        if avail * 5 < reference.len() * 4 {
+    for lag in centre - 160..=centre + 160 {
+        let (r0, x0, n) = overlap(reference.len(), received.len(), lag);
+        if n * 5 < reference.len() * 4 {
             continue;
         }
-        best = best.max(ncc(&reference[..avail], &received[lag..lag + avail]));
+        best = best.max(ncc(&reference[r0..r0 + n], &received[x0..x0 + n]));
     }
     best
 }

@@ -240,6 +240,11 @@ fn three_calls_on_three_lines() {
         sp.wait_for(T, |l| l.contains(",Finished,"));
     }
     for bs in &peers {
+        // baresip logs the call once our ACK is in: give its log a moment under load.
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while !bs.log().contains("Call established") && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let log = bs.log();
         assert!(log.contains("Call established"), "{log}");
     }

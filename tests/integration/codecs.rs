@@ -60,6 +60,7 @@ fn call(codec: &str, outgoing: bool, min_similarity: f64) {
         sp = Softphone::user_1001(&kam, &p);
     } else {
         params.push("autoaccept=true".to_string());
+
         let p: Vec<&str> = params.iter().map(String::as_str).collect();
         sp = Softphone::user_1001(&kam, &p);
         sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");

@@ -61,6 +61,7 @@ pub fn ua_config(password: &str) -> UaConfig {
         ring_timeout: Duration::from_secs(90),
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
+        progress_mode: 2,
     }
 }
 

@@ -24,7 +24,9 @@ pub enum CallError {
     NoSuchLine(u32),
     #[error("cannot call {0:?}: {1}")]
     BadTarget(String, String),
-    #[error("no server to send the call to")]
+    #[error(
+        "no server to send the call to (set serveraddress, or dial a SIP URI with an IP address)"
+    )]
     NoRoute,
     #[error("line {0} is not ringing")]
     NotRinging(u32),
@@ -214,6 +216,37 @@ impl UserAgent {
     /// Places a call; `rtp_port` is the local RTP port the driver has bound for it.
     /// An empty `target` redials the last number.
     pub fn dial(&mut self, now: Instant, target: &str, rtp_port: u16) -> Result<u32, CallError> {
+        self.dial_via(now, target, rtp_port, None)
+    }
+
+    /// Where a call to `target` would be sent when no server is configured and its host is a
+    /// name the driver must resolve first: that host and port (`None`: nothing to resolve).
+    pub fn direct_host(&self, target: &str) -> Option<(String, u16)> {
+        if self.cfg.first_hop.is_some() {
+            return None;
+        }
+        let uri = self.dial_target(target).ok()?;
+        let bare = uri.host.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_ok() {
+            return None;
+        }
+        Some((uri.host.clone(), uri.port.unwrap_or(5060)))
+    }
+
+    /// The transport calls use.
+    pub fn transport(&self) -> crate::sip::transport::Transport {
+        self.cfg.transport
+    }
+
+    /// As [`UserAgent::dial`]; without a server, a SIP URI whose host is a name goes to `via`
+    /// (the driver resolved it).
+    pub fn dial_via(
+        &mut self,
+        now: Instant,
+        target: &str,
+        rtp_port: u16,
+        via: Option<Destination>,
+    ) -> Result<u32, CallError> {
         let target = match (target.trim(), &self.last_dialed) {
             ("", Some(last)) => last.clone(),
             ("", None) => {
@@ -225,23 +258,33 @@ impl UserAgent {
             (t, _) => t.to_string(),
         };
         let uri = self.dial_target(&target)?;
-        if self.cfg.first_hop.is_none() {
-            return Err(CallError::NoRoute);
-        }
+        // Without a server the call goes straight to the URI's host: the driver resolves a
+        // name (`via`), an IP address needs nothing.
+        let hop = match (self.cfg.first_hop, via) {
+            (Some(_), _) => None,
+            (None, Some(v)) => Some(v),
+            (None, None) => {
+                let host = uri.host.trim_start_matches('[').trim_end_matches(']');
+                let ip: std::net::IpAddr = host.parse().map_err(|_| CallError::NoRoute)?;
+                Some(Destination {
+                    transport: self.cfg.transport,
+                    addr: std::net::SocketAddr::new(ip, uri.port.unwrap_or(5060)),
+                })
+            }
+        };
         let line = self
             .free_line()
             .ok_or(CallError::NoFreeLine(self.cfg.max_lines))?;
         let media = self.local_media(rtp_port);
         let session = (self.rng_u64() >> 1, 1);
         let offer = sdp::offer(&media, session);
+        let aor = self.local_aor();
         let local_uri = match &self.cfg.display_name {
             Some(d) if !d.is_empty() => format!(
-                "\"{}\" <sip:{}@{}>",
-                d.replace('\\', "\\\\").replace('"', "\\\""),
-                self.cfg.user,
-                self.cfg.domain
+                "\"{}\" <{aor}>",
+                d.replace('\\', "\\\\").replace('"', "\\\"")
             ),
-            _ => format!("<sip:{}@{}>", self.cfg.user, self.cfg.domain),
+            _ => format!("<{aor}>"),
         };
         let dialog = Dialog {
             call_id: random_token(&mut self.rng, 24),
@@ -266,6 +309,7 @@ impl UserAgent {
         );
         call.local_sdp = Some(offer);
         call.session = session;
+        call.hop = hop;
         call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
         self.calls.push(call);
         self.last_dialed = Some(target);
@@ -306,7 +350,7 @@ impl UserAgent {
         }
         req.headers.push("Content-Type", "application/sdp");
         req.body = c.local_sdp.clone().unwrap_or_default().into_bytes();
-        let Some(dest) = self.cfg.first_hop else {
+        let Some(dest) = self.call_hop(idx) else {
             return self.end(idx, "no server to send the call to");
         };
         self.prepare_request(&mut req);
@@ -402,7 +446,7 @@ impl UserAgent {
             .map(|c| c.seq)
             .unwrap_or(1);
         cancel.headers.push("CSeq", format!("{seq} CANCEL"));
-        if let Some(dest) = self.cfg.first_hop {
+        if let Some(dest) = self.call_hop(idx) {
             let _ = self.layer.send_request(now, cancel, dest);
         }
     }
@@ -410,7 +454,7 @@ impl UserAgent {
     pub(super) fn send_bye(&mut self, now: Instant, idx: usize) {
         let bye = self.calls[idx].dialog.request(Method::Bye);
         self.calls[idx].ok_retransmit = None;
-        let key = self.send_request(now, bye);
+        let key = self.send_call_request(now, idx, bye);
         self.calls[idx].bye_tx = key;
         self.set_state(idx, CallState::Terminating);
         if self.calls[idx].bye_tx.is_none() {
@@ -474,16 +518,32 @@ impl UserAgent {
                 {
                     self.calls[idx].dialog.remote_tag = Some(tag);
                 }
-                if let Some(body) = sdp_body(resp)
+                // 180 rings; other provisionals as `changesptoring` says (see UaConfig).
+                let mode = if code == 180 {
+                    2
+                } else {
+                    self.cfg.progress_mode
+                };
+                let (rings, early_media) = match (code, mode) {
+                    (100, _) => (false, false),
+                    (_, 0) => (false, false),
+                    (_, 1) => (true, false),
+                    (_, 3) => (false, true),
+                    _ => (true, true),
+                };
+                if early_media
+                    && let Some(body) = sdp_body(resp)
                     && let Ok(n) = sdp::parse(&body)
                         .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media))
                 {
                     self.media_update(idx, n);
                 }
-                let state = if code == 100 {
-                    CallState::Proceeding
-                } else {
+                let state = if rings {
                     CallState::Ringing
+                } else if self.calls[idx].state == CallState::Ringing {
+                    CallState::Ringing
+                } else {
+                    CallState::Proceeding
                 };
                 self.set_state(idx, state);
             }
@@ -556,21 +616,21 @@ impl UserAgent {
             let mut other = c.dialog.clone();
             let cseq = other.confirm(resp);
             let ack = other.ack(cseq);
-            self.send_request(now, ack);
+            self.send_call_request(now, idx, ack);
             let bye = other.request(Method::Bye);
-            self.send_request(now, bye);
+            self.send_call_request(now, idx, bye);
             return;
         }
         if let Some(ack) = self.calls[idx].ack.clone() {
             // A retransmitted 2xx: our ACK got lost.
-            self.resend(now, ack);
+            self.resend(now, idx, ack);
             return;
         }
         let c = &mut self.calls[idx];
         let cseq = c.dialog.confirm(resp);
         let ack = c.dialog.ack(cseq);
         c.ack = Some(ack.clone());
-        self.send_request(now, ack);
+        self.send_call_request(now, idx, ack);
         let cancelled = self.calls[idx].state == CallState::Terminating;
         let media = sdp_body(resp)
             .ok_or(SdpError::NoAudio)
@@ -591,9 +651,29 @@ impl UserAgent {
     }
 
     /// Sends a request that was built before (an ACK again) with a fresh Via.
-    pub(super) fn resend(&mut self, now: Instant, mut req: SipMessage) {
+    pub(super) fn resend(&mut self, now: Instant, idx: usize, mut req: SipMessage) {
         req.headers.remove("Via");
-        self.send_request(now, req);
+        self.send_call_request(now, idx, req);
+    }
+
+    /// Where `idx`'s requests go: its own hop, else the configured server.
+    pub(super) fn call_hop(&self, idx: usize) -> Option<Destination> {
+        self.calls
+            .get(idx)
+            .and_then(|c| c.hop)
+            .or(self.cfg.first_hop)
+    }
+
+    /// Prepares and sends a request of call `idx` on a new client transaction.
+    pub(super) fn send_call_request(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        mut req: SipMessage,
+    ) -> Option<TxKey> {
+        let dest = self.call_hop(idx)?;
+        self.prepare_request(&mut req);
+        self.layer.send_request(now, req, dest).ok().flatten()
     }
 
     /// A 2xx that matched no transaction: a retransmission after the INVITE transaction ended.
@@ -608,7 +688,7 @@ impl UserAgent {
             .position(|c| Some(c.dialog.call_id.as_str()) == call_id)
             && let Some(ack) = self.calls[idx].ack.clone()
         {
-            self.resend(now, ack);
+            self.resend(now, idx, ack);
         }
     }
 

@@ -140,6 +140,10 @@ impl UserAgent {
             media,
         );
         call.server_tx = Some(key.clone());
+        // No server: our requests in this dialog go back where the INVITE came from.
+        if self.cfg.first_hop.is_none() {
+            call.hop = Some(source);
+        }
         call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
         call.request = Some(req.clone());
         call.response_dest = req

@@ -48,7 +48,7 @@ impl UserAgent {
         req.body = offer.clone().into_bytes();
         c.local_sdp = Some(offer);
         c.reinvite_ack = None;
-        let key = self.send_request(now, req);
+        let key = self.send_call_request(now, idx, req);
         let c = &mut self.calls[idx];
         c.reinvite_pending = key.is_some();
         c.reinvite_tx = key;
@@ -62,7 +62,7 @@ impl UserAgent {
         if !self.calls[idx].reinvite_pending {
             // A retransmitted 2xx: our ACK was lost.
             if let (200..=299, Some(ack)) = (code, self.calls[idx].reinvite_ack.clone()) {
-                self.resend(now, ack);
+                self.resend(now, idx, ack);
             }
             return;
         }
@@ -80,7 +80,7 @@ impl UserAgent {
                 }
                 let ack = self.calls[idx].dialog.ack(cseq);
                 self.calls[idx].reinvite_ack = Some(ack.clone());
-                self.send_request(now, ack);
+                self.send_call_request(now, idx, ack);
                 let answer = sdp_body(resp)
                     .ok_or(SdpError::NoAudio)
                     .and_then(|b| sdp::parse(&b))
@@ -166,7 +166,7 @@ impl UserAgent {
         let mut info = self.calls[idx].dialog.request(Method::Info);
         info.headers.push("Content-Type", "application/dtmf-relay");
         info.body = format!("Signal={digit}\r\nDuration=100\r\n").into_bytes();
-        self.calls[idx].info_tx = self.send_request(now, info);
+        self.calls[idx].info_tx = self.send_call_request(now, idx, info);
     }
 
     /// INFO in a dialog: DTMF as `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.

@@ -143,6 +143,10 @@ pub struct UaConfig {
     /// `calltimeout`: a connected call is hung up after this; zero disables.
     pub call_timeout: Duration,
     pub media: MediaPrefs,
+    /// `changesptoring`: what a 181-199 provisional (183 Session Progress) means: 0 nothing,
+    /// 1 ringing without early media, 2 and 4 ringing with early media, 3 early media only.
+    /// (180 always means ringing, with early media when it carries SDP.)
+    pub progress_mode: u8,
 }
 
 /// Codec and media preferences (from the `use_xxx` and media parameters).
@@ -363,7 +367,25 @@ impl UserAgent {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
         };
+        if cfg.user.is_empty() {
+            return format!("sip:{}{transport}", format_hostport(addr));
+        }
         format!("sip:{}@{}{transport}", cfg.user, format_hostport(addr))
+    }
+
+    /// Our address of record for From headers: `sip:user@domain`; without a user name (calls
+    /// without an account) `sip:domain`, and without a domain our own address.
+    pub(super) fn local_aor(&self) -> String {
+        let domain = if self.cfg.domain.is_empty() {
+            format_hostport(self.contact_addr())
+        } else {
+            self.cfg.domain.clone()
+        };
+        if self.cfg.user.is_empty() {
+            format!("sip:{domain}")
+        } else {
+            format!("sip:{}@{domain}", self.cfg.user)
+        }
     }
 
     /// Starts what the configuration asks for: registration, capability request, keep-alive.
@@ -477,7 +499,7 @@ impl UserAgent {
     /// Adds Via (and Route for an outbound proxy) and starts a client transaction.
     /// Adds our Via (with a new branch) and, on a request without a route set, the Route to
     /// the outbound proxy. In-dialog requests carry the dialog's route set instead.
-    fn prepare_request(&mut self, req: &mut SipMessage) {
+    pub(super) fn prepare_request(&mut self, req: &mut SipMessage) {
         let via = self.new_via();
         req.headers.0.insert(
             0,
