@@ -538,9 +538,8 @@ impl UserAgent {
                 {
                     self.media_update(idx, n);
                 }
-                let state = if rings {
-                    CallState::Ringing
-                } else if self.calls[idx].state == CallState::Ringing {
+                // Once ringing, a later provisional does not make it "proceeding" again.
+                let state = if rings || self.calls[idx].state == CallState::Ringing {
                     CallState::Ringing
                 } else {
                     CallState::Proceeding
