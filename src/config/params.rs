@@ -186,6 +186,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("use_opuswb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus wideband (16 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_opusswb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus super-wideband (24 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_opusuwb", Kind::Choice(&[0, 1, 2, 3]), "1", "Opus fullband (48 kHz): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
+    p("holdtype", Kind::Choice(&[-1, 2, 3, 4]), "-1", "hold offers: -1 auto (as 2), 2 sendonly (RFC 3264 hold: the far end stops sending), 3 recvonly (we stop sending, still hear them), 4 inactive (both stop)"),
     p("setfinalcodec", Kind::Choice(&[0, 1, 2, 3]), "1", "answers: 0 list every common codec (RFC 3264), 1-3 only the chosen one"),
     p("jittersize", Kind::Choice(&[0, 1, 2, 3, 4, 5, 6]), "3", "jitter buffer: 0 none, 1 extra small, 2 small, 3 normal, 4 big, 5 extra big, 6 max (it adapts from there)"),
     p("maxjitter", Kind::Int { min: 1, max: 99 }, "99", "the jitter buffer never holds more than this many packets of delay"),

@@ -137,6 +137,23 @@ fn now_ntp() -> u64 {
     ntp_from_unix(unix)
 }
 
+/// A compound RTCP packet from the peer: its sender report feeds our reception statistics,
+/// its report about our stream gives the round trip.
+/// Gives false for anything that is not RTCP.
+fn on_rtcp(data: &[u8], ssrc: u32, rx: &mut ReceptionStats, rtt: &mut Option<f64>) -> bool {
+    let now = now_ntp();
+    let Some(r) = parse_compound(data, ssrc, now) else {
+        return false;
+    };
+    if let Some((_, ntp)) = r.sender {
+        rx.on_sender_report(ntp, now);
+    }
+    if let Some(units) = r.rtt {
+        *rtt = Some(f64::from(units) * 1000.0 / 65536.0);
+    }
+    true
+}
+
 /// The handle the driver keeps per line.
 #[derive(Debug)]
 pub struct MediaHandle {
@@ -270,7 +287,10 @@ async fn run(
                 }
                 let sending = matches!(n.direction, Direction::SendRecv | Direction::SendOnly);
                 let samples = send.clock_samples;
-                match (n.dtmf_pt, dtmf.tick(samples)) {
+                // Event durations count in telephone-event's own 8 kHz clock, whatever the
+                // audio codec's RTP clock is (Opus: 48 kHz).
+                let event_units = n.ptime.clamp(10, 60) * 8;
+                match (n.dtmf_pt, dtmf.tick(event_units)) {
                     (Some(pt), DtmfTick::Event { payloads, first }) => {
                         if first {
                             event_ts = sender.timestamp();
@@ -343,6 +363,11 @@ async fn run(
             }
             recv = socket.recv_from(&mut buf) => match recv {
                 Ok((len, from)) => {
+                    if len >= 2 && (64..=95).contains(&(buf[1] & 0x7f)) {
+                        // RTCP multiplexed on the RTP port (RFC 5761 §4).
+                        on_rtcp(&buf[..len], sender.ssrc, &mut rx_stats, &mut rtt);
+                        continue;
+                    }
                     let Ok(p) = parse(&buf[..len]) else { continue };
                     last_rx = tokio::time::Instant::now();
                     got_rtp = true;
@@ -379,21 +404,16 @@ async fn run(
                     (sender.packets as u32, sender.octets as u32, sender.timestamp())
                 });
                 let report = build_report(sender.ssrc, sent, &mut rx_stats, now_ntp);
-                if let Err(e) = rtcp.send_to(&report, rtcp_remote).await {
-                    debug!("RTCP send to {rtcp_remote} failed: {e}");
+                // rtcp-mux (RFC 5761): reports share the RTP port and address.
+                let (via, to) = if n.rtcp_mux { (&socket, remote) } else { (&rtcp, rtcp_remote) };
+                if let Err(e) = via.send_to(&report, to).await {
+                    debug!("RTCP send to {to} failed: {e}");
                 }
             }
             recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv {
-                let now_ntp = now_ntp();
-                if let Some(r) = parse_compound(&rtcp_buf[..len], sender.ssrc, now_ntp) {
+                if on_rtcp(&rtcp_buf[..len], sender.ssrc, &mut rx_stats, &mut rtt) {
                     // Symmetric RTCP: report to where the peer's reports come from.
                     rtcp_remote = from;
-                    if let Some((_, ntp)) = r.sender {
-                        rx_stats.on_sender_report(ntp, now_ntp);
-                    }
-                    if let Some(units) = r.rtt {
-                        rtt = Some(f64::from(units) * 1000.0 / 65536.0);
-                    }
                 }
             },
             ctl = control.recv() => match ctl {

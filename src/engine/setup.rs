@@ -134,6 +134,11 @@ pub fn media_prefs(settings: &Settings) -> MediaPrefs {
             dtx: true,
         },
         final_codec_only: settings.int("setfinalcodec") != 0,
+        hold: match settings.int("holdtype") {
+            3 => crate::sdp::Direction::RecvOnly,
+            4 => crate::sdp::Direction::Inactive,
+            _ => crate::sdp::Direction::SendOnly,
+        },
         ..MediaPrefs::default()
     }
 }

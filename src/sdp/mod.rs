@@ -86,6 +86,8 @@ pub struct RemoteMedia {
     pub ptime: Option<u32>,
     /// The peer's Opus fmtp, when it lists Opus.
     pub opus: Option<OpusParams>,
+    /// `a=rtcp-mux`: RTCP on the RTP port (RFC 5761).
+    pub rtcp_mux: bool,
 }
 
 /// What both sides agreed on.
@@ -98,6 +100,8 @@ pub struct Negotiated {
     pub codecs: Vec<(u8, Codec)>,
     /// What the peer wants to receive as Opus.
     pub opus: OpusParams,
+    /// RTCP goes over the RTP port (both sides said `a=rtcp-mux`).
+    pub rtcp_mux: bool,
     pub remote: SocketAddr,
     pub dtmf_pt: Option<u8>,
     /// Our effective direction.
@@ -120,7 +124,7 @@ pub enum SdpError {
 fn build(
     local: &LocalMedia,
     codecs: &[(u8, Codec)],
-    dtmf_pt: Option<u8>,
+    (dtmf_pt, rtcp_mux): (Option<u8>, bool),
     direction: Direction,
     session: (u64, u64),
 ) -> String {
@@ -163,6 +167,12 @@ fn build(
         key: "ptime".into(),
         value: Some(local.ptime.to_string()),
     });
+    if rtcp_mux {
+        attributes.push(Attribute {
+            key: "rtcp-mux".into(),
+            value: None,
+        });
+    }
     attributes.push(Attribute {
         key: direction.as_str().into(),
         value: None,
@@ -222,7 +232,14 @@ fn build(
 /// Our offer.
 pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
     let codecs: Vec<(u8, Codec)> = local.offer.iter().map(|c| (c.payload_type(), *c)).collect();
-    build(local, &codecs, local.dtmf_pt, local.direction, session)
+    // We always take rtcp-mux; RTCP still goes to port + 1 unless the answer agrees.
+    build(
+        local,
+        &codecs,
+        (local.dtmf_pt, true),
+        local.direction,
+        session,
+    )
 }
 
 /// Reads the first audio stream of a peer's SDP.
@@ -327,6 +344,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
         direction,
         ptime,
         opus,
+        rtcp_mux: has("rtcp-mux"),
     })
 }
 
@@ -367,7 +385,7 @@ pub fn answer(
     };
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
-    let text = build(local, listed, dtmf_pt, direction, session);
+    let text = build(local, listed, (dtmf_pt, offer.rtcp_mux), direction, session);
     Ok((
         text,
         Negotiated {
@@ -375,6 +393,7 @@ pub fn answer(
             payload_type: pt,
             codecs: listed.to_vec(),
             opus: offer.opus.unwrap_or_default(),
+            rtcp_mux: offer.rtcp_mux,
             remote,
             dtmf_pt,
             direction,
@@ -401,6 +420,7 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
         payload_type: pt,
         codecs,
         opus: answer.opus.unwrap_or_default(),
+        rtcp_mux: answer.rtcp_mux,
         remote,
         dtmf_pt: answer.dtmf_pt.filter(|_| local.dtmf_pt.is_some()),
         direction,
@@ -490,6 +510,27 @@ m=audio 5004 RTP/AVP 98 9 0\r\na=rtpmap:98 opus/48000/2\r\na=fmtp:98 maxplayback
             vec![(98, Codec::Opus), (9, Codec::G722), (0, Codec::Pcmu)]
         );
         assert_eq!(n.opus.max_rate, 16_000);
+    }
+
+    #[test]
+    fn rtcp_mux_is_offered_and_mirrored() {
+        assert!(offer(&local(4000), (1, 1)).contains("a=rtcp-mux\r\n"));
+        let plain = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n";
+        let (text, n) = answer(&parse(plain).unwrap(), &local(4002), (1, 1)).unwrap();
+        assert!(!text.contains("rtcp-mux") && !n.rtcp_mux, "{text}");
+        let muxed = format!("{plain}a=rtcp-mux\r\n");
+        let (text, n) = answer(&parse(&muxed).unwrap(), &local(4002), (1, 1)).unwrap();
+        assert!(text.contains("a=rtcp-mux\r\n") && n.rtcp_mux, "{text}");
+        assert!(
+            accept_answer(&parse(&muxed).unwrap(), &local(1))
+                .unwrap()
+                .rtcp_mux
+        );
+        assert!(
+            !accept_answer(&parse(plain).unwrap(), &local(1))
+                .unwrap()
+                .rtcp_mux
+        );
     }
 
     #[test]

@@ -492,6 +492,25 @@ fn hold_and_resume_by_reinvite() {
     assert!(w.a.hold(w.now, 3, true).is_err());
 }
 
+/// `holdtype` 4 offers inactive: neither side sends; 3 offers recvonly: only the far end does.
+#[test]
+fn hold_types_offer_their_direction() {
+    use softphone::sdp::Direction;
+    for (ours, theirs) in [
+        (Direction::Inactive, Direction::Inactive),
+        (Direction::RecvOnly, Direction::SendOnly),
+    ] {
+        let mut w = World::new(12);
+        w.a = ua_with(A, B, "alice", 25, |c| c.media.hold = ours);
+        let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+        assert!(w.run(20, connected));
+        w.a.hold(w.now, line, true).expect("hold");
+        assert!(w.run(20, |w| hold_state(&w.a_events) == Some((true, false))));
+        assert_eq!(World::media(&w.a_events).map(|n| n.direction), Some(ours));
+        assert_eq!(World::media(&w.b_events).map(|n| n.direction), Some(theirs));
+    }
+}
+
 #[test]
 fn glare_is_resolved_by_491_and_retry() {
     let mut w = World::new(11);

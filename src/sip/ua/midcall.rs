@@ -37,7 +37,7 @@ impl UserAgent {
         let c = &mut self.calls[idx];
         let on = c.hold_wanted.unwrap_or(c.local_hold);
         c.media.direction = if on {
-            Direction::SendOnly
+            self.cfg.media.hold
         } else {
             Direction::SendRecv
         };
@@ -112,7 +112,7 @@ impl UserAgent {
             _ => {
                 let c = &mut self.calls[idx];
                 c.media.direction = if c.local_hold {
-                    Direction::SendOnly
+                    self.cfg.media.hold
                 } else {
                     Direction::SendRecv
                 };

@@ -27,7 +27,7 @@ use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
 use super::validate::allow_header;
-use crate::sdp::{Codec, Negotiated, OpusParams};
+use crate::sdp::{Codec, Direction, Negotiated, OpusParams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -163,6 +163,9 @@ pub struct MediaPrefs {
     pub opus: OpusParams,
     /// `setfinalcodec` ≠ 0: answers name only the chosen codec.
     pub final_codec_only: bool,
+    /// `holdtype`: the direction we offer on hold: sendonly (2, the default), recvonly (3:
+    /// the other party's audio still comes in) or inactive (4: both directions stop).
+    pub hold: Direction,
 }
 
 impl Default for MediaPrefs {
@@ -178,6 +181,7 @@ impl Default for MediaPrefs {
                 dtx: true,
             },
             final_codec_only: true,
+            hold: Direction::SendOnly,
         }
     }
 }
