@@ -88,6 +88,8 @@ pub struct RemoteMedia {
     pub opus: Option<OpusParams>,
     /// `a=rtcp-mux`: RTCP on the RTP port (RFC 5761).
     pub rtcp_mux: bool,
+    /// The offer's other streams, answered with port 0.
+    pub others: Vec<OtherStream>,
 }
 
 /// What both sides agreed on.
@@ -120,12 +122,24 @@ pub enum SdpError {
     NoCommonCodec,
 }
 
-/// Builds our SDP (offer, or answer when `codecs` is the agreed list).
+/// A stream of the peer's offer that we do not take (video, a second audio stream): the
+/// answer keeps its place with port 0 (RFC 3264 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherStream {
+    /// Its position among the offer's m-lines.
+    pub index: usize,
+    pub media: String,
+    pub protos: Vec<String>,
+    pub formats: Vec<String>,
+}
+
+/// Builds our SDP (offer, or answer when `codecs` is the agreed list and `others` are the
+/// offer's streams we reject).
 fn build(
     local: &LocalMedia,
     codecs: &[(u8, Codec)],
     (dtmf_pt, rtcp_mux): (Option<u8>, bool),
-    direction: Direction,
+    (direction, others): (Direction, &[OtherStream]),
     session: (u64, u64),
 ) -> String {
     let ip_type = if local.addr.is_ipv4() { "IP4" } else { "IP6" };
@@ -226,6 +240,28 @@ fn build(
         attributes: Vec::new(),
         media_descriptions: vec![media],
     };
+    let mut sd = sd;
+    for o in others {
+        let rejected = MediaDescription {
+            media_name: MediaName {
+                media: o.media.clone(),
+                port: RangedPort {
+                    value: 0,
+                    range: None,
+                },
+                protos: o.protos.clone(),
+                // At least one format is required; the offer's first says which.
+                formats: o.formats.iter().take(1).cloned().collect(),
+            },
+            media_title: None,
+            connection_information: None,
+            bandwidth: Vec::new(),
+            encryption_key: None,
+            attributes: Vec::new(),
+        };
+        let at = o.index.min(sd.media_descriptions.len());
+        sd.media_descriptions.insert(at, rejected);
+    }
     sd.marshal()
 }
 
@@ -237,7 +273,7 @@ pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
         local,
         &codecs,
         (local.dtmf_pt, true),
-        local.direction,
+        (local.direction, &[]),
         session,
     )
 }
@@ -246,11 +282,30 @@ pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
 pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
     let sd = SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
         .map_err(|e| SdpError::Malformed(e.to_string()))?;
-    let m = sd
+    let (audio_index, m) = sd
         .media_descriptions
         .iter()
-        .find(|m| m.media_name.media == "audio")
+        .enumerate()
+        .find(|(_, m)| m.media_name.media == "audio" && m.media_name.port.value > 0)
+        .or_else(|| {
+            sd.media_descriptions
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.media_name.media == "audio")
+        })
         .ok_or(SdpError::NoAudio)?;
+    let others = sd
+        .media_descriptions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != audio_index)
+        .map(|(index, o)| OtherStream {
+            index,
+            media: o.media_name.media.clone(),
+            protos: o.media_name.protos.clone(),
+            formats: o.media_name.formats.clone(),
+        })
+        .collect();
     let conn = m
         .connection_information
         .as_ref()
@@ -345,6 +400,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
         ptime,
         opus,
         rtcp_mux: has("rtcp-mux"),
+        others,
     })
 }
 
@@ -385,7 +441,13 @@ pub fn answer(
     };
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
-    let text = build(local, listed, (dtmf_pt, offer.rtcp_mux), direction, session);
+    let text = build(
+        local,
+        listed,
+        (dtmf_pt, offer.rtcp_mux),
+        (direction, &offer.others),
+        session,
+    );
     Ok((
         text,
         Negotiated {
@@ -510,6 +572,25 @@ m=audio 5004 RTP/AVP 98 9 0\r\na=rtpmap:98 opus/48000/2\r\na=fmtp:98 maxplayback
             vec![(98, Codec::Opus), (9, Codec::G722), (0, Codec::Pcmu)]
         );
         assert_eq!(n.opus.max_rate, 16_000);
+    }
+
+    #[test]
+    fn other_streams_are_rejected_in_place_with_port_zero() {
+        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=video 5010 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\nm=audio 5004 RTP/AVP 0\r\nm=text 5020 RTP/AVP 98\r\n";
+        let r = parse(peer).unwrap();
+        assert_eq!(r.rtp, Some("198.51.100.7:5004".parse().unwrap()));
+        let (text, _) = answer(&r, &local(4002), (1, 1)).unwrap();
+        let m_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(
+            m_lines,
+            vec![
+                "m=video 0 RTP/AVP 96",
+                "m=audio 4002 RTP/AVP 0",
+                "m=text 0 RTP/AVP 98"
+            ],
+            "{text}"
+        );
     }
 
     #[test]
