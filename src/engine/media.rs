@@ -410,11 +410,11 @@ async fn run(
                     debug!("RTCP send to {to} failed: {e}");
                 }
             }
-            recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv {
-                if on_rtcp(&rtcp_buf[..len], sender.ssrc, &mut rx_stats, &mut rtt) {
-                    // Symmetric RTCP: report to where the peer's reports come from.
-                    rtcp_remote = from;
-                }
+            recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv
+                && on_rtcp(&rtcp_buf[..len], sender.ssrc, &mut rx_stats, &mut rtt)
+            {
+                // Symmetric RTCP: report to where the peer's reports come from.
+                rtcp_remote = from;
             },
             ctl = control.recv() => match ctl {
                 Some(Control::Update(new)) => {
