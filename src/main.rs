@@ -47,6 +47,74 @@ async fn stop_signal() {
     }
 }
 
+/// A `sip:`/`sips:`, `tel:` or `callto:` link given as an argument (a click on a web page or in
+/// another program): the parameters that dial it.
+fn link_to_params(arg: &str) -> Option<Vec<String>> {
+    let lower = arg.to_ascii_lowercase();
+    let number = if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        arg.to_string()
+    } else if let Some(rest) = ["tel:", "callto:"]
+        .iter()
+        .find_map(|p| lower.starts_with(p).then(|| &arg[p.len()..]))
+    {
+        // callto://1002 and tel:+36-1-234-5678;phone-context=... both name a number.
+        let n = rest.trim_start_matches('/');
+        n.split(';').next().unwrap_or(n).to_string()
+    } else {
+        return None;
+    };
+    Some(vec![format!("callto={number}"), "autocall=true".into()])
+}
+
+/// Reads `wpcfg.ini` beside the binary, then in the config folder; gives the warnings (bad
+/// lines, bad values) with the file and line.
+fn load_ini_files(settings: &mut Settings, config_dir: Option<&std::path::Path>) -> Vec<String> {
+    use softphone::config::{Source, ini};
+    let mut warnings = Vec::new();
+    for path in ini::ini_locations(config_dir) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let (pairs, problems) = ini::parse_ini(&text);
+        for p in problems {
+            warnings.push(format!(
+                "{} line {}: {:?} is not key=value",
+                path.display(),
+                p.line,
+                p.text
+            ));
+        }
+        for (k, v) in pairs {
+            if let Err(e) = settings.set_from(&k, &v, Source::IniFile) {
+                warnings.push(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+    warnings
+}
+
+/// `softphone --encrypt N VALUE`: prints VALUE as an `encrypted__N__` parameter value.
+fn encrypt_command(rest: &[String], key: Option<&[u8]>) -> ExitCode {
+    let (Some(n), Some(value)) = (rest.first(), rest.get(1)) else {
+        eprintln!("usage: softphone --encrypt N VALUE   (N: 1 xor, 3 xor+base64, 4 base64)");
+        return ExitCode::from(2);
+    };
+    let Ok(n) = n.parse::<u8>() else {
+        eprintln!("softphone: --encrypt: {n:?} is not 1, 3 or 4");
+        return ExitCode::from(2);
+    };
+    match softphone::config::encrypted::encode(n, value, key) {
+        Ok(v) => {
+            println!("{v}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("softphone: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -73,27 +141,49 @@ fn main() -> ExitCode {
         println!("softphone {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    let dirs = directories::ProjectDirs::from("", "", "softphone");
+    let key = dirs
+        .as_ref()
+        .and_then(|d| softphone::config::encrypted::install_key(d.data_dir()).ok());
+    if let Some(i) = args.iter().position(|a| a == "--encrypt") {
+        return encrypt_command(&args[i + 1..], key.as_deref());
+    }
     let headless = args.iter().any(|a| a == "--headless");
+    let show_config = args.iter().any(|a| a == "--show-config");
     if let Some(flag) = args
         .iter()
-        .find(|a| a.starts_with("--") && *a != "--headless")
+        .find(|a| a.starts_with("--") && *a != "--headless" && *a != "--show-config")
     {
         eprintln!("softphone: unknown option {flag}; see --help");
         return ExitCode::from(2);
     }
-    let mut settings = Settings::default();
-    let errors = settings.apply_args(
-        args.iter()
-            .filter(|a| !a.starts_with("--"))
-            .map(String::as_str),
+    let mut settings = key.map(Settings::with_key).unwrap_or_default();
+    let mut warnings = load_ini_files(&mut settings, dirs.as_ref().map(|d| d.config_dir()));
+    let words: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .flat_map(|a| link_to_params(a).unwrap_or_else(|| vec![a.clone()]))
+        .collect();
+    warnings.extend(
+        settings
+            .apply_args(words.iter().map(String::as_str))
+            .into_iter()
+            .map(|e| e.to_string()),
     );
+    if show_config {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        for (name, value, source) in settings.effective() {
+            println!("{name:<18} = {value:<24} ({})", source.label());
+        }
+        return ExitCode::SUCCESS;
+    }
     init_logging(settings.int("loglevel"));
-    for e in &errors {
+    for w in warnings {
         println!(
             "{}",
-            Event::Warning(e.to_string())
-                .to_notification()
-                .unwrap_or_default()
+            Event::Warning(w).to_notification().unwrap_or_default()
         );
     }
     if !headless {

@@ -1,6 +1,10 @@
 //! Configuration: `key=value` parameters checked against the registry in [`params`], with typed
 //! getters. A bad value is reported and the previous value (or the default) stays in force.
+//! Every value remembers where it came from ([`Source`]); a source never overrides a later one
+//! (defaults < `wpcfg.ini` < command line < runtime changes), whatever order they arrive in.
 
+pub mod encrypted;
+pub mod ini;
 pub mod params;
 
 use crate::sip::digest::Secret;
@@ -20,18 +24,50 @@ pub enum ConfigError {
     Invalid(String),
     #[error("{0:?} is not key=value")]
     NotKeyValue(String),
+    #[error("{name}: {error}")]
+    Encrypted {
+        name: String,
+        error: encrypted::EncryptedError,
+    },
+}
+
+/// Where a value came from, in precedence order: a later source wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Source {
+    /// The built-in default.
+    Default,
+    /// `wpcfg.ini` beside the binary or in the config folder.
+    IniFile,
+    /// `key=value` on the command line (or a launched link).
+    CommandLine,
+    /// Changed while running (the API, the window).
+    Runtime,
+}
+
+impl Source {
+    /// How `--show-config` names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::IniFile => "wpcfg.ini",
+            Source::CommandLine => "command line",
+            Source::Runtime => "runtime",
+        }
+    }
 }
 
 /// The parameters set so far (defaults are not stored; getters fall back to them).
 #[derive(Clone, Default)]
 pub struct Settings {
-    values: BTreeMap<&'static str, String>,
+    values: BTreeMap<&'static str, (String, Source)>,
+    /// This installation's key for `encrypted__1__` and `encrypted__3__` values.
+    key: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut m = f.debug_map();
-        for (k, v) in &self.values {
+        for (k, (v, _)) in &self.values {
             let secret = find(k).is_some_and(|d| d.kind == Kind::Secret);
             m.entry(k, &if secret { "***" } else { v.as_str() });
         }
@@ -40,23 +76,50 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// Sets one parameter. `DEF` restores the default, `NULL` empties it.
+    /// Settings that can decode values encrypted with this installation's `key`.
+    pub fn with_key(key: Vec<u8>) -> Settings {
+        Settings {
+            values: BTreeMap::new(),
+            key: Some(std::sync::Arc::new(key)),
+        }
+    }
+
+    /// Sets one parameter from the command line. `DEF` restores the default, `NULL` empties it.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.set_from(name, value, Source::CommandLine)
+    }
+
+    /// Sets one parameter from `source`; a value from a later source is kept (the new one is
+    /// shadowed, not an error). `encrypted__N__` values are decoded first.
+    pub fn set_from(&mut self, name: &str, value: &str, source: Source) -> Result<(), ConfigError> {
         let def = find(name).ok_or_else(|| ConfigError::Unknown {
             name: name.to_string(),
             suggestion: closest(name),
         })?;
+        if self.values.get(def.name).is_some_and(|(_, s)| *s > source) {
+            return Ok(());
+        }
+        let decoded =
+            encrypted::decode(value, self.key.as_deref().map(Vec::as_slice)).map_err(|error| {
+                ConfigError::Encrypted {
+                    name: def.name.to_string(),
+                    error,
+                }
+            })?;
+        let value = decoded.as_deref().unwrap_or(value);
         match value.trim() {
             "DEF" => {
-                self.values.remove(def.name);
+                self.values
+                    .insert(def.name, (def.default.to_string(), source));
                 return Ok(());
             }
             "NULL" => {
-                if matches!(def.kind, Kind::Text | Kind::Secret | Kind::HostPort) {
-                    self.values.insert(def.name, String::new());
+                let empty = if matches!(def.kind, Kind::Text | Kind::Secret | Kind::HostPort) {
+                    String::new()
                 } else {
-                    self.values.remove(def.name);
-                }
+                    def.default.to_string()
+                };
+                self.values.insert(def.name, (empty, source));
                 return Ok(());
             }
             _ => {}
@@ -66,24 +129,51 @@ impl Settings {
             Kind::Secret => value.to_string(),
             _ => value.trim().to_string(),
         };
-        self.values.insert(def.name, value);
+        self.values.insert(def.name, (value, source));
         Ok(())
     }
 
-    /// Applies `key=value` words (other words are the caller's business); gives one message per
-    /// word that was not applied.
+    /// Applies `key=value` words from the command line (other words are the caller's
+    /// business); gives one message per word that was not applied.
     pub fn apply_args<'a>(&mut self, args: impl IntoIterator<Item = &'a str>) -> Vec<ConfigError> {
+        self.apply_from(args, Source::CommandLine)
+    }
+
+    /// Applies `key=value` words from `source`.
+    pub fn apply_from<'a>(
+        &mut self,
+        args: impl IntoIterator<Item = &'a str>,
+        source: Source,
+    ) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         for arg in args {
             let Some((k, v)) = arg.split_once('=') else {
                 errors.push(ConfigError::NotKeyValue(arg.to_string()));
                 continue;
             };
-            if let Err(e) = self.set(k.trim(), v) {
+            if let Err(e) = self.set_from(k.trim(), v, source) {
                 errors.push(e);
             }
         }
         errors
+    }
+
+    /// Every parameter's effective value (secrets shown as `***` when set) and its source.
+    pub fn effective(&self) -> Vec<(&'static str, String, Source)> {
+        params::PARAMS
+            .iter()
+            .map(|d| match self.values.get(d.name) {
+                Some((v, s)) => {
+                    let shown = if d.kind == Kind::Secret && !v.is_empty() {
+                        "***".to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (d.name, shown, *s)
+                }
+                None => (d.name, d.default.to_string(), Source::Default),
+            })
+            .collect()
     }
 
     fn raw(&self, name: &str) -> (&'static ParamDef, Option<&str>) {
@@ -96,7 +186,7 @@ impl Settings {
             help: "",
         };
         let def = find(name).unwrap_or(&EMPTY);
-        (def, self.values.get(def.name).map(String::as_str))
+        (def, self.values.get(def.name).map(|(v, _)| v.as_str()))
     }
 
     /// Text value (or its default).
@@ -157,10 +247,66 @@ mod tests {
         assert!(!format!("{s:?}").contains("s3cr"));
         s.set("transport", "DEF").unwrap();
         assert_eq!(s.int("transport"), 0);
+        s.set("timer", "NULL").unwrap();
+        assert_eq!(s.int("timer"), 10, "NULL of a number is its default");
         s.set("serveraddress", "NULL").unwrap();
         assert_eq!(s.text("serveraddress"), "");
         assert!(s.bool("unregisteronexit"));
         s.set("unregisteronexit", "no").unwrap();
         assert!(!s.bool("unregisteronexit"));
+    }
+
+    #[test]
+    fn later_sources_win_whatever_the_order() {
+        let mut s = Settings::default();
+        s.set_from("username", "ini-user", Source::IniFile).unwrap();
+        s.set_from("username", "cli-user", Source::CommandLine)
+            .unwrap();
+        assert_eq!(s.text("username"), "cli-user");
+        // An ini read later does not undo the command line.
+        s.set_from("username", "late-ini", Source::IniFile).unwrap();
+        assert_eq!(s.text("username"), "cli-user");
+        s.set_from("username", "live", Source::Runtime).unwrap();
+        assert_eq!(s.text("username"), "live");
+        // DEF from the command line beats the ini's value and says where it came from.
+        s.set_from("transport", "1", Source::IniFile).unwrap();
+        s.set_from("transport", "DEF", Source::CommandLine).unwrap();
+        let eff = s.effective();
+        let row = |n: &str| eff.iter().find(|r| r.0 == n).cloned().unwrap();
+        assert_eq!(
+            row("transport"),
+            ("transport", "0".into(), Source::CommandLine)
+        );
+        assert_eq!(row("timer"), ("timer", "10".into(), Source::Default));
+        s.set("password", "hunter2").unwrap();
+        assert_eq!(row_of(&s, "password"), "***");
+    }
+
+    fn row_of(s: &Settings, name: &str) -> String {
+        s.effective()
+            .into_iter()
+            .find(|r| r.0 == name)
+            .map(|r| r.1)
+            .unwrap()
+    }
+
+    #[test]
+    fn encrypted_values_are_decoded_and_bad_ones_refused() {
+        let key = b"an install key of some length!!".to_vec();
+        let mut s = Settings::with_key(key.clone());
+        let pw = encrypted::encode(3, "pw1001", Some(&key)).unwrap();
+        s.set("password", &pw).unwrap();
+        assert_eq!(s.secret("password").unwrap().expose(), "pw1001");
+        s.set("username", "encrypted__4__MTAwMQ==").unwrap();
+        assert_eq!(s.text("username"), "1001");
+        // Decoded values are still checked.
+        let bad = encrypted::encode(4, "abc", None).unwrap();
+        assert!(matches!(s.set("timer", &bad), Err(ConfigError::Invalid(_))));
+        let err = s
+            .set("username", "encrypted__4__%%%")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("username") && err.contains("base64"), "{err}");
+        assert_eq!(s.text("username"), "1001", "the previous value stays");
     }
 }

@@ -4,6 +4,7 @@
 mod audio_compare;
 mod calls;
 mod codecs;
+mod config;
 mod early_media;
 mod malformed;
 mod peers;

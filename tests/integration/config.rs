@@ -1,0 +1,131 @@
+//! Launch-time configuration through the real binary: `wpcfg.ini` in the config folder with the
+//! command line over it, the effective values and their sources (`--show-config`), encrypted
+//! values made by `--encrypt` and used to register, and `tel:`/`sip:` links as arguments.
+
+use crate::peers::{Kamailio, KamailioOptions, Softphone};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Runs the binary with `home` as its config/data home; gives stdout and stderr.
+fn run(home: &Path, args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run softphone");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_ini(home: &Path, text: &str) {
+    let dir = home.join("config/softphone");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("wpcfg.ini"), text).expect("ini");
+}
+
+/// The value and source `--show-config` gives for `name`.
+fn shown(out: &str, name: &str) -> (String, String) {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in\n{out}"));
+    let value = line
+        .split_once('=')
+        .map(|(_, r)| r.rsplit_once('(').map_or(r, |(v, _)| v).trim().to_string())
+        .unwrap_or_default();
+    let source = line
+        .rsplit_once('(')
+        .map(|(_, s)| s.trim_end_matches(')').to_string())
+        .unwrap_or_default();
+    (value, source)
+}
+
+#[test]
+fn ini_then_command_line_with_sources_and_warnings() {
+    let home = tempfile::tempdir().expect("tempdir");
+    write_ini(
+        home.path(),
+        "# desk 12\n[softphone]\nserveraddress=pbx.example.com:5070\nusername=1001\n\
+         transport=1\ntimer=abc\nbogus=1\nthis is not a pair\npassword=secret-in-ini\n",
+    );
+    let (out, err) = run(
+        home.path(),
+        &["--show-config", "transport=0", "tel:+36-1-234-5678"],
+    );
+    assert_eq!(
+        shown(&out, "serveraddress"),
+        ("pbx.example.com:5070".into(), "wpcfg.ini".into())
+    );
+    assert_eq!(shown(&out, "username"), ("1001".into(), "wpcfg.ini".into()));
+    assert_eq!(
+        shown(&out, "transport"),
+        ("0".into(), "command line".into())
+    );
+    assert_eq!(shown(&out, "timer"), ("10".into(), "default".into()));
+    assert_eq!(
+        shown(&out, "callto"),
+        ("+36-1-234-5678".into(), "command line".into())
+    );
+    assert_eq!(
+        shown(&out, "autocall"),
+        ("true".into(), "command line".into())
+    );
+    assert_eq!(shown(&out, "password"), ("***".into(), "wpcfg.ini".into()));
+    assert!(!out.contains("secret-in-ini") && !err.contains("secret-in-ini"));
+    // Every problem is named, with the line for the unreadable one.
+    assert!(
+        err.contains("timer") && err.contains("keeping the previous value"),
+        "{err}"
+    );
+    assert!(err.contains("bogus"), "{err}");
+    assert!(err.contains("line 8"), "{err}");
+    // A sip: link is dialled as given.
+    let (out, _) = run(home.path(), &["--show-config", "sip:1002@192.0.2.7"]);
+    assert_eq!(
+        shown(&out, "callto"),
+        ("sip:1002@192.0.2.7".into(), "command line".into())
+    );
+}
+
+#[test]
+fn an_encrypted_password_in_the_ini_registers() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let (enc, err) = run(home.path(), &["--encrypt", "3", "pw1001"]);
+    let enc = enc.trim().to_string();
+    assert!(enc.starts_with("encrypted__3__"), "{enc} {err}");
+    assert!(!enc.contains("pw1001"));
+    // The key is this installation's: the value means nothing elsewhere.
+    let other = tempfile::tempdir().expect("tempdir");
+    let (elsewhere, _) = run(other.path(), &["--show-config", &format!("password={enc}")]);
+    assert!(!elsewhere.contains("pw1001"));
+    write_ini(
+        home.path(),
+        &format!(
+            "serveraddress={}\nusername=1001\npassword={enc}\n",
+            kam.addr()
+        ),
+    );
+    let mut sp = Softphone::start_env(
+        &[],
+        &[
+            (
+                "XDG_CONFIG_HOME".into(),
+                home.path().join("config").display().to_string(),
+            ),
+            (
+                "XDG_DATA_HOME".into(),
+                home.path().join("data").display().to_string(),
+            ),
+        ],
+    );
+    sp.wait_line(Duration::from_secs(20), "STATUS,-1,Registered,,1001,0,,");
+    // Bad encrypted values are refused by name.
+    let (_, err) = run(home.path(), &["--show-config", "password=encrypted__3__%%"]);
+    assert!(err.contains("password") && err.contains("base64"), "{err}");
+}
