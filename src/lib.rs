@@ -5,6 +5,7 @@
 //! (tokio) and turns core events into the notification lines of the control API; [`config`]
 //! turns `key=value` parameters into typed settings.
 
+pub mod api;
 pub mod audio;
 pub mod config;
 pub mod engine;

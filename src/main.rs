@@ -47,25 +47,6 @@ async fn stop_signal() {
     }
 }
 
-/// A `sip:`/`sips:`, `tel:` or `callto:` link given as an argument (a click on a web page or in
-/// another program): the parameters that dial it.
-fn link_to_params(arg: &str) -> Option<Vec<String>> {
-    let lower = arg.to_ascii_lowercase();
-    let number = if lower.starts_with("sip:") || lower.starts_with("sips:") {
-        arg.to_string()
-    } else if let Some(rest) = ["tel:", "callto:"]
-        .iter()
-        .find_map(|p| lower.starts_with(p).then(|| &arg[p.len()..]))
-    {
-        // callto://1002 and tel:+36-1-234-5678;phone-context=... both name a number.
-        let n = rest.trim_start_matches('/');
-        n.split(';').next().unwrap_or(n).to_string()
-    } else {
-        return None;
-    };
-    Some(vec![format!("callto={number}"), "autocall=true".into()])
-}
-
 /// Reads `wpcfg.ini` beside the binary, then in the config folder; gives the warnings (bad
 /// lines, bad values) with the file and line.
 fn load_ini_files(settings: &mut Settings, config_dir: Option<&std::path::Path>) -> Vec<String> {
@@ -162,7 +143,7 @@ fn main() -> ExitCode {
     let words: Vec<String> = args
         .iter()
         .filter(|a| !a.starts_with("--"))
-        .flat_map(|a| link_to_params(a).unwrap_or_else(|| vec![a.clone()]))
+        .flat_map(|a| softphone::config::link_to_params(a).unwrap_or_else(|| vec![a.clone()]))
         .collect();
     warnings.extend(
         settings
@@ -186,6 +167,22 @@ fn main() -> ExitCode {
             Event::Warning(w).to_notification().unwrap_or_default()
         );
     }
+    // Single instance: a running softphone takes this launch's words (a clicked link).
+    let instance = dirs
+        .as_ref()
+        .filter(|_| settings.bool("singleinstance"))
+        .map(|d| softphone::api::instance::socket_path(d.data_dir()));
+    if let Some(path) = &instance {
+        use softphone::api::instance::{Handover, hand_over};
+        match hand_over(path, &args) {
+            Ok(Handover::Delivered(reply)) => {
+                println!("{reply}");
+                return ExitCode::SUCCESS;
+            }
+            Ok(Handover::NoInstance) => {}
+            Err(e) => eprintln!("softphone: cannot reach the running softphone: {e}"),
+        }
+    }
     if !headless {
         eprintln!(
             "softphone: this build has no desktop window yet; run it with --headless \
@@ -206,6 +203,16 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async move {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+        if let Some(path) = &instance
+            && let Err(e) = softphone::api::instance::listen(path, cmd_tx.clone())
+        {
+            println!(
+                "{}",
+                Event::Warning(format!("single instance: {e}"))
+                    .to_notification()
+                    .unwrap_or_default()
+            );
+        }
         let engine = tokio::spawn(run_engine(settings, cmd_rx, ev_tx));
         // Commands on standard input, one per line (`Call,1002`, `Dtmf,1,123#`, `Hangup,1`,
         // `Exit`); a bad line gets a WARNING and is otherwise ignored. End of input only stops

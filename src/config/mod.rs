@@ -31,6 +31,25 @@ pub enum ConfigError {
     },
 }
 
+/// A `sip:`/`sips:`, `tel:` or `callto:` link given as an argument (a click on a web page or in
+/// another program): the parameters that dial it.
+pub fn link_to_params(arg: &str) -> Option<Vec<String>> {
+    let lower = arg.to_ascii_lowercase();
+    let number = if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        arg.to_string()
+    } else if let Some(rest) = ["tel:", "callto:"]
+        .iter()
+        .find_map(|p| lower.starts_with(p).then(|| &arg[p.len()..]))
+    {
+        // callto://1002 and tel:+36-1-234-5678;phone-context=... both name a number.
+        let n = rest.trim_start_matches('/');
+        n.split(';').next().unwrap_or(n).to_string()
+    } else {
+        return None;
+    };
+    Some(vec![format!("callto={number}"), "autocall=true".into()])
+}
+
 /// Where a value came from, in precedence order: a later source wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum Source {

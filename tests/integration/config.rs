@@ -129,3 +129,74 @@ fn an_encrypted_password_in_the_ini_registers() {
     let (_, err) = run(home.path(), &["--show-config", "password=encrypted__3__%%"]);
     assert!(err.contains("password") && err.contains("base64"), "{err}");
 }
+
+/// Every file under `dir` that contains `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(files_containing(&p, needle));
+        } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            found.push(p);
+        }
+    }
+    found
+}
+
+/// A second launch with a `sip:` link hands the number to the running softphone and exits;
+/// after registering with a password, the password is nowhere in the config or data folders.
+#[test]
+fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = vec![
+        (
+            "XDG_CONFIG_HOME".to_string(),
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME".to_string(),
+            home.path().join("data").display().to_string(),
+        ),
+    ];
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(&[&server, "username=1001", "password=pw1001"], &env);
+    sp.wait_line(Duration::from_secs(20), "STATUS,-1,Registered,,1001,0,,");
+    let link = format!("sip:1002@{}", kam.addr());
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
+        .arg(&link)
+        .env("HOME", home.path())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("second launch");
+    let reply = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{reply} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(reply.contains(&format!("calling {link}")), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    sp.wait_for(Duration::from_secs(10), |l| {
+        l.starts_with("STATUS,1,Setup,1002,")
+    });
+    // The socket is private to the user.
+    let sock = home.path().join("data/softphone/instance.sock");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sock)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    drop(sp);
+    assert_eq!(
+        files_containing(home.path(), b"pw1001"),
+        Vec::<std::path::PathBuf>::new(),
+        "the password was written to disk"
+    );
+}

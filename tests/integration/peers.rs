@@ -303,6 +303,8 @@ impl Softphone {
             .args(["recorddevice=null", "playbackdevice=null"])
             .args(params)
             .env("XDG_CONFIG_HOME", config)
+            .env("XDG_DATA_HOME", config.join("data"))
+            .env("XDG_CACHE_HOME", config.join("cache"))
             .env("HOME", config)
             .env_remove("RUST_LOG")
             .envs(env.iter().map(|(k, v)| (k, v)))
