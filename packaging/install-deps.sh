@@ -3,12 +3,14 @@
 # a C toolchain and the libraries the -sys crates link (libopus, ALSA); the real peers the
 # tests start on 127.0.0.1 (Kamailio as registrar/proxy, baresip as the far end of calls, sipp);
 # espeak-ng and sox for test speech; PulseAudio with ALSA's pulse plugin, which gives the
-# sound-card tests real devices on a machine without a sound card.
+# sound-card tests real devices on a machine without a sound card; a D-Bus daemon and
+# gnome-keyring, a real Secret Service for the keyring test.
 # Safe to run again: only missing packages are installed.
 set -euo pipefail
 
 packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
-  kamailio sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
+  kamailio sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
+  dbus-daemon gnome-keyring)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

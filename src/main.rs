@@ -47,6 +47,55 @@ async fn stop_signal() {
     }
 }
 
+/// The keyring: `clearcfg` forgets the account's password (and the remembered signalling
+/// port), `savepassword` stores a given password, and with no password given a remembered one
+/// is used. Gives what the user should hear (a missing keyring service is said once; the
+/// password then stays in memory only).
+fn keyring_step(settings: &mut Settings) -> Vec<Event> {
+    use softphone::config::{Source, secrets};
+    let (user, server) = (settings.text("username"), settings.text("serveraddress"));
+    if user.is_empty() || server.is_empty() {
+        return Vec::new();
+    }
+    let account = secrets::account(&user, &server);
+    let mut notes = Vec::new();
+    if settings.bool("clearcfg") {
+        if let Some(d) = directories::ProjectDirs::from("", "", "softphone") {
+            let _ = std::fs::remove_file(d.config_dir().join("signalingport"));
+        }
+        match secrets::delete(&account) {
+            Ok(()) => notes.push(Event::Info(format!(
+                "clearcfg: the remembered password of {account} is forgotten"
+            ))),
+            Err(e) => notes.push(Event::Warning(format!("clearcfg: {e}"))),
+        }
+        return notes;
+    }
+    match settings.secret("password") {
+        Some(pw) if settings.bool("savepassword") => match secrets::save(&account, pw.expose()) {
+            Ok(()) => notes.push(Event::Info(format!(
+                "the password of {account} is saved in the keyring"
+            ))),
+            Err(e) => notes.push(Event::Warning(format!(
+                "{e}: the password stays in memory only"
+            ))),
+        },
+        Some(_) => {}
+        None => match secrets::load(&account) {
+            Ok(Some(pw)) => {
+                if let Err(e) = settings.set_from("password", &pw, Source::Keyring) {
+                    notes.push(Event::Warning(format!("keyring: {e}")));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => notes.push(Event::Warning(format!(
+                "{e}: no remembered password for {account}"
+            ))),
+        },
+    }
+    notes
+}
+
 /// Reads `wpcfg.ini` beside the binary, then in the config folder; gives the warnings (bad
 /// lines, bad values) with the file and line.
 fn load_ini_files(settings: &mut Settings, config_dir: Option<&std::path::Path>) -> Vec<String> {
@@ -151,9 +200,15 @@ fn main() -> ExitCode {
             .into_iter()
             .map(|e| e.to_string()),
     );
+    let keyring_events = keyring_step(&mut settings);
     if show_config {
         for w in &warnings {
             eprintln!("warning: {w}");
+        }
+        for e in &keyring_events {
+            if let Some(line) = e.to_notification() {
+                eprintln!("{line}");
+            }
         }
         for (name, value, source) in settings.effective() {
             println!("{name:<18} = {value:<24} ({})", source.label());
@@ -161,11 +216,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(settings.int("loglevel"));
-    for w in warnings {
-        println!(
-            "{}",
-            Event::Warning(w).to_notification().unwrap_or_default()
-        );
+    for e in warnings
+        .into_iter()
+        .map(Event::Warning)
+        .chain(keyring_events)
+    {
+        println!("{}", e.to_notification().unwrap_or_default());
     }
     // Single instance: a running softphone takes this launch's words (a clicked link).
     let instance = dirs

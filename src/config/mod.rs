@@ -6,6 +6,7 @@
 pub mod encrypted;
 pub mod ini;
 pub mod params;
+pub mod secrets;
 
 use crate::sip::digest::Secret;
 use params::{Kind, ParamDef, check, closest, find, parse_bool};
@@ -57,6 +58,8 @@ pub enum Source {
     Default,
     /// `wpcfg.ini` beside the binary or in the config folder.
     IniFile,
+    /// The OS keyring (a remembered password).
+    Keyring,
     /// `key=value` on the command line (or a launched link).
     CommandLine,
     /// Changed while running (the API, the window).
@@ -69,6 +72,7 @@ impl Source {
         match self {
             Source::Default => "default",
             Source::IniFile => "wpcfg.ini",
+            Source::Keyring => "keyring",
             Source::CommandLine => "command line",
             Source::Runtime => "runtime",
         }

@@ -190,6 +190,8 @@ pub const PARAMS: &[ParamDef] = &[
     p("setfinalcodec", Kind::Choice(&[0, 1, 2, 3]), "1", "answers: 0 list every common codec (RFC 3264), 1-3 only the chosen one"),
     p("jittersize", Kind::Choice(&[0, 1, 2, 3, 4, 5, 6]), "3", "jitter buffer: 0 none, 1 extra small, 2 small, 3 normal, 4 big, 5 extra big, 6 max (it adapts from there)"),
     p("maxjitter", Kind::Int { min: 1, max: 99 }, "99", "the jitter buffer never holds more than this many packets of delay"),
+    p("savepassword", Kind::Bool, "false", "remember the password in the OS keyring for this account (never in a file); later launches need no password"),
+    p("clearcfg", Kind::Bool, "false", "forget this account's remembered password and settings at start"),
     p("singleinstance", Kind::Bool, "true", "a second launch (a clicked sip: link) hands its number to the running softphone and exits"),
     p("autoaccept", Kind::Bool, "false", "answer incoming calls automatically"),
     p("callto", Kind::Text, "", "number, user or SIP URI to call (with autocall)"),

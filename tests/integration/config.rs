@@ -200,3 +200,172 @@ fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
         "the password was written to disk"
     );
 }
+
+/// A private D-Bus session with an unlocked gnome-keyring: a real Secret Service.
+struct KeyringSession {
+    address: String,
+    pids: Vec<u32>,
+    _dir: tempfile::TempDir,
+}
+
+impl KeyringSession {
+    fn start() -> KeyringSession {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let address = format!("unix:path={}", dir.path().join("bus").display());
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--print-pid=1", "--nopidfile"])
+            .arg(format!("--address={address}"))
+            .output()
+            .expect("dbus-daemon (is the dbus package installed?)");
+        let dbus_pid: u32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("dbus-daemon pid");
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--daemonize"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (is the gnome-keyring package installed?)");
+        {
+            use std::io::Write;
+            let mut stdin = keyring.stdin.take().expect("stdin");
+            // The login keyring's password; it is made and unlocked with it.
+            stdin.write_all(b"test-keyring").expect("unlock");
+        }
+        let out = keyring.wait_with_output().expect("gnome-keyring-daemon");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let keyring_pid: Option<u32> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("GNOME_KEYRING_PID="))
+            .and_then(|p| p.trim().parse().ok());
+        let mut pids = vec![dbus_pid];
+        pids.extend(keyring_pid);
+        KeyringSession {
+            address,
+            pids,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for KeyringSession {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            crate::peers::signal(*pid, "TERM");
+        }
+    }
+}
+
+/// `savepassword=true` puts the password in a real Secret Service (gnome-keyring on a private
+/// D-Bus); the next launch registers without a password; nothing was written to disk by us;
+/// `clearcfg=true` forgets it again.
+#[test]
+fn a_remembered_password_lives_in_the_keyring() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let keyring = KeyringSession::start();
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = vec![
+        (
+            "XDG_CONFIG_HOME".to_string(),
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME".to_string(),
+            home.path().join("data").display().to_string(),
+        ),
+        (
+            "DBUS_SESSION_BUS_ADDRESS".to_string(),
+            keyring.address.clone(),
+        ),
+    ];
+    let server = format!("serveraddress={}", kam.addr());
+    let t = Duration::from_secs(20);
+    let mut sp = Softphone::start_env(
+        &[
+            &server,
+            "username=1001",
+            "password=pw1001",
+            "savepassword=true",
+        ],
+        &env,
+    );
+    sp.wait_for(t, |l| l.contains("is saved in the keyring"));
+    sp.wait_line(t, "STATUS,-1,Registered,,1001,0,,");
+    drop(sp);
+    // No password given: the keyring's is used.
+    let mut sp = Softphone::start_env(&[&server, "username=1001"], &env);
+    sp.wait_line(t, "STATUS,-1,Registered,,1001,0,,");
+    drop(sp);
+    assert_eq!(
+        files_containing(home.path(), b"pw1001"),
+        Vec::<std::path::PathBuf>::new(),
+        "the password was written to disk"
+    );
+    // clearcfg forgets it: afterwards no password comes from the keyring.
+    let mut sp = Softphone::start_env(&[&server, "username=1001", "clearcfg=true"], &env);
+    sp.wait_for(t, |l| l.contains("is forgotten"));
+    drop(sp);
+    let show = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
+            .arg("--show-config")
+            .args(args)
+            .env("HOME", home.path())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("show-config");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        shown(&show(&[&server, "username=1001"]), "password"),
+        (String::new(), "default".to_string())
+    );
+}
+
+/// Without any keyring service the softphone says so once and keeps the password in memory.
+#[test]
+fn no_keyring_service_means_memory_only() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = vec![
+        (
+            "XDG_CONFIG_HOME".to_string(),
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME".to_string(),
+            home.path().join("data").display().to_string(),
+        ),
+        (
+            "DBUS_SESSION_BUS_ADDRESS".to_string(),
+            "unix:path=/nonexistent/bus".to_string(),
+        ),
+    ];
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(
+        &[
+            &server,
+            "username=1001",
+            "password=pw1001",
+            "savepassword=true",
+        ],
+        &env,
+    );
+    sp.wait_line(Duration::from_secs(20), "STATUS,-1,Registered,,1001,0,,");
+    let said: Vec<&String> = sp
+        .seen
+        .iter()
+        .filter(|l| l.contains("the password stays in memory only"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", sp.seen);
+    drop(sp);
+    assert_eq!(
+        files_containing(home.path(), b"pw1001"),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
