@@ -253,7 +253,14 @@ struct OpenInput {
     _thread: StreamThread,
 }
 
-fn open_input(name: &str) -> anyhow::Result<OpenInput> {
+/// Opens `name` on its own thread: `build` makes the ring, sends the media side's end back
+/// over the channel, keeps the other for the callback and builds the stream. Gives that end,
+/// the rate, the health flag and the thread.
+fn open_stream<E: Send + 'static>(
+    name: &str,
+    input: bool,
+    build: StreamBuilder<E>,
+) -> anyhow::Result<(E, u32, Arc<Health>, StreamThread)> {
     let name = name.to_string();
     let health = Arc::new(Health::default());
     let h = health.clone();
@@ -262,26 +269,79 @@ fn open_input(name: &str) -> anyhow::Result<OpenInput> {
     let label = name.clone();
     let (thread, rate) = spawn_stream(move || {
         let host = cpal::default_host();
-        let device = find_device(&host, &name, true)?;
-        let supported = device.default_input_config()?;
+        let device = find_device(&host, &name, input)?;
+        let supported = if input {
+            device.default_input_config()?
+        } else {
+            device.default_output_config()?
+        };
         let config = low_latency(&supported);
         let rate = config.sample_rate;
-        let (producer, consumer) = rtrb::RingBuffer::new((rate * RING_MS / 1000) as usize);
-        let _ = tx.send(consumer);
-        let stream = match supported.sample_format() {
-            cpal::SampleFormat::I16 => input_stream::<i16>(&device, config, producer, h)?,
-            cpal::SampleFormat::I32 => input_stream::<i32>(&device, config, producer, h)?,
-            cpal::SampleFormat::F32 => input_stream::<f32>(&device, config, producer, h)?,
-            cpal::SampleFormat::U16 => input_stream::<u16>(&device, config, producer, h)?,
-            f => bail!("microphone sample format {f} is not supported"),
-        };
+        let stream = build(&device, supported.sample_format(), config, h, &tx)?;
         Ok((stream, rate))
     })?;
-    let ring = rx.recv().context("audio thread ended")?;
+    let end = rx.recv().context("audio thread ended")?;
     tracing::info!(
-        "microphone {label:?} open at {rate} Hz in {} ms",
+        "{} {label:?} open at {rate} Hz in {} ms",
+        if input { "microphone" } else { "speaker" },
         started.elapsed().as_millis()
     );
+    Ok((end, rate, health, thread))
+}
+
+/// Builds one direction's ring and stream (see [`open_stream`]).
+type StreamBuilder<E> = fn(
+    &cpal::Device,
+    cpal::SampleFormat,
+    cpal::StreamConfig,
+    Arc<Health>,
+    &std::sync::mpsc::SyncSender<E>,
+) -> anyhow::Result<cpal::Stream>;
+
+fn build_input(
+    device: &cpal::Device,
+    format: cpal::SampleFormat,
+    config: cpal::StreamConfig,
+    h: Arc<Health>,
+    back: &std::sync::mpsc::SyncSender<rtrb::Consumer<i16>>,
+) -> anyhow::Result<cpal::Stream> {
+    let (producer, consumer) =
+        rtrb::RingBuffer::new((config.sample_rate * RING_MS / 1000) as usize);
+    let _ = back.send(consumer);
+    Ok(match format {
+        cpal::SampleFormat::I16 => input_stream::<i16>(device, config, producer, h)?,
+        cpal::SampleFormat::I32 => input_stream::<i32>(device, config, producer, h)?,
+        cpal::SampleFormat::F32 => input_stream::<f32>(device, config, producer, h)?,
+        cpal::SampleFormat::U16 => input_stream::<u16>(device, config, producer, h)?,
+        f => bail!("microphone sample format {f} is not supported"),
+    })
+}
+
+fn build_output(
+    device: &cpal::Device,
+    format: cpal::SampleFormat,
+    config: cpal::StreamConfig,
+    h: Arc<Health>,
+    back: &std::sync::mpsc::SyncSender<rtrb::Producer<i16>>,
+) -> anyhow::Result<cpal::Stream> {
+    let rate = config.sample_rate;
+    let (mut producer, consumer) = rtrb::RingBuffer::new((rate * RING_MS / 1000) as usize);
+    // 40 ms of silence as a cushion against the media task's timer jitter.
+    for _ in 0..rate / 25 {
+        let _ = producer.push(0);
+    }
+    let _ = back.send(producer);
+    Ok(match format {
+        cpal::SampleFormat::I16 => output_stream::<i16>(device, config, consumer, h)?,
+        cpal::SampleFormat::I32 => output_stream::<i32>(device, config, consumer, h)?,
+        cpal::SampleFormat::F32 => output_stream::<f32>(device, config, consumer, h)?,
+        cpal::SampleFormat::U16 => output_stream::<u16>(device, config, consumer, h)?,
+        f => bail!("speaker sample format {f} is not supported"),
+    })
+}
+
+fn open_input(name: &str) -> anyhow::Result<OpenInput> {
+    let (ring, rate, health, thread) = open_stream(name, true, build_input)?;
     Ok(OpenInput {
         ring,
         rate,
@@ -301,38 +361,7 @@ struct OpenOutput {
 }
 
 fn open_output(name: &str) -> anyhow::Result<OpenOutput> {
-    let name = name.to_string();
-    let health = Arc::new(Health::default());
-    let h = health.clone();
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let started = Instant::now();
-    let label = name.clone();
-    let (thread, rate) = spawn_stream(move || {
-        let host = cpal::default_host();
-        let device = find_device(&host, &name, false)?;
-        let supported = device.default_output_config()?;
-        let config = low_latency(&supported);
-        let rate = config.sample_rate;
-        let (mut producer, consumer) = rtrb::RingBuffer::new((rate * RING_MS / 1000) as usize);
-        // 40 ms of silence as a cushion against the media task's timer jitter.
-        for _ in 0..rate / 25 {
-            let _ = producer.push(0);
-        }
-        let _ = tx.send(producer);
-        let stream = match supported.sample_format() {
-            cpal::SampleFormat::I16 => output_stream::<i16>(&device, config, consumer, h)?,
-            cpal::SampleFormat::I32 => output_stream::<i32>(&device, config, consumer, h)?,
-            cpal::SampleFormat::F32 => output_stream::<f32>(&device, config, consumer, h)?,
-            cpal::SampleFormat::U16 => output_stream::<u16>(&device, config, consumer, h)?,
-            f => bail!("speaker sample format {f} is not supported"),
-        };
-        Ok((stream, rate))
-    })?;
-    let ring = rx.recv().context("audio thread ended")?;
-    tracing::info!(
-        "speaker {label:?} open at {rate} Hz in {} ms",
-        started.elapsed().as_millis()
-    );
+    let (ring, rate, health, thread) = open_stream(name, false, build_output)?;
     Ok(OpenOutput {
         ring,
         rate,

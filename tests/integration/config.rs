@@ -111,23 +111,25 @@ fn an_encrypted_password_in_the_ini_registers() {
             kam.addr()
         ),
     );
-    let mut sp = Softphone::start_env(
-        &[],
-        &[
-            (
-                "XDG_CONFIG_HOME".into(),
-                home.path().join("config").display().to_string(),
-            ),
-            (
-                "XDG_DATA_HOME".into(),
-                home.path().join("data").display().to_string(),
-            ),
-        ],
-    );
+    let mut sp = Softphone::start_env(&[], &folders(home.path()));
     sp.wait_line(Duration::from_secs(20), "STATUS,-1,Registered,,1001,0,,");
     // Bad encrypted values are refused by name.
     let (_, err) = run(home.path(), &["--show-config", "password=encrypted__3__%%"]);
     assert!(err.contains("password") && err.contains("base64"), "{err}");
+}
+
+/// The config and data folders of a softphone under `home`, as environment variables.
+fn folders(home: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "XDG_CONFIG_HOME".to_string(),
+            home.join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME".to_string(),
+            home.join("data").display().to_string(),
+        ),
+    ]
 }
 
 /// Every file under `dir` that contains `needle`.
@@ -153,16 +155,7 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
 fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
     let kam = Kamailio::start(KamailioOptions::default());
     let home = tempfile::tempdir().expect("tempdir");
-    let env = vec![
-        (
-            "XDG_CONFIG_HOME".to_string(),
-            home.path().join("config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME".to_string(),
-            home.path().join("data").display().to_string(),
-        ),
-    ];
+    let env = folders(home.path());
     let server = format!("serveraddress={}", kam.addr());
     let mut sp = Softphone::start_env(&[&server, "username=1001", "password=pw1001"], &env);
     sp.wait_line(Duration::from_secs(20), "STATUS,-1,Registered,,1001,0,,");
@@ -270,20 +263,11 @@ fn a_remembered_password_lives_in_the_keyring() {
     let kam = Kamailio::start(KamailioOptions::default());
     let keyring = KeyringSession::start();
     let home = tempfile::tempdir().expect("tempdir");
-    let env = vec![
-        (
-            "XDG_CONFIG_HOME".to_string(),
-            home.path().join("config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME".to_string(),
-            home.path().join("data").display().to_string(),
-        ),
-        (
-            "DBUS_SESSION_BUS_ADDRESS".to_string(),
-            keyring.address.clone(),
-        ),
-    ];
+    let mut env = folders(home.path());
+    env.push((
+        "DBUS_SESSION_BUS_ADDRESS".to_string(),
+        keyring.address.clone(),
+    ));
     let server = format!("serveraddress={}", kam.addr());
     let t = Duration::from_secs(20);
     let mut sp = Softphone::start_env(
@@ -332,20 +316,11 @@ fn a_remembered_password_lives_in_the_keyring() {
 fn no_keyring_service_means_memory_only() {
     let kam = Kamailio::start(KamailioOptions::default());
     let home = tempfile::tempdir().expect("tempdir");
-    let env = vec![
-        (
-            "XDG_CONFIG_HOME".to_string(),
-            home.path().join("config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME".to_string(),
-            home.path().join("data").display().to_string(),
-        ),
-        (
-            "DBUS_SESSION_BUS_ADDRESS".to_string(),
-            "unix:path=/nonexistent/bus".to_string(),
-        ),
-    ];
+    let mut env = folders(home.path());
+    env.push((
+        "DBUS_SESSION_BUS_ADDRESS".to_string(),
+        "unix:path=/nonexistent/bus".to_string(),
+    ));
     let server = format!("serveraddress={}", kam.addr());
     let mut sp = Softphone::start_env(
         &[

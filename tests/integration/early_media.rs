@@ -11,6 +11,35 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(20);
 
+/// The hand-driven far end's sockets: SIP and RTP on the loopback, and the `callto` for it.
+struct FarEnd {
+    sip: UdpSocket,
+    rtp: UdpSocket,
+    sip_port: u16,
+    rtp_port: u16,
+    callto: String,
+}
+
+impl FarEnd {
+    fn bind() -> FarEnd {
+        let sip = UdpSocket::bind("127.0.0.1:0").expect("sip socket");
+        sip.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
+        rtp.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let sip_port = sip.local_addr().expect("addr").port();
+        let rtp_port = rtp.local_addr().expect("addr").port();
+        FarEnd {
+            sip,
+            rtp,
+            sip_port,
+            rtp_port,
+            callto: format!("callto=sip:farend@127.0.0.1:{sip_port}"),
+        }
+    }
+}
+
 /// A header's value from a SIP message (first occurrence, full name).
 fn header<'a>(msg: &'a str, name: &str) -> &'a str {
     msg.lines()
@@ -89,15 +118,13 @@ fn ringback_then_early_media_then_answer() {
         .expect("sox");
     assert!(ok.success());
     let heard = work.path().join("heard.wav");
-    let sip = UdpSocket::bind("127.0.0.1:0").expect("sip socket");
-    sip.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
-    rtp.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let sip_port = sip.local_addr().expect("addr").port();
-    let rtp_port = rtp.local_addr().expect("addr").port();
-    let callto = format!("callto=sip:farend@127.0.0.1:{sip_port}");
+    let FarEnd {
+        sip,
+        rtp,
+        sip_port,
+        rtp_port,
+        callto,
+    } = FarEnd::bind();
     let mut sp = Softphone::start(&[
         &callto,
         "autocall=true",
@@ -213,15 +240,13 @@ fn ringback_then_early_media_then_answer() {
 /// packets); the call still connects on the 200.
 #[test]
 fn session_progress_can_be_ignored() {
-    let sip = UdpSocket::bind("127.0.0.1:0").expect("sip socket");
-    sip.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
-    rtp.set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    let sip_port = sip.local_addr().expect("addr").port();
-    let rtp_port = rtp.local_addr().expect("addr").port();
-    let callto = format!("callto=sip:farend@127.0.0.1:{sip_port}");
+    let FarEnd {
+        sip,
+        rtp,
+        sip_port,
+        rtp_port,
+        callto,
+    } = FarEnd::bind();
     let mut sp = Softphone::start(&[&callto, "autocall=true", "changesptoring=0"]);
     let (invite, from) = recv_request(&sip, "INVITE");
     let sdp = format!(
