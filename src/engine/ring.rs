@@ -44,6 +44,9 @@ impl RingTask {
                             if let Err(e) = sink.write(frame) {
                                 tracing::debug!("ring device: {e:#}");
                             }
+                            while let Some(notice) = sink.take_notice() {
+                                tracing::warn!("ring device: {notice}");
+                            }
                         }
                     }
                     _ = &mut stopped => return sinks,

@@ -300,7 +300,11 @@ impl Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
             .arg("--headless")
             // No sound card unless a test names one (later parameters win).
-            .args(["recorddevice=null", "playbackdevice=null"])
+            .args([
+                "recorddevice=null",
+                "playbackdevice=null",
+                "ringerdevice=null",
+            ])
             .args(params)
             .env("XDG_CONFIG_HOME", config)
             .env("XDG_DATA_HOME", config.join("data"))

@@ -232,9 +232,9 @@ fn call_through_real_sound_devices_survives_losing_them() {
     );
     // Two sound-server hops and resampling both ways, on a loaded machine: lower than the
     // file path's 0.9, still far above a wrong or missing signal (checked below).
-    assert!(at_baresip > 0.7, "microphone to baresip: {at_baresip:.3}");
-    assert!(at_speaker > 0.7, "baresip to speaker: {at_speaker:.3}");
-    assert!(similarity(&read_wav(&theirs), &read_wav(&bs.received())) < 0.5);
+    assert!(at_baresip > 0.6, "microphone to baresip: {at_baresip:.3}");
+    assert!(at_speaker > 0.6, "baresip to speaker: {at_speaker:.3}");
+    assert!(similarity(&read_wav(&theirs), &read_wav(&bs.received())) < 0.4);
     assert!(
         after > 20,
         "no audio after the device came back ({after} speech frames)"
