@@ -82,19 +82,11 @@ fn find_device(host: &cpal::Host, name: &str, input: bool) -> anyhow::Result<cpa
     }
 }
 
-/// The thread that owns a cpal stream; dropping it stops the stream.
+/// The thread that owns a cpal stream. Dropping this closes the channel the thread waits on,
+/// and the thread closes its stream; nobody waits for that (closing a stream on a device that
+/// has gone can hang inside the driver, and that must not hang the call).
 struct StreamThread {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    join: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for StreamThread {
-    /// Tells the thread to close its stream, without waiting: closing a stream on a device
-    /// that has gone can hang inside the driver, and that must not hang the call.
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        drop(self.join.take());
-    }
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 /// What a stream's error callback tells the media side.
@@ -160,7 +152,7 @@ where
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let join = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("audio-stream".into())
         .spawn(move || match build() {
             Ok((stream, rate)) => match stream.play() {
@@ -179,10 +171,7 @@ where
             }
         })
         .context("starting the audio thread")?;
-    let thread = StreamThread {
-        stop: Some(stop_tx),
-        join: Some(join),
-    };
+    let thread = StreamThread { _stop: stop_tx };
     match ready_rx.recv_timeout(Duration::from_secs(5)) {
         Ok(Ok(rate)) => Ok((thread, rate)),
         Ok(Err(e)) => Err(e),
@@ -448,7 +437,7 @@ impl<T: Send + 'static> Recovery<T> {
     }
 
     /// A stream when an attempt has just succeeded; never waits.
-    fn poll(&mut self) -> Option<(T, String)> {
+    fn poll(&mut self) -> Option<T> {
         if let Some(rx) = &self.pending {
             match rx.try_recv() {
                 Ok(Ok((name, s))) => {
@@ -459,11 +448,12 @@ impl<T: Send + 'static> Recovery<T> {
                     }
                     self.troubled = false;
                     self.started = true;
-                    return Some((s, name));
+                    return Some(s);
                 }
                 Ok(Err(e)) => {
                     self.pending = None;
-                    if !self.started || !self.troubled {
+                    // Said once, for the first attempt; later retries fail quietly.
+                    if !self.started {
                         self.notices.push_back(format!(
                             "{} {:?} unavailable ({e:#}); going on without it, retrying every {} s",
                             self.kind,
@@ -531,7 +521,7 @@ impl AudioSource for CpalSource {
             }
         }
         if self.open.is_none()
-            && let Some((mut o, _)) = self.recovery.poll()
+            && let Some(mut o) = self.recovery.poll()
         {
             self.recovery.rate = o.rate;
             o.last_data = Instant::now();
@@ -594,7 +584,7 @@ impl AudioSink for CpalSink {
             self.recovery.lost(&why);
         }
         if self.open.is_none()
-            && let Some((o, _)) = self.recovery.poll()
+            && let Some(o) = self.recovery.poll()
         {
             self.recovery.rate = o.rate;
             self.open = Some(o);
