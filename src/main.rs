@@ -63,6 +63,7 @@ fn keyring_step(settings: &mut Settings) -> Vec<Event> {
         if let Some(d) = directories::ProjectDirs::from("", "", "softphone") {
             let _ = std::fs::remove_file(d.config_dir().join("signalingport"));
         }
+
         match secrets::delete(&account) {
             Ok(()) => notes.push(Event::Info(format!(
                 "clearcfg: the remembered password of {account} is forgotten"
@@ -189,6 +190,11 @@ fn main() -> ExitCode {
     }
     let mut settings = key.map(Settings::with_key).unwrap_or_default();
     let mut warnings = load_ini_files(&mut settings, dirs.as_ref().map(|d| d.config_dir()));
+    if let Some(d) = &dirs {
+        let file = softphone::config::persisted::SettingsFile::in_dir(d.config_dir());
+        warnings.extend(file.load_into(&mut settings));
+        settings.use_file(file);
+    }
     let words: Vec<String> = args
         .iter()
         .filter(|a| !a.starts_with("--"))
@@ -200,7 +206,25 @@ fn main() -> ExitCode {
             .into_iter()
             .map(|e| e.to_string()),
     );
-    let keyring_events = keyring_step(&mut settings);
+    let mut keyring_events = Vec::new();
+    if settings.bool("clearcfg")
+        && let Some(file) = settings.file()
+    {
+        keyring_events.push(match file.remove() {
+            Ok(()) => Event::Info(format!(
+                "clearcfg: the saved settings ({}) are removed",
+                file.path().display()
+            )),
+            Err(e) => Event::Warning(format!("clearcfg: {e}")),
+        });
+        settings.forget(softphone::config::Source::Persisted);
+    }
+    keyring_events.extend(keyring_step(&mut settings));
+    for name in settings.not_acted_on() {
+        warnings.push(format!(
+            "{name} is not implemented in this build yet; its value does nothing"
+        ));
+    }
     if show_config {
         for w in &warnings {
             eprintln!("warning: {w}");

@@ -1,8 +1,8 @@
 //! Single instance: the first softphone listens on `instance.sock` in the user's data folder
 //! (a folder only the user can enter, the socket itself 0600, and each connecting process's
 //! user id checked against ours). A later launch connects, sends its words and exits; the
-//! running one dials a number or link it was given. Parameters other than the number are not
-//! changed in a running softphone (the reply says which were left alone).
+//! running one applies its parameters as run-time changes and dials the number or link it was
+//! given (the reply says what was set and what was refused, and why).
 
 use crate::config::link_to_params;
 use crate::engine::event::Command;
@@ -52,42 +52,64 @@ pub fn hand_over(path: &Path, words: &[String]) -> std::io::Result<Handover> {
     Ok(Handover::Delivered(reply.trim().to_string()))
 }
 
-/// What a later launch's words mean for the running softphone: the command to carry out and
-/// the reply for the launcher.
-pub fn interpret(words: &[String]) -> (Option<Command>, String) {
+/// What a later launch's words mean for the running softphone: the commands to carry out
+/// (its parameters as run-time changes, then the call) and the reply for the launcher.
+pub fn interpret(words: &[String]) -> (Vec<Command>, String) {
+    use crate::config::params::{check, closest, find, parse_bool};
     let mut callto = None;
     let mut autocall = false;
-    let mut ignored = Vec::new();
+    let mut commands = Vec::new();
+    let mut values = Vec::new();
+    let mut set = Vec::new();
+    let mut refused = Vec::new();
     for w in words.iter().filter(|w| !w.starts_with("--")) {
         let pairs = link_to_params(w).unwrap_or_else(|| vec![w.clone()]);
         for p in pairs {
-            match p.split_once('=') {
-                Some(("callto", v)) => callto = Some(v.trim().to_string()),
-                Some(("autocall", v)) => {
-                    autocall = crate::config::params::parse_bool(v).unwrap_or(false)
+            let Some((k, v)) = p.split_once('=') else {
+                refused.push(format!("{p:?} is not key=value"));
+                continue;
+            };
+            let k = k.trim();
+            match (k.to_ascii_lowercase().as_str(), find(k)) {
+                ("callto", _) => callto = Some(v.trim().to_string()),
+                ("autocall" | "call", _) => autocall = parse_bool(v).unwrap_or(false),
+                (_, None) => refused.push(match closest(k) {
+                    Some(s) => format!("unknown parameter {k:?} (did you mean {s}?)"),
+                    None => format!("unknown parameter {k:?}"),
+                }),
+                (_, Some(def)) => {
+                    let encrypted = v.trim_start().starts_with("encrypted__");
+                    let special = matches!(v.trim(), "DEF" | "NULL");
+                    match check(def, v) {
+                        Err(e) if !encrypted && !special => refused.push(e),
+                        _ => {
+                            set.push(def.name);
+                            values.push((def.name.to_string(), v.to_string()));
+                        }
+                    }
                 }
-                Some((k, _)) => ignored.push(k.to_string()),
-                None => ignored.push(p.clone()),
             }
         }
     }
-    let left = if ignored.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; left alone in the running softphone: {}",
-            ignored.join(", ")
-        )
-    };
-    match callto.filter(|c| !c.is_empty() && autocall) {
-        Some(number) => (
-            Some(Command::Call {
-                number: number.clone(),
-            }),
-            format!("handed over to the running softphone: calling {number}{left}"),
-        ),
-        None => (None, format!("the softphone is already running{left}")),
+    let mut reply = String::from("handed over to the running softphone");
+    if !values.is_empty() {
+        commands.push(Command::SetParameters {
+            values,
+            persist: false,
+        });
+        reply.push_str(&format!("; set {}", set.join(", ")));
     }
+    if let Some(number) = callto.filter(|c| !c.is_empty() && autocall) {
+        reply.push_str(&format!("; calling {number}"));
+        commands.push(Command::Call { number });
+    }
+    if !refused.is_empty() {
+        reply.push_str(&format!("; not applied: {}", refused.join("; ")));
+    }
+    if commands.is_empty() && refused.is_empty() {
+        reply = "the softphone is already running".into();
+    }
+    (commands, reply)
 }
 
 /// Makes the socket's folder private (0700) if we own it; refuses one that others can enter.
@@ -137,8 +159,8 @@ pub fn listen(path: &Path, commands: mpsc::UnboundedSender<Command>) -> std::io:
                         .filter(|w| !w.is_empty())
                         .map(str::to_string)
                         .collect();
-                    let (cmd, reply) = interpret(&words);
-                    if let Some(cmd) = cmd {
+                    let (cmds, reply) = interpret(&words);
+                    for cmd in cmds {
                         let _ = commands.send(cmd);
                     }
                     reply
@@ -159,37 +181,46 @@ mod tests {
     }
 
     #[test]
-    fn links_and_callto_dial_other_parameters_are_named() {
-        let (cmd, reply) = interpret(&words(&["sip:1002@pbx.example.com"]));
+    fn links_dial_and_parameters_become_runtime_changes() {
+        let (cmds, reply) = interpret(&words(&["sip:1002@pbx.example.com"]));
         assert_eq!(
-            cmd,
-            Some(Command::Call {
+            cmds,
+            vec![Command::Call {
                 number: "sip:1002@pbx.example.com".into()
-            })
+            }]
         );
         assert!(
             reply.contains("calling sip:1002@pbx.example.com"),
             "{reply}"
         );
-        let (cmd, reply) = interpret(&words(&[
+        let (cmds, reply) = interpret(&words(&[
             "--headless",
             "callto=1003",
             "autocall=true",
-            "loglevel=5",
+            "maxlines=2",
+            "transport=9",
+            "usrname=x",
+            "loose",
         ]));
         assert_eq!(
-            cmd,
-            Some(Command::Call {
-                number: "1003".into()
-            })
+            cmds,
+            vec![
+                Command::SetParameters {
+                    values: vec![("maxlines".into(), "2".into())],
+                    persist: false
+                },
+                Command::Call {
+                    number: "1003".into()
+                }
+            ]
         );
-        assert!(
-            reply.contains("left alone") && reply.contains("loglevel"),
-            "{reply}"
-        );
+        assert!(reply.contains("set maxlines"), "{reply}");
+        assert!(reply.contains("transport: \"9\""), "{reply}");
+        assert!(reply.contains("did you mean username"), "{reply}");
+        assert!(reply.contains("\"loose\" is not key=value"), "{reply}");
         // A number without autocall is not dialled.
-        let (cmd, reply) = interpret(&words(&["callto=1003"]));
-        assert_eq!(cmd, None);
+        let (cmds, reply) = interpret(&words(&["callto=1003"]));
+        assert!(cmds.is_empty());
         assert!(reply.contains("already running"), "{reply}");
     }
 }

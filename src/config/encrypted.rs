@@ -101,21 +101,7 @@ pub fn install_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
     }
     std::fs::create_dir_all(data_dir)?;
     let key: [u8; 32] = rand::random();
-    let tmp = data_dir.join(format!("install.key.{}.tmp", std::process::id()));
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(&key)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
+    super::persisted::write_atomic(&path, &key, true)?;
     Ok(key.to_vec())
 }
 

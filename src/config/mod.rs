@@ -1,11 +1,14 @@
 //! Configuration: `key=value` parameters checked against the registry in [`params`], with typed
 //! getters. A bad value is reported and the previous value (or the default) stays in force.
 //! Every value remembers where it came from ([`Source`]); a source never overrides a later one
-//! (defaults < `wpcfg.ini` < command line < runtime changes), whatever order they arrive in.
+//! (defaults < `wpcfg.ini` < the settings file < keyring < command line < runtime changes <
+//! server headers), whatever order they arrive in.
 
 pub mod encrypted;
 pub mod ini;
+mod param_table;
 pub mod params;
+pub mod persisted;
 pub mod secrets;
 
 use crate::sip::digest::Secret;
@@ -52,18 +55,24 @@ pub fn link_to_params(arg: &str) -> Option<Vec<String>> {
 }
 
 /// Where a value came from, in precedence order: a later source wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Source {
     /// The built-in default.
     Default,
     /// `wpcfg.ini` beside the binary or in the config folder.
     IniFile,
+    /// The settings file (`settings.toml`) the softphone keeps itself.
+    Persisted,
     /// The OS keyring (a remembered password).
     Keyring,
     /// `key=value` on the command line (or a launched link).
     CommandLine,
-    /// Changed while running (the API, the window).
+    /// Changed while running (the API, the window, a later launch).
     Runtime,
+    /// An `x-mparam`/`x-mparamp` header from the SIP server.
+    Server,
 }
 
 impl Source {
@@ -72,9 +81,11 @@ impl Source {
         match self {
             Source::Default => "default",
             Source::IniFile => "wpcfg.ini",
+            Source::Persisted => "settings file",
             Source::Keyring => "keyring",
             Source::CommandLine => "command line",
             Source::Runtime => "runtime",
+            Source::Server => "server",
         }
     }
 }
@@ -85,6 +96,8 @@ pub struct Settings {
     values: BTreeMap<&'static str, (String, Source)>,
     /// This installation's key for `encrypted__1__` and `encrypted__3__` values.
     key: Option<std::sync::Arc<Vec<u8>>>,
+    /// Where values changed with "persist" are kept (`None`: nowhere, e.g. in tests).
+    file: Option<persisted::SettingsFile>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -104,7 +117,18 @@ impl Settings {
         Settings {
             values: BTreeMap::new(),
             key: Some(std::sync::Arc::new(key)),
+            file: None,
         }
+    }
+
+    /// Keeps persisted changes in `file`.
+    pub fn use_file(&mut self, file: persisted::SettingsFile) {
+        self.file = Some(file);
+    }
+
+    /// The settings file persisted changes go to.
+    pub fn file(&self) -> Option<&persisted::SettingsFile> {
+        self.file.as_ref()
     }
 
     /// Sets one parameter from the command line. `DEF` restores the default, `NULL` empties it.
@@ -181,6 +205,30 @@ impl Settings {
         errors
     }
 
+    /// Drops every value that came from `source` (`clearcfg` drops the settings file's).
+    pub fn forget(&mut self, source: Source) {
+        self.values.retain(|_, (_, s)| *s != source);
+    }
+
+    /// Where a parameter's value comes from (`Default` when unset or unknown).
+    pub fn source(&self, name: &str) -> Source {
+        find(name)
+            .and_then(|d| self.values.get(d.name))
+            .map_or(Source::Default, |(_, s)| *s)
+    }
+
+    /// Parameters set away from their default that nothing in this build acts on yet, so that
+    /// the user hears it instead of wondering why a setting does nothing.
+    pub fn not_acted_on(&self) -> Vec<&'static str> {
+        self.values
+            .iter()
+            .filter_map(|(name, (v, _))| {
+                let d = find(name)?;
+                (d.part == params::Part::NotYet && v != d.default).then_some(d.name)
+            })
+            .collect()
+    }
+
     /// Every parameter's effective value (secrets shown as `***` when set) and its source.
     pub fn effective(&self) -> Vec<(&'static str, String, Source)> {
         params::PARAMS
@@ -206,6 +254,7 @@ impl Settings {
             name: "",
             kind: Kind::Text,
             default: "",
+            part: params::Part::NotYet,
             help: "",
         };
         let def = find(name).unwrap_or(&EMPTY);

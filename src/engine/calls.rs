@@ -7,6 +7,7 @@ use super::event::Event;
 use super::media::{MediaEvent, MediaHandle, RtpSockets, bind_rtp};
 use super::ring::RingTask;
 use crate::audio::{AudioSink, open_sink, open_source};
+use crate::config::Settings;
 use crate::media::tone::ToneKind;
 use crate::sip::call::{CallDirection, CallState};
 use crate::sip::ua::{UaEvent, UserAgent};
@@ -28,6 +29,22 @@ pub(super) struct CallResources {
     pub(super) rtp_base: u16,
     /// Sockets of calls whose media has not started yet, by line.
     pub(super) sockets: HashMap<u32, RtpSockets>,
+    /// What the settings say about calls; replaced when a parameter changes at run time.
+    pub(super) prefs: CallPrefs,
+    /// The line the user works on, and what is known of every line.
+    pub(super) current_line: Option<u32>,
+    pub(super) lines: HashMap<u32, LineInfo>,
+    /// Running media, by line.
+    pub(super) media: HashMap<u32, MediaHandle>,
+    /// What each line negotiated (DTMF routing needs to know about telephone-event).
+    pub(super) negotiated: HashMap<u32, crate::sdp::Negotiated>,
+    pub(super) media_events: mpsc::UnboundedSender<MediaEvent>,
+    /// Rings playing, by line.
+    pub(super) rings: HashMap<u32, RingTask>,
+}
+
+/// The call behaviour taken from the settings.
+pub(super) struct CallPrefs {
     pub(super) autoaccept: bool,
     pub(super) record: String,
     pub(super) playback: String,
@@ -37,22 +54,30 @@ pub(super) struct CallResources {
     /// `autohold` / `automute`: 0 no, 1 on incoming, 2 on outgoing, 3 both, 4 on line switch.
     pub(super) auto_hold: i64,
     pub(super) auto_mute: i64,
-    /// The line the user works on, and what is known of every line.
-    pub(super) current_line: Option<u32>,
-    pub(super) lines: HashMap<u32, LineInfo>,
     /// `dtmfmode`: 1 INFO, 2 (and 0) RFC 4733 else INFO, 3 both, 4 RFC 4733 only.
     pub(super) dtmf_mode: i64,
-    /// Running media, by line.
-    pub(super) media: HashMap<u32, MediaHandle>,
-    /// What each line negotiated (DTMF routing needs to know about telephone-event).
-    pub(super) negotiated: HashMap<u32, crate::sdp::Negotiated>,
-    pub(super) media_events: mpsc::UnboundedSender<MediaEvent>,
     /// Local ring and ringback (`playring`, `ringerdevice`, `ringtone`, `volumering`).
     pub(super) ring: RingSettings,
-    /// Rings playing, by line.
-    pub(super) rings: HashMap<u32, RingTask>,
     /// `earlymedia` 5 and 6: our audio goes out before the call is answered.
     pub(super) early_send: bool,
+}
+
+impl CallPrefs {
+    /// Reads them from `settings` (a bad ringtone is reported and the built-in ring used).
+    pub(super) fn from_settings(settings: &Settings, reporter: &mut Reporter) -> CallPrefs {
+        CallPrefs {
+            autoaccept: settings.bool("autoaccept"),
+            record: settings.text("recorddevice"),
+            playback: settings.text("playbackdevice"),
+            media_config: super::setup::media_config(settings),
+            default_mute: settings.int("defmute"),
+            auto_hold: settings.int("autohold"),
+            auto_mute: settings.int("automute"),
+            dtmf_mode: settings.int("dtmfmode"),
+            ring: super::setup::ring_settings(settings, reporter),
+            early_send: settings.int("earlymedia") >= 5,
+        }
+    }
 }
 
 /// How calls ring here and there.
@@ -131,17 +156,17 @@ impl CallResources {
         };
         let sink = match ringing_sink {
             Some(s) => s,
-            None => open_sink(&self.playback, codec_rate)?,
+            None => open_sink(&self.prefs.playback, codec_rate)?,
         };
-        Ok((open_source(&self.record)?, sink))
+        Ok((open_source(&self.prefs.record)?, sink))
     }
 
     /// The sinks incoming calls ring on: `ringerdevice`, where `All` is every sound card.
     fn ringer_sinks(&self) -> Vec<Box<dyn AudioSink>> {
-        let names = if self.ring.device.trim().eq_ignore_ascii_case("all") {
+        let names = if self.prefs.ring.device.trim().eq_ignore_ascii_case("all") {
             crate::audio::device::list_devices().1
         } else {
-            vec![self.ring.device.clone()]
+            vec![self.prefs.ring.device.clone()]
         };
         names
             .iter()
@@ -152,8 +177,8 @@ impl CallResources {
     /// Starts or stops the local ring of `line` as its state says.
     async fn ring_for(&mut self, line: u32, state: CallState, direction: CallDirection) {
         let wants = match state {
-            CallState::Incoming => self.ring.mode >= 1 && !self.autoaccept,
-            CallState::Ringing => self.ring.mode == 2 && direction == CallDirection::Outgoing,
+            CallState::Incoming => self.prefs.ring.mode >= 1 && !self.prefs.autoaccept,
+            CallState::Ringing => self.prefs.ring.mode == 2 && direction == CallDirection::Outgoing,
             _ => false,
         };
         if !wants {
@@ -170,13 +195,17 @@ impl CallResources {
         }
         if state == CallState::Incoming {
             let sinks = self.ringer_sinks();
-            let ring = RingTask::start(sinks, self.ring.kind.clone(), self.ring.gain);
+            let ring = RingTask::start(sinks, self.prefs.ring.kind.clone(), self.prefs.ring.gain);
             self.rings.insert(line, ring);
         } else if let Some(m) = self.media.get(&line) {
             // Early media already runs: it rings back until the far end's audio arrives.
             m.ringback(true);
-        } else if let Ok(sink) = open_sink(&self.playback, self.ring.file_rate) {
-            let ring = RingTask::start(vec![sink], ToneKind::Ringback, self.media_config.gain_out);
+        } else if let Ok(sink) = open_sink(&self.prefs.playback, self.prefs.ring.file_rate) {
+            let ring = RingTask::start(
+                vec![sink],
+                ToneKind::Ringback,
+                self.prefs.media_config.gain_out,
+            );
             self.rings.insert(line, ring);
         }
     }
@@ -218,7 +247,7 @@ impl CallResources {
                 line,
                 state: CallState::Incoming,
                 ..
-            } if self.autoaccept => self.answer(ua, *line, reporter).await,
+            } if self.prefs.autoaccept => self.answer(ua, *line, reporter).await,
             UaEvent::Media {
                 line,
                 negotiated: Some(n),
@@ -235,7 +264,7 @@ impl CallResources {
                     matches!(i.state, CallState::Connected | CallState::Connecting)
                 });
                 let mut start_as = n.clone();
-                if early && !self.early_send {
+                if early && !self.prefs.early_send {
                     start_as.direction = start_as.direction.without_sending();
                 }
                 match self.devices(*line, n.codec.sample_rate()).await {
@@ -245,7 +274,7 @@ impl CallResources {
                             socket,
                             start_as,
                             devices,
-                            self.media_config.clone(),
+                            self.prefs.media_config.clone(),
                             self.media_events.clone(),
                         );
                         self.media.insert(*line, handle);
@@ -358,13 +387,13 @@ impl CallResources {
             .collect();
         for other in others {
             let held = self.lines.get(&other).is_some_and(|i| i.held_by_us);
-            if applies(self.auto_hold)
+            if applies(self.prefs.auto_hold)
                 && !held
                 && let Err(e) = ua.hold(Instant::now(), other, true)
             {
                 reporter.send(Event::Error(e.to_string()));
             }
-            if applies(self.auto_mute) && !self.lines.get(&other).is_some_and(|i| i.muted) {
+            if applies(self.prefs.auto_mute) && !self.lines.get(&other).is_some_and(|i| i.muted) {
                 self.mute(other, true, 4, reporter);
             }
         }
@@ -383,7 +412,7 @@ impl CallResources {
             return;
         };
         let now = Instant::now();
-        if self.auto_hold == 4 {
+        if self.prefs.auto_hold == 4 {
             if self
                 .lines
                 .get(&prev)
@@ -398,7 +427,7 @@ impl CallResources {
                 reporter.send(Event::Error(e.to_string()));
             }
         }
-        if self.auto_mute == 4 {
+        if self.prefs.auto_mute == 4 {
             if self.lines.get(&prev).is_some_and(|i| !i.muted) {
                 self.mute(prev, true, 4, reporter);
             }
@@ -416,7 +445,7 @@ impl CallResources {
             )));
         };
         // defmute: 1 both, 2 speaker only, 3 microphone only.
-        let direction = match (direction, self.default_mute) {
+        let direction = match (direction, self.prefs.default_mute) {
             (4, 1) => 0,
             (4, 2) => 1,
             (4, _) => 2,
@@ -451,7 +480,7 @@ impl CallResources {
             .negotiated
             .get(&line)
             .is_some_and(|n| n.dtmf_pt.is_some());
-        let mode = self.dtmf_mode;
+        let mode = self.prefs.dtmf_mode;
         let by_rtp = rfc4733 && mode != 1;
         let by_info = mode == 1 || mode == 3 || (!rfc4733 && mode != 4);
         if by_rtp && let Some(m) = self.media.get(&line) {

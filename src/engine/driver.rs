@@ -5,8 +5,9 @@
 use super::calls::CallResources;
 use super::event::{Command, Event};
 use super::media::MediaEvent;
+use super::runtime_settings::{Targets, set_parameters};
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
-use crate::config::Settings;
+use crate::config::{Settings, Source};
 use crate::sip::call::{CallDirection, CallState};
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::transport::{Destination, Transmit, Transport};
@@ -135,6 +136,11 @@ pub(super) struct Reporter {
 }
 
 impl Reporter {
+    /// The user name status lines carry changed (the account changed at run time).
+    pub(super) fn set_local(&mut self, user: &str) {
+        self.local = user.to_string();
+    }
+
     pub(super) fn status(&mut self, text: &str) {
         if self.status != text {
             self.status = text.to_string();
@@ -265,7 +271,7 @@ impl Reporter {
             UaEvent::Dtmf { line, digit } => self.send(Event::Info(format!(
                 "DTMF received on line {line}: {digit}"
             ))),
-            UaEvent::Stopped => {}
+            UaEvent::Stopped | UaEvent::ServerParameters { .. } => {}
         }
     }
 }
@@ -286,7 +292,7 @@ pub async fn run_engine(
 }
 
 async fn drive(
-    settings: Settings,
+    mut settings: Settings,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     events: &mpsc::UnboundedSender<Event>,
 ) -> anyhow::Result<()> {
@@ -328,22 +334,13 @@ async fn drive(
         ip: cfg.local.ip(),
         rtp_base: settings.int("rtpport") as u16,
         sockets: HashMap::new(),
-        autoaccept: settings.bool("autoaccept"),
-        record: settings.text("recorddevice"),
-        playback: settings.text("playbackdevice"),
-        media_config: super::setup::media_config(&settings),
-        default_mute: settings.int("defmute"),
-        auto_hold: settings.int("autohold"),
-        auto_mute: settings.int("automute"),
+        prefs: super::calls::CallPrefs::from_settings(&settings, &mut reporter),
         current_line: None,
         lines: HashMap::new(),
-        dtmf_mode: settings.int("dtmfmode"),
         media: HashMap::new(),
         negotiated: HashMap::new(),
         media_events: media_tx,
-        ring: super::setup::ring_settings(&settings, &mut reporter),
         rings: HashMap::new(),
-        early_send: settings.int("earlymedia") >= 5,
     };
     let callto = settings.text("callto");
     let mut autocall = (settings.bool("autocall") && !callto.is_empty()).then_some(callto);
@@ -381,6 +378,15 @@ async fn drive(
                         reporter.report(ev);
                         acceptor.abort();
                         return Ok(());
+                    }
+                    UaEvent::ServerParameters { params, persist } => {
+                        let targets = Targets {
+                            settings: &mut settings,
+                            ua: &mut ua,
+                            calls: &mut calls,
+                            reporter: &mut reporter,
+                        };
+                        set_parameters(targets, params, Source::Server, *persist).await;
                     }
                     UaEvent::Registered { .. } if autocall.is_some() => {
                         if let Some(number) = autocall.take() {
@@ -449,6 +455,10 @@ async fn drive(
                         }
                     }
                     Some(Command::Dtmf { line, digits }) => calls.dtmf(&mut ua, line, &digits, &mut reporter),
+                    Some(Command::SetParameters { values, persist }) => {
+                        let targets = Targets { settings: &mut settings, ua: &mut ua, calls: &mut calls, reporter: &mut reporter };
+                        set_parameters(targets, &values, Source::Runtime, persist).await;
+                    }
                     None => {
                         commands_open = false;
                         ua.handle_command(now, UaCommand::Shutdown);

@@ -30,11 +30,19 @@ pub enum Command {
     /// Mute or unmute a line (API_MuteEx): direction 0 or 3 both ways, 1 the speaker, 2 the
     /// microphone, 4 the `defmute` default.
     Mute { line: u32, on: bool, direction: u8 },
+    /// Change parameters while running (API_SetParameter(s); the window's settings; a later
+    /// launch), applied together. With `persist` they are also kept in the settings file (a
+    /// password goes to the keyring instead).
+    SetParameters {
+        values: Vec<(String, String)>,
+        persist: bool,
+    },
 }
 
 impl Command {
     /// Parses one command line of headless mode: `Call,1002`, `Hangup,1`, `Accept,1`,
-    /// `Dtmf,1,123#`, `Hold,1,on`, `Hold,1,off`, `Register`, `Unregister`, `CapabilityRequest`,
+    /// `Dtmf,1,123#`, `Hold,1,on`, `Hold,1,off`, `SetParameter,name,value` (this run),
+    /// `SaveParameter,name,value` (also kept), `Register`, `Unregister`, `CapabilityRequest`,
     /// `Exit` (verbs in any case).
     pub fn parse_line(line: &str) -> Result<Command, String> {
         let mut parts = line.trim().splitn(3, ',');
@@ -98,6 +106,15 @@ impl Command {
             "setline" | "line" => Command::SetLine {
                 line: line_no(arg)?,
             },
+            "setparameter" | "saveparameter" => {
+                let name = arg
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| format!("{verb}: a parameter name is needed"))?;
+                Command::SetParameters {
+                    values: vec![(name.to_string(), rest.unwrap_or("").to_string())],
+                    persist: verb == "saveparameter",
+                }
+            }
             "register" => Command::Register,
             "unregister" => Command::Unregister,
             "capabilityrequest" => Command::CapabilityRequest,
@@ -129,6 +146,13 @@ pub enum Event {
     Warning(String),
     /// `ERROR,text`.
     Error(String),
+    /// A parameter's effective value changed while running (secrets shown as `***`), so that
+    /// every front end can show it: `EVENT,parameter name=value (source)`.
+    Parameter {
+        name: String,
+        value: String,
+        source: crate::config::Source,
+    },
     /// The engine has stopped; nothing follows.
     Stopped,
 }
@@ -173,6 +197,11 @@ impl Event {
             Event::Info(t) => format!("EVENT,{}", f(t)),
             Event::Warning(t) => format!("WARNING,{}", f(t)),
             Event::Error(t) => format!("ERROR,{}", f(t)),
+            Event::Parameter {
+                name,
+                value,
+                source,
+            } => format!("EVENT,parameter {name}={} ({})", f(value), source.label()),
             Event::Stopped => return None,
         })
     }
@@ -233,6 +262,21 @@ mod tests {
         assert!(Command::parse_line("dtmf,1").is_err());
         assert!(Command::parse_line("call,").is_err());
         assert!(Command::parse_line("fly,1").is_err());
+        assert_eq!(
+            Command::parse_line("SetParameter,voicemailnum,*97,1"),
+            Ok(Command::SetParameters {
+                values: vec![("voicemailnum".into(), "*97,1".into())],
+                persist: false
+            })
+        );
+        assert_eq!(
+            Command::parse_line("saveparameter,maxlines,2"),
+            Ok(Command::SetParameters {
+                values: vec![("maxlines".into(), "2".into())],
+                persist: true
+            })
+        );
+        assert!(Command::parse_line("SetParameter").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod driver;
 pub mod event;
 pub mod media;
 mod ring;
+mod runtime_settings;
 pub mod setup;
 
 pub use driver::run_engine;

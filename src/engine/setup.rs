@@ -74,16 +74,11 @@ pub fn remembered_port() -> Option<u16> {
     text.trim().parse().ok().filter(|p| *p != 0)
 }
 
-/// Remembers the randomly chosen port, written atomically (temp file + rename).
+/// Remembers the randomly chosen port, written atomically.
 pub fn remember_port(port: u16) -> anyhow::Result<()> {
     let path = port_file().ok_or_else(|| anyhow!("no config directory"))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{port}\n"))?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(())
+    crate::config::persisted::write_atomic(&path, format!("{port}\n").as_bytes(), false)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// What the driver needs besides the UA configuration.

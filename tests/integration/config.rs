@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Runs the binary with `home` as its config/data home; gives stdout and stderr.
-fn run(home: &Path, args: &[&str]) -> (String, String) {
+pub(crate) fn run(home: &Path, args: &[&str]) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
         .args(args)
         .env("HOME", home)
@@ -29,7 +29,7 @@ fn write_ini(home: &Path, text: &str) {
 }
 
 /// The value and source `--show-config` gives for `name`.
-fn shown(out: &str, name: &str) -> (String, String) {
+pub(crate) fn shown(out: &str, name: &str) -> (String, String) {
     let line = out
         .lines()
         .find(|l| l.split_whitespace().next() == Some(name))
@@ -119,7 +119,7 @@ fn an_encrypted_password_in_the_ini_registers() {
 }
 
 /// The config and data folders of a softphone under `home`, as environment variables.
-fn folders(home: &Path) -> Vec<(String, String)> {
+pub(crate) fn folders(home: &Path) -> Vec<(String, String)> {
     vec![
         (
             "XDG_CONFIG_HOME".to_string(),
@@ -163,6 +163,7 @@ fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
     let started = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
         .arg(&link)
+        .args(["volumering=20", "bogus=1"])
         .env("HOME", home.path())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
@@ -174,6 +175,13 @@ fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(reply.contains(&format!("calling {link}")), "{reply}");
+    // Its parameters become run-time changes; a bad one is named back.
+    assert!(reply.contains("set volumering"), "{reply}");
+    assert!(reply.contains("unknown parameter \"bogus\""), "{reply}");
+    sp.wait_line(
+        Duration::from_secs(10),
+        "EVENT,parameter volumering=20 (runtime)",
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     sp.wait_for(Duration::from_secs(10), |l| {
         l.starts_with("STATUS,1,Setup,1002,")

@@ -9,6 +9,7 @@ mod early_media;
 mod malformed;
 mod peers;
 mod registration;
+mod runtime_config;
 mod sim;
 mod sim_calls;
 mod sim_registration;

@@ -49,6 +49,8 @@ pub struct KamailioOptions {
     pub min_expires: u32,
     /// auth algorithm: MD5 or SHA-256
     pub algorithm: &'static str,
+    /// Header lines (CRLF-terminated) added to every REGISTER reply, e.g. `x-mparam: ...`.
+    pub register_reply_headers: &'static str,
 }
 
 impl Default for KamailioOptions {
@@ -56,6 +58,7 @@ impl Default for KamailioOptions {
         KamailioOptions {
             min_expires: 10,
             algorithm: "MD5",
+            register_reply_headers: "",
         }
     }
 }
@@ -124,7 +127,21 @@ impl Kamailio {
             .replace("@RUNDIR@", &run.display().to_string())
             .replace("@PORT@", &self.port.to_string())
             .replace("@MINEXPIRES@", &self.opts.min_expires.to_string())
-            .replace("@ALGORITHM@", self.opts.algorithm);
+            .replace("@ALGORITHM@", self.opts.algorithm)
+            .replace(
+                "@REGISTER_REPLY_HEADERS@",
+                &if self.opts.register_reply_headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "append_to_reply(\"{}\");",
+                        self.opts
+                            .register_reply_headers
+                            .replace('\r', "\\r")
+                            .replace('\n', "\\n")
+                    )
+                },
+            );
         std::fs::write(run.join("kamailio.cfg"), cfg).expect("cfg");
     }
 

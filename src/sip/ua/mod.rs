@@ -7,15 +7,20 @@
 //! Its parts: `uas.rs` answers requests and malformed input, `nat.rs` learns the public
 //! address and sends keep-alives, `calls.rs` sets calls up and tears them down,
 //! `incoming.rs` rings and answers incoming calls, `midcall.rs` holds, re-negotiates, sends
-//! DTMF by INFO and runs the call timers.
+//! DTMF by INFO and runs the call timers, `reconfigure.rs` takes settings changed at run time,
+//! `server_params.rs` reads the server's `x-mparam` headers.
 
 mod calls;
 mod incoming;
 mod midcall;
 mod nat;
+mod reconfigure;
+mod server_params;
 mod uas;
 
 pub use calls::CallError;
+pub use reconfigure::Reconfigured;
+pub use server_params::parse_mparam;
 
 use super::call::{Call, CallDirection, CallState};
 use super::digest::{Credentials, Secret};
@@ -278,6 +283,12 @@ pub enum UaEvent {
         local: bool,
         remote: bool,
     },
+    /// The server sent parameters in `x-mparam` (`persist` false) or `x-mparamp` (true)
+    /// headers of a final response to our REGISTER or OPTIONS.
+    ServerParameters {
+        params: Vec<(String, String)>,
+        persist: bool,
+    },
 }
 
 /// The sans-IO user agent.
@@ -299,6 +310,9 @@ pub struct UserAgent {
     calls: Vec<Call>,
     /// What was dialled last, for redial (an empty number).
     last_dialed: Option<String>,
+    /// The account changed while registered: the old binding is being removed, then the new
+    /// account registers (see `reconfigure.rs`).
+    account_pending: bool,
 }
 
 fn is_public(ip: IpAddr) -> bool {
@@ -324,29 +338,7 @@ impl UserAgent {
     /// A UA with every random choice (tags, Call-IDs, branches, cnonces) drawn from `seed`.
     pub fn new(cfg: UaConfig, seed: u64) -> UserAgent {
         let mut rng = StdRng::seed_from_u64(seed);
-        let registration = (!cfg.user.is_empty()).then(|| {
-            let rc = RegistrationConfig {
-                user: cfg.user.clone(),
-                domain: cfg.domain.clone(),
-                display_name: cfg.display_name.clone(),
-                credentials: Credentials {
-                    username: cfg.auth_user.clone().unwrap_or_else(|| cfg.user.clone()),
-                    password: cfg.password.clone(),
-                    ha1_md5: cfg.ha1_md5.clone(),
-                    realm: cfg.realm.clone(),
-                },
-                interval: cfg.register_interval,
-                accept_expires: cfg.accept_expires,
-                retry_base: cfg.timers.t1 * 10,
-                retry_max: Duration::from_secs(300),
-                extra_headers: vec![
-                    ("Allow".into(), allow_header(ALLOWED_METHODS)),
-                    ("User-Agent".into(), cfg.user_agent.clone()),
-                ],
-            };
-            let reg_rng = StdRng::seed_from_u64(rng.random());
-            Registration::new(rc, Self::contact_uri(&cfg, cfg.local), reg_rng)
-        });
+        let registration = Self::build_registration(&cfg, cfg.local, &mut rng);
         UserAgent {
             layer: TransactionLayer::new(cfg.timers),
             cfg,
@@ -363,7 +355,44 @@ impl UserAgent {
             events: VecDeque::new(),
             calls: Vec::new(),
             last_dialed: None,
+            account_pending: false,
         }
+    }
+
+    /// The registration for `cfg`'s account (`None` without a user name), binding `contact`.
+    fn build_registration(
+        cfg: &UaConfig,
+        contact: SocketAddr,
+        rng: &mut StdRng,
+    ) -> Option<Registration> {
+        if cfg.user.is_empty() {
+            return None;
+        }
+        let rc = RegistrationConfig {
+            user: cfg.user.clone(),
+            domain: cfg.domain.clone(),
+            display_name: cfg.display_name.clone(),
+            credentials: Credentials {
+                username: cfg.auth_user.clone().unwrap_or_else(|| cfg.user.clone()),
+                password: cfg.password.clone(),
+                ha1_md5: cfg.ha1_md5.clone(),
+                realm: cfg.realm.clone(),
+            },
+            interval: cfg.register_interval,
+            accept_expires: cfg.accept_expires,
+            retry_base: cfg.timers.t1 * 10,
+            retry_max: Duration::from_secs(300),
+            extra_headers: vec![
+                ("Allow".into(), allow_header(ALLOWED_METHODS)),
+                ("User-Agent".into(), cfg.user_agent.clone()),
+            ],
+        };
+        let reg_rng = StdRng::seed_from_u64(rng.random());
+        Some(Registration::new(
+            rc,
+            Self::contact_uri(cfg, contact),
+            reg_rng,
+        ))
     }
 
     fn contact_uri(cfg: &UaConfig, addr: SocketAddr) -> String {
@@ -664,6 +693,8 @@ impl UserAgent {
                 self.events.push_back(UaEvent::Unregistered);
                 if self.shutdown_deadline.is_some() {
                     self.stop();
+                } else if self.account_pending {
+                    self.switch_account();
                 }
             }
         }
@@ -677,6 +708,7 @@ impl UserAgent {
                 // stray response must not move our Contact.
                 if Some(&key) == self.reg_tx.as_ref() || Some(&key) == self.options_tx.as_ref() {
                     self.learn_address(&response, now);
+                    self.server_parameters(&response);
                 }
                 if Some(&key) == self.reg_tx.as_ref() {
                     if response.status().unwrap_or(0) >= 200 {

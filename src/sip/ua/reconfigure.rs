@@ -1,0 +1,83 @@
+//! Settings changed while running (the API's SetParameter, the window, the server's
+//! `x-mparam`): the UA takes a new [`UaConfig`]. Call and media preferences apply to the next
+//! call at once. The bound socket cannot change, so the local address, transport and protocol
+//! timers stay. A changed account (user, server, credentials, interval) re-registers: a live
+//! binding of the old account is removed first, then the new one registers.
+
+use super::{UaConfig, UaEvent, UserAgent};
+use crate::sip::registration::RegState;
+use std::time::Instant;
+
+/// What a reconfiguration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconfigured {
+    /// Only call and media preferences changed.
+    Preferences,
+    /// The account changed; it is registering again (or unregistering the old one first).
+    Account,
+}
+
+fn same_account(a: &UaConfig, b: &UaConfig) -> bool {
+    a.user == b.user
+        && a.auth_user == b.auth_user
+        && a.display_name == b.display_name
+        && a.password.as_ref().map(|p| p.expose()) == b.password.as_ref().map(|p| p.expose())
+        && a.ha1_md5.as_ref().map(|p| p.expose()) == b.ha1_md5.as_ref().map(|p| p.expose())
+        && a.realm == b.realm
+        && a.domain == b.domain
+        && a.first_hop == b.first_hop
+        && a.outbound_proxy == b.outbound_proxy
+        && a.register == b.register
+        && a.register_interval == b.register_interval
+        && a.accept_expires == b.accept_expires
+}
+
+impl UserAgent {
+    /// Takes a new configuration (see the module docs for what applies when).
+    pub fn reconfigure(&mut self, now: Instant, mut cfg: UaConfig) -> Reconfigured {
+        cfg.local = self.cfg.local;
+        cfg.transport = self.cfg.transport;
+        cfg.timers = self.cfg.timers;
+        let same = same_account(&self.cfg, &cfg);
+        self.cfg = cfg;
+        if same {
+            return Reconfigured::Preferences;
+        }
+        let live = self
+            .registration
+            .as_ref()
+            .map(|r| r.state())
+            .is_some_and(|s| matches!(s, RegState::Registered | RegState::Registering));
+        if live && let Some(r) = &mut self.registration {
+            // The old binding goes first; `switch_account` runs on its Unregistered.
+            self.account_pending = r.unregister();
+            if !self.account_pending {
+                self.switch_account();
+            }
+        } else {
+            self.switch_account();
+        }
+        self.pump(now);
+        Reconfigured::Account
+    }
+
+    /// Replaces the registration with the configured account's and registers it when asked.
+    pub(super) fn switch_account(&mut self) {
+        self.account_pending = false;
+        self.reg_tx = None;
+        self.registration = Self::build_registration(&self.cfg, self.contact_addr(), &mut self.rng);
+        if self.cfg.register {
+            if self.registration.is_some() && self.cfg.first_hop.is_some() {
+                if let Some(r) = &mut self.registration {
+                    r.register();
+                }
+            } else if self.registration.is_some() {
+                self.events.push_back(UaEvent::RegisterFailed {
+                    code: 0,
+                    reason: "no server address".into(),
+                    retry_in: None,
+                });
+            }
+        }
+    }
+}

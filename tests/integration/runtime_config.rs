@@ -1,0 +1,136 @@
+//! Parameters changed while the softphone runs, through the real binary: `SetParameter` and
+//! `SaveParameter` on its command input (the same command the window and API send), bad values
+//! and names, an account given at run time registering with Kamailio, the settings file
+//! surviving a restart and `clearcfg` removing it, and Kamailio pushing `x-mparam` /
+//! `x-mparamp` headers in its REGISTER replies.
+
+use crate::config::{folders, run, shown};
+use crate::peers::{Kamailio, KamailioOptions, Softphone, free_port};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn runtime_changes_apply_persist_and_survive_a_restart() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut env = folders(home.path());
+    // No Secret Service here: a saved password must stay in memory only.
+    env.push((
+        "DBUS_SESSION_BUS_ADDRESS".into(),
+        format!("unix:path={}", home.path().join("no-bus").display()),
+    ));
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(&[&server], &env);
+    sp.wait_line(T, "STATUS,-1,Ready,,,0,,");
+
+    sp.send_line("SetParameter,maxlines,abc");
+    sp.wait_line(
+        T,
+        "ERROR,maxlines: \"abc\" is not a whole number from 1 to 99; keeping the previous value",
+    );
+    sp.send_line("SetParameter,usrname,1001");
+    sp.wait_line(
+        T,
+        "ERROR,unknown parameter \"usrname\" (did you mean username?)",
+    );
+
+    // The account arrives at run time: the softphone registers with it.
+    sp.send_line("SetParameter,password,pw1001");
+    sp.wait_line(T, "EVENT,parameter password=*** (runtime)");
+    sp.send_line("SetParameter,username,1001");
+    sp.wait_line(T, "EVENT,parameter username=1001 (runtime)");
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    assert_eq!(kam.bindings("1001").len(), 1);
+
+    // Saved: it applies now (one line only) and is in the settings file.
+    sp.send_line("SaveParameter,maxlines,1");
+    sp.wait_line(T, "EVENT,parameter maxlines=1 (runtime)");
+    // A far end that never answers keeps line 1 busy.
+    let silent = format!("Call,sip:1002@127.0.0.1:{}", free_port());
+    sp.send_line(&silent);
+    sp.send_line(&silent);
+    sp.wait_line(T, "ERROR,all 1 lines are busy");
+    sp.send_line("Hangup,1");
+    // A password to keep goes to the keyring, never to the file; there is none here.
+    sp.send_line("SaveParameter,password,pw1001");
+    sp.wait_for(T, |l| {
+        l.starts_with("WARNING,no keyring service is available")
+            && l.ends_with("the password stays in memory only")
+    });
+    // Not implemented parameters say so.
+    sp.send_line("SetParameter,voicemailnum,*97");
+    sp.wait_line(
+        T,
+        "WARNING,voicemailnum is not implemented in this build yet; the value is kept but does nothing",
+    );
+    // Bound at start: a restart is needed.
+    sp.send_line("SetParameter,transport,1");
+    sp.wait_line(T, "WARNING,transport takes effect at the next start");
+    sp.send_line("Exit");
+    sp.wait_line(T, "EVENT,Unregistered");
+    drop(sp);
+
+    let file = home.path().join("config/softphone/settings.toml");
+    let text = std::fs::read_to_string(&file).expect("settings.toml");
+    assert!(text.contains("maxlines = \"1\""), "{text}");
+    assert!(!text.contains("pw1001"), "{text}");
+    // The next start has it, from the settings file; the command line still wins over it.
+    let (out, _) = run(home.path(), &["--show-config"]);
+    assert_eq!(
+        shown(&out, "maxlines"),
+        ("1".into(), "settings file".into())
+    );
+    let (out, _) = run(home.path(), &["--show-config", "maxlines=3"]);
+    assert_eq!(shown(&out, "maxlines"), ("3".into(), "command line".into()));
+    // clearcfg removes it.
+    let (out, err) = run(home.path(), &["--show-config", "clearcfg=true"]);
+    assert!(err.contains("clearcfg: the saved settings"), "{err}");
+    assert_eq!(shown(&out, "maxlines"), ("4".into(), "default".into()));
+    assert!(!file.exists());
+}
+
+#[test]
+fn the_server_pushes_parameters_in_register_replies() {
+    let kam = Kamailio::start(KamailioOptions {
+        register_reply_headers: "x-mparam: maxlines=2; volumering=30; password=stolen\r\n\
+                                 x-mparamp: language=de\r\n",
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = folders(home.path());
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(
+        &[&server, "username=1001", "password=pw1001", "maxlines=3"],
+        &env,
+    );
+    // The server wins over the command line; it may not touch the credentials.
+    sp.wait_line(T, "EVENT,parameter maxlines=2 (server)");
+    sp.wait_line(T, "EVENT,parameter volumering=30 (server)");
+    sp.wait_line(
+        T,
+        "WARNING,the server may not set password (x-mparam); ignored",
+    );
+    sp.wait_line(T, "EVENT,parameter language=de (server)");
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    // A run-time change does not beat it.
+    sp.send_line("SetParameter,maxlines,4");
+    sp.wait_line(
+        T,
+        "WARNING,maxlines keeps the value set by the server (it wins over the runtime)",
+    );
+    // And it applies: two lines.
+    let silent = format!("Call,sip:1002@127.0.0.1:{}", free_port());
+    for _ in 0..3 {
+        sp.send_line(&silent);
+    }
+    sp.wait_line(T, "ERROR,all 2 lines are busy");
+    sp.send_line("Exit");
+    drop(sp);
+    // x-mparamp was kept, x-mparam was not.
+    let text = std::fs::read_to_string(home.path().join("config/softphone/settings.toml"))
+        .expect("settings.toml");
+    assert!(text.contains("language = \"de\""), "{text}");
+    assert!(!text.contains("maxlines"), "{text}");
+    assert!(!text.contains("stolen"), "{text}");
+}
