@@ -3,7 +3,8 @@
 //!
 //! Layers: [`sip`] is the sans-IO protocol core; [`engine`] owns sockets, DNS and timers
 //! (tokio) and turns core events into the notification lines of the control API; [`config`]
-//! turns `key=value` parameters into typed settings.
+//! turns `key=value` parameters into typed settings; [`store`] keeps history, contacts and chat
+//! in SQLite.
 
 pub mod api;
 pub mod audio;
@@ -13,3 +14,4 @@ pub mod media;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;
+pub mod store;

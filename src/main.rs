@@ -146,6 +146,28 @@ fn encrypt_command(rest: &[String], key: Option<&[u8]>) -> ExitCode {
     }
 }
 
+/// `softphone --history`: the latest calls, newest first.
+fn history_command(dirs: Option<&directories::ProjectDirs>) -> ExitCode {
+    let Some(d) = dirs else {
+        eprintln!("softphone: no data folder (no home directory)");
+        return ExitCode::FAILURE;
+    };
+    let path = d.data_dir().join("softphone.db");
+    match softphone::store::Store::open(&path).and_then(|s| s.recent_calls(100)) {
+        Ok(calls) if calls.is_empty() => println!("no calls yet"),
+        Ok(calls) => {
+            for c in calls {
+                println!("{}", softphone::store::history_line(&c));
+            }
+        }
+        Err(e) => {
+            eprintln!("softphone: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -178,6 +200,9 @@ fn main() -> ExitCode {
         .and_then(|d| softphone::config::encrypted::install_key(d.data_dir()).ok());
     if let Some(i) = args.iter().position(|a| a == "--encrypt") {
         return encrypt_command(&args[i + 1..], key.as_deref());
+    }
+    if args.iter().any(|a| a == "--history") {
+        return history_command(dirs.as_ref());
     }
     let headless = args.iter().any(|a| a == "--headless");
     let show_config = args.iter().any(|a| a == "--show-config");
@@ -270,6 +295,23 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // History, contacts and chat; without it calls still work, they are just not kept.
+    let store = dirs.as_ref().and_then(|d| {
+        let path = d.data_dir().join("softphone.db");
+        softphone::store::Store::open(&path)
+            .map_err(|e| {
+                println!(
+                    "{}",
+                    Event::Warning(format!(
+                        "{}: {e}; the call history is not kept this run",
+                        path.display()
+                    ))
+                    .to_notification()
+                    .unwrap_or_default()
+                )
+            })
+            .ok()
+    });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -293,7 +335,7 @@ fn main() -> ExitCode {
                     .unwrap_or_default()
             );
         }
-        let engine = tokio::spawn(run_engine(settings, cmd_rx, ev_tx));
+        let engine = tokio::spawn(run_engine(settings, store, cmd_rx, ev_tx));
         // Commands on standard input, one per line (`Call,1002`, `Dtmf,1,123#`, `Hangup,1`,
         // `Exit`); a bad line gets a WARNING and is otherwise ignored. End of input only stops
         // the reading.

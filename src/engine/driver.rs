@@ -12,6 +12,7 @@ use crate::sip::call::{CallDirection, CallState};
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::transport::{Destination, Transmit, Transport};
 use crate::sip::ua::{UaCommand, UaEvent, UserAgent};
+use crate::store::Store;
 use anyhow::{Context, anyhow};
 use rand::Rng;
 use std::collections::HashMap;
@@ -217,6 +218,7 @@ impl Reporter {
                 peer_display,
                 call_id,
                 reason,
+                ..
             } => {
                 let (line_text, global) = match state {
                     CallState::Calling => ("Setup", "Calling..."),
@@ -277,13 +279,14 @@ impl Reporter {
 }
 
 /// Runs the engine until [`Command::Exit`] finishes (or the command channel closes). Events go
-/// to `events`, ending with [`Event::Stopped`].
+/// to `events`, ending with [`Event::Stopped`]; finished calls are kept in `store`'s history.
 pub async fn run_engine(
     settings: Settings,
+    store: Option<Store>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) -> anyhow::Result<()> {
-    let result = drive(settings, &mut commands, &events).await;
+    let result = drive(settings, store, &mut commands, &events).await;
     if let Err(e) = &result {
         let _ = events.send(Event::Error(format!("{e:#}")));
     }
@@ -293,6 +296,7 @@ pub async fn run_engine(
 
 async fn drive(
     mut settings: Settings,
+    store: Option<Store>,
     commands: &mut mpsc::UnboundedReceiver<Command>,
     events: &mpsc::UnboundedSender<Event>,
 ) -> anyhow::Result<()> {
@@ -350,6 +354,7 @@ async fn drive(
     let mut conns: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
     let mut commands_open = true;
+    let mut cdrs = super::cdr::CdrTracker::default();
     ua.start(Instant::now());
     if !registers && let Some(number) = autocall.take() {
         calls.place(&mut ua, &number, &mut reporter).await;
@@ -395,7 +400,16 @@ async fn drive(
                     }
                     _ => calls.on_event(&mut ua, &ev, &mut reporter).await,
                 }
+                let cdr = cdrs.on_event(&ev, &reporter.local, Instant::now(), unix_ms());
                 reporter.report(ev);
+                if let Some(cdr) = cdr {
+                    if let Some(Err(e)) = store.as_ref().map(|s| s.add_call(&cdr)) {
+                        reporter.send(Event::Warning(format!(
+                            "the call was not added to the history: {e}"
+                        )));
+                    }
+                    reporter.send(Event::Cdr(cdr));
+                }
             }
             if !busy {
                 break;
@@ -482,6 +496,13 @@ async fn drive(
             _ = sleep => ua.handle_timeout(Instant::now()),
         }
     }
+}
+
+/// Now as milliseconds since the Unix epoch (0 if the clock is before it).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Sends one transmit: UDP straight away; TCP over the existing connection or a new one.

@@ -125,6 +125,49 @@ impl Command {
     }
 }
 
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscParty {
+    /// We did (hung up, cancelled, rejected, one of our timeouts).
+    Local,
+    /// The far end, its server or the network.
+    Remote,
+}
+
+impl DiscParty {
+    /// The number in the CDR line: 1 local, 2 remote.
+    pub fn code(self) -> u8 {
+        match self {
+            DiscParty::Local => 1,
+            DiscParty::Remote => 2,
+        }
+    }
+}
+
+/// A call detail record: what the history keeps of a finished call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cdr {
+    pub line: u32,
+    /// The peer as shown (user part or number) and its display name.
+    pub peer: String,
+    pub peer_display: String,
+    /// Who called whom (user parts).
+    pub caller: String,
+    pub called: String,
+    /// The peer's SIP address.
+    pub peer_address: String,
+    pub outgoing: bool,
+    /// When the call started, in milliseconds since the Unix epoch.
+    pub started_ms: i64,
+    /// From start to answer, 0 when never answered.
+    pub connect_ms: u64,
+    /// From answer to end, 0 when never answered.
+    pub duration_ms: u64,
+    pub disc_party: DiscParty,
+    pub reason: String,
+    pub call_id: String,
+}
+
 /// Events the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
@@ -146,6 +189,8 @@ pub enum Event {
     Warning(String),
     /// `ERROR,text`.
     Error(String),
+    /// A call ended: its record for the history (`CDR,...`).
+    Cdr(Cdr),
     /// A parameter's effective value changed while running (secrets shown as `***`), so that
     /// every front end can show it: `EVENT,parameter name=value (source)`.
     Parameter {
@@ -197,6 +242,18 @@ impl Event {
             Event::Info(t) => format!("EVENT,{}", f(t)),
             Event::Warning(t) => format!("WARNING,{}", f(t)),
             Event::Error(t) => format!("ERROR,{}", f(t)),
+            Event::Cdr(c) => format!(
+                "CDR,{},{},{},{},{},{},{},{},{}",
+                c.line,
+                f(&c.peer),
+                f(&c.caller),
+                f(&c.called),
+                f(&c.peer_address),
+                c.connect_ms,
+                c.duration_ms,
+                c.disc_party.code(),
+                f(&c.reason)
+            ),
             Event::Parameter {
                 name,
                 value,

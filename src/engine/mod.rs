@@ -2,6 +2,7 @@
 //! and the setup that turns settings into a resolved UA configuration.
 
 mod calls;
+mod cdr;
 pub mod driver;
 pub mod event;
 pub mod media;
@@ -10,4 +11,4 @@ mod runtime_settings;
 pub mod setup;
 
 pub use driver::run_engine;
-pub use event::{Command, Event};
+pub use event::{Cdr, Command, DiscParty, Event};

@@ -191,6 +191,8 @@ pub struct Call {
     pub info_tx: Option<TxKey>,
     /// Why the call ended, for the user.
     pub end_reason: String,
+    /// We ended it (hung up, cancelled, rejected, a timeout of ours) rather than the far end.
+    pub ended_by_us: bool,
     /// When an unanswered call gives up (`ringtimeout`).
     pub ring_deadline: Option<Instant>,
     /// When a connected call is hung up (`calltimeout`).
@@ -241,6 +243,7 @@ impl Call {
             info_queue: Default::default(),
             info_tx: None,
             end_reason: String::new(),
+            ended_by_us: false,
             ring_deadline: None,
             call_deadline: None,
         }

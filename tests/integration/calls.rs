@@ -61,6 +61,23 @@ fn outgoing_call_to_baresip_carries_audio_both_ways() {
         "{stats}"
     );
     sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: remote hung up");
+    // The call detail record: baresip hung up after about 11 s of talk; it is in the history.
+    let cdr = sp.wait_for(T, |l| {
+        l.starts_with("CDR,1,1002,1001,1002,sip:1002@127.0.0.1")
+    });
+    let fields: Vec<&str> = cdr.split(',').collect();
+    let (connect_ms, duration_ms): (u64, u64) = (
+        fields[6].parse().expect("connect ms"),
+        fields[7].parse().expect("duration ms"),
+    );
+    assert!(connect_ms < 5_000, "{cdr}");
+    assert!((8_000..30_000).contains(&duration_ms), "{cdr}");
+    assert_eq!(&fields[8..], &["2", "remote hung up"], "{cdr}");
+    let history = sp.history();
+    assert!(
+        history.contains("  out  1002  0:") && history.contains("[remote hung up]"),
+        "{history}"
+    );
     // What baresip heard is our speech; what we heard is baresip's.
     let at_baresip = similarity(&read_wav(&ours), &read_wav(&bs.received()));
     let at_us = similarity(&read_wav(&theirs), &read_wav(&out));
@@ -192,6 +209,10 @@ fn cancel_while_baresip_rings() {
     sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1002,"));
     sp.send_line("Hangup,1");
     sp.wait_line(T, "EVENT,Call on line 1 with 1002 ended: cancelled");
+    sp.wait_for(T, |l| {
+        l.starts_with("CDR,1,1002,1001,1002,") && l.ends_with(",0,0,1,cancelled")
+    });
+    assert!(sp.history().contains("not answered  [cancelled]"));
     // baresip saw the call ring and then end: libre reports a cancelled session as
     // "session closed: Connection reset by peer".
     let end = std::time::Instant::now() + Duration::from_secs(5);

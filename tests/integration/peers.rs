@@ -300,6 +300,22 @@ impl Softphone {
         sp
     }
 
+    /// What `softphone --history` prints for this softphone's data folder.
+    pub fn history(&self) -> String {
+        let config = self
+            ._config
+            .as_ref()
+            .expect("a softphone with its own folders");
+        let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
+            .arg("--history")
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("XDG_DATA_HOME", config.path().join("data"))
+            .env("HOME", config.path())
+            .output()
+            .expect("softphone --history");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The softphone as user 1001 (password pw1001) on `kam`, with `extra` parameters.
     pub fn user_1001(kam: &Kamailio, extra: &[&str]) -> Softphone {
         let server = format!("serveraddress={}", kam.addr());

@@ -15,6 +15,14 @@ use crate::sip::transport::Destination;
 use crate::sip::uri::Uri;
 use std::time::Instant;
 
+/// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` gives `sip:bob@host`).
+fn bare_uri(addr: &str) -> String {
+    match (addr.find('<'), addr.find('>')) {
+        (Some(a), Some(b)) if a < b => addr[a + 1..b].to_string(),
+        _ => addr.split(';').next().unwrap_or(addr).trim().to_string(),
+    }
+}
+
 /// Why a command on a call could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -156,9 +164,11 @@ impl UserAgent {
             state: c.state,
             direction: c.direction,
             peer: c.peer.clone(),
+            peer_uri: bare_uri(&c.dialog.remote_uri),
             peer_display: c.peer_display.clone(),
             call_id: c.dialog.call_id.clone(),
             reason: c.end_reason.clone(),
+            ended_by_us: c.ended_by_us,
         });
     }
 
@@ -371,6 +381,7 @@ impl UserAgent {
     /// Hangs up, cancels or rejects the call on `line`, whatever its state.
     pub fn hangup(&mut self, now: Instant, line: u32) -> Result<(), CallError> {
         let idx = self.line_index(line)?;
+        self.calls[idx].ended_by_us = true;
         match self.calls[idx].state {
             CallState::Incoming => self.reject_with(now, idx, 486, "rejected"),
             CallState::Calling | CallState::Proceeding | CallState::Ringing => {

@@ -76,6 +76,7 @@ impl UserAgent {
     }
 
     pub(super) fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
+        self.calls[idx].ended_by_us = true;
         if let (Some(req), Some(key)) = (
             self.calls[idx].request.clone(),
             self.calls[idx].server_tx.clone(),

@@ -260,8 +260,12 @@ pub enum UaEvent {
         peer: String,
         peer_display: String,
         call_id: String,
+        /// The peer's address (the dialog's remote URI).
+        peer_uri: String,
         /// Why it ended (on Terminated).
         reason: String,
+        /// On Terminated: we ended it (else the far end or the network did).
+        ended_by_us: bool,
     },
     /// Media for `line` starts or changes (`Some`) or stops (`None`).
     Media {

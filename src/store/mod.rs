@@ -1,0 +1,449 @@
+//! The local data the softphone keeps between runs: call history (from CDRs), contacts and
+//! chat messages, in one SQLite database (`softphone.db` in the data folder). The schema is
+//! versioned with SQLite's `user_version` and brought up to date by [`MIGRATIONS`] at open,
+//! each step in a transaction; a database from a newer softphone is refused rather than
+//! damaged.
+
+use crate::engine::{Cdr, DiscParty};
+use rusqlite::{Connection, params};
+use std::path::Path;
+use thiserror::Error;
+
+/// Why the store could not be used.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("the database has schema version {found}, newer than this softphone's {known}")]
+    Newer { found: i64, known: i64 },
+}
+
+/// Schema steps, in order; step `i` brings version `i` to `i + 1`. Never edit a shipped step:
+/// add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: history, contacts, chat.
+    "CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        started_ms INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        outgoing INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        peer_display TEXT NOT NULL,
+        caller TEXT NOT NULL,
+        called TEXT NOT NULL,
+        peer_address TEXT NOT NULL,
+        connect_ms INTEGER NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        disc_party INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        call_id TEXT NOT NULL
+    );
+    CREATE INDEX calls_started ON calls(started_ms);
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        phone TEXT NOT NULL DEFAULT '',
+        speed_dial TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE chat (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        peer TEXT NOT NULL,
+        outgoing INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX chat_peer ON chat(peer, at_ms);",
+];
+
+/// A contact of the address book.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Contact {
+    /// 0 for one not stored yet.
+    pub id: i64,
+    pub name: String,
+    /// SIP URI or user name to call.
+    pub uri: String,
+    pub phone: String,
+    /// A speed-dial key (a digit or a short code), empty for none.
+    pub speed_dial: String,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub at_ms: i64,
+    pub peer: String,
+    pub outgoing: bool,
+    pub text: String,
+}
+
+/// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC (days to civil date after
+/// H. Hinnant's algorithm).
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// One history line for people: when, direction, peer, how long, why it ended.
+pub fn history_line(c: &Cdr) -> String {
+    let secs = c.duration_ms / 1000;
+    let outcome = if c.connect_ms == 0 && c.duration_ms == 0 {
+        if c.outgoing {
+            "not answered".to_string()
+        } else {
+            "missed".to_string()
+        }
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    };
+    let who = if c.peer_display.is_empty() {
+        c.peer.clone()
+    } else {
+        format!("{} ({})", c.peer_display, c.peer)
+    };
+    format!(
+        "{} UTC  {}  {who}  {outcome}  [{}]",
+        format_utc(c.started_ms),
+        if c.outgoing { "out" } else { "in " },
+        c.reason
+    )
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating it and its folder if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Io(dir.display().to_string(), e))?;
+        }
+        let conn = Connection::open(path)?;
+        // WAL: the window can read the history while the engine writes a record.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        Self::ready(conn)
+    }
+
+    /// A database in memory (tests, `cfgstorage=0`).
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Self::ready(Connection::open_in_memory()?)
+    }
+
+    fn ready(mut conn: Connection) -> Result<Store, StoreError> {
+        let known = MIGRATIONS.len() as i64;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > known {
+            return Err(StoreError::Newer { found, known });
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(step)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(Store { conn })
+    }
+
+    /// The schema version in use.
+    pub fn version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Adds a finished call to the history.
+    pub fn add_call(&self, c: &Cdr) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO calls (started_ms, line, outgoing, peer, peer_display, caller, called,
+                peer_address, connect_ms, duration_ms, disc_party, reason, call_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                c.started_ms,
+                c.line,
+                c.outgoing,
+                c.peer,
+                c.peer_display,
+                c.caller,
+                c.called,
+                c.peer_address,
+                i64::try_from(c.connect_ms).unwrap_or(i64::MAX),
+                i64::try_from(c.duration_ms).unwrap_or(i64::MAX),
+                c.disc_party.code(),
+                c.reason,
+                c.call_id
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The latest `limit` calls, newest first.
+    pub fn recent_calls(&self, limit: usize) -> Result<Vec<Cdr>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT line, peer, peer_display, caller, called, peer_address, outgoing, started_ms,
+                connect_ms, duration_ms, disc_party, reason, call_id
+             FROM calls ORDER BY started_ms DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Cdr {
+                line: r.get(0)?,
+                peer: r.get(1)?,
+                peer_display: r.get(2)?,
+                caller: r.get(3)?,
+                called: r.get(4)?,
+                peer_address: r.get(5)?,
+                outgoing: r.get(6)?,
+                started_ms: r.get(7)?,
+                connect_ms: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+                duration_ms: u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+                disc_party: if r.get::<_, i64>(10)? == 1 {
+                    DiscParty::Local
+                } else {
+                    DiscParty::Remote
+                },
+                reason: r.get(11)?,
+                call_id: r.get(12)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the whole call history.
+    pub fn clear_history(&self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM calls", [])?;
+        Ok(())
+    }
+
+    /// Adds a contact (its `id` is ignored) or, with an `id`, replaces that one; gives the id.
+    pub fn save_contact(&self, c: &Contact) -> Result<i64, StoreError> {
+        if c.id != 0 {
+            let n = self.conn.execute(
+                "UPDATE contacts SET name = ?2, uri = ?3, phone = ?4, speed_dial = ?5 WHERE id = ?1",
+                params![c.id, c.name, c.uri, c.phone, c.speed_dial],
+            )?;
+            if n == 1 {
+                return Ok(c.id);
+            }
+        }
+        self.conn.execute(
+            "INSERT INTO contacts (name, uri, phone, speed_dial) VALUES (?1, ?2, ?3, ?4)",
+            params![c.name, c.uri, c.phone, c.speed_dial],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Removes a contact; gives whether there was one.
+    pub fn delete_contact(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM contacts WHERE id = ?1", [id])?
+            == 1)
+    }
+
+    /// Every contact, by name.
+    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, uri, phone, speed_dial FROM contacts ORDER BY name COLLATE NOCASE, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Contact {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                uri: r.get(2)?,
+                phone: r.get(3)?,
+                speed_dial: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The contact with this speed-dial key.
+    pub fn speed_dial(&self, key: &str) -> Result<Option<Contact>, StoreError> {
+        Ok(self
+            .contacts()?
+            .into_iter()
+            .find(|c| !c.speed_dial.is_empty() && c.speed_dial == key))
+    }
+
+    /// Keeps a chat message.
+    pub fn add_chat(&self, m: &ChatMessage) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO chat (at_ms, peer, outgoing, text) VALUES (?1, ?2, ?3, ?4)",
+            params![m.at_ms, m.peer, m.outgoing, m.text],
+        )?;
+        Ok(())
+    }
+
+    /// The last `limit` messages with `peer`, oldest first.
+    pub fn chat_with(&self, peer: &str, limit: usize) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at_ms, peer, outgoing, text FROM
+               (SELECT * FROM chat WHERE peer = ?1 ORDER BY at_ms DESC, id DESC LIMIT ?2)
+             ORDER BY at_ms, id",
+        )?;
+        let rows = stmt.query_map(params![peer, limit as i64], |r| {
+            Ok(ChatMessage {
+                at_ms: r.get(0)?,
+                peer: r.get(1)?,
+                outgoing: r.get(2)?,
+                text: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cdr(started_ms: i64, peer: &str) -> Cdr {
+        Cdr {
+            line: 1,
+            peer: peer.into(),
+            peer_display: "Bob, \"the builder\"".into(),
+            caller: "1001".into(),
+            called: peer.into(),
+            peer_address: format!("sip:{peer}@pbx"),
+            outgoing: true,
+            started_ms,
+            connect_ms: 1_500,
+            duration_ms: 61_000,
+            disc_party: DiscParty::Remote,
+            reason: "remote hung up".into(),
+            call_id: format!("id{started_ms}"),
+        }
+    }
+
+    #[test]
+    fn history_survives_reopening_and_migrations_run_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/softphone.db");
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.version().unwrap(), MIGRATIONS.len() as i64);
+            s.add_call(&cdr(1_000, "1002")).unwrap();
+            s.add_call(&cdr(3_000, "1003")).unwrap();
+            s.add_call(&cdr(2_000, "1004")).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let calls = s.recent_calls(2).unwrap();
+        assert_eq!(calls, vec![cdr(3_000, "1003"), cdr(2_000, "1004")]);
+        s.clear_history().unwrap();
+        assert!(s.recent_calls(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn times_and_lines() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(1_795_435_200_000), "2026-11-23 12:00:00");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00");
+        let line = history_line(&cdr(1_795_435_200_000, "1002"));
+        assert_eq!(
+            line,
+            "2026-11-23 12:00:00 UTC  out  Bob, \"the builder\" (1002)  1:01  [remote hung up]"
+        );
+        let mut missed = cdr(0, "1003");
+        (missed.outgoing, missed.connect_ms, missed.duration_ms) = (false, 0, 0);
+        assert!(history_line(&missed).contains("in   Bob"));
+        assert!(history_line(&missed).contains("missed"));
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("softphone.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+                .unwrap();
+        }
+        match Store::open(&path) {
+            Err(StoreError::Newer { found: 99, known }) => {
+                assert_eq!(known, MIGRATIONS.len() as i64)
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 99);
+    }
+
+    #[test]
+    fn contacts_and_chat() {
+        let s = Store::in_memory().unwrap();
+        let mut alice = Contact {
+            id: 0,
+            name: "alice".into(),
+            uri: "sip:1002@pbx".into(),
+            phone: "+36 1 234".into(),
+            speed_dial: "2".into(),
+        };
+        alice.id = s.save_contact(&alice).unwrap();
+        let bob = Contact {
+            id: 0,
+            name: "Bob".into(),
+            uri: "1003".into(),
+            phone: String::new(),
+            speed_dial: String::new(),
+        };
+        s.save_contact(&bob).unwrap();
+        alice.name = "Alice".into();
+        assert_eq!(s.save_contact(&alice).unwrap(), alice.id);
+        let names: Vec<_> = s.contacts().unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, vec!["Alice", "Bob"]);
+        assert_eq!(
+            s.speed_dial("2").unwrap().map(|c| c.uri),
+            Some("sip:1002@pbx".into())
+        );
+        assert_eq!(s.speed_dial("").unwrap(), None);
+        assert!(s.delete_contact(alice.id).unwrap());
+        assert!(!s.delete_contact(alice.id).unwrap());
+        for (i, text) in ["one", "two", "three"].iter().enumerate() {
+            s.add_chat(&ChatMessage {
+                at_ms: i as i64,
+                peer: "1002".into(),
+                outgoing: i % 2 == 0,
+                text: text.to_string(),
+            })
+            .unwrap();
+        }
+        let last: Vec<_> = s
+            .chat_with("1002", 2)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(last, vec!["two", "three"]);
+        assert!(s.chat_with("1003", 5).unwrap().is_empty());
+    }
+}
