@@ -4,13 +4,17 @@
 # tests start on 127.0.0.1 (Kamailio as registrar/proxy, baresip as the far end of calls, sipp);
 # espeak-ng and sox for test speech; PulseAudio with ALSA's pulse plugin, which gives the
 # sound-card tests real devices on a machine without a sound card; a D-Bus daemon and
-# gnome-keyring, a real Secret Service for the keyring test.
+# gnome-keyring, a real Secret Service for the keyring test; for the window, the X11/Wayland and
+# OpenGL libraries it loads at run time (Mesa's software renderer included), and Xvfb,
+# xdotool and ImageMagick, with which the tests open it on a virtual screen and photograph it.
 # Safe to run again: only missing packages are installed.
 set -euo pipefail
 
 packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
   kamailio sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
-  dbus-daemon gnome-keyring)
+  dbus-daemon gnome-keyring
+  libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 libwayland-client0
+  xvfb xdotool imagemagick)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -265,12 +265,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(settings.int("loglevel"));
-    for e in warnings
+    let notes: Vec<String> = warnings
         .into_iter()
         .map(Event::Warning)
         .chain(keyring_events)
-    {
-        println!("{}", e.to_notification().unwrap_or_default());
+        .filter_map(|e| e.to_notification())
+        .collect();
+    for n in &notes {
+        println!("{n}");
     }
     // Single instance: a running softphone takes this launch's words (a clicked link).
     let instance = dirs
@@ -287,13 +289,6 @@ fn main() -> ExitCode {
             Ok(Handover::NoInstance) => {}
             Err(e) => eprintln!("softphone: cannot reach the running softphone: {e}"),
         }
-    }
-    if !headless {
-        eprintln!(
-            "softphone: this build has no desktop window yet; run it with --headless \
-             (see --help for the parameters)"
-        );
-        return ExitCode::from(2);
     }
     // History, contacts and chat; without it calls still work, they are just not kept.
     let store = dirs.as_ref().and_then(|d| {
@@ -312,6 +307,29 @@ fn main() -> ExitCode {
             })
             .ok()
     });
+    if !headless {
+        let history = store
+            .as_ref()
+            .and_then(|s| s.recent_calls(500).ok())
+            .unwrap_or_default();
+        let skins = dirs.as_ref().map(|d| d.config_dir().join("skins"));
+        let listen_at = instance.clone();
+        let result =
+            softphone::gui::run_window(settings, store, history, skins, notes, move |tx| {
+                if let Some(path) = &listen_at
+                    && let Err(e) = softphone::api::instance::listen(path, tx.clone())
+                {
+                    tracing::warn!("single instance: {e}");
+                }
+            });
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("softphone: {e:#}; run with --headless to use it without a window");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -460,6 +460,11 @@ impl CallResources {
         if let Some(info) = self.lines.get_mut(&line) {
             info.muted = mic || speaker;
         }
+        reporter.send(Event::Mute {
+            line,
+            microphone: mic,
+            speaker,
+        });
         reporter.send(Event::Info(match (mic, speaker) {
             (false, false) => format!("Line {line} unmuted"),
             (true, false) => format!("Line {line} muted (microphone)"),

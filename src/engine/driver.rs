@@ -264,12 +264,19 @@ impl Reporter {
                 line,
                 local,
                 remote,
-            } => self.send(Event::Info(match (local, remote) {
-                (true, true) => format!("Line {line} on hold (both sides)"),
-                (true, false) => format!("Line {line} on hold"),
-                (false, true) => format!("Line {line} held by the remote party"),
-                (false, false) => format!("Line {line} resumed"),
-            })),
+            } => {
+                self.send(Event::Hold {
+                    line,
+                    local,
+                    remote,
+                });
+                self.send(Event::Info(match (local, remote) {
+                    (true, true) => format!("Line {line} on hold (both sides)"),
+                    (true, false) => format!("Line {line} on hold"),
+                    (false, true) => format!("Line {line} held by the remote party"),
+                    (false, false) => format!("Line {line} resumed"),
+                }))
+            }
             UaEvent::Dtmf { line, digit } => self.send(Event::Info(format!(
                 "DTMF received on line {line}: {digit}"
             ))),
@@ -347,7 +354,9 @@ async fn drive(
         rings: HashMap::new(),
     };
     let callto = settings.text("callto");
-    let mut autocall = (settings.bool("autocall") && !callto.is_empty()).then_some(callto);
+    // `call` is the reference's other name for `autocall`.
+    let wants_call = settings.bool("autocall") || settings.bool("call");
+    let mut autocall = (wants_call && !callto.is_empty()).then_some(callto);
     let registers = cfg.register;
     let seed: u64 = rand::rng().random();
     let mut ua = UserAgent::new(cfg, seed);

@@ -189,6 +189,19 @@ pub enum Event {
     Warning(String),
     /// `ERROR,text`.
     Error(String),
+    /// Hold changed on a line: we hold the far end (`local`), it holds us (`remote`). For
+    /// front ends; the notification is the `EVENT,Line N on hold` line that accompanies it.
+    Hold {
+        line: u32,
+        local: bool,
+        remote: bool,
+    },
+    /// Mute changed on a line (for front ends; `EVENT,Line N muted ...` accompanies it).
+    Mute {
+        line: u32,
+        microphone: bool,
+        speaker: bool,
+    },
     /// A call ended: its record for the history (`CDR,...`).
     Cdr(Cdr),
     /// A parameter's effective value changed while running (secrets shown as `***`), so that
@@ -259,7 +272,7 @@ impl Event {
                 value,
                 source,
             } => format!("EVENT,parameter {name}={} ({})", f(value), source.label()),
-            Event::Stopped => return None,
+            Event::Stopped | Event::Hold { .. } | Event::Mute { .. } => return None,
         })
     }
 }

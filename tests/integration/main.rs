@@ -6,6 +6,7 @@ mod calls;
 mod codecs;
 mod config;
 mod early_media;
+mod gui;
 mod malformed;
 mod peers;
 mod registration;

@@ -1,0 +1,166 @@
+//! The desktop window (egui/eframe): a front end over the engine's command/event API. The
+//! engine runs on its own thread with its own tokio runtime; events reach the window through a
+//! channel that also wakes it (`request_repaint`), so an idle window draws nothing. `state.rs`
+//! holds what the events say, `app.rs` the top level and keyboard, `panels.rs` the phone face,
+//! `settings.rs` the settings and audio screens, `i18n.rs` the words, `skin.rs` the colours.
+
+pub mod app;
+pub mod i18n;
+pub mod panels;
+pub mod settings;
+pub mod skin;
+pub mod state;
+
+pub use app::{EngineLink, SoftphoneApp};
+
+use crate::config::Settings;
+use crate::engine::{Command, Event, run_engine};
+use crate::store::Store;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc;
+
+/// The fonts: egui's own (Latin, Cyrillic, Greek) with a Japanese font behind them (a subset
+/// of VL PGothic: kana, JIS level-1 kanji, our Japanese strings; see assets/fonts).
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "vl-pgothic".into(),
+        Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/VL-PGothic-subset.ttf"
+        ))),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("vl-pgothic".into());
+    }
+    ctx.set_fonts(fonts);
+}
+
+/// Runs the engine on a thread of its own. Events go to the returned link (and wake the window
+/// once `repaint` holds its context); `extra` runs on the engine's runtime first (the
+/// single-instance listener). The handle ends when the engine has stopped.
+pub fn spawn_engine(
+    settings: Settings,
+    store: Option<Store>,
+    repaint: Arc<OnceLock<egui::Context>>,
+    extra: impl FnOnce(&mpsc::UnboundedSender<Command>) + Send + 'static,
+) -> std::io::Result<(EngineLink, std::thread::JoinHandle<()>)> {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (gui_tx, gui_rx) = std::sync::mpsc::channel();
+    let commands = cmd_tx.clone();
+    let handle = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = gui_tx.send(Event::Error(format!("cannot start the engine: {e}")));
+                    let _ = gui_tx.send(Event::Stopped);
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                extra(&commands);
+                let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+                let engine = tokio::spawn(run_engine(settings, store, cmd_rx, ev_tx));
+                while let Some(ev) = ev_rx.recv().await {
+                    let stopped = ev == Event::Stopped;
+                    if gui_tx.send(ev).is_err() {
+                        break;
+                    }
+                    if let Some(ctx) = repaint.get() {
+                        ctx.request_repaint();
+                    }
+                    if stopped {
+                        break;
+                    }
+                }
+                let _ = engine.await;
+            });
+            runtime.shutdown_background();
+        })?;
+    Ok((
+        EngineLink {
+            commands: cmd_tx,
+            events: gui_rx,
+        },
+        handle,
+    ))
+}
+
+/// A desktop notification (libnotify over D-Bus), shown from a thread of its own so that a
+/// slow or missing notification service never stalls the window.
+pub fn desktop_notifier() -> app::Notifier {
+    Box::new(|summary: &str, body: &str| {
+        let (summary, body) = (summary.to_string(), body.to_string());
+        std::thread::spawn(move || {
+            if let Err(e) = notify_rust::Notification::new()
+                .summary(&summary)
+                .body(&body)
+                .appname("softphone")
+                .show()
+            {
+                tracing::debug!("desktop notification not shown: {e}");
+            }
+        });
+    })
+}
+
+/// Opens the window and runs until it is closed; the engine then unregisters and stops.
+/// `notes` (start-up warnings as notification lines) open the log window's list.
+pub fn run_window(
+    settings: Settings,
+    store: Option<Store>,
+    history: Vec<crate::engine::Cdr>,
+    skins_dir: Option<std::path::PathBuf>,
+    notes: Vec<String>,
+    extra: impl FnOnce(&mpsc::UnboundedSender<Command>) + Send + 'static,
+) -> anyhow::Result<()> {
+    let params = settings
+        .effective()
+        .into_iter()
+        .map(|(k, v, _)| (k.to_string(), v))
+        .collect();
+    let compact = settings.bool("compact");
+    let repaint = Arc::new(OnceLock::new());
+    let (link, engine) = spawn_engine(settings, store, repaint.clone(), extra)?;
+    let size = if compact {
+        [240.0, 96.0]
+    } else {
+        [420.0, 620.0]
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Softphone")
+            .with_app_id("softphone")
+            .with_inner_size(size)
+            .with_min_inner_size(if compact {
+                [200.0, 80.0]
+            } else {
+                [360.0, 480.0]
+            }),
+        ..Default::default()
+    };
+    let mut app = SoftphoneApp::new(link, params, history, skins_dir, Some(desktop_notifier()));
+    // What start-up had to say (bad ini lines, the keyring) opens the log.
+    app.state.log.extend(notes);
+    eframe::run_native(
+        "softphone",
+        options,
+        Box::new(move |cc| {
+            install_fonts(&cc.egui_ctx);
+            let _ = repaint.set(cc.egui_ctx.clone());
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    // on_exit sent Exit: wait for the un-REGISTER (bounded by waitforunregister).
+    let _ = engine.join();
+    Ok(())
+}

@@ -1,0 +1,451 @@
+//! The phone face: status line and account, number entry and dial pad, lines, call controls,
+//! the incoming-call popup, history, log, and the compact click-to-call face. Each control is
+//! shown only when its `has…` parameter allows it and the engine can do what it asks.
+
+use super::app::{SoftphoneApp, Tab};
+use super::state::{Account, LineState, clock};
+use crate::engine::Command;
+use egui::{Button, RichText};
+use std::time::Instant;
+
+const PAD: [[char; 3]; 4] = [
+    ['1', '2', '3'],
+    ['4', '5', '6'],
+    ['7', '8', '9'],
+    ['*', '0', '#'],
+];
+
+impl SoftphoneApp {
+    /// The status text for the account (and the engine).
+    pub fn status_text(&self) -> String {
+        if self.state.stopped {
+            return self.tr.t("status-stopped");
+        }
+        match &self.state.account {
+            Account::Idle => self.tr.t("status-idle"),
+            Account::Connecting => self.tr.t("status-connecting"),
+            Account::Registered => self.tr.t("status-registered"),
+            Account::Failed(r) => self.tr.args("status-failed", &[("reason", r)]),
+            Account::Disconnected => self.tr.t("status-disconnected"),
+        }
+    }
+
+    /// What a line shows: its state, the peer and the call timer.
+    pub fn line_text(&self, line: u32, now: Instant) -> String {
+        let Some(l) = self.state.lines.get(&line) else {
+            return self.tr.args("line-free", &[("line", &line.to_string())]);
+        };
+        let who = l.who();
+        let peer = [("peer", who.as_str())];
+        let text = match l.state {
+            LineState::Calling => self.tr.args("state-calling", &peer),
+            LineState::Ringing => self.tr.args("state-ringing", &peer),
+            LineState::Incoming => self.tr.args("state-incoming", &peer),
+            LineState::Ending => self.tr.t("state-ending"),
+            LineState::InCall if l.hold_local => self.tr.args("state-on-hold", &peer),
+            LineState::InCall if l.hold_remote => self.tr.args("state-held", &peer),
+            LineState::InCall => self.tr.args("state-in-call", &peer),
+        };
+        if l.state == LineState::InCall {
+            format!("{text}  {}", clock(l.talk_time(now)))
+        } else {
+            text
+        }
+    }
+
+    fn dial_button(&self, text: String) -> Button<'static> {
+        let mut t = RichText::new(text).strong();
+        if let Some(c) = self.skin.get("dial_foreground") {
+            t = t.color(c);
+        }
+        let mut b = Button::new(t);
+        if let Some(c) = self.skin.get("dial_background") {
+            b = b.fill(c);
+        }
+        b
+    }
+
+    /// The main window: status and account on top, tabs, then the open tab.
+    pub fn main_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("status").show(ui, |ui| self.account_ui(ui));
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let mut tabs = vec![
+                    (Tab::Phone, self.tr.t("tab-phone")),
+                    (Tab::History, self.tr.t("tab-history")),
+                ];
+                if self.state.flag("hasaudio") {
+                    tabs.push((Tab::Audio, self.tr.t("tab-audio")));
+                }
+                tabs.push((Tab::Settings, self.tr.t("tab-settings")));
+                tabs.push((Tab::Log, self.tr.t("tab-log")));
+                let open = self.view.tab.unwrap_or(Tab::Phone);
+                for (tab, label) in tabs {
+                    if ui.selectable_label(open == tab, label).clicked() {
+                        self.view.tab = Some(tab);
+                    }
+                }
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.view.tab.unwrap_or(Tab::Phone) {
+            Tab::Phone => self.phone_ui(ui),
+            Tab::History => self.history_ui(ui),
+            Tab::Log => self.log_ui(ui),
+            Tab::Settings => self.settings_ui(ui),
+            Tab::Audio => self.audio_ui(ui),
+        });
+    }
+
+    /// The status line, the connect control and (unless hidden) the account entries.
+    pub fn account_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let colour = match self.state.account {
+                Account::Registered => egui::Color32::from_rgb(0x2e, 0xa1, 0x5f),
+                Account::Failed(_) => egui::Color32::from_rgb(0xd0, 0x3a, 0x2f),
+                _ => egui::Color32::from_rgb(0xc9, 0x8a, 0x12),
+            };
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 5.0, colour);
+            ui.label(self.status_text());
+            if self.state.flag("hasconnect") {
+                let connected = matches!(
+                    self.state.account,
+                    Account::Registered | Account::Connecting
+                );
+                let label = if connected {
+                    self.tr.t("account-disconnect")
+                } else {
+                    self.tr.t("account-connect")
+                };
+                if ui.button(label).clicked() {
+                    if connected {
+                        self.send(Command::Unregister);
+                    } else {
+                        self.connect();
+                    }
+                }
+            }
+        });
+        if self.state.flag("hideusernamepwdinput") || self.state.account == Account::Registered {
+            return;
+        }
+        egui::Grid::new("account").num_columns(2).show(ui, |ui| {
+            let fields = [
+                ("account-server", &mut self.view.account_server, false),
+                ("account-user", &mut self.view.account_user, false),
+                ("account-password", &mut self.view.account_password, true),
+            ];
+            for (key, value, secret) in fields {
+                let label = ui.label(self.tr.t(key));
+                ui.add(
+                    egui::TextEdit::singleline(value)
+                        .password(secret)
+                        .desired_width(180.0),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
+            }
+        });
+    }
+
+    /// Sends the account entries that changed, then registers (a changed account registers by
+    /// itself). The password is kept only when `savepassword` says so, and then in the keyring.
+    pub fn connect(&mut self) {
+        let mut kept = Vec::new();
+        for (name, value) in [
+            ("serveraddress", self.view.account_server.trim().to_string()),
+            ("username", self.view.account_user.trim().to_string()),
+        ] {
+            if value != self.state.param(name) {
+                kept.push((name.to_string(), value));
+            }
+        }
+        let changed = !kept.is_empty() || !self.view.account_password.is_empty();
+        if !kept.is_empty() {
+            self.send(Command::SetParameters {
+                values: kept,
+                persist: true,
+            });
+        }
+        if !self.view.account_password.is_empty() {
+            let password = std::mem::take(&mut self.view.account_password);
+            self.send(Command::SetParameters {
+                values: vec![("password".into(), password)],
+                persist: self.state.flag("savepassword"),
+            });
+        }
+        if !changed {
+            self.send(Command::Register);
+        }
+    }
+
+    /// Number entry, dial pad, Call/Hangup/Redial, the lines and the active call's controls.
+    pub fn phone_ui(&mut self, ui: &mut egui::Ui) {
+        if self.state.flag("hasextension") {
+            ui.horizontal(|ui| {
+                let label = ui.label(self.tr.t("dial-number"));
+                let r = ui.add(
+                    egui::TextEdit::singleline(&mut self.view.number)
+                        .hint_text("1002")
+                        .desired_width(170.0),
+                );
+                let r = r.labelled_by(label.id);
+                if r.changed() {
+                    self.view.number = Self::clean_number(&self.view.number);
+                }
+                if ui.button(self.tr.t("dial-backspace")).clicked() {
+                    self.view.number.pop();
+                }
+            });
+            let in_call = self
+                .state
+                .active_line()
+                .and_then(|l| self.state.lines.get(&l))
+                .is_some_and(|l| l.state == LineState::InCall);
+            if !in_call || self.view.keypad_open {
+                self.pad_ui(ui);
+            }
+        }
+        ui.horizontal(|ui| {
+            if self.state.flag("hascallhangup") {
+                if ui.add(self.dial_button(self.tr.t("dial-call"))).clicked() {
+                    self.call_typed();
+                }
+                let can_hang_up = self.state.active_line().is_some();
+                if ui
+                    .add_enabled(can_hang_up, Button::new(self.tr.t("dial-hangup")))
+                    .clicked()
+                {
+                    self.hang_up();
+                }
+            }
+            if self.state.flag("hasredial")
+                && self.state.last_dialled().is_some()
+                && ui.button(self.tr.t("dial-redial")).clicked()
+            {
+                // An empty number is the engine's redial.
+                self.send(Command::Call {
+                    number: String::new(),
+                });
+            }
+        });
+        ui.separator();
+        if self.state.flag("multilinegui") {
+            self.lines_ui(ui);
+        }
+        self.controls_ui(ui);
+    }
+
+    fn pad_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Grid::new("pad").spacing([6.0, 6.0]).show(ui, |ui| {
+            for row in PAD {
+                for key in row {
+                    let b = Button::new(RichText::new(key.to_string()).size(20.0))
+                        .min_size(egui::vec2(56.0, 36.0));
+                    if ui.add(b).clicked() {
+                        self.pad_key(key);
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    }
+
+    /// One button per line (up to `maxlines`): state and timer; a click makes it current.
+    pub fn lines_ui(&mut self, ui: &mut egui::Ui) {
+        let now = Instant::now();
+        let max = self
+            .state
+            .param("maxlines")
+            .parse::<u32>()
+            .unwrap_or(4)
+            .clamp(1, 99);
+        let current = self.state.active_line();
+        for line in 1..=max {
+            let text = if self.state.lines.contains_key(&line) {
+                format!(
+                    "{}: {}",
+                    self.tr.args("line-label", &[("line", &line.to_string())]),
+                    self.line_text(line, now)
+                )
+            } else {
+                self.line_text(line, now)
+            };
+            if ui.selectable_label(current == Some(line), text).clicked() && current != Some(line) {
+                self.state.current_line = Some(line);
+                self.send(Command::SetLine { line });
+            }
+        }
+    }
+
+    /// The active call's controls: accept/reject while it rings here (when there is no
+    /// popup), hold, mute and keypad once it is up.
+    pub fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(line) = self.state.active_line() else {
+            return;
+        };
+        let Some(l) = self.state.lines.get(&line).cloned() else {
+            return;
+        };
+        if !self.state.flag("multilinegui") {
+            ui.label(self.line_text(line, Instant::now()));
+        }
+        ui.horizontal(|ui| match l.state {
+            // With the popup on, it holds Accept and Reject.
+            LineState::Incoming if !self.state.flag("hasincomingcall") => {
+                if ui.add(self.dial_button(self.tr.t("call-accept"))).clicked() {
+                    self.send(Command::Accept { line });
+                }
+                if ui.button(self.tr.t("call-reject")).clicked() {
+                    self.send(Command::Hangup { line });
+                }
+            }
+            LineState::InCall => {
+                if self.state.flag("hashold") {
+                    let label = if l.hold_local {
+                        self.tr.t("call-resume")
+                    } else {
+                        self.tr.t("call-hold")
+                    };
+                    if ui.button(label).clicked() {
+                        self.send(Command::Hold {
+                            line,
+                            on: !l.hold_local,
+                        });
+                    }
+                }
+                if self.state.flag("hasmute") {
+                    let label = if l.muted {
+                        self.tr.t("call-unmute")
+                    } else {
+                        self.tr.t("call-mute")
+                    };
+                    if ui.button(label).clicked() {
+                        self.send(Command::Mute {
+                            line,
+                            on: !l.muted,
+                            direction: 4,
+                        });
+                    }
+                }
+                if self.state.flag("hasextension") {
+                    ui.toggle_value(&mut self.view.keypad_open, self.tr.t("call-keypad"));
+                }
+            }
+            _ => {}
+        });
+    }
+
+    /// The incoming-call popup: who calls, Accept and Reject.
+    pub fn incoming_ui(&mut self, ctx: &egui::Context) {
+        let Some((line, l)) = self.state.incoming() else {
+            return;
+        };
+        let who = l.who();
+        let mut action = None;
+        egui::Window::new(self.tr.t("incoming-title"))
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .show(ctx, |ui| {
+                ui.label(RichText::new(&who).heading());
+                ui.label(self.tr.args("line-label", &[("line", &line.to_string())]));
+                ui.horizontal(|ui| {
+                    if ui.add(self.dial_button(self.tr.t("call-accept"))).clicked() {
+                        action = Some(Command::Accept { line });
+                    }
+                    if ui.button(self.tr.t("call-reject")).clicked() {
+                        action = Some(Command::Hangup { line });
+                    }
+                });
+            });
+        if let Some(c) = action {
+            self.send(c);
+        }
+    }
+
+    /// The call history, newest first, with call-back.
+    pub fn history_ui(&mut self, ui: &mut egui::Ui) {
+        if self.state.history.is_empty() {
+            ui.label(self.tr.t("history-empty"));
+            return;
+        }
+        let mut call = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("history").striped(true).show(ui, |ui| {
+                for (i, c) in self.state.history.iter().take(500).enumerate() {
+                    let answered = c.connect_ms > 0 || c.duration_ms > 0;
+                    let kind = match (c.outgoing, answered) {
+                        (true, true) => self.tr.t("history-outgoing"),
+                        (true, false) => self.tr.t("history-not-answered"),
+                        (false, true) => self.tr.t("history-incoming"),
+                        (false, false) => self.tr.t("history-missed"),
+                    };
+                    ui.label(crate::store::format_utc(c.started_ms));
+                    ui.label(kind);
+                    ui.label(if c.peer_display.is_empty() {
+                        c.peer.clone()
+                    } else {
+                        format!("{} ({})", c.peer_display, c.peer)
+                    });
+                    ui.label(clock(std::time::Duration::from_millis(c.duration_ms)));
+                    if ui
+                        .push_id(i, |ui| ui.button(self.tr.t("history-call-back")))
+                        .inner
+                        .clicked()
+                    {
+                        call = Some(c.peer.clone());
+                    }
+                    ui.end_row();
+                }
+            });
+        });
+        if let Some(number) = call {
+            self.view.tab = Some(Tab::Phone);
+            self.send(Command::Call { number });
+        }
+    }
+
+    /// The engine's notification lines.
+    pub fn log_ui(&mut self, ui: &mut egui::Ui) {
+        if self.state.log.is_empty() {
+            ui.label(self.tr.t("log-empty"));
+            return;
+        }
+        if ui.button(self.tr.t("log-copy")).clicked() {
+            let text: Vec<&str> = self.state.log.iter().map(String::as_str).collect();
+            ui.ctx().copy_text(text.join("\n"));
+        }
+        egui::ScrollArea::vertical()
+            .stick_to_bottom(true)
+            .show(ui, |ui| {
+                for line in &self.state.log {
+                    ui.label(RichText::new(line).monospace());
+                }
+            });
+    }
+
+    /// Compact mode: one Call/Hangup button and the status line.
+    pub fn compact_ui(&mut self, ui: &mut egui::Ui) {
+        ui.vertical_centered(|ui| {
+            let now = Instant::now();
+            let status = match self.state.active_line() {
+                Some(line) => self.line_text(line, now),
+                None => self.status_text(),
+            };
+            match self.state.active_line() {
+                Some(_) => {
+                    if ui.button(self.tr.t("dial-hangup")).clicked() {
+                        self.hang_up();
+                    }
+                }
+                None => {
+                    if ui.add(self.dial_button(self.tr.t("dial-call"))).clicked() {
+                        self.call_typed();
+                    }
+                }
+            }
+            ui.label(status);
+        });
+    }
+}

@@ -1,0 +1,371 @@
+//! The window as a person uses it, through egui_kittest (controls found by their labels, as a
+//! screen reader sees them): first over a hand-fed engine link (what each click sends, what
+//! each event shows), then over the real engine on the loopback with Kamailio and baresip.
+
+use crate::peers::{Baresip, Kamailio, KamailioOptions, speech};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use softphone::engine::{Command, Event};
+use softphone::gui::{EngineLink, SoftphoneApp};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The registry's defaults with `overrides`, as the window receives them.
+fn params(overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut p: BTreeMap<String, String> = softphone::config::Settings::default()
+        .effective()
+        .into_iter()
+        .map(|(k, v, _)| (k.to_string(), v))
+        .collect();
+    for (k, v) in overrides {
+        p.insert(k.to_string(), v.to_string());
+    }
+    p
+}
+
+/// A window over channels the test holds: it feeds events and reads the commands.
+struct Fed {
+    harness: Harness<'static, SoftphoneApp>,
+    events: std::sync::mpsc::Sender<Event>,
+    commands: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Fed {
+    fn new(overrides: &[(&str, &str)]) -> Fed {
+        let (cmd_tx, commands) = mpsc::unbounded_channel();
+        let (events, ev_rx) = std::sync::mpsc::channel();
+        let link = EngineLink {
+            commands: cmd_tx,
+            events: ev_rx,
+        };
+        let app = SoftphoneApp::new(link, params(overrides), Vec::new(), None, None);
+        let harness = Harness::builder()
+            .with_size(egui::vec2(420.0, 640.0))
+            .with_max_steps(64)
+            .with_context_setup(softphone::gui::install_fonts)
+            .build_ui_state(|ui, app: &mut SoftphoneApp| app.draw(ui), app);
+        Fed {
+            harness,
+            events,
+            commands,
+        }
+    }
+
+    fn feed(&mut self, ev: Event) {
+        self.events.send(ev).expect("window gone");
+        self.harness.run();
+    }
+
+    fn sent(&mut self) -> Vec<Command> {
+        let mut out = Vec::new();
+        while let Ok(c) = self.commands.try_recv() {
+            out.push(c);
+        }
+        out
+    }
+}
+
+/// Focuses the text field labelled `label` and types `text` into it.
+fn type_into(h: &mut Harness<'static, SoftphoneApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run();
+    h.get_by_label(label).type_text(text);
+    h.run();
+}
+
+fn status(line: i32, text: &str, peer: &str, endpoint_type: u8, display: &str) -> Event {
+    Event::Status {
+        line,
+        text: text.into(),
+        peer: peer.into(),
+        local: "1001".into(),
+        endpoint_type,
+        peer_display: display.into(),
+        call_id: "c1".into(),
+    }
+}
+
+#[test]
+fn dialling_answering_and_the_call_controls() {
+    let mut w = Fed::new(&[]);
+    w.harness.run();
+    // A pasted number loses its spaces and dashes; Call dials it.
+    type_into(&mut w.harness, "Number to call", "06 30-123 45 67");
+    w.harness.get_by_label("Call").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Call {
+            number: "06301234567".into()
+        }]
+    );
+    // The dial pad types digits while no call is up.
+    w.harness.get_by_label("Delete").click();
+    w.harness.run();
+    w.harness.get_by_label("5").click();
+    w.harness.run();
+    w.feed(status(-1, "Registered", "", 0, ""));
+    assert!(w.harness.query_by_label("Registered").is_some());
+    // An incoming call: the popup names the caller; Accept answers that line.
+    w.feed(status(2, "Ringing", "1002", 2, "Alice"));
+    assert!(w.harness.query_by_label("Incoming call").is_some());
+    assert!(w.harness.query_by_label("Alice (1002)").is_some());
+    w.harness.get_by_label("Accept").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::Accept { line: 2 }]);
+    w.feed(status(2, "InCall", "1002", 2, "Alice"));
+    assert!(w.harness.query_by_label("Incoming call").is_none());
+    assert!(
+        w.harness
+            .query_by_label_contains("In call with Alice (1002)")
+            .is_some()
+    );
+    // In a call: hold, mute, and the keypad sends DTMF.
+    w.harness.get_by_label("Hold").click();
+    w.harness.run();
+    w.harness.get_by_label("Mute").click();
+    w.harness.run();
+    w.harness.get_by_label("Keypad").click();
+    w.harness.run();
+    w.harness.get_by_label("#").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![
+            Command::Hold { line: 2, on: true },
+            Command::Mute {
+                line: 2,
+                on: true,
+                direction: 4
+            },
+            Command::Dtmf {
+                line: 2,
+                digits: "#".into()
+            }
+        ]
+    );
+    w.feed(Event::Hold {
+        line: 2,
+        local: true,
+        remote: false,
+    });
+    assert!(w.harness.query_by_label("Resume").is_some());
+    // Escape hangs up the active line.
+    w.harness.key_press(egui::Key::Escape);
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::Hangup { line: 2 }]);
+    w.feed(status(2, "Finished", "1002", 2, "Alice"));
+    assert!(w.harness.query_by_label("Hang up").is_some());
+    assert!(w.harness.query_by_label("Hold").is_none());
+}
+
+#[test]
+fn lines_switch_and_hidden_controls_stay_hidden() {
+    let mut w = Fed::new(&[
+        ("maxlines", "3"),
+        ("hashold", "false"),
+        ("hasredial", "false"),
+    ]);
+    w.feed(status(1, "InCall", "1002", 1, ""));
+    w.feed(status(2, "InCall", "1003", 1, ""));
+    assert!(w.harness.query_by_label_contains("Line 3 (free)").is_some());
+    assert!(w.harness.query_by_label("Hold").is_none(), "hashold=false");
+    assert!(
+        w.harness.query_by_label("Redial").is_none(),
+        "hasredial=false"
+    );
+    w.harness
+        .get_by_label_contains("Line 2: In call with 1003")
+        .click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::SetLine { line: 2 }]);
+}
+
+#[test]
+fn compact_mode_and_languages() {
+    let mut w = Fed::new(&[("compact", "true"), ("callto", "1002")]);
+    w.harness.run();
+    assert!(w.harness.query_by_label("Number to call").is_none());
+    assert!(w.harness.query_by_label("History").is_none());
+    w.harness.get_by_label("Call").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Call {
+            number: "1002".into()
+        }]
+    );
+    // The language follows its parameter at once, whoever changed it.
+    let mut w = Fed::new(&[]);
+    for (lang, call, tab) in [
+        ("de", "Anrufen", "Einstellungen"),
+        ("ru", "Позвонить", "Настройки"),
+        ("ja", "発信", "設定"),
+        ("en", "Call", "Settings"),
+    ] {
+        w.feed(Event::Parameter {
+            name: "language".into(),
+            value: lang.into(),
+            source: softphone::config::Source::Runtime,
+        });
+        assert!(w.harness.query_by_label(call).is_some(), "{lang}: {call}");
+        assert!(w.harness.query_by_label(tab).is_some(), "{lang}: {tab}");
+    }
+    // The settings screen's language picker sends the change to the engine to keep.
+    w.harness.get_by_label("Settings").click();
+    w.harness.run();
+    w.harness.get_by_label("Language").click();
+    w.harness.run();
+    w.harness.get_by_label("Magyar").click();
+    w.harness.run();
+    assert!(w.sent().contains(&Command::SetParameters {
+        values: vec![("language".into(), "hu".into())],
+        persist: true
+    }));
+}
+
+#[test]
+fn settings_are_checked_before_they_are_saved() {
+    let mut w = Fed::new(&[]);
+    w.harness.get_by_label("Settings").click();
+    w.harness.run();
+    w.harness.get_by_label("Calls").click();
+    w.harness.run();
+    type_into(&mut w.harness, "ringtimeout", "x");
+    assert!(
+        w.harness
+            .query_by_label_contains("is not a whole number from 0 to 3600000")
+            .is_some()
+    );
+    w.harness.get_by_label("Save").click();
+    w.harness.run();
+    assert!(
+        w.harness
+            .query_by_label_contains("Not saved: ringtimeout")
+            .is_some()
+    );
+    assert!(w.sent().is_empty());
+    w.harness.get_by_label("ringtimeout").focus();
+    w.harness.run();
+    w.harness.key_press(egui::Key::End);
+    w.harness.key_press(egui::Key::Backspace);
+    w.harness.run();
+    w.harness.get_by_label("ringtimeout").type_text("0");
+    w.harness.run();
+    w.harness.get_by_label("Save").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::SetParameters {
+            values: vec![("ringtimeout".into(), "900000".into())],
+            persist: true
+        }]
+    );
+}
+
+/// Steps the window until `pred` holds (the engine works in real time).
+fn run_until(
+    h: &mut Harness<'static, SoftphoneApp>,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&Harness<'static, SoftphoneApp>) -> bool,
+) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        h.run();
+        if pred(h) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "the window never showed {what}; log:\n{}",
+        h.state()
+            .state
+            .log
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_window_calls_and_answers_through_kamailio_and_baresip() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, theirs) = speech(work.path(), "theirs", "Hello from baresip.", 3);
+    let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
+    let port = crate::peers::free_port();
+    let mut settings = softphone::config::Settings::default();
+    for (k, v) in [
+        ("serveraddress", kam.addr()),
+        ("username", "1001".into()),
+        ("password", "pw1001".into()),
+        ("signalingport", port.to_string()),
+        ("recorddevice", "null".into()),
+        ("playbackdevice", "null".into()),
+        ("ringerdevice", "null".into()),
+    ] {
+        settings.set(k, &v).expect("setting");
+    }
+    let p = settings
+        .effective()
+        .into_iter()
+        .map(|(k, v, _)| (k.to_string(), v))
+        .collect();
+    let repaint = std::sync::Arc::new(std::sync::OnceLock::new());
+    let (link, engine) =
+        softphone::gui::spawn_engine(settings, None, repaint, |_| {}).expect("engine");
+    let app = SoftphoneApp::new(link, p, Vec::new(), None, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(420.0, 640.0))
+        .with_max_steps(64)
+        .build_ui_state(|ui, app: &mut SoftphoneApp| app.draw(ui), app);
+    let t = Duration::from_secs(20);
+    run_until(&mut h, t, "Registered", |h| {
+        h.query_by_label("Registered").is_some()
+    });
+    // Outgoing: type the number, click Call; baresip answers by itself.
+    type_into(&mut h, "Number to call", "1002");
+    h.get_by_label("Call").click();
+    run_until(&mut h, t, "the call up", |h| {
+        h.query_by_label_contains("In call with 1002").is_some()
+    });
+    h.get_by_label("Hang up").click();
+    run_until(&mut h, t, "the line free again", |h| {
+        h.query_by_label_contains("Line 1 (free)").is_some()
+    });
+    // The call is in the history.
+    h.get_by_label("History").click();
+    run_until(&mut h, t, "the call in the history", |h| {
+        h.query_by_label("Outgoing").is_some()
+    });
+    h.get_by_label("Phone").click();
+    h.run();
+    // Incoming: baresip calls us; the popup answers it.
+    bs.command("dial", &format!("sip:1001@{}", kam.addr()));
+    run_until(&mut h, t, "the incoming popup", |h| {
+        h.query_by_label("Incoming call").is_some()
+    });
+    h.get_by_label("Accept").click();
+    run_until(&mut h, t, "the answered call", |h| {
+        h.query_by_label_contains("In call with 1002").is_some()
+    });
+    h.key_press(egui::Key::Escape);
+    run_until(&mut h, t, "the hung-up call", |h| {
+        h.query_by_label_contains("Line 1 (free)").is_some()
+    });
+    h.state().send(Command::Exit);
+    let _ = engine.join();
+    h.run();
+    let log: Vec<String> = h.state().state.log.iter().cloned().collect();
+    eprintln!("{}", log.join("\n"));
+    // Both calls went through the engine and ended there.
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("CDR,1,1002,")).count(),
+        2,
+        "{log:?}"
+    );
+}
