@@ -35,6 +35,7 @@ pub struct ViewState {
     pub account_user: String,
     pub account_password: String,
     pub account_server: String,
+    pub account_display: String,
     pub keypad_open: bool,
     /// Settings being edited, by parameter name.
     pub draft: BTreeMap<String, String>,
@@ -77,6 +78,7 @@ impl SoftphoneApp {
             number: state.param("callto").to_string(),
             account_user: state.param("username").to_string(),
             account_server: state.param("serveraddress").to_string(),
+            account_display: state.param("displayname").to_string(),
             ..ViewState::default()
         };
         SoftphoneApp {

@@ -164,3 +164,33 @@ pub fn run_window(
     let _ = engine.join();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_fonts_cover_every_language() {
+        let ctx = egui::Context::default();
+        install_fonts(&ctx);
+        let mut out = ctx.run_ui(Default::default(), |_| {});
+        out.textures_delta.clear();
+        let font = egui::FontId::proportional(14.0);
+        let mut missing = |text: &str| -> String {
+            text.chars()
+                .filter(|c| !c.is_whitespace() && !ctx.fonts_mut(|f| f.has_glyph(&font, *c)))
+                .collect()
+        };
+        let args = [("peer", "1002"), ("line", "1"), ("reason", "x"), ("error", "x")];
+        for (code, _, own, source) in i18n::LANGUAGES {
+            let tr = i18n::Tr::new(code);
+            for id in i18n::message_ids(source) {
+                let text = tr.args(&id, &args);
+                assert_eq!(missing(&text), "", "{code}: {id} = {text:?}");
+            }
+            assert_eq!(missing(own), "", "{code}");
+        }
+        // The check can fail: Devanagari is in none of the fonts.
+        assert_eq!(missing("क"), "क");
+    }
+}

@@ -130,11 +130,14 @@ impl SoftphoneApp {
             return;
         }
         egui::Grid::new("account").num_columns(2).show(ui, |ui| {
-            let fields = [
+            let mut fields = vec![
                 ("account-server", &mut self.view.account_server, false),
                 ("account-user", &mut self.view.account_user, false),
                 ("account-password", &mut self.view.account_password, true),
             ];
+            if self.state.flag("hasdisplayname") {
+                fields.push(("account-display", &mut self.view.account_display, false));
+            }
             for (key, value, secret) in fields {
                 let label = ui.label(self.tr.t(key));
                 ui.add(
@@ -155,6 +158,7 @@ impl SoftphoneApp {
         for (name, value) in [
             ("serveraddress", self.view.account_server.trim().to_string()),
             ("username", self.view.account_user.trim().to_string()),
+            ("displayname", self.view.account_display.trim().to_string()),
         ] {
             if value != self.state.param(name) {
                 kept.push((name.to_string(), value));
@@ -427,6 +431,10 @@ impl SoftphoneApp {
 
     /// Compact mode: one Call/Hangup button and the status line.
     pub fn compact_ui(&mut self, ui: &mut egui::Ui) {
+        egui::CentralPanel::default().show(ui, |ui| self.compact_contents_ui(ui));
+    }
+
+    fn compact_contents_ui(&mut self, ui: &mut egui::Ui) {
         ui.vertical_centered(|ui| {
             let now = Instant::now();
             let status = match self.state.active_line() {

@@ -11,6 +11,7 @@ mod malformed;
 mod peers;
 mod registration;
 mod runtime_config;
+mod screenshots;
 mod sim;
 mod sim_calls;
 mod sim_registration;
