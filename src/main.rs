@@ -7,7 +7,17 @@ use softphone::engine::{Command, Event, run_engine};
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
-fn init_logging(loglevel: i64) {
+/// Logs go to standard error; with a window and `loglevel` 4 or more the SIP trace also goes
+/// to the window's log (the returned handle and lines are for it).
+fn init_logging(
+    loglevel: i64,
+    window: bool,
+) -> Option<(
+    std::sync::Arc<std::sync::OnceLock<egui::Context>>,
+    std::sync::mpsc::Receiver<String>,
+)> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = match loglevel {
         0 => "error",
         1 => "warn",
@@ -18,10 +28,19 @@ fn init_logging(loglevel: i64) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("softphone={level},sip={level}"))
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let (layer, trace) = if window && loglevel >= 4 {
+        let repaint = std::sync::Arc::new(std::sync::OnceLock::new());
+        let (layer, rx) = softphone::gui::trace::sip_trace(repaint.clone());
+        (Some(layer), Some((repaint, rx)))
+    } else {
+        (None, None)
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(layer)
         .init();
+    trace
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -264,7 +283,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    init_logging(settings.int("loglevel"));
+    let trace = init_logging(settings.int("loglevel"), !headless);
     let notes: Vec<String> = warnings
         .into_iter()
         .map(Event::Warning)
@@ -315,7 +334,7 @@ fn main() -> ExitCode {
         let skins = dirs.as_ref().map(|d| d.config_dir().join("skins"));
         let listen_at = instance.clone();
         let result =
-            softphone::gui::run_window(settings, store, history, skins, notes, move |tx| {
+            softphone::gui::run_window(settings, store, history, skins, notes, trace, move |tx| {
                 if let Some(path) = &listen_at
                     && let Err(e) = softphone::api::instance::listen(path, tx.clone())
                 {

@@ -62,6 +62,8 @@ pub struct SoftphoneApp {
     /// Where user skins live (the config folder's `skins/`).
     skins_dir: Option<std::path::PathBuf>,
     notifier: Option<Notifier>,
+    /// SIP trace lines (`loglevel` 4 and above), for the log.
+    pub trace: Option<Receiver<String>>,
 }
 
 impl SoftphoneApp {
@@ -89,6 +91,7 @@ impl SoftphoneApp {
             view,
             skins_dir,
             notifier,
+            trace: None,
         }
     }
 
@@ -103,6 +106,12 @@ impl SoftphoneApp {
         while let Ok(ev) = self.link.events.try_recv() {
             self.state.apply(&ev, Instant::now());
             any = true;
+        }
+        if let Some(trace) = &self.trace {
+            for line in trace.try_iter() {
+                self.state.push_log(line);
+                any = true;
+            }
         }
         any
     }

@@ -2,7 +2,8 @@
 //! engine runs on its own thread with its own tokio runtime; events reach the window through a
 //! channel that also wakes it (`request_repaint`), so an idle window draws nothing. `state.rs`
 //! holds what the events say, `app.rs` the top level and keyboard, `panels.rs` the phone face,
-//! `settings.rs` the settings and audio screens, `i18n.rs` the words, `skin.rs` the colours.
+//! `settings.rs` the settings and audio screens, `i18n.rs` the words, `skin.rs` the colours,
+//! `trace.rs` brings the SIP trace to the log window.
 
 pub mod app;
 pub mod i18n;
@@ -10,6 +11,7 @@ pub mod panels;
 pub mod settings;
 pub mod skin;
 pub mod state;
+pub mod trace;
 
 pub use app::{EngineLink, SoftphoneApp};
 
@@ -113,13 +115,18 @@ pub fn desktop_notifier() -> app::Notifier {
 }
 
 /// Opens the window and runs until it is closed; the engine then unregisters and stops.
-/// `notes` (start-up warnings as notification lines) open the log window's list.
+/// `notes` (start-up warnings as notification lines) open the log window's list; `trace`
+/// (the repaint handle the SIP trace layer wakes, and its lines) feeds the SIP trace to it.
 pub fn run_window(
     settings: Settings,
     store: Option<Store>,
     history: Vec<crate::engine::Cdr>,
     skins_dir: Option<std::path::PathBuf>,
     notes: Vec<String>,
+    trace: Option<(
+        Arc<OnceLock<egui::Context>>,
+        std::sync::mpsc::Receiver<String>,
+    )>,
     extra: impl FnOnce(&mpsc::UnboundedSender<Command>) + Send + 'static,
 ) -> anyhow::Result<()> {
     let params = settings
@@ -128,7 +135,10 @@ pub fn run_window(
         .map(|(k, v, _)| (k.to_string(), v))
         .collect();
     let compact = settings.bool("compact");
-    let repaint = Arc::new(OnceLock::new());
+    let (repaint, trace) = match trace {
+        Some((r, t)) => (r, Some(t)),
+        None => (Arc::new(OnceLock::new()), None),
+    };
     let (link, engine) = spawn_engine(settings, store, repaint.clone(), extra)?;
     let size = if compact {
         [240.0, 96.0]
@@ -150,6 +160,7 @@ pub fn run_window(
     let mut app = SoftphoneApp::new(link, params, history, skins_dir, Some(desktop_notifier()));
     // What start-up had to say (bad ini lines, the keyring) opens the log.
     app.state.log.extend(notes);
+    app.trace = trace;
     eframe::run_native(
         "softphone",
         options,
@@ -176,12 +187,17 @@ mod tests {
         let mut out = ctx.run_ui(Default::default(), |_| {});
         out.textures_delta.clear();
         let font = egui::FontId::proportional(14.0);
-        let mut missing = |text: &str| -> String {
+        let missing = |text: &str| -> String {
             text.chars()
                 .filter(|c| !c.is_whitespace() && !ctx.fonts_mut(|f| f.has_glyph(&font, *c)))
                 .collect()
         };
-        let args = [("peer", "1002"), ("line", "1"), ("reason", "x"), ("error", "x")];
+        let args = [
+            ("peer", "1002"),
+            ("line", "1"),
+            ("reason", "x"),
+            ("error", "x"),
+        ];
         for (code, _, own, source) in i18n::LANGUAGES {
             let tr = i18n::Tr::new(code);
             for id in i18n::message_ids(source) {

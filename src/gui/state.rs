@@ -147,13 +147,18 @@ impl AppState {
             .map(|c| c.peer.as_str())
     }
 
+    /// Adds a line to the log, dropping the oldest beyond [`LOG_LINES`].
+    pub fn push_log(&mut self, line: String) {
+        self.log.push_back(line);
+        while self.log.len() > LOG_LINES {
+            self.log.pop_front();
+        }
+    }
+
     /// Takes one engine event at `now`.
     pub fn apply(&mut self, ev: &Event, now: Instant) {
         if let Some(line) = ev.to_notification() {
-            self.log.push_back(line);
-            while self.log.len() > LOG_LINES {
-                self.log.pop_front();
-            }
+            self.push_log(line);
         }
         match ev {
             Event::Status { line: -1, text, .. } => match text.as_str() {

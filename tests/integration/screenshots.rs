@@ -22,7 +22,7 @@ impl Xvfb {
             if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
                 continue;
             }
-            let child = Command::new("Xvfb")
+            let mut child = Command::new("Xvfb")
                 .arg(format!(":{n}"))
                 .args(["-screen", "0", "640x720x24", "-nolisten", "tcp"])
                 .stdout(Stdio::null())
@@ -39,6 +39,8 @@ impl Xvfb {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
+            let _ = child.kill();
+            let _ = child.wait();
         }
         panic!("no Xvfb display could be started");
     }
@@ -54,7 +56,11 @@ impl Drop for Xvfb {
 /// The softphone window on `x`, with its own folders under `home`.
 fn open_window(x: &Xvfb, home: &Path, params: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_softphone"))
-        .args(["recorddevice=null", "playbackdevice=null", "ringerdevice=null"])
+        .args([
+            "recorddevice=null",
+            "playbackdevice=null",
+            "ringerdevice=null",
+        ])
         .args(params)
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
@@ -72,7 +78,15 @@ fn open_window(x: &Xvfb, home: &Path, params: &[String]) -> Child {
 /// The X window id of the softphone, once it is mapped.
 fn window_id(x: &Xvfb) -> String {
     let out = Command::new("timeout")
-        .args(["20", "xdotool", "search", "--sync", "--onlyvisible", "--name", "^Softphone$"])
+        .args([
+            "20",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            "^Softphone$",
+        ])
         .env("DISPLAY", &x.display)
         .output()
         .expect("xdotool (is the xdotool package installed?)");
@@ -104,7 +118,10 @@ fn shoot(x: &Xvfb, id: &str, name: &str) -> PathBuf {
         .arg(&path)
         .output()
         .expect("identify");
-    let colours: u32 = String::from_utf8_lossy(&colours.stdout).trim().parse().unwrap_or(0);
+    let colours: u32 = String::from_utf8_lossy(&colours.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
     assert!(colours > 20, "{name}.png looks blank ({colours} colours)");
     eprintln!("screenshot: {}", path.display());
     path
