@@ -155,7 +155,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("ringincall", Kind::Bool, "true", Part::NotYet, "ring for a new incoming call while in a call (else a short beep)"),
     p("checkvolumesettings", Kind::Bool, "false", Part::NotYet, "check at start that the microphone and speaker are not muted"),
     p("beeponconnect", Kind::Choice(&[0, 1, 2, 3, 4]), "0", Part::NotYet, "beep when a call connects: 0 no, 1 outgoing, 2 incoming, 3 both, 4 also on hangup"),
-    p("changeaudiodevimmediate", Kind::Bool, "true", Part::NotYet, "a changed sound device applies to calls in progress at once"),
+    p("changeaudiodevimmediate", Kind::Bool, "true", Part::Audio, "a changed sound device applies to calls in progress at once"),
     p("mediaencryption", Kind::Choice(&[0, 1, 2, 3]), "0", Part::NotYet, "media encryption: 0 off, 1 auto, 2 SRTP, 3 ZRTP"),
     p("srtpmode", Kind::Choice(&[0, 1, 2, 3]), "0", Part::NotYet, "SRTP keying: 0 SDES, 1 DTLS, 2 both, 3 mandatory"),
     p("voicerecording", Kind::Choice(&[0, 1, 2]), "0", Part::NotYet, "record calls: 0 no, 1 locally, 2 upload"),

@@ -161,6 +161,33 @@ impl CallResources {
         Ok((open_source(&self.prefs.record)?, sink))
     }
 
+    /// Moves every running call to the configured microphone and/or speaker
+    /// (`changeaudiodevimmediate`); a device that cannot be opened leaves that call as it was.
+    pub(super) fn switch_devices(&self, record: bool, playback: bool, reporter: &mut Reporter) {
+        for (line, m) in &self.media {
+            let rate = self
+                .negotiated
+                .get(line)
+                .map_or(8000, |n| n.codec.sample_rate());
+            let source = record.then(|| open_source(&self.prefs.record)).transpose();
+            let sink = playback
+                .then(|| open_sink(&self.prefs.playback, rate))
+                .transpose();
+            match (source, sink) {
+                (Ok(source), Ok(sink)) => {
+                    m.switch_devices(source, sink);
+                    reporter.send(Event::Info(format!(
+                        "Line {line} now uses microphone {:?} and speaker {:?}",
+                        self.prefs.record, self.prefs.playback
+                    )));
+                }
+                (Err(e), _) | (_, Err(e)) => reporter.send(Event::Error(format!(
+                    "line {line}: {e:#}; the call keeps its sound devices"
+                ))),
+            }
+        }
+    }
+
     /// The sinks incoming calls ring on: `ringerdevice`, where `All` is every sound card.
     fn ringer_sinks(&self) -> Vec<Box<dyn AudioSink>> {
         let names = if self.prefs.ring.device.trim().eq_ignore_ascii_case("all") {

@@ -106,11 +106,18 @@ fn build_paths(
 }
 
 /// Commands for a running media task.
-#[derive(Debug)]
 enum Control {
     Update(Negotiated),
+    /// Other sound devices (`changeaudiodevimmediate`): the call goes on with them.
+    Devices {
+        source: Option<Box<dyn AudioSource>>,
+        sink: Option<Box<dyn AudioSink>>,
+    },
     Dtmf(String),
-    Mute { mic: bool, speaker: bool },
+    Mute {
+        mic: bool,
+        speaker: bool,
+    },
     Ringback(bool),
     Stop(oneshot::Sender<MediaStats>),
 }
@@ -189,6 +196,16 @@ impl MediaHandle {
     /// Sends digits as RFC 4733 events (space: 500 ms pause).
     pub fn dtmf(&self, digits: &str) {
         let _ = self.control.send(Control::Dtmf(digits.to_string()));
+    }
+
+    /// Moves the call to other sound devices (`None`: keep that one); the old playback
+    /// device is finished (a WAV file gets its header).
+    pub fn switch_devices(
+        &self,
+        source: Option<Box<dyn AudioSource>>,
+        sink: Option<Box<dyn AudioSink>>,
+    ) {
+        let _ = self.control.send(Control::Devices { source, sink });
     }
 
     /// New negotiation (re-INVITE: hold, other address, other codec).
@@ -444,6 +461,18 @@ async fn run(
                         }
                     }
                     n = new;
+                }
+                Some(Control::Devices { source: s, sink: k }) => {
+                    // The resamplers follow below if the new devices run at other rates.
+                    if let Some(s) = s {
+                        source = s;
+                    }
+                    if let Some(k) = k {
+                        if let Err(e) = sink.finish() {
+                            warn!("closing the previous playback device: {e:#}");
+                        }
+                        sink = k;
+                    }
                 }
                 Some(Control::Dtmf(digits)) => dtmf.push(&digits),
                 Some(Control::Mute { mic, speaker }) => {

@@ -1,7 +1,8 @@
 //! Parameters changed while the engine runs: by the API or window (`SetParameter`), by a later
 //! launch, or by the server (`x-mparam`). The value is checked and set at its source's level,
 //! reported to every front end, kept in the settings file when asked (a password goes to the
-//! keyring instead), and applied: call, media and audio preferences at once for the next call,
+//! keyring instead), and applied: call, media and audio preferences at once for the next call
+//! (a changed microphone or speaker also for the calls in progress, `changeaudiodevimmediate`),
 //! the account by re-registering; what is bound at start (socket, transport, log filter) says
 //! that it needs a restart.
 
@@ -53,12 +54,29 @@ pub(super) async fn set_parameters(
     source: Source,
     persist: bool,
 ) {
-    let mut changed = false;
+    let mut changed = Vec::new();
     for (name, value) in values {
-        changed |= set_one(t.settings, t.reporter, name, value, source, persist).await;
+        if set_one(t.settings, t.reporter, name, value, source, persist).await {
+            changed.extend(find(name).map(|d| d.name));
+        }
     }
-    if changed {
-        apply(t).await;
+    if changed.is_empty() {
+        return;
+    }
+    let (record, playback) = (
+        changed.contains(&"recorddevice"),
+        changed.contains(&"playbackdevice"),
+    );
+    let immediate = t.settings.bool("changeaudiodevimmediate");
+    apply(Targets {
+        settings: t.settings,
+        ua: t.ua,
+        calls: t.calls,
+        reporter: t.reporter,
+    })
+    .await;
+    if immediate && (record || playback) {
+        t.calls.switch_devices(record, playback, t.reporter);
     }
 }
 

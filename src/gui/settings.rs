@@ -207,7 +207,9 @@ impl SoftphoneApp {
                 }
             }
         });
-        ui.label(self.tr.t("audio-next-call"));
+        if !self.state.flag("changeaudiodevimmediate") {
+            ui.label(self.tr.t("audio-next-call"));
+        }
     }
 
     /// The language picker (its own names), applied and kept at once.

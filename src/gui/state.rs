@@ -164,15 +164,8 @@ impl AppState {
             Event::Status { line: -1, text, .. } => match text.as_str() {
                 "Registering..." => self.account = Account::Connecting,
                 "Registered" => self.account = Account::Registered,
-                "Register Failed" => {
-                    let reason = self
-                        .last_error
-                        .as_deref()
-                        .and_then(|e| e.strip_prefix("Register failed: "))
-                        .unwrap_or("")
-                        .to_string();
-                    self.account = Account::Failed(reason);
-                }
+                // The reason follows in an `ERROR,Register failed: ...` line.
+                "Register Failed" => self.account = Account::Failed(String::new()),
                 _ => {}
             },
             Event::Status {
@@ -250,7 +243,12 @@ impl AppState {
                     self.current_line = Some(n);
                 }
             }
-            Event::Error(text) => self.last_error = Some(text.clone()),
+            Event::Error(text) => {
+                if let Some(reason) = text.strip_prefix("Register failed: ") {
+                    self.account = Account::Failed(reason.to_string());
+                }
+                self.last_error = Some(text.clone());
+            }
             Event::Cdr(c) => self.history.insert(0, c.clone()),
             Event::Parameter { name, value, .. } => {
                 self.params.insert(name.clone(), value.clone());
@@ -283,11 +281,12 @@ mod tests {
         let now = Instant::now();
         s.apply(&Event::global_status("Registering...", "1001"), now);
         assert_eq!(s.account, Account::Connecting);
+        // The engine's order: the status, then the reason.
+        s.apply(&Event::global_status("Register Failed", "1001"), now);
         s.apply(
             &Event::Error("Register failed: 403 Forbidden; retrying in 5.0 s".into()),
             now,
         );
-        s.apply(&Event::global_status("Register Failed", "1001"), now);
         assert_eq!(
             s.account,
             Account::Failed("403 Forbidden; retrying in 5.0 s".into())

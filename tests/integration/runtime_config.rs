@@ -134,3 +134,71 @@ fn the_server_pushes_parameters_in_register_replies() {
     assert!(!text.contains("maxlines"), "{text}");
     assert!(!text.contains("stolen"), "{text}");
 }
+
+/// Seconds of `wav` whose 20 ms frames carry sound (RMS above a quiet floor).
+fn seconds_of_sound(wav: &std::path::Path) -> f64 {
+    let samples = crate::audio_compare::read_wav(wav);
+    let frame = 160; // 20 ms at 8 kHz (read_wav gives 8 kHz)
+    let loud = samples
+        .chunks(frame)
+        .filter(|c| {
+            let e = c.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / c.len() as f64;
+            e.sqrt() > 300.0
+        })
+        .count();
+    loud as f64 * 0.02
+}
+
+/// `changeaudiodevimmediate`: the speaker changed mid-call takes the rest of the call; the
+/// first one was finished properly and holds the start.
+#[test]
+fn a_speaker_changed_mid_call_takes_over_at_once() {
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, theirs) = crate::peers::speech(
+        work.path(),
+        "theirs",
+        "One two three four five six seven eight nine ten. One two three four five six seven eight nine ten.",
+        2,
+    );
+    let bs = crate::peers::Baresip::start(&kam, "1002", &theirs, "PCMU");
+    let (first, second) = (
+        work.path().join("first.wav"),
+        work.path().join("second.wav"),
+    );
+    let mut sp = Softphone::user_1001(
+        &kam,
+        &[
+            "callto=1002",
+            "autocall=true",
+            &format!("playbackdevice=file:{}", first.display()),
+        ],
+    );
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+    std::thread::sleep(Duration::from_secs(3));
+    sp.send_line(&format!(
+        "SetParameter,playbackdevice,file:{}",
+        second.display()
+    ));
+    sp.wait_line(
+        T,
+        &format!(
+            "EVENT,Line 1 now uses microphone \"null\" and speaker \"file:{}\"",
+            second.display()
+        ),
+    );
+    sp.wait_line(
+        Duration::from_secs(30),
+        "EVENT,Call on line 1 with 1002 ended: remote hung up",
+    );
+    sp.wait_for(T, |l| l.starts_with("CDR,1,"));
+    drop(bs);
+    let (a, b) = (seconds_of_sound(&first), seconds_of_sound(&second));
+    let length = |p: &std::path::Path| crate::audio_compare::read_wav(p).len() as f64 / 8000.0;
+    let (la, lb) = (length(&first), length(&second));
+    eprintln!("speech before the switch {a:.2} s of {la:.2} s, after it {b:.2} s of {lb:.2} s");
+    // The first file ends at the switch (about 3 s into the call), the second has the rest.
+    assert!((2.0..6.0).contains(&la), "first file {la:.2} s");
+    assert!(a > 0.5, "the first speaker got {a:.2} s of speech");
+    assert!(b > 1.5, "the second speaker got {b:.2} s of speech");
+}
