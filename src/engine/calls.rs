@@ -188,6 +188,29 @@ impl CallResources {
         }
     }
 
+    /// Plays two seconds of the ring on the speaker, then closes it.
+    pub(super) fn test_sound(&self, reporter: &mut Reporter) {
+        match open_sink(&self.prefs.playback, 8000) {
+            Ok(sink) => {
+                let ring =
+                    RingTask::start(vec![sink], ToneKind::Ring, self.prefs.media_config.gain_out);
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    for mut sink in ring.stop().await {
+                        if let Err(e) = sink.finish() {
+                            tracing::warn!("test sound: {e:#}");
+                        }
+                    }
+                });
+                reporter.send(Event::Info(format!(
+                    "Test sound on speaker {:?}",
+                    self.prefs.playback
+                )));
+            }
+            Err(e) => reporter.send(Event::Error(format!("test sound: {e:#}"))),
+        }
+    }
+
     /// The sinks incoming calls ring on: `ringerdevice`, where `All` is every sound card.
     fn ringer_sinks(&self) -> Vec<Box<dyn AudioSink>> {
         let names = if self.prefs.ring.device.trim().eq_ignore_ascii_case("all") {

@@ -4,6 +4,7 @@
 
 use super::calls::CallResources;
 use super::event::{Command, Event};
+use super::level::LevelMeter;
 use super::media::MediaEvent;
 use super::runtime_settings::{Targets, set_parameters};
 use super::setup::{Endpoint, remember_port, remembered_port, ua_config};
@@ -364,6 +365,8 @@ async fn drive(
     let mut buf = vec![0u8; 65_536];
     let mut commands_open = true;
     let mut cdrs = super::cdr::CdrTracker::default();
+    // The microphone level meter of the audio settings, while it is shown.
+    let mut meter: Option<LevelMeter> = None;
     ua.start(Instant::now());
     if !registers && let Some(number) = autocall.take() {
         calls.place(&mut ua, &number, &mut reporter).await;
@@ -408,6 +411,12 @@ async fn drive(
                         }
                     }
                     _ => calls.on_event(&mut ua, &ev, &mut reporter).await,
+                }
+                if matches!(ev, UaEvent::Call { .. })
+                    && let Some(m) = meter.take()
+                {
+                    // A call needs the microphone.
+                    m.stop().await;
                 }
                 let cdr = cdrs.on_event(&ev, &reporter.local, Instant::now(), unix_ms());
                 reporter.report(ev);
@@ -478,6 +487,20 @@ async fn drive(
                         }
                     }
                     Some(Command::Dtmf { line, digits }) => calls.dtmf(&mut ua, line, &digits, &mut reporter),
+                    Some(Command::TestSound) => calls.test_sound(&mut reporter),
+                    Some(Command::InputLevel { on }) => {
+                        if let Some(m) = meter.take() {
+                            m.stop().await;
+                        }
+                        if on && !calls.media.is_empty() {
+                            reporter.send(Event::Warning("the level meter does not run while a call uses the microphone".into()));
+                        } else if on {
+                            match crate::audio::open_source(&calls.prefs.record) {
+                                Ok(source) => meter = Some(LevelMeter::start(source, events.clone())),
+                                Err(e) => reporter.send(Event::Error(format!("level meter: {e:#}"))),
+                            }
+                        }
+                    }
                     Some(Command::SetParameters { values, persist }) => {
                         let targets = Targets { settings: &mut settings, ua: &mut ua, calls: &mut calls, reporter: &mut reporter };
                         set_parameters(targets, &values, Source::Runtime, persist).await;

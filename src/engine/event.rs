@@ -30,6 +30,12 @@ pub enum Command {
     /// Mute or unmute a line (API_MuteEx): direction 0 or 3 both ways, 1 the speaker, 2 the
     /// microphone, 4 the `defmute` default.
     Mute { line: u32, on: bool, direction: u8 },
+    /// Play a short ring on the speaker (`playbackdevice`), to check it (the audio settings'
+    /// test button).
+    TestSound,
+    /// Start or stop the microphone level meter (reported as [`Event::InputLevel`]); it
+    /// does not run while a call holds the microphone.
+    InputLevel { on: bool },
     /// Change parameters while running (API_SetParameter(s); the window's settings; a later
     /// launch), applied together. With `persist` they are also kept in the settings file (a
     /// password goes to the keyring instead).
@@ -42,7 +48,7 @@ pub enum Command {
 impl Command {
     /// Parses one command line of headless mode: `Call,1002`, `Hangup,1`, `Accept,1`,
     /// `Dtmf,1,123#`, `Hold,1,on`, `Hold,1,off`, `SetParameter,name,value` (this run),
-    /// `SaveParameter,name,value` (also kept), `Register`, `Unregister`, `CapabilityRequest`,
+    /// `SaveParameter,name,value` (also kept), `TestSound`, `InputLevel,on|off`, `Register`, `Unregister`, `CapabilityRequest`,
     /// `Exit` (verbs in any case).
     pub fn parse_line(line: &str) -> Result<Command, String> {
         let mut parts = line.trim().splitn(3, ',');
@@ -115,6 +121,14 @@ impl Command {
                     persist: verb == "saveparameter",
                 }
             }
+            "testsound" => Command::TestSound,
+            "inputlevel" => Command::InputLevel {
+                on: match arg.map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("on" | "true" | "1") => true,
+                    Some("off" | "false" | "0") => false,
+                    Some(other) => return Err(format!("inputlevel: {other:?} is not on or off")),
+                },
+            },
             "register" => Command::Register,
             "unregister" => Command::Unregister,
             "capabilityrequest" => Command::CapabilityRequest,
@@ -202,6 +216,9 @@ pub enum Event {
         microphone: bool,
         speaker: bool,
     },
+    /// The microphone level meter: the loudest of the last 100 ms, 0-100 on a dB scale
+    /// (`LOG,INPUTLEVEL,n`).
+    InputLevel(u8),
     /// A call ended: its record for the history (`CDR,...`).
     Cdr(Cdr),
     /// A parameter's effective value changed while running (secrets shown as `***`), so that
@@ -255,6 +272,7 @@ impl Event {
             Event::Info(t) => format!("EVENT,{}", f(t)),
             Event::Warning(t) => format!("WARNING,{}", f(t)),
             Event::Error(t) => format!("ERROR,{}", f(t)),
+            Event::InputLevel(n) => format!("LOG,INPUTLEVEL,{n}"),
             Event::Cdr(c) => format!(
                 "CDR,{},{},{},{},{},{},{},{},{}",
                 c.line,

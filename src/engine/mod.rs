@@ -5,6 +5,7 @@ mod calls;
 mod cdr;
 pub mod driver;
 pub mod event;
+pub mod level;
 pub mod media;
 mod ring;
 mod runtime_settings;

@@ -44,6 +44,8 @@ pub struct ViewState {
     pub devices: Option<(Vec<String>, Vec<String>)>,
     /// Incoming calls already announced by a desktop notification.
     pub notified: Vec<u32>,
+    /// The microphone level meter was asked for (the audio screen is open).
+    pub meter_on: bool,
     /// The language and skin the window was last drawn with.
     pub drawn_language: String,
     pub drawn_skin: String,

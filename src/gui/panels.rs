@@ -87,6 +87,13 @@ impl SoftphoneApp {
                 }
             });
         });
+        // The level meter runs while the audio screen is open.
+        let audio_open = self.view.tab == Some(Tab::Audio);
+        if audio_open != self.view.meter_on {
+            self.view.meter_on = audio_open;
+            self.state.input_level = None;
+            self.send(Command::InputLevel { on: audio_open });
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.view.tab.unwrap_or(Tab::Phone) {
             Tab::Phone => self.phone_ui(ui),
             Tab::History => self.history_ui(ui),

@@ -210,6 +210,20 @@ impl SoftphoneApp {
         if !self.state.flag("changeaudiodevimmediate") {
             ui.label(self.tr.t("audio-next-call"));
         }
+        ui.separator();
+        if ui.button(self.tr.t("audio-test-sound")).clicked() {
+            self.send(Command::TestSound);
+        }
+        // The meter needs the microphone, which a call holds.
+        if self.state.lines.is_empty() {
+            let level = self.state.input_level.unwrap_or(0);
+            ui.label(self.tr.t("audio-input-level"));
+            ui.add(
+                egui::ProgressBar::new(f32::from(level) / 100.0)
+                    .desired_width(220.0)
+                    .text(format!("{level} %")),
+            );
+        }
     }
 
     /// The language picker (its own names), applied and kept at once.

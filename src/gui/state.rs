@@ -96,6 +96,8 @@ pub struct AppState {
     pub stopped: bool,
     /// The last error, for the status line.
     pub last_error: Option<String>,
+    /// The microphone level meter's last reading (0-100), while it runs.
+    pub input_level: Option<u8>,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl AppState {
             params,
             stopped: false,
             last_error: None,
+            input_level: None,
         }
     }
 
@@ -157,7 +160,11 @@ impl AppState {
 
     /// Takes one engine event at `now`.
     pub fn apply(&mut self, ev: &Event, now: Instant) {
-        if let Some(line) = ev.to_notification() {
+        // Ten meter readings a second would drown the log.
+        if let Some(line) = ev
+            .to_notification()
+            .filter(|_| !matches!(ev, Event::InputLevel(_)))
+        {
             self.push_log(line);
         }
         match ev {
@@ -254,6 +261,7 @@ impl AppState {
                 self.params.insert(name.clone(), value.clone());
             }
             Event::Stopped => self.stopped = true,
+            Event::InputLevel(n) => self.input_level = Some(*n),
             Event::Start | Event::Warning(_) => {}
         }
     }

@@ -264,6 +264,26 @@ fn settings_are_checked_before_they_are_saved() {
     );
 }
 
+#[test]
+fn the_audio_screen_meters_the_microphone_and_plays_a_test_sound() {
+    let mut w = Fed::new(&[]);
+    w.harness.get_by_label("Audio").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::InputLevel { on: true }]);
+    w.feed(Event::InputLevel(73));
+    assert!(w.harness.query_by_label_contains("73 %").is_some());
+    assert!(
+        w.harness.state().state.log.is_empty(),
+        "meter readings stay out of the log"
+    );
+    w.harness.get_by_label("Play a test sound").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::TestSound]);
+    w.harness.get_by_label("Phone").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::InputLevel { on: false }]);
+}
+
 /// Steps the window until `pred` holds (the engine works in real time).
 fn run_until(
     h: &mut Harness<'static, SoftphoneApp>,

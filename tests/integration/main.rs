@@ -2,6 +2,7 @@
 //! binary, and deterministic in-process tests of the sans-IO core on a simulated clock.
 
 mod audio_compare;
+mod audio_tools;
 mod calls;
 mod codecs;
 mod config;

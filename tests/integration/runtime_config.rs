@@ -136,7 +136,7 @@ fn the_server_pushes_parameters_in_register_replies() {
 }
 
 /// Seconds of `wav` whose 20 ms frames carry sound (RMS above a quiet floor).
-fn seconds_of_sound(wav: &std::path::Path) -> f64 {
+pub(crate) fn seconds_of_sound(wav: &std::path::Path) -> f64 {
     let samples = crate::audio_compare::read_wav(wav);
     let frame = 160; // 20 ms at 8 kHz (read_wav gives 8 kHz)
     let loud = samples
