@@ -359,3 +359,52 @@ From: <sip:1001@sim.example>;tag=x\r\nTo: <sip:1001@sim.example>;tag=y\r\nCall-I
         vec!["sip:1001@192.168.1.10:5070".to_string()]
     );
 }
+
+/// A changed account while registered: the old binding is removed first, then the new account
+/// registers (and call preferences alone do not re-register).
+#[test]
+fn a_changed_account_unregisters_the_old_one_then_registers() {
+    let mut sim = Sim::new(3, ua_config("pw"), RegistrarBehaviour::default());
+    sim.ua_start();
+    assert!(sim.run_until(10, |s| s.is_registered()));
+    let sent_before = sim.registers_sent().len();
+    let mut same = ua_config("pw");
+    same.max_lines = 2;
+    assert_eq!(
+        sim.ua.reconfigure(sim.now, same),
+        softphone::sip::ua::Reconfigured::Preferences
+    );
+    sim.run_for(5);
+    assert_eq!(
+        sim.registers_sent().len(),
+        sent_before,
+        "no REGISTER for preferences"
+    );
+    let mut other = ua_config("pw");
+    other.user = "1002".into();
+    assert_eq!(
+        sim.ua.reconfigure(sim.now, other),
+        softphone::sip::ua::Reconfigured::Account
+    );
+    assert!(sim.run_until(10, |s| {
+        s.registrar
+            .live_bindings(s.now)
+            .iter()
+            .any(|b| b.contains("1002@"))
+            && s.is_registered()
+    }));
+    let live = sim.registrar.live_bindings(sim.now);
+    assert!(live.iter().all(|b| !b.contains("1001@")), "{live:?}");
+    let regs = sim.registers_sent();
+    let unregister = regs[sent_before..]
+        .iter()
+        .position(|(_, r)| {
+            r.contains("<sip:1001@") && (r.contains("expires=0") || r.contains("Expires: 0"))
+        })
+        .expect("an un-REGISTER of the old account");
+    let register_new = regs[sent_before..]
+        .iter()
+        .position(|(_, r)| r.contains("<sip:1002@"))
+        .expect("a REGISTER of the new account");
+    assert!(unregister < register_new, "{regs:#?}");
+}

@@ -23,18 +23,17 @@ pub use reconfigure::Reconfigured;
 pub use server_params::parse_mparam;
 
 use super::call::{Call, CallDirection, CallState};
-use super::digest::{Credentials, Secret};
+use super::digest::Secret;
 use super::message::{Method, SipMessage};
 use super::parse::parse_message;
 use super::random_token;
-use super::registration::{AcceptExpires, RegOutput, RegState, Registration, RegistrationConfig};
+use super::registration::{AcceptExpires, RegOutput, RegState, Registration};
 use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
-use super::validate::allow_header;
 use crate::sdp::{Codec, Direction, Negotiated, OpusParams};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -361,42 +360,6 @@ impl UserAgent {
             last_dialed: None,
             account_pending: false,
         }
-    }
-
-    /// The registration for `cfg`'s account (`None` without a user name), binding `contact`.
-    fn build_registration(
-        cfg: &UaConfig,
-        contact: SocketAddr,
-        rng: &mut StdRng,
-    ) -> Option<Registration> {
-        if cfg.user.is_empty() {
-            return None;
-        }
-        let rc = RegistrationConfig {
-            user: cfg.user.clone(),
-            domain: cfg.domain.clone(),
-            display_name: cfg.display_name.clone(),
-            credentials: Credentials {
-                username: cfg.auth_user.clone().unwrap_or_else(|| cfg.user.clone()),
-                password: cfg.password.clone(),
-                ha1_md5: cfg.ha1_md5.clone(),
-                realm: cfg.realm.clone(),
-            },
-            interval: cfg.register_interval,
-            accept_expires: cfg.accept_expires,
-            retry_base: cfg.timers.t1 * 10,
-            retry_max: Duration::from_secs(300),
-            extra_headers: vec![
-                ("Allow".into(), allow_header(ALLOWED_METHODS)),
-                ("User-Agent".into(), cfg.user_agent.clone()),
-            ],
-        };
-        let reg_rng = StdRng::seed_from_u64(rng.random());
-        Some(Registration::new(
-            rc,
-            Self::contact_uri(cfg, contact),
-            reg_rng,
-        ))
     }
 
     fn contact_uri(cfg: &UaConfig, addr: SocketAddr) -> String {

@@ -4,9 +4,14 @@
 //! timers stay. A changed account (user, server, credentials, interval) re-registers: a live
 //! binding of the old account is removed first, then the new one registers.
 
-use super::{UaConfig, UaEvent, UserAgent};
-use crate::sip::registration::RegState;
-use std::time::Instant;
+use super::{ALLOWED_METHODS, UaConfig, UaEvent, UserAgent};
+use crate::sip::digest::Credentials;
+use crate::sip::registration::{RegState, Registration, RegistrationConfig};
+use crate::sip::validate::allow_header;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// What a reconfiguration did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,42 @@ fn same_account(a: &UaConfig, b: &UaConfig) -> bool {
 }
 
 impl UserAgent {
+    /// The registration for `cfg`'s account (`None` without a user name), binding `contact`.
+    pub(super) fn build_registration(
+        cfg: &UaConfig,
+        contact: SocketAddr,
+        rng: &mut StdRng,
+    ) -> Option<Registration> {
+        if cfg.user.is_empty() {
+            return None;
+        }
+        let rc = RegistrationConfig {
+            user: cfg.user.clone(),
+            domain: cfg.domain.clone(),
+            display_name: cfg.display_name.clone(),
+            credentials: Credentials {
+                username: cfg.auth_user.clone().unwrap_or_else(|| cfg.user.clone()),
+                password: cfg.password.clone(),
+                ha1_md5: cfg.ha1_md5.clone(),
+                realm: cfg.realm.clone(),
+            },
+            interval: cfg.register_interval,
+            accept_expires: cfg.accept_expires,
+            retry_base: cfg.timers.t1 * 10,
+            retry_max: Duration::from_secs(300),
+            extra_headers: vec![
+                ("Allow".into(), allow_header(ALLOWED_METHODS)),
+                ("User-Agent".into(), cfg.user_agent.clone()),
+            ],
+        };
+        let reg_rng = StdRng::seed_from_u64(rng.random());
+        Some(Registration::new(
+            rc,
+            Self::contact_uri(cfg, contact),
+            reg_rng,
+        ))
+    }
+
     /// Takes a new configuration (see the module docs for what applies when).
     pub fn reconfigure(&mut self, now: Instant, mut cfg: UaConfig) -> Reconfigured {
         cfg.local = self.cfg.local;
