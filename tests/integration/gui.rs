@@ -4,7 +4,7 @@
 
 use crate::peers::{Baresip, Kamailio, KamailioOptions, speech};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use softphone::engine::{Command, Event};
 use softphone::gui::{EngineLink, SoftphoneApp};
 use std::collections::BTreeMap;
@@ -284,6 +284,39 @@ fn the_audio_screen_meters_the_microphone_and_plays_a_test_sound() {
     assert_eq!(w.sent(), vec![Command::InputLevel { on: false }]);
 }
 
+/// Tab walks through the controls: the account, the number, the pad, Call, the lines.
+#[test]
+fn every_control_is_reachable_by_keyboard() {
+    let mut w = Fed::new(&[]);
+    w.harness.run();
+    let mut reached = Vec::new();
+    for _ in 0..60 {
+        w.harness.key_press(egui::Key::Tab);
+        w.harness.run();
+        let focused = w
+            .harness
+            .query_all(egui_kittest::kittest::By::new().predicate(|n| n.is_focused()))
+            .filter_map(|n| n.accesskit_node().label())
+            .collect::<Vec<_>>();
+        reached.extend(focused);
+    }
+    for label in [
+        "Connect",
+        "Server",
+        "Number to call",
+        "5",
+        "#",
+        "Call",
+        "Line 2 (free)",
+        "Settings",
+    ] {
+        assert!(
+            reached.iter().any(|r| r == label),
+            "{label} never took the focus: {reached:?}"
+        );
+    }
+}
+
 /// Steps the window until `pred` holds (the engine works in real time).
 fn run_until(
     h: &mut Harness<'static, SoftphoneApp>,
@@ -342,6 +375,7 @@ fn the_window_calls_and_answers_through_kamailio_and_baresip() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(420.0, 640.0))
         .with_max_steps(64)
+        .with_context_setup(softphone::gui::install_fonts)
         .build_ui_state(|ui, app: &mut SoftphoneApp| app.draw(ui), app);
     let t = Duration::from_secs(20);
     run_until(&mut h, t, "Registered", |h| {
@@ -376,6 +410,15 @@ fn the_window_calls_and_answers_through_kamailio_and_baresip() {
     h.key_press(egui::Key::Escape);
     run_until(&mut h, t, "the hung-up call", |h| {
         h.query_by_label_contains("Line 1 (free)").is_some()
+    });
+    // A language switch goes through the engine and comes back as its parameter event.
+    h.get_by_label("Settings").click();
+    h.run();
+    h.get_by_label("Language").click();
+    h.run();
+    h.get_by_label("Deutsch").click();
+    run_until(&mut h, t, "the German labels", |h| {
+        h.query_by_label("Telefon").is_some() && h.query_by_label("Einstellungen").is_some()
     });
     h.state().send(Command::Exit);
     let _ = engine.join();
