@@ -202,6 +202,22 @@ fn a_second_launch_hands_its_link_over_and_no_password_is_on_disk() {
     );
 }
 
+/// Starts a private D-Bus session bus with its socket in `dir`; gives its address and pid
+/// (the caller stops it).
+pub(crate) fn session_bus(dir: &Path) -> (String, u32) {
+    let address = format!("unix:path={}", dir.join("bus").display());
+    let out = Command::new("dbus-daemon")
+        .args(["--session", "--fork", "--print-pid=1", "--nopidfile"])
+        .arg(format!("--address={address}"))
+        .output()
+        .expect("dbus-daemon (is the dbus package installed?)");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("dbus-daemon pid");
+    (address, pid)
+}
+
 /// A private D-Bus session with an unlocked gnome-keyring: a real Secret Service.
 struct KeyringSession {
     address: String,
@@ -212,16 +228,7 @@ struct KeyringSession {
 impl KeyringSession {
     fn start() -> KeyringSession {
         let dir = tempfile::tempdir().expect("tempdir");
-        let address = format!("unix:path={}", dir.path().join("bus").display());
-        let out = Command::new("dbus-daemon")
-            .args(["--session", "--fork", "--print-pid=1", "--nopidfile"])
-            .arg(format!("--address={address}"))
-            .output()
-            .expect("dbus-daemon (is the dbus package installed?)");
-        let dbus_pid: u32 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("dbus-daemon pid");
+        let (address, dbus_pid) = session_bus(dir.path());
         let mut keyring = Command::new("gnome-keyring-daemon")
             .args(["--unlock", "--components=secrets", "--daemonize"])
             .env("DBUS_SESSION_BUS_ADDRESS", &address)

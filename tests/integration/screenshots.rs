@@ -1,7 +1,8 @@
 //! The real window on a virtual X screen (Xvfb, Mesa's software OpenGL): the softphone binary
 //! opened as a user would, registered with Kamailio, photographed with ImageMagick — the main
 //! window, an incoming call from baresip, and compact mode. The pictures are kept in
-//! `target/tmp/screenshots/` (the README shows copies from `assets/screenshots/`). The window's
+//! `target/tmp/screenshots/` (the README shows copies from `assets/screenshots/`). The
+//! incoming call's desktop notification is watched for on a private session bus. The window's
 //! idle CPU use over 5 s is printed (measured, not asserted).
 
 use crate::peers::{Baresip, Kamailio, KamailioOptions, free_port, signal, speech};
@@ -54,7 +55,7 @@ impl Drop for Xvfb {
 }
 
 /// The softphone window on `x`, with its own folders under `home`.
-fn open_window(x: &Xvfb, home: &Path, params: &[String]) -> Child {
+fn open_window(x: &Xvfb, home: &Path, bus: &str, params: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_softphone"))
         .args([
             "recorddevice=null",
@@ -69,6 +70,7 @@ fn open_window(x: &Xvfb, home: &Path, params: &[String]) -> Child {
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -157,6 +159,21 @@ fn the_real_window_main_incoming_and_compact() {
     let (_, theirs) = speech(work.path(), "theirs", "Hello.", 2);
     let bs = Baresip::start_with(&kam, "1002", &theirs, "PCMU", "manual");
     let x = Xvfb::start();
+    // A private session bus, watched for the desktop notification of the incoming call.
+    let (bus, bus_pid) = crate::config::session_bus(work.path());
+    let watched = work.path().join("notifications.txt");
+    let mut monitor = Command::new("dbus-monitor")
+        .args([
+            "--address",
+            &bus,
+            "interface='org.freedesktop.Notifications'",
+        ])
+        .stdout(Stdio::from(
+            std::fs::File::create(&watched).expect("monitor file"),
+        ))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor");
     let account = vec![
         format!("serveraddress={}", kam.addr()),
         "username=1001".to_string(),
@@ -164,7 +181,7 @@ fn the_real_window_main_incoming_and_compact() {
         format!("signalingport={}", free_port()),
         "ringtimeout=0".to_string(),
     ];
-    let sp = open_window(&x, work.path(), &account);
+    let sp = open_window(&x, work.path(), &bus, &account);
     let id = window_id(&x);
     // Registered (Kamailio has the binding) and drawn.
     let end = Instant::now() + Duration::from_secs(20);
@@ -182,6 +199,18 @@ fn the_real_window_main_incoming_and_compact() {
     bs.command("dial", &format!("sip:1001@{}", kam.addr()));
     std::thread::sleep(Duration::from_secs(2));
     shoot(&x, &id, "incoming");
+    // No window manager gives the window the focus here, so the call is also announced on
+    // the desktop (org.freedesktop.Notifications.Notify on the session bus).
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while Instant::now() < end && !seen.contains("Incoming call from 1002") {
+        std::thread::sleep(Duration::from_millis(200));
+        seen = std::fs::read_to_string(&watched).unwrap_or_default();
+    }
+    assert!(
+        seen.contains("member=Notify") && seen.contains("Incoming call from 1002"),
+        "no desktop notification:\n{seen}"
+    );
     let err = stop(sp);
     assert!(!err.contains("panicked"), "{err}");
 
@@ -191,10 +220,13 @@ fn the_real_window_main_incoming_and_compact() {
         p[3] = format!("signalingport={}", free_port());
         p
     };
-    let sp = open_window(&x, work.path(), &compact);
+    let sp = open_window(&x, work.path(), &bus, &compact);
     let id = window_id(&x);
     std::thread::sleep(Duration::from_secs(2));
     shoot(&x, &id, "compact");
     let err = stop(sp);
     assert!(!err.contains("panicked"), "{err}");
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    signal(bus_pid, "TERM");
 }
