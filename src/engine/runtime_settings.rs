@@ -49,7 +49,7 @@ pub(super) struct Targets<'a> {
 
 /// Sets each `(name, value)` from `source`, then applies what changed once.
 pub(super) async fn set_parameters(
-    t: Targets<'_>,
+    mut t: Targets<'_>,
     values: &[(String, String)],
     source: Source,
     persist: bool,
@@ -68,13 +68,7 @@ pub(super) async fn set_parameters(
         changed.contains(&"playbackdevice"),
     );
     let immediate = t.settings.bool("changeaudiodevimmediate");
-    apply(Targets {
-        settings: t.settings,
-        ua: t.ua,
-        calls: t.calls,
-        reporter: t.reporter,
-    })
-    .await;
+    apply(&mut t).await;
     if immediate && (record || playback) {
         t.calls.switch_devices(record, playback, t.reporter);
     }
@@ -159,7 +153,7 @@ async fn set_one(
 }
 
 /// Rebuilds what the engine derived from the settings.
-async fn apply(t: Targets<'_>) {
+async fn apply(t: &mut Targets<'_>) {
     t.calls.prefs = CallPrefs::from_settings(t.settings, t.reporter);
     t.calls.rtp_base = t.settings.int("rtpport") as u16;
     match ua_config(t.settings).await {
