@@ -102,20 +102,16 @@ impl SoftphoneApp {
         let _ = self.link.commands.send(c);
     }
 
-    /// Takes every event waiting; gives whether there was any.
-    pub fn drain_events(&mut self) -> bool {
-        let mut any = false;
+    /// Takes every event (and SIP trace line) waiting.
+    pub fn drain_events(&mut self) {
         while let Ok(ev) = self.link.events.try_recv() {
             self.state.apply(&ev, Instant::now());
-            any = true;
         }
         if let Some(trace) = &self.trace {
             for line in trace.try_iter() {
                 self.state.push_log(line);
-                any = true;
             }
         }
-        any
     }
 
     /// Language and skin follow their parameters (the settings screen, the server).

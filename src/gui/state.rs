@@ -94,8 +94,6 @@ pub struct AppState {
     pub params: BTreeMap<String, String>,
     /// The engine has stopped.
     pub stopped: bool,
-    /// The last error, for the status line.
-    pub last_error: Option<String>,
     /// The microphone level meter's last reading (0-100), while it runs.
     pub input_level: Option<u8>,
 }
@@ -111,7 +109,6 @@ impl AppState {
             log: VecDeque::new(),
             params,
             stopped: false,
-            last_error: None,
             input_level: None,
         }
     }
@@ -254,7 +251,6 @@ impl AppState {
                 if let Some(reason) = text.strip_prefix("Register failed: ") {
                     self.account = Account::Failed(reason.to_string());
                 }
-                self.last_error = Some(text.clone());
             }
             Event::Cdr(c) => self.history.insert(0, c.clone()),
             Event::Parameter { name, value, .. } => {
