@@ -1,10 +1,14 @@
 //! Softphone: a desktop SIP softphone. The library holds the engine so that the binary, the
 //! integration tests, the benchmarks and the fuzz targets share one build of it.
 //!
-//! Layers: [`sip`] is the sans-IO protocol core; [`engine`] owns sockets, DNS and timers
-//! (tokio) and turns core events into the notification lines of the control API; [`config`]
-//! turns `key=value` parameters into typed settings; [`store`] keeps history, contacts and chat
-//! in SQLite; [`gui`] is the egui window over the engine's command/event API.
+//! Layers, from the bottom up (a module imports only those below it): [`model`] is the typed
+//! command/event model and its reducer that every face shares (std + serde only); [`sip`],
+//! [`sdp`], [`rtp`] and [`media`] are the sans-IO protocol and media cores; [`audio`] holds the
+//! sound devices; [`config`] turns `key=value` parameters into typed settings; [`store`] keeps
+//! history, contacts and chat in SQLite; [`phone`] is the sans-IO line policy; [`engine`] owns
+//! sockets, DNS, timers and threads and drives the cores; [`api`] holds the edges (the
+//! notification lines, the text and JSON command lines, the single-instance hand-over) and
+//! [`gui`] the egui window.
 
 pub mod api;
 pub mod audio;
@@ -12,6 +16,8 @@ pub mod config;
 pub mod engine;
 pub mod gui;
 pub mod media;
+pub mod model;
+pub mod phone;
 pub mod rtp;
 pub mod sdp;
 pub mod sip;

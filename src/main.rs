@@ -1,11 +1,14 @@
 //! The `softphone` binary: parses `key=value` parameters and runs the engine. `--headless`
-//! prints engine events as notification lines on stdout (logs go to stderr).
+//! prints engine events on stdout, as the reference's notification lines or, with
+//! `--format=json`, as one JSON event per line (logs go to stderr), and reads commands on
+//! stdin (text lines such as `Call,1002`, or JSON objects).
 
+use softphone::api::notify::Notifier;
 use softphone::config::Settings;
 use softphone::config::params::help_text;
-use softphone::engine::{Command, Event, run_engine};
+use softphone::engine::{CommandSender, start_engine};
+use softphone::model::{Command, Event, NoticeKind};
 use std::process::ExitCode;
-use tokio::sync::mpsc;
 
 /// Logs go to standard error; with a window and `loglevel` 4 or more the SIP trace also goes
 /// to the window's log (the returned handle and lines are for it).
@@ -71,6 +74,8 @@ async fn stop_signal() {
 /// is used. Gives what the user should hear (a missing keyring service is said once; the
 /// password then stays in memory only).
 fn keyring_step(settings: &mut Settings) -> Vec<Event> {
+    let info = |t: String| Event::info(NoticeKind::Keyring, t);
+    let warning = |t: String| Event::warning(NoticeKind::Keyring, t);
     use softphone::config::{Source, secrets};
     let (user, server) = (settings.text("username"), settings.text("serveraddress"));
     if user.is_empty() || server.is_empty() {
@@ -84,31 +89,29 @@ fn keyring_step(settings: &mut Settings) -> Vec<Event> {
         }
 
         match secrets::delete(&account) {
-            Ok(()) => notes.push(Event::Info(format!(
+            Ok(()) => notes.push(info(format!(
                 "clearcfg: the remembered password of {account} is forgotten"
             ))),
-            Err(e) => notes.push(Event::Warning(format!("clearcfg: {e}"))),
+            Err(e) => notes.push(warning(format!("clearcfg: {e}"))),
         }
         return notes;
     }
     match settings.secret("password") {
         Some(pw) if settings.bool("savepassword") => match secrets::save(&account, pw.expose()) {
-            Ok(()) => notes.push(Event::Info(format!(
+            Ok(()) => notes.push(info(format!(
                 "the password of {account} is saved in the keyring"
             ))),
-            Err(e) => notes.push(Event::Warning(format!(
-                "{e}: the password stays in memory only"
-            ))),
+            Err(e) => notes.push(warning(format!("{e}: the password stays in memory only"))),
         },
         Some(_) => {}
         None => match secrets::load(&account) {
             Ok(Some(pw)) => {
                 if let Err(e) = settings.set_from("password", &pw, Source::Keyring) {
-                    notes.push(Event::Warning(format!("keyring: {e}")));
+                    notes.push(warning(format!("keyring: {e}")));
                 }
             }
             Ok(None) => {}
-            Err(e) => notes.push(Event::Warning(format!(
+            Err(e) => notes.push(warning(format!(
                 "{e}: no remembered password for {account}"
             ))),
         },
@@ -187,6 +190,68 @@ fn history_command(dirs: Option<&directories::ProjectDirs>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// How headless mode writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The reference's notification lines.
+    Text,
+    /// One JSON event per line.
+    Json,
+}
+
+/// Standard output of headless mode: each event as its notification lines or as JSON.
+struct Console {
+    format: Format,
+    notifier: Notifier,
+}
+
+impl Console {
+    fn print(&mut self, ev: &Event) {
+        match self.format {
+            Format::Text => {
+                for line in self.notifier.lines(ev) {
+                    println!("{line}");
+                }
+            }
+            Format::Json => println!("{}", softphone::api::json::event_line(ev)),
+        }
+    }
+}
+
+/// Commands on standard input, one per line: a text command (`Call,1002`, `Dtmf,1,123#`,
+/// `Hangup,1`, `Exit`) or a JSON object (`{"type":"call","number":"1002"}`). A bad line is
+/// answered with a warning and otherwise ignored; end of input only stops the reading.
+async fn read_commands(
+    commands: CommandSender,
+    bad_lines: tokio::sync::mpsc::UnboundedSender<Event>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request = if softphone::api::json::is_json(&line) {
+            softphone::api::json::parse_request(&line, || commands.next_id())
+        } else {
+            softphone::api::lines::parse_line(&line).map(|command| softphone::model::Request {
+                id: commands.next_id(),
+                command,
+            })
+        };
+        match request {
+            Ok(r) => {
+                if !commands.send_request(r) {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = bad_lines.send(Event::warning(NoticeKind::Input, e));
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -225,10 +290,20 @@ fn main() -> ExitCode {
     }
     let headless = args.iter().any(|a| a == "--headless");
     let show_config = args.iter().any(|a| a == "--show-config");
-    if let Some(flag) = args
-        .iter()
-        .find(|a| a.starts_with("--") && *a != "--headless" && *a != "--show-config")
-    {
+    let format = match args.iter().find_map(|a| a.strip_prefix("--format=")) {
+        None | Some("text") => Format::Text,
+        Some("json") => Format::Json,
+        Some(other) => {
+            eprintln!("softphone: --format={other}: text or json");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(flag) = args.iter().find(|a| {
+        a.starts_with("--")
+            && *a != "--headless"
+            && *a != "--show-config"
+            && !a.starts_with("--format=")
+    }) {
         eprintln!("softphone: unknown option {flag}; see --help");
         return ExitCode::from(2);
     }
@@ -255,11 +330,14 @@ fn main() -> ExitCode {
         && let Some(file) = settings.file()
     {
         keyring_events.push(match file.remove() {
-            Ok(()) => Event::Info(format!(
-                "clearcfg: the saved settings ({}) are removed",
-                file.path().display()
-            )),
-            Err(e) => Event::Warning(format!("clearcfg: {e}")),
+            Ok(()) => Event::info(
+                NoticeKind::Parameter,
+                format!(
+                    "clearcfg: the saved settings ({}) are removed",
+                    file.path().display()
+                ),
+            ),
+            Err(e) => Event::warning(NoticeKind::Parameter, format!("clearcfg: {e}")),
         });
         settings.forget(softphone::config::Source::Persisted);
     }
@@ -269,14 +347,15 @@ fn main() -> ExitCode {
             "{name} is not implemented in this build yet; its value does nothing"
         ));
     }
+    let notes: Vec<Event> = warnings
+        .into_iter()
+        .map(|w| Event::warning(NoticeKind::Parameter, w))
+        .chain(keyring_events)
+        .collect();
     if show_config {
-        for w in &warnings {
-            eprintln!("warning: {w}");
-        }
-        for e in &keyring_events {
-            if let Some(line) = e.to_notification() {
-                eprintln!("{line}");
-            }
+        let mut notifier = Notifier::new();
+        for line in notes.iter().flat_map(|e| notifier.lines(e)) {
+            eprintln!("{line}");
         }
         for (name, value, source) in settings.effective() {
             println!("{name:<18} = {value:<24} ({})", source.label());
@@ -284,20 +363,20 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let trace = init_logging(settings.int("loglevel"), !headless);
-    let notes: Vec<String> = warnings
-        .into_iter()
-        .map(Event::Warning)
-        .chain(keyring_events)
-        .filter_map(|e| e.to_notification())
-        .collect();
+    let mut console = Console {
+        format,
+        notifier: Notifier::new(),
+    };
     for n in &notes {
-        println!("{n}");
+        console.print(n);
     }
     // Single instance: a running softphone takes this launch's words (a clicked link).
+    #[cfg(unix)]
     let instance = dirs
         .as_ref()
         .filter(|_| settings.bool("singleinstance"))
         .map(|d| softphone::api::instance::socket_path(d.data_dir()));
+    #[cfg(unix)]
     if let Some(path) = &instance {
         use softphone::api::instance::{Handover, hand_over};
         match hand_over(path, &args) {
@@ -314,15 +393,13 @@ fn main() -> ExitCode {
         let path = d.data_dir().join("softphone.db");
         softphone::store::Store::open(&path)
             .map_err(|e| {
-                println!(
-                    "{}",
-                    Event::Warning(format!(
+                console.print(&Event::warning(
+                    NoticeKind::History,
+                    format!(
                         "{}: {e}; the call history is not kept this run",
                         path.display()
-                    ))
-                    .to_notification()
-                    .unwrap_or_default()
-                )
+                    ),
+                ))
             })
             .ok()
     });
@@ -332,14 +409,20 @@ fn main() -> ExitCode {
             .and_then(|s| s.recent_calls(500).ok())
             .unwrap_or_default();
         let skins = dirs.as_ref().map(|d| d.config_dir().join("skins"));
+        let mut notifier = Notifier::new();
+        let log: Vec<String> = notes.iter().flat_map(|e| notifier.lines(e)).collect();
+        #[cfg(unix)]
         let listen_at = instance.clone();
         let result =
-            softphone::gui::run_window(settings, store, history, skins, notes, trace, move |tx| {
+            softphone::gui::run_window(settings, store, history, skins, log, trace, move |tx| {
+                #[cfg(unix)]
                 if let Some(path) = &listen_at
                     && let Err(e) = softphone::api::instance::listen(path, tx.clone())
                 {
                     tracing::warn!("single instance: {e}");
                 }
+                #[cfg(not(unix))]
+                let _ = tx;
             });
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -360,56 +443,35 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+        let (commands, mut events, engine) = start_engine(settings, store);
+        #[cfg(unix)]
         if let Some(path) = &instance
-            && let Err(e) = softphone::api::instance::listen(path, cmd_tx.clone())
+            && let Err(e) = softphone::api::instance::listen(path, commands.clone())
         {
-            println!(
-                "{}",
-                Event::Warning(format!("single instance: {e}"))
-                    .to_notification()
-                    .unwrap_or_default()
-            );
+            console.print(&Event::warning(
+                NoticeKind::Engine,
+                format!("single instance: {e}"),
+            ));
         }
-        let engine = tokio::spawn(run_engine(settings, store, cmd_rx, ev_tx));
-        // Commands on standard input, one per line (`Call,1002`, `Dtmf,1,123#`, `Hangup,1`,
-        // `Exit`); a bad line gets a WARNING and is otherwise ignored. End of input only stops
-        // the reading.
-        let stdin_tx = cmd_tx.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncBufReadExt;
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match Command::parse_line(&line) {
-                    Ok(cmd) => {
-                        if stdin_tx.send(cmd).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => println!(
-                        "{}",
-                        Event::Warning(e).to_notification().unwrap_or_default()
-                    ),
-                }
-            }
-        });
+        let (bad_tx, mut bad_lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(read_commands(commands.clone(), bad_tx));
         let signals = tokio::spawn(async move {
             stop_signal().await;
-            let _ = cmd_tx.send(Command::Exit);
+            commands.send(Command::Exit);
             // A second signal while unregistering exits at once.
             stop_signal().await;
             std::process::exit(130);
         });
-        while let Some(ev) = ev_rx.recv().await {
-            if let Some(line) = ev.to_notification() {
-                println!("{line}");
-            }
-            if ev == Event::Stopped {
-                break;
+        loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { break };
+                    console.print(&ev);
+                    if ev == Event::Stopped {
+                        break;
+                    }
+                }
+                Some(bad) = bad_lines.recv() => console.print(&bad),
             }
         }
         signals.abort();

@@ -5,13 +5,13 @@
 //! given (the reply says what was set and what was refused, and why).
 
 use crate::config::link_to_params;
-use crate::engine::event::Command;
+use crate::engine::CommandSender;
+use crate::model::{Command, ParamValue};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 /// Where the running instance listens.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -84,7 +84,7 @@ pub fn interpret(words: &[String]) -> (Vec<Command>, String) {
                         Err(e) if !encrypted && !special => refused.push(e),
                         _ => {
                             set.push(def.name);
-                            values.push((def.name.to_string(), v.to_string()));
+                            values.push(ParamValue::new(def.name, v));
                         }
                     }
                 }
@@ -133,7 +133,7 @@ fn private_dir(dir: &Path) -> std::io::Result<u32> {
 }
 
 /// Listens for later launches and turns their words into commands for the engine.
-pub fn listen(path: &Path, commands: mpsc::UnboundedSender<Command>) -> std::io::Result<()> {
+pub fn listen(path: &Path, commands: CommandSender) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let me = private_dir(dir)?;
     // Only reached when connecting failed: what is there is a stale socket.
@@ -161,7 +161,7 @@ pub fn listen(path: &Path, commands: mpsc::UnboundedSender<Command>) -> std::io:
                         .collect();
                     let (cmds, reply) = interpret(&words);
                     for cmd in cmds {
-                        let _ = commands.send(cmd);
+                        commands.send(cmd);
                     }
                     reply
                 };
@@ -206,7 +206,7 @@ mod tests {
             cmds,
             vec![
                 Command::SetParameters {
-                    values: vec![("maxlines".into(), "2".into())],
+                    values: vec![ParamValue::new("maxlines", "2")],
                     persist: false
                 },
                 Command::Call {

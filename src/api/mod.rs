@@ -1,4 +1,10 @@
-//! Local control channels into a running softphone. For now the single-instance hand-over: a
-//! second launch (a clicked `sip:` link, a script) passes its words to the running instance.
+//! The edges where the outside world meets the typed model: the Mizu notification lines
+//! ([`notify`]), the headless text command lines ([`lines`]), the JSON lines of
+//! `--format=json` ([`json`]), and the single-instance hand-over ([`instance`], Unix only).
 
+pub mod json;
+pub mod lines;
+pub mod notify;
+
+#[cfg(unix)]
 pub mod instance;

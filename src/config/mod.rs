@@ -10,8 +10,9 @@ mod param_table;
 pub mod params;
 pub mod persisted;
 pub mod secrets;
+pub mod server_push;
 
-use crate::sip::digest::Secret;
+use crate::model::Secret;
 use params::{Kind, ParamDef, check, closest, find, parse_bool};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -54,41 +55,7 @@ pub fn link_to_params(arg: &str) -> Option<Vec<String>> {
     Some(vec![format!("callto={number}"), "autocall=true".into()])
 }
 
-/// Where a value came from, in precedence order: a later source wins.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub enum Source {
-    /// The built-in default.
-    Default,
-    /// `wpcfg.ini` beside the binary or in the config folder.
-    IniFile,
-    /// The settings file (`settings.toml`) the softphone keeps itself.
-    Persisted,
-    /// The OS keyring (a remembered password).
-    Keyring,
-    /// `key=value` on the command line (or a launched link).
-    CommandLine,
-    /// Changed while running (the API, the window, a later launch).
-    Runtime,
-    /// An `x-mparam`/`x-mparamp` header from the SIP server.
-    Server,
-}
-
-impl Source {
-    /// How `--show-config` names it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Source::Default => "default",
-            Source::IniFile => "wpcfg.ini",
-            Source::Persisted => "settings file",
-            Source::Keyring => "keyring",
-            Source::CommandLine => "command line",
-            Source::Runtime => "runtime",
-            Source::Server => "server",
-        }
-    }
-}
+pub use crate::model::Source;
 
 /// The parameters set so far (defaults are not stored; getters fall back to them).
 #[derive(Clone, Default)]

@@ -3,8 +3,8 @@
 //! frame of every 100 ms as a percentage of full scale on a dB scale (-60 dBFS = 0 %,
 //! 0 dBFS = 100 %), so speech shows in the upper half.
 
-use super::event::Event;
 use crate::audio::AudioSource;
+use crate::model::Event;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -52,7 +52,7 @@ impl LevelMeter {
                         loudest = loudest.max(level_percent(&frame));
                         frames += 1;
                         if frames == 5 {
-                            if events.send(Event::InputLevel(loudest)).is_err() {
+                            if events.send(Event::InputLevel { level: loudest }).is_err() {
                                 return;
                             }
                             (loudest, frames) = (0, 0);

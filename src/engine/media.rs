@@ -6,6 +6,8 @@ use crate::audio::{AudioSink, AudioSource};
 use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use crate::media::pipeline::{PipelineError, ReceivePath, SendPath};
 use crate::media::tone::{Tone, ToneKind};
+use crate::model::MediaStats;
+use crate::rtp::latch::{RtpLatch, Verdict};
 use crate::rtp::rtcp::{ReceptionStats, build_report, ntp_from_unix, parse_compound};
 use crate::rtp::{RtpSender, parse};
 use crate::sdp::{Direction, Negotiated, OpusParams};
@@ -39,20 +41,6 @@ pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<RtpSockets> {
 pub struct RtpSockets {
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
-}
-
-/// A line's media statistics when it stops, for the user and the log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaStats {
-    pub sent: u64,
-    pub received: u64,
-    pub lost: u64,
-    /// Interarrival jitter (RFC 3550 A.8), milliseconds.
-    pub jitter_ms: f64,
-    /// Round trip from the peer's RTCP reports, milliseconds.
-    pub rtt_ms: Option<f64>,
-    /// Packets the jitter buffer had to conceal.
-    pub concealed: u64,
 }
 
 /// Media settings from the parameters, the same for every call.
@@ -133,6 +121,8 @@ pub enum MediaEvent {
     Failed { line: u32, reason: String },
     /// A sound device failed, was replaced or came back; the call goes on.
     Device { line: u32, message: String },
+    /// RTP from a source other than the call's was dropped (said once per call).
+    Foreign { line: u32, from: SocketAddr },
 }
 
 /// Our NTP time for RTCP (the driver may read the clock; the RTCP logic itself does not).
@@ -265,8 +255,9 @@ async fn run(
         (rng.random(), rng.random(), rng.random())
     };
     let mut sender = RtpSender::new(n.payload_type, ssrc, seq, ts);
+    // Where our RTP goes: the source the latch took, else the signalled address.
+    let mut latch = RtpLatch::new(n.remote);
     let mut remote = n.remote;
-    let mut latched = false;
     let mut ringback: Option<Tone> = None;
     let mut got_rtp = false;
     // NAT opening: the peer's media gets in once we have sent something its way.
@@ -286,7 +277,6 @@ async fn run(
             }
         }
     }
-    let mut remote_ssrc: Option<u32> = None;
     let frame_time = Duration::from_millis(u64::from(n.ptime.clamp(10, 60)));
     let mut tick = tokio::time::interval(frame_time);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -381,11 +371,34 @@ async fn run(
             recv = socket.recv_from(&mut buf) => match recv {
                 Ok((len, from)) => {
                     if len >= 2 && (64..=95).contains(&(buf[1] & 0x7f)) {
-                        // RTCP multiplexed on the RTP port (RFC 5761 §4).
-                        on_rtcp(&buf[..len], sender.ssrc, &mut rx_stats, &mut rtt);
+                        // RTCP multiplexed on the RTP port (RFC 5761 §4), from the peer's host.
+                        if latch.is_peer_host(from) {
+                            on_rtcp(&buf[..len], sender.ssrc, &mut rx_stats, &mut rtt);
+                        }
                         continue;
                     }
                     let Ok(p) = parse(&buf[..len]) else { continue };
+                    let known = Some(p.payload_type) == n.dtmf_pt || receive.accepts(p.payload_type);
+                    if !known {
+                        continue;
+                    }
+                    match latch.check(std::time::Instant::now(), from, p.ssrc, p.seq) {
+                        Verdict::Drop { first } => {
+                            if first {
+                                let _ = events.send(MediaEvent::Foreign { line, from });
+                            }
+                            continue;
+                        }
+                        Verdict::Accept { new_stream, source } => {
+                            // Symmetric RTP: answer to where the peer's media really comes
+                            // from. A new SSRC is a new stream: its sequence numbers start
+                            // elsewhere.
+                            if new_stream {
+                                receive.reset();
+                            }
+                            remote = source;
+                        }
+                    }
                     last_rx = tokio::time::Instant::now();
                     got_rtp = true;
                     if Some(p.payload_type) == n.dtmf_pt {
@@ -394,21 +407,8 @@ async fn run(
                         }
                         continue;
                     }
-                    if !receive.accepts(p.payload_type) {
-                        continue;
-                    }
                     let arrival = (started.elapsed().as_secs_f64() * f64::from(n.codec.clock_rate())) as u64 as u32;
                     rx_stats.on_rtp(p.ssrc, p.seq, p.timestamp, arrival);
-                    if !latched || remote_ssrc != Some(p.ssrc) {
-                        // Symmetric RTP: answer to where the peer's media really comes from.
-                        // A new SSRC is a new stream: its sequence numbers start elsewhere.
-                        if remote_ssrc.is_some_and(|s| s != p.ssrc) {
-                            receive.reset();
-                        }
-                        remote = from;
-                        latched = true;
-                        remote_ssrc = Some(p.ssrc);
-                    }
                     if matches!(n.direction, Direction::SendRecv | Direction::RecvOnly) {
                         receive.push(p.seq, p.payload_type, p.payload);
                     }
@@ -428,6 +428,7 @@ async fn run(
                 }
             }
             recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv
+                && latch.is_peer_host(from)
                 && on_rtcp(&rtcp_buf[..len], sender.ssrc, &mut rx_stats, &mut rtt)
             {
                 // Symmetric RTCP: report to where the peer's reports come from.
@@ -436,8 +437,8 @@ async fn run(
             ctl = control.recv() => match ctl {
                 Some(Control::Update(new)) => {
                     if new.remote != n.remote {
+                        latch.resignal(new.remote);
                         remote = new.remote;
-                        latched = false;
                         rtcp_remote = SocketAddr::new(new.remote.ip(), new.remote.port().wrapping_add(1));
                     }
                     if (new.codec, new.payload_type, &new.codecs, new.ptime, new.opus)
@@ -493,6 +494,7 @@ async fn run(
                         jitter_ms: f64::from(rx_stats.jitter()) * 1000.0 / f64::from(n.codec.clock_rate()),
                         rtt_ms: rtt,
                         concealed: receive.stats().concealed,
+                        foreign_dropped: latch.dropped(),
                     });
                     return;
                 }

@@ -1,15 +1,25 @@
-//! The engine: the driver that owns sockets and timers, the command/event API every face uses,
-//! and the setup that turns settings into a resolved UA configuration.
+//! The engine: the driver that owns sockets, timers and threads and feeds the sans-IO cores
+//! (the SIP user agent and the phone policy), and the setup that turns settings into a UA
+//! configuration. Faces talk to it only through [`CommandSender`] and the events it reports.
+//!
+//! Module order (each imports only those below it): `driver` (the loop) with `requests` (the
+//! commands) and `runtime_settings` (parameter changes) on top; `calls`, `media`, `ring`,
+//! `level` (media tasks and devices), `net` (sockets), `dns`, `worker` (blocking work) and
+//! `setup` below; `report` (the event sink) and `link` (the command sender) at the bottom.
 
 mod calls;
-mod cdr;
+pub mod dns;
 pub mod driver;
-pub mod event;
 pub mod level;
+pub mod link;
 pub mod media;
+mod net;
+mod report;
+mod requests;
 mod ring;
 mod runtime_settings;
 pub mod setup;
+mod worker;
 
-pub use driver::run_engine;
-pub use event::{Cdr, Command, DiscParty, Event};
+pub use driver::{run_engine, start_engine};
+pub use link::CommandSender;

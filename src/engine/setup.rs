@@ -1,51 +1,24 @@
-//! Turning settings into a ready UA configuration: DNS resolution of the server and proxy
-//! (hickory-resolver), the local address, the transport, the stable signalling port.
+//! Turning settings into a ready UA configuration: the server and proxy addresses (resolved
+//! by [`resolve_servers`] in a task of their own), the local address, the transport, the
+//! stable signalling port; and the media and ring settings every call uses.
 
+use super::dns::Dns;
 use super::media::MediaConfig;
 use crate::config::Settings;
+use crate::media::tone::ToneKind;
 use crate::sdp::Codec;
 use crate::sdp::OpusParams;
 use crate::sip::registration::AcceptExpires;
 use crate::sip::transaction::timers::TimerConfig;
 use crate::sip::transport::{Destination, Transport};
 use crate::sip::ua::{KeepAliveType, MediaPrefs, RportMode, UaConfig};
-use crate::sip::uri::parse_hostport;
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The User-Agent header value.
 pub const USER_AGENT: &str = concat!("softphone/", env!("CARGO_PKG_VERSION"));
-
-/// Resolves `host[:port]` to one socket address: IP literals directly, names through DNS
-/// (A and AAAA, the hosts file included).
-pub async fn resolve_hostport(text: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
-    let (host, port) = parse_hostport(text).map_err(|e| anyhow!("{text:?}: {e}"))?;
-    let port = port.unwrap_or(default_port);
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let resolver = hickory_resolver::Resolver::builder_tokio()
-        .context("reading the system DNS configuration")?
-        .build()
-        .context("starting the DNS resolver")?;
-    let lookup = resolver
-        .lookup_ip(bare)
-        .await
-        .with_context(|| format!("resolving {bare}"))?;
-    // IPv4 first when both families answer: most SIP servers, proxies and NATs in the field
-    // are IPv4, and an IPv6 answer for a dual-stack name is often not routed end to end.
-    let ips: Vec<IpAddr> = lookup.iter().collect();
-    let ip = ips
-        .iter()
-        .find(|ip| ip.is_ipv4())
-        .or(ips.first())
-        .copied()
-        .ok_or_else(|| anyhow!("{bare} has no A or AAAA record"))?;
-    Ok(SocketAddr::new(ip, port))
-}
 
 /// The local IP that routes to `target` (no packet is sent: connecting a UDP socket only
 /// selects the route).
@@ -165,28 +138,37 @@ pub fn media_config(settings: &Settings) -> MediaConfig {
     }
 }
 
-/// Builds the UA configuration from settings, resolving names.
-pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoint)> {
-    let transport = match settings.int("transport") {
-        0 | 5 => Transport::Udp,
-        1 => Transport::Tcp,
-        2 => bail!("transport=2 (TLS) is not available in this version; use 0 (UDP) or 1 (TCP)"),
-        _ => {
-            bail!("transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0 or 1")
+/// The server's and the outbound proxy's addresses, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Servers {
+    pub server: Option<SocketAddr>,
+    pub proxy: Option<SocketAddr>,
+}
+
+/// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none).
+pub async fn resolve_servers(server: &str, proxy: &str, dns: &Dns) -> anyhow::Result<Servers> {
+    let resolve = |text: &str| {
+        let text = text.trim().to_string();
+        async move {
+            if text.is_empty() {
+                Ok(None)
+            } else {
+                dns.resolve(&text, 5060).await.map(Some)
+            }
         }
     };
+    Ok(Servers {
+        server: resolve(server).await?,
+        proxy: resolve(proxy).await?,
+    })
+}
+
+/// Builds the UA configuration from settings and the resolved server addresses.
+pub fn ua_config(settings: &Settings, servers: Servers) -> anyhow::Result<(UaConfig, Endpoint)> {
+    let transport = Transport::from_param(settings.int("transport")).map_err(|e| anyhow!(e))?;
     let server_text = settings.text("serveraddress");
-    let server = if server_text.is_empty() {
-        None
-    } else {
-        Some(resolve_hostport(&server_text, 5060).await?)
-    };
     let proxy_text = settings.text("proxyaddress");
-    let proxy = if proxy_text.is_empty() {
-        None
-    } else {
-        Some(resolve_hostport(&proxy_text, 5060).await?)
-    };
+    let Servers { server, proxy } = servers;
     let first_hop = proxy.or(server).map(|addr| Destination { transport, addr });
     let local_ip = match settings.text("localip") {
         ip if !ip.is_empty() => ip
@@ -255,18 +237,11 @@ pub async fn ua_config(settings: &Settings) -> anyhow::Result<(UaConfig, Endpoin
     Ok((cfg, endpoint))
 }
 
-/// How calls ring: `playring`, `ringerdevice`, `ringtone` (a file that cannot be used is
-/// reported once and the built-in ring used), `volumering`.
-pub(super) fn ring_settings(
-    settings: &Settings,
-    reporter: &mut super::driver::Reporter,
-) -> super::calls::RingSettings {
-    let (kind, problem) = super::ring::ring_kind(&settings.text("ringtone"));
-    if let Some(p) = problem {
-        reporter.send(super::event::Event::Error(p));
-    }
+/// How calls ring: `ringerdevice`, `volumering`, and the ringtone `kind` (read from the
+/// `ringtone` file off the loop, see `ring::ring_kind`); when they ring (`playring`) is the
+/// phone policy's.
+pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> super::calls::RingSettings {
     super::calls::RingSettings {
-        mode: settings.int("playring"),
         device: settings.text("ringerdevice"),
         kind,
         gain: super::media::volume_gain(settings.int("volumering")),

@@ -5,15 +5,15 @@
 use super::i18n::Tr;
 use super::skin::Skin;
 use super::state::{AppState, LineState};
-use crate::engine::{Command, Event};
+use crate::engine::CommandSender;
+use crate::model::{Command, Event};
 use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
+use std::time::Duration;
 
 /// The window's two wires to the engine.
 pub struct EngineLink {
-    pub commands: UnboundedSender<Command>,
+    pub commands: CommandSender,
     pub events: Receiver<Event>,
 }
 
@@ -40,8 +40,6 @@ pub struct ViewState {
     /// Settings being edited, by parameter name.
     pub draft: BTreeMap<String, String>,
     pub settings_message: Option<String>,
-    /// Sound devices (inputs, outputs), listed when the audio tab first opens.
-    pub devices: Option<(Vec<String>, Vec<String>)>,
     /// Incoming calls already announced by a desktop notification.
     pub notified: Vec<u32>,
     /// The microphone level meter was asked for (the audio screen is open).
@@ -73,7 +71,7 @@ impl SoftphoneApp {
     pub fn new(
         link: EngineLink,
         params: BTreeMap<String, String>,
-        history: Vec<crate::engine::Cdr>,
+        history: Vec<crate::model::Cdr>,
         skins_dir: Option<std::path::PathBuf>,
         notifier: Option<Notifier>,
     ) -> SoftphoneApp {
@@ -99,13 +97,13 @@ impl SoftphoneApp {
 
     /// Sends a command to the engine (a stopped engine takes none: the status line says so).
     pub fn send(&self, c: Command) {
-        let _ = self.link.commands.send(c);
+        self.link.commands.send(c);
     }
 
     /// Takes every event (and SIP trace line) waiting.
     pub fn drain_events(&mut self) {
         while let Ok(ev) = self.link.events.try_recv() {
-            self.state.apply(&ev, Instant::now());
+            self.state.apply(&ev);
         }
         if let Some(trace) = &self.trace {
             for line in trace.try_iter() {
@@ -181,7 +179,7 @@ impl SoftphoneApp {
                     .state
                     .lines
                     .get(&line)
-                    .is_some_and(|l| l.state == LineState::InCall) =>
+                    .is_some_and(|l| LineState::of(l) == LineState::InCall) =>
             {
                 self.send(Command::Dtmf {
                     line,
@@ -227,7 +225,7 @@ impl SoftphoneApp {
                     .state
                     .active_line()
                     .and_then(|l| self.state.lines.get(&l))
-                    .is_some_and(|l| l.state == LineState::InCall)
+                    .is_some_and(|l| LineState::of(l) == LineState::InCall)
                 {
                     self.pad_key(c);
                 }
@@ -266,7 +264,7 @@ impl SoftphoneApp {
             .state
             .lines
             .values()
-            .any(|l| l.state == LineState::InCall)
+            .any(|l| LineState::of(l) == LineState::InCall)
         {
             ctx.request_repaint_after(Duration::from_secs(1));
         }

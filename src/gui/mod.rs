@@ -16,7 +16,8 @@ pub mod trace;
 pub use app::{EngineLink, SoftphoneApp};
 
 use crate::config::Settings;
-use crate::engine::{Command, Event, run_engine};
+use crate::engine::{CommandSender, run_engine};
+use crate::model::{Event, NoticeKind};
 use crate::store::Store;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::mpsc;
@@ -48,9 +49,11 @@ pub fn spawn_engine(
     settings: Settings,
     store: Option<Store>,
     repaint: Arc<OnceLock<egui::Context>>,
-    extra: impl FnOnce(&mpsc::UnboundedSender<Command>) + Send + 'static,
+    extra: impl FnOnce(&CommandSender) + Send + 'static,
 ) -> std::io::Result<(EngineLink, std::thread::JoinHandle<()>)> {
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = CommandSender::channel();
+    // The audio screen's device lists: the engine enumerates the sound cards off its loop.
+    cmd_tx.send(crate::model::Command::ListDevices);
     let (gui_tx, gui_rx) = std::sync::mpsc::channel();
     let commands = cmd_tx.clone();
     let handle = std::thread::Builder::new()
@@ -62,7 +65,10 @@ pub fn spawn_engine(
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    let _ = gui_tx.send(Event::Error(format!("cannot start the engine: {e}")));
+                    let _ = gui_tx.send(Event::error(
+                        NoticeKind::Engine,
+                        format!("cannot start the engine: {e}"),
+                    ));
                     let _ = gui_tx.send(Event::Stopped);
                     return;
                 }
@@ -120,14 +126,14 @@ pub fn desktop_notifier() -> app::Notifier {
 pub fn run_window(
     settings: Settings,
     store: Option<Store>,
-    history: Vec<crate::engine::Cdr>,
+    history: Vec<crate::model::Cdr>,
     skins_dir: Option<std::path::PathBuf>,
     notes: Vec<String>,
     trace: Option<(
         Arc<OnceLock<egui::Context>>,
         std::sync::mpsc::Receiver<String>,
     )>,
-    extra: impl FnOnce(&mpsc::UnboundedSender<Command>) + Send + 'static,
+    extra: impl FnOnce(&CommandSender) + Send + 'static,
 ) -> anyhow::Result<()> {
     let params = settings
         .effective()

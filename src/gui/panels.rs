@@ -4,9 +4,8 @@
 
 use super::app::{SoftphoneApp, Tab};
 use super::state::{Account, LineState, clock};
-use crate::engine::Command;
+use crate::model::{Command, MuteDirection, ParamValue};
 use egui::{Button, RichText};
-use std::time::Instant;
 
 const PAD: [[char; 3]; 4] = [
     ['1', '2', '3'],
@@ -25,19 +24,20 @@ impl SoftphoneApp {
             Account::Idle => self.tr.t("status-idle"),
             Account::Connecting => self.tr.t("status-connecting"),
             Account::Registered => self.tr.t("status-registered"),
-            Account::Failed(r) => self.tr.args("status-failed", &[("reason", r)]),
+            Account::Failed { reason } => self.tr.args("status-failed", &[("reason", reason)]),
             Account::Disconnected => self.tr.t("status-disconnected"),
         }
     }
 
     /// What a line shows: its state, the peer and the call timer.
-    pub fn line_text(&self, line: u32, now: Instant) -> String {
+    pub fn line_text(&self, line: u32, now_ms: i64) -> String {
         let Some(l) = self.state.lines.get(&line) else {
             return self.tr.args("line-free", &[("line", &line.to_string())]);
         };
         let who = l.who();
         let peer = [("peer", who.as_str())];
-        let text = match l.state {
+        let shown = LineState::of(l);
+        let text = match shown {
             LineState::Calling => self.tr.args("state-calling", &peer),
             LineState::Ringing => self.tr.args("state-ringing", &peer),
             LineState::Incoming => self.tr.args("state-incoming", &peer),
@@ -46,8 +46,11 @@ impl SoftphoneApp {
             LineState::InCall if l.hold_remote => self.tr.args("state-held", &peer),
             LineState::InCall => self.tr.args("state-in-call", &peer),
         };
-        if l.state == LineState::InCall {
-            format!("{text}  {}", clock(l.talk_time(now)))
+        if shown == LineState::InCall {
+            format!(
+                "{text}  {}",
+                clock(std::time::Duration::from_millis(l.talk_ms(now_ms)))
+            )
         } else {
             text
         }
@@ -108,7 +111,7 @@ impl SoftphoneApp {
         ui.horizontal(|ui| {
             let colour = match self.state.account {
                 Account::Registered => egui::Color32::from_rgb(0x2e, 0xa1, 0x5f),
-                Account::Failed(_) => egui::Color32::from_rgb(0xd0, 0x3a, 0x2f),
+                Account::Failed { .. } => egui::Color32::from_rgb(0xd0, 0x3a, 0x2f),
                 _ => egui::Color32::from_rgb(0xc9, 0x8a, 0x12),
             };
             let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
@@ -168,7 +171,7 @@ impl SoftphoneApp {
             ("displayname", self.view.account_display.trim().to_string()),
         ] {
             if value != self.state.param(name) {
-                kept.push((name.to_string(), value));
+                kept.push(ParamValue::new(name, value));
             }
         }
         let changed = !kept.is_empty() || !self.view.account_password.is_empty();
@@ -181,7 +184,7 @@ impl SoftphoneApp {
         if !self.view.account_password.is_empty() {
             let password = std::mem::take(&mut self.view.account_password);
             self.send(Command::SetParameters {
-                values: vec![("password".into(), password)],
+                values: vec![ParamValue::new("password", password)],
                 persist: self.state.flag("savepassword"),
             });
         }
@@ -212,7 +215,7 @@ impl SoftphoneApp {
                 .state
                 .active_line()
                 .and_then(|l| self.state.lines.get(&l))
-                .is_some_and(|l| l.state == LineState::InCall);
+                .is_some_and(|l| LineState::of(l) == LineState::InCall);
             if !in_call || self.view.keypad_open {
                 self.pad_ui(ui);
             }
@@ -264,7 +267,7 @@ impl SoftphoneApp {
 
     /// One button per line (up to `maxlines`): state and timer; a click makes it current.
     pub fn lines_ui(&mut self, ui: &mut egui::Ui) {
-        let now = Instant::now();
+        let now = super::state::now_ms();
         let max = self
             .state
             .param("maxlines")
@@ -299,9 +302,9 @@ impl SoftphoneApp {
             return;
         };
         if !self.state.flag("multilinegui") {
-            ui.label(self.line_text(line, Instant::now()));
+            ui.label(self.line_text(line, super::state::now_ms()));
         }
-        ui.horizontal(|ui| match l.state {
+        ui.horizontal(|ui| match LineState::of(&l) {
             // With the popup on, it holds Accept and Reject.
             LineState::Incoming if !self.state.flag("hasincomingcall") => {
                 if ui.add(self.dial_button(self.tr.t("call-accept"))).clicked() {
@@ -326,7 +329,7 @@ impl SoftphoneApp {
                     }
                 }
                 if self.state.flag("hasmute") {
-                    let label = if l.muted {
+                    let label = if l.muted() {
                         self.tr.t("call-unmute")
                     } else {
                         self.tr.t("call-mute")
@@ -334,8 +337,8 @@ impl SoftphoneApp {
                     if ui.button(label).clicked() {
                         self.send(Command::Mute {
                             line,
-                            on: !l.muted,
-                            direction: 4,
+                            on: !l.muted(),
+                            direction: MuteDirection::Default,
                         });
                     }
                 }
@@ -443,7 +446,7 @@ impl SoftphoneApp {
 
     fn compact_contents_ui(&mut self, ui: &mut egui::Ui) {
         ui.vertical_centered(|ui| {
-            let now = Instant::now();
+            let now = super::state::now_ms();
             let status = match self.state.active_line() {
                 Some(line) => self.line_text(line, now),
                 None => self.status_text(),

@@ -6,7 +6,7 @@
 
 use super::app::SoftphoneApp;
 use crate::config::params::{Kind, PARAMS, ParamDef, Part, check};
-use crate::engine::Command;
+use crate::model::{Command, ParamValue};
 
 /// The groups of the settings screen: title key and the parts in it.
 const GROUPS: &[(&str, &[Part])] = &[
@@ -109,7 +109,10 @@ impl SoftphoneApp {
                     self.view.settings_message =
                         Some(self.tr.args("settings-invalid", &[("error", e)]));
                 } else {
-                    let values = std::mem::take(&mut self.view.draft).into_iter().collect();
+                    let values = std::mem::take(&mut self.view.draft)
+                        .into_iter()
+                        .map(|(k, v)| ParamValue::new(k, v))
+                        .collect();
                     self.send(Command::SetParameters {
                         values,
                         persist: true,
@@ -140,7 +143,7 @@ impl SoftphoneApp {
     fn device_ui(&mut self, ui: &mut egui::Ui, key: &str, param: &str, outputs: bool) {
         let current = self.state.param(param).to_string();
         let mut picked = current.clone();
-        let (inputs, outs) = self.view.devices.clone().unwrap_or_default();
+        let (inputs, outs) = self.state.devices.clone().unwrap_or_default();
         let mut names = vec!["Default".to_string()];
         names.extend(if outputs { outs } else { inputs });
         if param == "ringerdevice" {
@@ -160,7 +163,7 @@ impl SoftphoneApp {
         ui.end_row();
         if picked != current {
             self.send(Command::SetParameters {
-                values: vec![(param.to_string(), picked)],
+                values: vec![ParamValue::new(param, picked)],
                 persist: true,
             });
         }
@@ -168,9 +171,6 @@ impl SoftphoneApp {
 
     /// The audio screen: devices and volumes; changes apply and are kept at once.
     pub fn audio_ui(&mut self, ui: &mut egui::Ui) {
-        if self.view.devices.is_none() {
-            self.view.devices = Some(crate::audio::device::list_devices());
-        }
         egui::Grid::new("audio").num_columns(2).show(ui, |ui| {
             self.device_ui(ui, "audio-microphone", "recorddevice", false);
             self.device_ui(ui, "audio-speaker", "playbackdevice", true);
@@ -199,7 +199,7 @@ impl SoftphoneApp {
                         && let Some(v) = self.view.draft.remove(param)
                     {
                         self.send(Command::SetParameters {
-                            values: vec![(param.to_string(), v)],
+                            values: vec![ParamValue::new(param, v)],
                             persist: true,
                         });
                     }
@@ -246,7 +246,7 @@ impl SoftphoneApp {
             .labelled_by(lang_label.id);
         if lang != self.tr.code() {
             self.send(Command::SetParameters {
-                values: vec![("language".into(), lang)],
+                values: vec![ParamValue::new("language", lang)],
                 persist: true,
             });
         }

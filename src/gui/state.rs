@@ -1,25 +1,17 @@
-//! What the window knows, built only from engine events (and the settings and history it
-//! started with). Drawing reads it; nothing here draws or talks to the engine, so every rule
-//! is unit-tested without a window.
+//! What the window knows: the shared [`PhoneState`] (built by the model's one reducer from
+//! engine events, the same state the control API and the tests read), plus the window's own
+//! log of notification lines (formatted by the `api::notify` edge). Nothing here draws or
+//! talks to the engine, and nothing reads display text: every rule is unit-tested without a
+//! window.
 
-use crate::engine::{Cdr, Event};
+use crate::api::notify::Notifier;
+use crate::model::{CallState, Cdr, Event, LineStatus, PhoneState};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How the account stands with the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Account {
-    /// Nothing tried yet (or no account configured).
-    Idle,
-    Connecting,
-    Registered,
-    /// The last attempt failed, with the server's or the network's reason.
-    Failed(String),
-    /// Unregistered on request.
-    Disconnected,
-}
+pub use crate::model::Account;
 
-/// Where a call on a line stands.
+/// How the window groups a line's call state for showing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineState {
     /// Outgoing, not answered yet.
@@ -34,35 +26,16 @@ pub enum LineState {
     Ending,
 }
 
-/// One line with a call on it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Line {
-    pub state: LineState,
-    pub peer: String,
-    pub peer_display: String,
-    pub outgoing: bool,
-    /// When the call was answered (for the call timer).
-    pub connected_at: Option<Instant>,
-    /// We hold the far end / it holds us.
-    pub hold_local: bool,
-    pub hold_remote: bool,
-    pub muted: bool,
-}
-
-impl Line {
-    /// The peer as people read it: the display name with the number, or the number.
-    pub fn who(&self) -> String {
-        if self.peer_display.is_empty() {
-            self.peer.clone()
-        } else {
-            format!("{} ({})", self.peer_display, self.peer)
+impl LineState {
+    /// The group of `line`'s state.
+    pub fn of(line: &LineStatus) -> LineState {
+        match line.state {
+            CallState::Calling | CallState::Proceeding => LineState::Calling,
+            CallState::Ringing => LineState::Ringing,
+            CallState::Incoming => LineState::Incoming,
+            CallState::Connecting | CallState::Connected => LineState::InCall,
+            CallState::Terminating | CallState::Terminated => LineState::Ending,
         }
-    }
-
-    /// How long the call has been up at `now` (zero before the answer).
-    pub fn talk_time(&self, now: Instant) -> Duration {
-        self.connected_at
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
     }
 }
 
@@ -76,75 +49,52 @@ pub fn clock(d: Duration) -> String {
     }
 }
 
+/// Now in Unix milliseconds, for call timers.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Log lines kept for the log window.
 pub const LOG_LINES: usize = 2000;
 
 /// The window's picture of the engine.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub account: Account,
-    pub lines: BTreeMap<u32, Line>,
-    /// The line the user works on.
-    pub current_line: Option<u32>,
-    /// Newest first.
-    pub history: Vec<Cdr>,
+    /// The state every face shares.
+    pub phone: PhoneState,
     /// Notification lines, oldest first.
     pub log: VecDeque<String>,
-    /// Effective parameter values (names from the registry).
-    pub params: BTreeMap<String, String>,
-    /// The engine has stopped.
-    pub stopped: bool,
-    /// The microphone level meter's last reading (0-100), while it runs.
-    pub input_level: Option<u8>,
+    notifier: Notifier,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = PhoneState;
+    fn deref(&self) -> &PhoneState {
+        &self.phone
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut PhoneState {
+        &mut self.phone
+    }
 }
 
 impl AppState {
     /// The state at start: the effective settings and the stored history.
     pub fn new(params: BTreeMap<String, String>, history: Vec<Cdr>) -> AppState {
         AppState {
-            account: Account::Idle,
-            lines: BTreeMap::new(),
-            current_line: None,
-            history,
+            phone: PhoneState::new(params, history),
             log: VecDeque::new(),
-            params,
-            stopped: false,
-            input_level: None,
+            notifier: Notifier::new(),
         }
-    }
-
-    /// A parameter's effective value.
-    pub fn param(&self, name: &str) -> &str {
-        self.params.get(name).map_or("", String::as_str)
     }
 
     /// A boolean parameter (true/1/yes/on).
     pub fn flag(&self, name: &str) -> bool {
         crate::config::params::parse_bool(self.param(name)).unwrap_or(false)
-    }
-
-    /// The ringing incoming call the popup is about: the lowest such line.
-    pub fn incoming(&self) -> Option<(u32, &Line)> {
-        self.lines
-            .iter()
-            .find(|(_, l)| l.state == LineState::Incoming)
-            .map(|(n, l)| (*n, l))
-    }
-
-    /// The line call controls act on: the current one if it has a call, else the only or
-    /// lowest line with a call.
-    pub fn active_line(&self) -> Option<u32> {
-        self.current_line
-            .filter(|l| self.lines.contains_key(l))
-            .or_else(|| self.lines.keys().next().copied())
-    }
-
-    /// The number the last outgoing call went to (for Redial).
-    pub fn last_dialled(&self) -> Option<&str> {
-        self.history
-            .iter()
-            .find(|c| c.outgoing)
-            .map(|c| c.peer.as_str())
     }
 
     /// Adds a line to the log, dropping the oldest beyond [`LOG_LINES`].
@@ -155,201 +105,78 @@ impl AppState {
         }
     }
 
-    /// Takes one engine event at `now`.
-    pub fn apply(&mut self, ev: &Event, now: Instant) {
+    /// Takes one engine event.
+    pub fn apply(&mut self, ev: &Event) {
         // Ten meter readings a second would drown the log.
-        if let Some(line) = ev
-            .to_notification()
-            .filter(|_| !matches!(ev, Event::InputLevel(_)))
-        {
-            self.push_log(line);
+        if !matches!(ev, Event::InputLevel { .. }) {
+            for line in self.notifier.lines(ev) {
+                self.push_log(line);
+            }
         }
-        match ev {
-            Event::Status { line: -1, text, .. } => match text.as_str() {
-                "Registering..." => self.account = Account::Connecting,
-                "Registered" => self.account = Account::Registered,
-                // The reason follows in an `ERROR,Register failed: ...` line.
-                "Register Failed" => self.account = Account::Failed(String::new()),
-                _ => {}
-            },
-            Event::Status {
-                line,
-                text,
-                peer,
-                endpoint_type,
-                peer_display,
-                ..
-            } => {
-                let Ok(n) = u32::try_from(*line) else {
-                    return;
-                };
-                let state = match text.as_str() {
-                    "Setup" | "InProgress" => LineState::Calling,
-                    "Ringing" if *endpoint_type == 2 => LineState::Incoming,
-                    "Ringing" => LineState::Ringing,
-                    "CallConnect" | "InCall" => LineState::InCall,
-                    "Finishing" => LineState::Ending,
-                    "Finished" => {
-                        self.lines.remove(&n);
-                        if self.current_line == Some(n) {
-                            self.current_line = self.lines.keys().next().copied();
-                        }
-                        return;
-                    }
-                    _ => return,
-                };
-                let entry = self.lines.entry(n).or_insert_with(|| Line {
-                    state,
-                    peer: peer.clone(),
-                    peer_display: peer_display.clone(),
-                    outgoing: *endpoint_type != 2,
-                    connected_at: None,
-                    hold_local: false,
-                    hold_remote: false,
-                    muted: false,
-                });
-                entry.state = state;
-                if state == LineState::InCall && entry.connected_at.is_none() {
-                    entry.connected_at = Some(now);
-                }
-                if self
-                    .current_line
-                    .is_none_or(|c| !self.lines.contains_key(&c))
-                {
-                    self.current_line = Some(n);
-                }
-            }
-            Event::Hold {
-                line,
-                local,
-                remote,
-            } => {
-                if let Some(l) = self.lines.get_mut(line) {
-                    (l.hold_local, l.hold_remote) = (*local, *remote);
-                }
-            }
-            Event::Mute {
-                line,
-                microphone,
-                speaker,
-            } => {
-                if let Some(l) = self.lines.get_mut(line) {
-                    l.muted = *microphone || *speaker;
-                }
-            }
-            Event::Info(text) if text == "Unregistered" => self.account = Account::Disconnected,
-            Event::Info(text) => {
-                if let Some(n) = text
-                    .strip_prefix("Line ")
-                    .and_then(|r| r.strip_suffix(" selected"))
-                    .and_then(|n| n.parse().ok())
-                {
-                    self.current_line = Some(n);
-                }
-            }
-            Event::Error(text) => {
-                if let Some(reason) = text.strip_prefix("Register failed: ") {
-                    self.account = Account::Failed(reason.to_string());
-                }
-            }
-            Event::Cdr(c) => self.history.insert(0, c.clone()),
-            Event::Parameter { name, value, .. } => {
-                self.params.insert(name.clone(), value.clone());
-            }
-            Event::Stopped => self.stopped = true,
-            Event::InputLevel(n) => self.input_level = Some(*n),
-            Event::Start | Event::Warning(_) => {}
-        }
+        self.phone.apply(ev);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn status(line: i32, text: &str, peer: &str, endpoint_type: u8) -> Event {
-        Event::Status {
-            line,
-            text: text.into(),
-            peer: peer.into(),
-            local: "1001".into(),
-            endpoint_type,
-            peer_display: String::new(),
-            call_id: "c".into(),
-        }
-    }
+    use crate::model::{CallDirection, Registration};
 
     #[test]
-    fn registration_and_its_failure_reason() {
+    fn the_log_holds_the_notification_lines() {
         let mut s = AppState::new(BTreeMap::new(), Vec::new());
-        let now = Instant::now();
-        s.apply(&Event::global_status("Registering...", "1001"), now);
-        assert_eq!(s.account, Account::Connecting);
-        // The engine's order: the status, then the reason.
-        s.apply(&Event::global_status("Register Failed", "1001"), now);
-        s.apply(
-            &Event::Error("Register failed: 403 Forbidden; retrying in 5.0 s".into()),
-            now,
-        );
+        s.apply(&Event::Started {
+            user: "1001".into(),
+        });
+        s.apply(&Event::Registration(Registration::Registered {
+            expires_s: 60,
+        }));
+        s.apply(&Event::InputLevel { level: 40 });
         assert_eq!(
-            s.account,
-            Account::Failed("403 Forbidden; retrying in 5.0 s".into())
+            s.log.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec![
+                "START,sip",
+                "STATUS,-1,Ready,,1001,0,,",
+                "STATUS,-1,Registered,,1001,0,,"
+            ]
         );
-        s.apply(&Event::global_status("Registered", "1001"), now);
         assert_eq!(s.account, Account::Registered);
-        s.apply(&Event::Info("Unregistered".into()), now);
-        assert_eq!(s.account, Account::Disconnected);
-        assert_eq!(s.log.len(), 5);
+        assert_eq!(s.input_level, Some(40));
+        for i in 0..LOG_LINES + 5 {
+            s.push_log(format!("line {i}"));
+        }
+        assert_eq!(s.log.len(), LOG_LINES);
     }
 
     #[test]
-    fn lines_follow_their_calls() {
+    fn lines_are_grouped_for_showing() {
         let mut s = AppState::new(BTreeMap::new(), Vec::new());
-        let t0 = Instant::now();
-        s.apply(&status(1, "Setup", "1002", 1), t0);
-        assert_eq!(s.lines[&1].state, LineState::Calling);
-        assert_eq!(s.current_line, Some(1));
-        s.apply(&status(1, "Ringing", "1002", 1), t0);
-        assert_eq!(s.lines[&1].state, LineState::Ringing);
-        s.apply(&status(1, "InCall", "1002", 1), t0);
-        assert_eq!(
-            s.lines[&1].talk_time(t0 + Duration::from_secs(75)),
-            Duration::from_secs(75)
-        );
+        let call = |state| Event::Call {
+            line: 1,
+            state,
+            direction: CallDirection::Outgoing,
+            peer: "1002".into(),
+            peer_display: String::new(),
+            peer_uri: String::new(),
+            call_id: "c".into(),
+            reason: String::new(),
+            ended_by_us: false,
+            answered_at_ms: (state == CallState::Connected).then_some(0),
+        };
+        for (state, shown) in [
+            (CallState::Proceeding, LineState::Calling),
+            (CallState::Ringing, LineState::Ringing),
+            (CallState::Connected, LineState::InCall),
+            (CallState::Terminating, LineState::Ending),
+        ] {
+            s.apply(&call(state));
+            assert_eq!(LineState::of(&s.lines[&1]), shown);
+        }
         assert_eq!(clock(Duration::from_secs(75)), "1:15");
         assert_eq!(clock(Duration::from_secs(3_725)), "1:02:05");
-        s.apply(&status(2, "Ringing", "1003", 2), t0);
-        assert_eq!(s.incoming().map(|(n, _)| n), Some(2));
         assert_eq!(
-            s.current_line,
-            Some(1),
-            "a new call does not steal the line"
+            clock(Duration::from_millis(s.lines[&1].talk_ms(75_400))),
+            "1:15"
         );
-        s.apply(
-            &Event::Hold {
-                line: 1,
-                local: true,
-                remote: false,
-            },
-            t0,
-        );
-        assert!(s.lines[&1].hold_local);
-        s.apply(
-            &Event::Mute {
-                line: 1,
-                microphone: true,
-                speaker: false,
-            },
-            t0,
-        );
-        assert!(s.lines[&1].muted);
-        s.apply(&Event::Info("Line 2 selected".into()), t0);
-        assert_eq!(s.current_line, Some(2));
-        s.apply(&status(2, "Finished", "1003", 2), t0);
-        assert_eq!(s.current_line, Some(1));
-        assert!(s.incoming().is_none());
-        s.apply(&status(1, "Finished", "1002", 1), t0);
-        assert!(s.lines.is_empty());
-        assert_eq!(s.active_line(), None);
     }
 }

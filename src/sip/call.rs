@@ -6,36 +6,9 @@ use super::headers::{CSeq, NameAddr};
 use super::message::{Method, SipMessage};
 use super::transaction::TxKey;
 use crate::sdp::{LocalMedia, Negotiated};
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// Where a call stands, in the terms of the notification format's per-line statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CallState {
-    /// Our INVITE is out, nothing heard yet.
-    Calling,
-    /// 100 Trying or another provisional without ringing.
-    Proceeding,
-    /// 180/183 received: the far end rings.
-    Ringing,
-    /// An INVITE arrived and rings here.
-    Incoming,
-    /// We answered; waiting for the ACK.
-    Connecting,
-    /// Media flows both ways.
-    Connected,
-    /// BYE or CANCEL sent; waiting for its answer.
-    Terminating,
-    /// Over.
-    Terminated,
-}
-
-/// Who started the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CallDirection {
-    Outgoing,
-    Incoming,
-}
+pub use crate::model::{CallDirection, CallState};
 
 /// The dialog identifiers and routing (RFC 3261 §12.1).
 #[derive(Debug, Clone)]

@@ -8,30 +8,7 @@ use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use thiserror::Error;
 
-/// A password or other secret: prints as `***` in Debug output and logs.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The secret itself, for the few places that must use it (hashing).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::model::Secret;
 
 /// Digest algorithms we can answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

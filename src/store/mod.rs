@@ -4,7 +4,7 @@
 //! each step in a transaction; a database from a newer softphone is refused rather than
 //! damaged.
 
-use crate::engine::{Cdr, DiscParty};
+use crate::model::{Cdr, DiscParty};
 use rusqlite::{Connection, params};
 use std::path::Path;
 use thiserror::Error;

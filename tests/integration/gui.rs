@@ -5,8 +5,11 @@
 use crate::peers::{Baresip, Kamailio, KamailioOptions, speech};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use softphone::engine::{Command, Event};
+use softphone::engine::CommandSender;
 use softphone::gui::{EngineLink, SoftphoneApp};
+use softphone::model::{
+    CallDirection, CallState, Command, Event, MuteDirection, ParamValue, Registration,
+};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -28,12 +31,12 @@ fn params(overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
 struct Fed {
     harness: Harness<'static, SoftphoneApp>,
     events: std::sync::mpsc::Sender<Event>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<softphone::model::Request>,
 }
 
 impl Fed {
     fn new(overrides: &[(&str, &str)]) -> Fed {
-        let (cmd_tx, commands) = mpsc::unbounded_channel();
+        let (cmd_tx, commands) = CommandSender::channel();
         let (events, ev_rx) = std::sync::mpsc::channel();
         let link = EngineLink {
             commands: cmd_tx,
@@ -59,8 +62,8 @@ impl Fed {
 
     fn sent(&mut self) -> Vec<Command> {
         let mut out = Vec::new();
-        while let Ok(c) = self.commands.try_recv() {
-            out.push(c);
+        while let Ok(r) = self.commands.try_recv() {
+            out.push(r.command);
         }
         out
     }
@@ -74,15 +77,23 @@ fn type_into(h: &mut Harness<'static, SoftphoneApp>, label: &str, text: &str) {
     h.run();
 }
 
-fn status(line: i32, text: &str, peer: &str, endpoint_type: u8, display: &str) -> Event {
-    Event::Status {
+/// A line's call in `state`, as the engine reports it.
+fn call(line: u32, state: CallState, incoming: bool, peer: &str, display: &str) -> Event {
+    Event::Call {
         line,
-        text: text.into(),
+        state,
+        direction: if incoming {
+            CallDirection::Incoming
+        } else {
+            CallDirection::Outgoing
+        },
         peer: peer.into(),
-        local: "1001".into(),
-        endpoint_type,
         peer_display: display.into(),
-        call_id: "c1".into(),
+        peer_uri: format!("sip:{peer}@pbx"),
+        call_id: format!("c{line}"),
+        reason: String::new(),
+        ended_by_us: false,
+        answered_at_ms: (state == CallState::Connected).then_some(0),
     }
 }
 
@@ -105,16 +116,18 @@ fn dialling_answering_and_the_call_controls() {
     w.harness.run();
     w.harness.get_by_label("5").click();
     w.harness.run();
-    w.feed(status(-1, "Registered", "", 0, ""));
+    w.feed(Event::Registration(Registration::Registered {
+        expires_s: 600,
+    }));
     assert!(w.harness.query_by_label("Registered").is_some());
     // An incoming call: the popup names the caller; Accept answers that line.
-    w.feed(status(2, "Ringing", "1002", 2, "Alice"));
+    w.feed(call(2, CallState::Incoming, true, "1002", "Alice"));
     assert!(w.harness.query_by_label("Incoming call").is_some());
     assert!(w.harness.query_by_label("Alice (1002)").is_some());
     w.harness.get_by_label("Accept").click();
     w.harness.run();
     assert_eq!(w.sent(), vec![Command::Accept { line: 2 }]);
-    w.feed(status(2, "InCall", "1002", 2, "Alice"));
+    w.feed(call(2, CallState::Connected, true, "1002", "Alice"));
     assert!(w.harness.query_by_label("Incoming call").is_none());
     assert!(
         w.harness
@@ -137,7 +150,7 @@ fn dialling_answering_and_the_call_controls() {
             Command::Mute {
                 line: 2,
                 on: true,
-                direction: 4
+                direction: MuteDirection::Default
             },
             Command::Dtmf {
                 line: 2,
@@ -155,7 +168,7 @@ fn dialling_answering_and_the_call_controls() {
     w.harness.key_press(egui::Key::Escape);
     w.harness.run();
     assert_eq!(w.sent(), vec![Command::Hangup { line: 2 }]);
-    w.feed(status(2, "Finished", "1002", 2, "Alice"));
+    w.feed(call(2, CallState::Terminated, true, "1002", "Alice"));
     assert!(w.harness.query_by_label("Hang up").is_some());
     assert!(w.harness.query_by_label("Hold").is_none());
 }
@@ -167,8 +180,8 @@ fn lines_switch_and_hidden_controls_stay_hidden() {
         ("hashold", "false"),
         ("hasredial", "false"),
     ]);
-    w.feed(status(1, "InCall", "1002", 1, ""));
-    w.feed(status(2, "InCall", "1003", 1, ""));
+    w.feed(call(1, CallState::Connected, false, "1002", ""));
+    w.feed(call(2, CallState::Connected, false, "1003", ""));
     assert!(w.harness.query_by_label_contains("Line 3 (free)").is_some());
     assert!(w.harness.query_by_label("Hold").is_none(), "hashold=false");
     assert!(
@@ -220,7 +233,7 @@ fn compact_mode_and_languages() {
     w.harness.get_by_label("Magyar").click();
     w.harness.run();
     assert!(w.sent().contains(&Command::SetParameters {
-        values: vec![("language".into(), "hu".into())],
+        values: vec![ParamValue::new("language", "hu")],
         persist: true
     }));
 }
@@ -258,7 +271,7 @@ fn settings_are_checked_before_they_are_saved() {
     assert_eq!(
         w.sent(),
         vec![Command::SetParameters {
-            values: vec![("ringtimeout".into(), "900000".into())],
+            values: vec![ParamValue::new("ringtimeout", "900000")],
             persist: true
         }]
     );
@@ -270,7 +283,7 @@ fn the_audio_screen_meters_the_microphone_and_plays_a_test_sound() {
     w.harness.get_by_label("Audio").click();
     w.harness.run();
     assert_eq!(w.sent(), vec![Command::InputLevel { on: true }]);
-    w.feed(Event::InputLevel(73));
+    w.feed(Event::InputLevel { level: 73 });
     assert!(w.harness.query_by_label_contains("73 %").is_some());
     assert!(
         w.harness.state().state.log.is_empty(),

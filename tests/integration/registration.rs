@@ -195,7 +195,7 @@ fn outbound_proxy_carries_the_register() {
 
 #[test]
 fn server_names_resolve_through_hickory() {
-    use softphone::engine::setup::resolve_hostport;
+    use softphone::engine::dns::resolve_hostport;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -132,6 +132,13 @@ impl UserAgent {
         if !uri.is_sip() {
             return Err(bad("only sip: and sips: addresses can be called"));
         }
+        // A sips: address asks for TLS on every hop; a clear transport would give the caller
+        // less than the address promises, so such a call is not placed at all.
+        if uri.scheme == crate::sip::uri::Scheme::Sips {
+            return Err(bad(
+                "a sips: address needs TLS and this build has none yet; the call was not placed",
+            ));
+        }
         Ok(uri)
     }
 

@@ -2,12 +2,13 @@
 //! and then reports one [`Cdr`] (the history's entry and the `CDR,...` notification). The clock
 //! readings are passed in so that the record is computed, not measured, here.
 
-use super::event::{Cdr, DiscParty};
-use crate::sip::call::{CallDirection, CallState};
+use crate::model::{CallDirection, CallState};
+use crate::model::{Cdr, DiscParty};
 use crate::sip::ua::UaEvent;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+#[derive(Debug)]
 struct Tracked {
     started: Instant,
     started_ms: i64,
@@ -15,7 +16,7 @@ struct Tracked {
 }
 
 /// Follows the calls on every line.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct CdrTracker {
     lines: HashMap<u32, Tracked>,
 }

@@ -1,0 +1,182 @@
+//! The headless text command protocol on standard input (one command a line, the reference's
+//! verbs: `Call,1002`, `Hangup,1`, `Dtmf,1,123#`, ...), parsed into typed commands at the edge.
+
+use crate::model::{Command, MuteDirection, ParamValue};
+
+/// On or off: empty (or missing) means `default`; on/true/1 and off/false/0 in any case.
+fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> {
+    match arg.map(|a| a.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("on" | "true" | "1") => Ok(true),
+        Some("off" | "false" | "0") => Ok(false),
+        Some(other) => Err(format!("{verb}: {other:?} is not on or off")),
+    }
+}
+
+/// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
+/// `Dtmf,1,123#`, `Hold,1,on|off`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
+/// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
+/// (verbs in any case).
+pub fn parse_line(line: &str) -> Result<Command, String> {
+    let mut parts = line.trim().splitn(3, ',');
+    let verb = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let arg = parts.next().map(str::trim);
+    let rest = parts.next();
+    let line_no = |a: Option<&str>| -> Result<u32, String> {
+        a.and_then(|v| v.parse::<u32>().ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("{verb}: a line number (1, 2, ...) is needed"))
+    };
+    Ok(match verb.as_str() {
+        // An empty number redials, as the window's Call button does.
+        "call" => Command::Call {
+            number: arg.unwrap_or("").to_string(),
+        },
+        "hangup" => Command::Hangup {
+            line: line_no(arg)?,
+        },
+        "accept" => Command::Accept {
+            line: line_no(arg)?,
+        },
+        "dtmf" => Command::Dtmf {
+            line: line_no(arg)?,
+            digits: rest
+                .filter(|d| !d.is_empty())
+                .ok_or("dtmf: digits are needed")?
+                .to_string(),
+        },
+        "hold" => Command::Hold {
+            line: line_no(arg)?,
+            on: switch("hold", rest, true)?,
+        },
+        "mute" => {
+            let mut it = rest.unwrap_or("on").splitn(2, ',').map(str::trim);
+            let on = switch("mute", it.next(), true)?;
+            let direction = match it.next() {
+                None => MuteDirection::Default,
+                Some(d) => d
+                    .parse::<u8>()
+                    .ok()
+                    .and_then(MuteDirection::from_code)
+                    .ok_or_else(|| format!("mute: direction {d:?} is not 0-4"))?,
+            };
+            Command::Mute {
+                line: line_no(arg)?,
+                on,
+                direction,
+            }
+        }
+        "setline" | "line" => Command::SetLine {
+            line: line_no(arg)?,
+        },
+        "setparameter" | "saveparameter" => {
+            let name = arg
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| format!("{verb}: a parameter name is needed"))?;
+            Command::SetParameters {
+                values: vec![ParamValue::new(name, rest.unwrap_or(""))],
+                persist: verb == "saveparameter",
+            }
+        }
+        "testsound" => Command::TestSound,
+        "inputlevel" => Command::InputLevel {
+            on: switch("inputlevel", arg, true)?,
+        },
+        "listdevices" | "devices" => Command::ListDevices,
+        "register" => Command::Register,
+        "unregister" => Command::Unregister,
+        "capabilityrequest" => Command::CapabilityRequest,
+        "exit" => Command::Exit,
+        "" => return Err("empty command".into()),
+        other => return Err(format!("unknown command {other:?}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(
+            parse_line("Call,1002"),
+            Ok(Command::Call {
+                number: "1002".into()
+            })
+        );
+        // An empty number redials.
+        for redial in ["call", "Call,", "call, "] {
+            assert_eq!(
+                parse_line(redial),
+                Ok(Command::Call {
+                    number: String::new()
+                })
+            );
+        }
+        assert_eq!(
+            parse_line(" dtmf,2,12 3#"),
+            Ok(Command::Dtmf {
+                line: 2,
+                digits: "12 3#".into()
+            })
+        );
+        assert_eq!(parse_line("EXIT"), Ok(Command::Exit));
+        assert_eq!(
+            parse_line("Hold,1,off"),
+            Ok(Command::Hold { line: 1, on: false })
+        );
+        assert_eq!(
+            parse_line("hold,2"),
+            Ok(Command::Hold { line: 2, on: true })
+        );
+        assert!(parse_line("hold,1,maybe").is_err());
+        assert_eq!(
+            parse_line("Mute,1,on,2"),
+            Ok(Command::Mute {
+                line: 1,
+                on: true,
+                direction: MuteDirection::Microphone
+            })
+        );
+        assert_eq!(
+            parse_line("mute,1,off"),
+            Ok(Command::Mute {
+                line: 1,
+                on: false,
+                direction: MuteDirection::Default
+            })
+        );
+        assert_eq!(
+            parse_line("mute,1,on,3"),
+            Ok(Command::Mute {
+                line: 1,
+                on: true,
+                direction: MuteDirection::Both
+            })
+        );
+        assert!(parse_line("mute,1,on,7").is_err());
+        assert_eq!(parse_line("SetLine,2"), Ok(Command::SetLine { line: 2 }));
+        assert!(parse_line("hangup,0").is_err());
+        assert!(parse_line("hangup,x").is_err());
+        assert!(parse_line("dtmf,1").is_err());
+        assert!(parse_line("fly,1").is_err());
+        assert!(parse_line("").is_err());
+        assert_eq!(
+            parse_line("SetParameter,voicemailnum,*97,1"),
+            Ok(Command::SetParameters {
+                values: vec![ParamValue::new("voicemailnum", "*97,1")],
+                persist: false
+            })
+        );
+        assert_eq!(
+            parse_line("saveparameter,maxlines,2"),
+            Ok(Command::SetParameters {
+                values: vec![ParamValue::new("maxlines", "2")],
+                persist: true
+            })
+        );
+        assert!(parse_line("SetParameter").is_err());
+        assert_eq!(parse_line("ListDevices"), Ok(Command::ListDevices));
+    }
+}

@@ -1,0 +1,326 @@
+//! The Mizu notification lines (`STATUS,...`, `EVENT,...`, `CDR,...`), formatted from typed
+//! events at the edge: what headless mode prints and the window's log shows. The format is the
+//! reference's and stays as it is; nothing reads these lines back.
+//!
+//! The global status line (`STATUS,-1,...`) is a summary of registration and calls that the
+//! reference prints only when it changes, so the formatter keeps the last one it printed and
+//! the user name status lines carry.
+
+use crate::model::{
+    CallDirection, CallState, CurrentLineCause, Event, Registration, Reply, Severity,
+};
+
+/// Turns events into notification lines, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Notifier {
+    /// The account's user name (the `local` field of status lines).
+    user: String,
+    /// The last global status printed.
+    status: &'static str,
+}
+
+/// Commas and line breaks inside a field would break the format: they become spaces.
+fn field(s: &str) -> String {
+    s.replace([',', '\r', '\n'], " ")
+}
+
+/// The per-line status text and the global status a call state stands for.
+fn call_texts(state: CallState) -> (&'static str, &'static str) {
+    match state {
+        CallState::Calling => ("Setup", "Calling..."),
+        CallState::Proceeding => ("InProgress", "Calling..."),
+        CallState::Ringing => ("Ringing", "Ringing..."),
+        CallState::Incoming => ("Ringing", "Incoming..."),
+        CallState::Connecting => ("CallConnect", "In Call"),
+        CallState::Connected => ("InCall", "In Call"),
+        CallState::Terminating => ("Finishing", "Hangup"),
+        CallState::Terminated => ("Finished", "Call Finished"),
+    }
+}
+
+impl Notifier {
+    /// A formatter that has printed nothing yet.
+    pub fn new() -> Notifier {
+        Notifier::default()
+    }
+
+    fn status(&mut self, text: &'static str, out: &mut Vec<String>) {
+        if self.status != text {
+            self.status = text;
+            out.push(format!("STATUS,-1,{text},,{},0,,", field(&self.user)));
+        }
+    }
+
+    /// The lines `ev` stands for (none for events the reference has no line for).
+    pub fn lines(&mut self, ev: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        match ev {
+            Event::Started { user } => {
+                self.user.clone_from(user);
+                out.push("START,sip".into());
+                self.status("Ready", &mut out);
+            }
+            Event::Account { user } => self.user.clone_from(user),
+            Event::Registration(r) => match r {
+                Registration::Registering => self.status("Registering...", &mut out),
+                Registration::Registered { .. } => self.status("Registered", &mut out),
+                Registration::Failed {
+                    code,
+                    reason,
+                    retry_in_ms,
+                } => {
+                    // Repeated identical failures during back-off still print: each is an
+                    // attempt.
+                    self.status = "";
+                    self.status("Register Failed", &mut out);
+                    out.push(format!(
+                        "ERROR,Register failed: {}",
+                        field(&Registration::failure_text(*code, reason, *retry_in_ms))
+                    ));
+                }
+                Registration::Unregistered => {
+                    out.push("EVENT,Unregistered".into());
+                    self.status("Ready", &mut out);
+                }
+            },
+            Event::CapabilityResponse {
+                code,
+                reason,
+                allow,
+            } => {
+                let allow = allow
+                    .as_ref()
+                    .map(|a| format!(" (Allow: {a})"))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "EVENT,{}",
+                    field(&format!("Capability response: {code} {reason}{allow}"))
+                ));
+            }
+            Event::PublicAddress { addr } => {
+                out.push(format!("EVENT,Public address learned: {}", field(addr)))
+            }
+            Event::Call {
+                line,
+                state,
+                direction,
+                peer,
+                peer_display,
+                call_id,
+                reason,
+                ..
+            } => {
+                let (line_text, global) = call_texts(*state);
+                let endpoint_type = match direction {
+                    CallDirection::Outgoing => 1,
+                    CallDirection::Incoming => 2,
+                };
+                out.push(format!(
+                    "STATUS,{line},{line_text},{},{},{endpoint_type},{},{}",
+                    field(peer),
+                    field(&self.user),
+                    field(peer_display),
+                    field(call_id)
+                ));
+                if *state == CallState::Terminated && !reason.is_empty() {
+                    out.push(format!(
+                        "EVENT,{}",
+                        field(&format!("Call on line {line} with {peer} ended: {reason}"))
+                    ));
+                }
+                self.status(global, &mut out);
+            }
+            Event::CurrentLine {
+                line: Some(line),
+                cause: CurrentLineCause::Selected,
+            } => out.push(format!("EVENT,Line {line} selected")),
+            Event::CurrentLine { .. } => {}
+            Event::Hold {
+                line,
+                local,
+                remote,
+            } => out.push(match (local, remote) {
+                (true, true) => format!("EVENT,Line {line} on hold (both sides)"),
+                (true, false) => format!("EVENT,Line {line} on hold"),
+                (false, true) => format!("EVENT,Line {line} held by the remote party"),
+                (false, false) => format!("EVENT,Line {line} resumed"),
+            }),
+            Event::Mute {
+                line,
+                microphone,
+                speaker,
+            } => out.push(match (microphone, speaker) {
+                (false, false) => format!("EVENT,Line {line} unmuted"),
+                (true, false) => format!("EVENT,Line {line} muted (microphone)"),
+                (false, true) => format!("EVENT,Line {line} muted (speaker)"),
+                (true, true) => format!("EVENT,Line {line} muted (microphone and speaker)"),
+            }),
+            Event::Media {
+                line,
+                codec,
+                remote,
+                direction,
+            } => out.push(format!(
+                "EVENT,{}",
+                field(&format!(
+                    "Media on line {line}: {codec} to {remote} ({})",
+                    direction.label()
+                ))
+            )),
+            Event::MediaStats { line, stats } => {
+                let rtt = stats
+                    .rtt_ms
+                    .map_or("unknown".to_string(), |r| format!("{r:.1} ms"));
+                let foreign = if stats.foreign_dropped > 0 {
+                    format!("; dropped from other sources {}", stats.foreign_dropped)
+                } else {
+                    String::new()
+                };
+                out.push(format!(
+                    "EVENT,RTP statistics on line {line}: sent {}; received {}; lost {} ({:.1}%); \
+                     jitter {:.1} ms; concealed {}; round trip {rtt}{foreign}",
+                    stats.sent,
+                    stats.received,
+                    stats.lost,
+                    stats.loss_percent(),
+                    stats.jitter_ms,
+                    stats.concealed
+                ));
+            }
+            Event::DtmfReceived { line, digit } => out.push(format!(
+                "EVENT,DTMF received on line {line}: {}",
+                field(&digit.to_string())
+            )),
+            Event::InputLevel { level } => out.push(format!("LOG,INPUTLEVEL,{level}")),
+            Event::Devices {
+                microphones,
+                speakers,
+            } => {
+                for (what, list) in [("Microphones", microphones), ("Speakers", speakers)] {
+                    let names: Vec<String> = std::iter::once("Default".to_string())
+                        .chain(list.iter().map(|n| field(n)))
+                        .collect();
+                    out.push(format!("EVENT,{what}: {}", names.join("; ")));
+                }
+            }
+            Event::DevicesSwitched {
+                line,
+                microphone,
+                speaker,
+            } => out.push(format!(
+                "EVENT,{}",
+                field(&format!(
+                    "Line {line} now uses microphone {microphone:?} and speaker {speaker:?}"
+                ))
+            )),
+            Event::TestSound { speaker } => out.push(format!(
+                "EVENT,{}",
+                field(&format!("Test sound on speaker {speaker:?}"))
+            )),
+            Event::Parameter {
+                name,
+                value,
+                source,
+            } => out.push(format!(
+                "EVENT,parameter {}={} ({})",
+                field(name),
+                field(value),
+                source.label()
+            )),
+            Event::Cdr(c) => out.push(format!(
+                "CDR,{},{},{},{},{},{},{},{},{}",
+                c.line,
+                field(&c.peer),
+                field(&c.caller),
+                field(&c.called),
+                field(&c.peer_address),
+                c.connect_ms,
+                c.duration_ms,
+                c.disc_party.code(),
+                field(&c.reason)
+            )),
+            Event::Notice { severity, text, .. } => {
+                let tag = match severity {
+                    Severity::Info => "EVENT",
+                    Severity::Warning => "WARNING",
+                    Severity::Error => "ERROR",
+                };
+                out.push(format!("{tag},{}", field(text)));
+            }
+            Event::Reply {
+                result: Reply::Failed { message, .. },
+                ..
+            } => out.push(format!("ERROR,{}", field(message))),
+            Event::Reply { .. } | Event::Stopped => {}
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NoticeKind;
+
+    #[test]
+    fn the_reference_lines() {
+        let mut n = Notifier::new();
+        assert_eq!(
+            n.lines(&Event::Started {
+                user: "1001".into()
+            }),
+            vec!["START,sip", "STATUS,-1,Ready,,1001,0,,"]
+        );
+        assert_eq!(
+            n.lines(&Event::Registration(Registration::Registered {
+                expires_s: 600
+            })),
+            vec!["STATUS,-1,Registered,,1001,0,,"]
+        );
+        // The global status prints only when it changes.
+        assert!(
+            n.lines(&Event::Registration(Registration::Registered {
+                expires_s: 600
+            }))
+            .is_empty()
+        );
+        let failed = Event::Registration(Registration::Failed {
+            code: 403,
+            reason: "Forbidden, bad\r\nline".into(),
+            retry_in_ms: Some(5000),
+        });
+        let lines = n.lines(&failed);
+        assert_eq!(
+            lines,
+            vec![
+                "STATUS,-1,Register Failed,,1001,0,,",
+                "ERROR,Register failed: 403 Forbidden  bad  line; retrying in 5.0 s"
+            ]
+        );
+        // Each failed attempt prints again.
+        assert_eq!(n.lines(&failed).len(), 2);
+        assert_eq!(
+            n.lines(&Event::warning(NoticeKind::Sip, "x,y")),
+            vec!["WARNING,x y"]
+        );
+        assert_eq!(
+            n.lines(&Event::Call {
+                line: 1,
+                state: CallState::Terminated,
+                direction: CallDirection::Outgoing,
+                peer: "1002".into(),
+                peer_display: "Bob".into(),
+                peer_uri: "sip:1002@pbx".into(),
+                call_id: "abc".into(),
+                reason: "remote hung up".into(),
+                ended_by_us: false,
+                answered_at_ms: None,
+            }),
+            vec![
+                "STATUS,1,Finished,1002,1001,1,Bob,abc",
+                "EVENT,Call on line 1 with 1002 ended: remote hung up",
+                "STATUS,-1,Call Finished,,1001,0,,"
+            ]
+        );
+    }
+}

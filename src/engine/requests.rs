@@ -1,0 +1,186 @@
+//! The driver's answer to each command: carried out (or refused) and replied to under the
+//! request's id. A call whose target is a host name is resolved in a task of its own and
+//! dialled (and replied to) when the answer comes back.
+
+use super::driver::Engine;
+use super::level::LevelMeter;
+use super::media::RtpSockets;
+use super::worker::Done;
+use crate::model::{Command, NoticeKind, Reply, Request, RequestId};
+use crate::phone::Refused;
+use crate::sip::transport::Destination;
+use crate::sip::ua::UaCommand;
+use std::time::Instant;
+
+fn failed(kind: NoticeKind, message: impl Into<String>) -> Reply {
+    Reply::Failed {
+        kind,
+        message: message.into(),
+    }
+}
+
+impl From<Refused> for Reply {
+    fn from(r: Refused) -> Reply {
+        failed(r.kind, r.message)
+    }
+}
+
+fn done_or(result: Result<(), Refused>) -> Reply {
+    result.map_or_else(Reply::from, |()| Reply::Done)
+}
+
+impl Engine {
+    /// Carries out one request and replies (a call to a host name replies once resolved).
+    pub(super) async fn handle_request(&mut self, Request { id, command }: Request) {
+        let now = Instant::now();
+        let call_error = |e: &dyn std::fmt::Display| failed(NoticeKind::Call, e.to_string());
+        let reply = match command {
+            Command::Register => self.ua_command(now, UaCommand::Register),
+            Command::Unregister => self.ua_command(now, UaCommand::Unregister),
+            Command::CapabilityRequest => self.ua_command(now, UaCommand::CapabilityRequest),
+            Command::Exit => self.ua_command(now, UaCommand::Shutdown),
+            Command::Call { number } => return self.place(id, number).await,
+            Command::Accept { line } => match self.answer(line).await {
+                Ok(()) => Reply::Done,
+                Err(e) => failed(NoticeKind::Call, e),
+            },
+            Command::Hangup { line } => self
+                .ua
+                .hangup(now, line)
+                .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::SetLine { line } => done_or(self.phone.set_line(line)),
+            Command::Mute {
+                line,
+                on,
+                direction,
+            } => done_or(self.phone.mute(line, on, direction)),
+            Command::Hold { line, on } => self
+                .ua
+                .hold(now, line, on)
+                .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::Dtmf { line, digits } => match self.phone.dtmf_routes(line) {
+                Err(r) => r.into(),
+                Ok((by_rtp, by_info)) => {
+                    if by_rtp {
+                        self.calls.dtmf(line, &digits);
+                    }
+                    match by_info {
+                        true => self
+                            .ua
+                            .send_dtmf_info(now, line, &digits)
+                            .map_or_else(|e| call_error(&e), |()| Reply::Done),
+                        false => Reply::Done,
+                    }
+                }
+            },
+            Command::TestSound => match self.calls.test_sound(&self.reporter) {
+                Ok(()) => Reply::Done,
+                Err(e) => failed(NoticeKind::AudioDevice, e),
+            },
+            Command::InputLevel { on } => self.input_level(on).await,
+            Command::ListDevices => {
+                self.worker.run(move |_| {
+                    let (microphones, speakers) = crate::audio::device::list_devices();
+                    Some(Done::Devices {
+                        id,
+                        microphones,
+                        speakers,
+                    })
+                });
+                return;
+            }
+            Command::SetParameters { values, persist } => {
+                self.set_parameters(&values, crate::model::Source::Runtime, persist);
+                Reply::Done
+            }
+        };
+        self.reporter.reply(id, reply);
+    }
+
+    fn ua_command(&mut self, now: Instant, cmd: UaCommand) -> Reply {
+        self.ua.handle_command(now, cmd);
+        Reply::Done
+    }
+
+    /// Starts or stops the microphone level meter (not while a call holds the microphone).
+    async fn input_level(&mut self, on: bool) -> Reply {
+        if let Some(m) = self.meter.take() {
+            m.stop().await;
+        }
+        if !on {
+            return Reply::Done;
+        }
+        if self.phone.media_running() {
+            return failed(
+                NoticeKind::AudioDevice,
+                "the level meter does not run while a call uses the microphone",
+            );
+        }
+        match crate::audio::open_source(&self.calls.prefs.record) {
+            Ok(source) => {
+                self.meter = Some(LevelMeter::start(source, self.events().clone()));
+                Reply::Done
+            }
+            Err(e) => failed(NoticeKind::AudioDevice, format!("level meter: {e:#}")),
+        }
+    }
+
+    /// A call could not be placed: the reply says so.
+    pub(super) fn call_failed(&self, id: RequestId, message: String) {
+        self.reporter.reply(id, failed(NoticeKind::Call, message));
+    }
+
+    /// Places a call (an empty number redials): binds its RTP, and resolves a host name first
+    /// when there is no server (in a task; the dial follows when the answer is back).
+    pub(super) async fn place(&mut self, id: RequestId, number: String) {
+        let socket = match self.calls.bind().await {
+            Ok((s, _)) => s,
+            Err(e) => return self.call_failed(id, format!("call {number}: {e:#}")),
+        };
+        let Some((host, port)) = self.ua.direct_host(&number) else {
+            return self.dial(id, &number, socket, None);
+        };
+        self.pending_dials.insert(id, socket);
+        let dns = self.dns.clone();
+        let results = self.worker.results();
+        tokio::spawn(async move {
+            let result = dns
+                .resolve(&format!("{host}:{port}"), 5060)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            let _ = results.send(Done::CallTarget { id, number, result });
+        });
+    }
+
+    /// Dials with the RTP sockets bound for the call.
+    pub(super) fn dial(
+        &mut self,
+        id: RequestId,
+        number: &str,
+        socket: RtpSockets,
+        via: Option<Destination>,
+    ) {
+        let port = socket.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+        match self.ua.dial_via(Instant::now(), number, port, via) {
+            Ok(line) => {
+                self.calls.sockets.insert(line, socket);
+                self.reporter.reply(id, Reply::Line { line });
+            }
+            Err(e) => self.call_failed(id, e.to_string()),
+        }
+    }
+
+    /// Answers the ringing call on `line` with freshly bound RTP sockets.
+    pub(super) async fn answer(&mut self, line: u32) -> Result<(), String> {
+        let (socket, port) = self
+            .calls
+            .bind()
+            .await
+            .map_err(|e| format!("answer line {line}: {e:#}"))?;
+        self.calls.sockets.insert(line, socket);
+        self.ua.answer(Instant::now(), line, port).map_err(|e| {
+            self.calls.sockets.remove(&line);
+            e.to_string()
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! What a face asks of the engine. Every command travels in a [`Request`] with an id, and the
+//! engine answers each with one [`crate::model::Event::Reply`] carrying the same id, so a
+//! reply or an error is always tied to the command that caused it.
+
+use super::modes::MuteDirection;
+use super::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// Names a request; the face picks it (counting up is enough) and finds it in the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u64);
+
+/// A command with the id its reply will carry. In JSON the id sits beside the command's own
+/// fields: `{"id":7,"type":"call","number":"1002"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: RequestId,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+/// The parameters whose values are secrets: never printed, logged or serialized in clear, never
+/// kept in a plain file.
+pub const SECRET_PARAMETERS: &[&str] = &["password", "md5"];
+
+/// Whether parameter `name` holds a secret (any case, as parameter names are).
+pub fn is_secret(name: &str) -> bool {
+    SECRET_PARAMETERS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name.trim()))
+}
+
+/// One `name=value` of a parameter change. The value of a secret parameter (see
+/// [`SECRET_PARAMETERS`]) is masked in Debug output and in JSON, like a [`Secret`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct ParamValue {
+    pub name: String,
+    pub value: String,
+}
+
+impl ParamValue {
+    /// `name=value`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> ParamValue {
+        ParamValue {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The value as it may be shown: masked for a secret parameter.
+    pub fn shown(&self) -> &str {
+        if is_secret(&self.name) {
+            Secret::new(self.value.as_str()).masked()
+        } else {
+            &self.value
+        }
+    }
+}
+
+impl std::fmt::Debug for ParamValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={:?}", self.name, self.shown())
+    }
+}
+
+impl Serialize for ParamValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ParamValue", 2)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("value", self.shown())?;
+        st.end()
+    }
+}
+
+/// Commands any face may give the engine (the reference's API verbs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Register with the configured server (API_Register with no arguments).
+    Register,
+    /// Remove the registration (API_Unregister).
+    Unregister,
+    /// Send OPTIONS to the server (API_CapabilityRequest).
+    CapabilityRequest,
+    /// Unregister if configured, then stop (API_Exit, Ctrl-C, SIGTERM).
+    Exit,
+    /// Call a number, user or SIP URI (API_Call); an empty number redials the last one.
+    Call { number: String },
+    /// Hang up, cancel or reject the call on a line (API_Hangup).
+    Hangup { line: u32 },
+    /// Answer the ringing call on a line (API_Accept).
+    Accept { line: u32 },
+    /// Send DTMF digits on a line; a space is a pause (API_Dtmf).
+    Dtmf { line: u32, digits: String },
+    /// Make a line the current one (API_SetLine); `autohold`/`automute` 4 act on the switch.
+    SetLine { line: u32 },
+    /// Put a line on hold or resume it (API_Hold).
+    Hold { line: u32, on: bool },
+    /// Mute or unmute one direction of a line (API_MuteEx); the other direction keeps its
+    /// state.
+    Mute {
+        line: u32,
+        on: bool,
+        direction: MuteDirection,
+    },
+    /// Play a short ring on the speaker (`playbackdevice`), to check it.
+    TestSound,
+    /// Start or stop the microphone level meter (reported as `input_level` events); it does
+    /// not run while a call holds the microphone.
+    InputLevel { on: bool },
+    /// List the sound devices (answered by a `devices` event).
+    ListDevices,
+    /// Change parameters while running (API_SetParameter(s); the window's settings; a later
+    /// launch), applied together. With `persist` they are also kept in the settings file (a
+    /// password goes to the keyring instead).
+    SetParameters {
+        values: Vec<ParamValue>,
+        persist: bool,
+    },
+}
+
+impl Command {
+    /// The verb as the reference names it, for messages about the command.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Register => "Register",
+            Command::Unregister => "Unregister",
+            Command::CapabilityRequest => "CapabilityRequest",
+            Command::Exit => "Exit",
+            Command::Call { .. } => "Call",
+            Command::Hangup { .. } => "Hangup",
+            Command::Accept { .. } => "Accept",
+            Command::Dtmf { .. } => "Dtmf",
+            Command::SetLine { .. } => "SetLine",
+            Command::Hold { .. } => "Hold",
+            Command::Mute { .. } => "Mute",
+            Command::TestSound => "TestSound",
+            Command::InputLevel { .. } => "InputLevel",
+            Command::ListDevices => "ListDevices",
+            Command::SetParameters { .. } => "SetParameters",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_parameter_values_are_masked() {
+        let pw = ParamValue::new("Password", "hunter2");
+        assert_eq!(format!("{pw:?}"), "Password=\"***\"");
+        let json = serde_json::to_string(&pw).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        // Coming in, the clear value is taken.
+        let back: ParamValue =
+            serde_json::from_str(r#"{"name":"password","value":"hunter2"}"#).unwrap();
+        assert_eq!(back.value, "hunter2");
+        let plain = ParamValue::new("maxlines", "2");
+        assert_eq!(format!("{plain:?}"), "maxlines=\"2\"");
+    }
+
+    #[test]
+    fn a_request_carries_its_id_beside_the_command() {
+        let r = Request {
+            id: RequestId(7),
+            command: Command::Call {
+                number: "1002".into(),
+            },
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"id":7,"type":"call","number":"1002"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), r);
+    }
+}

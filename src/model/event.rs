@@ -1,0 +1,358 @@
+//! What the engine reports. Each event says one thing in typed fields; the faces read the
+//! fields (through [`crate::model::PhoneState::apply`] or directly), never display text.
+
+use super::cdr::Cdr;
+use super::command::RequestId;
+use serde::{Deserialize, Serialize};
+
+/// Where a parameter's value came from, lowest precedence first: a higher source always wins
+/// over a lower one, whatever order they arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The built-in default.
+    Default,
+    /// `wpcfg.ini` beside the binary or in the config folder.
+    IniFile,
+    /// The settings file (`settings.toml`) the softphone keeps itself.
+    Persisted,
+    /// The OS keyring (a remembered password).
+    Keyring,
+    /// `key=value` on the command line (or a launched link).
+    CommandLine,
+    /// Changed while running (the API, the window, a later launch).
+    Runtime,
+    /// An `x-mparam`/`x-mparamp` header from the SIP server.
+    Server,
+}
+
+impl Source {
+    /// How `--show-config` and the notification lines name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::IniFile => "wpcfg.ini",
+            Source::Persisted => "settings file",
+            Source::Keyring => "keyring",
+            Source::CommandLine => "command line",
+            Source::Runtime => "runtime",
+            Source::Server => "server",
+        }
+    }
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Our INVITE is out, nothing heard yet.
+    Calling,
+    /// 100 Trying or another provisional without ringing.
+    Proceeding,
+    /// 180/183 received: the far end rings.
+    Ringing,
+    /// An INVITE arrived and rings here.
+    Incoming,
+    /// We answered; waiting for the ACK.
+    Connecting,
+    /// Media flows both ways.
+    Connected,
+    /// BYE or CANCEL sent; waiting for its answer.
+    Terminating,
+    /// Over.
+    Terminated,
+}
+
+impl CallState {
+    /// Answered (the ACK may still be on its way).
+    pub fn is_up(self) -> bool {
+        matches!(self, CallState::Connecting | CallState::Connected)
+    }
+}
+
+/// Who started the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirection {
+    Outgoing,
+    Incoming,
+}
+
+/// Which way media flows, from our side (RFC 3264 directions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaDirection {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl MediaDirection {
+    /// The name the notification lines use.
+    pub fn label(self) -> &'static str {
+        match self {
+            MediaDirection::SendRecv => "SendRecv",
+            MediaDirection::SendOnly => "SendOnly",
+            MediaDirection::RecvOnly => "RecvOnly",
+            MediaDirection::Inactive => "Inactive",
+        }
+    }
+}
+
+/// A line's media statistics when its media stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaStats {
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    /// Interarrival jitter (RFC 3550 A.8), milliseconds.
+    pub jitter_ms: f64,
+    /// Round trip from the peer's RTCP reports, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Packets the jitter buffer had to conceal.
+    pub concealed: u64,
+    /// RTP packets dropped because they came from another source than the one the call
+    /// latched on to (see `rtp::latch`).
+    #[serde(default)]
+    pub foreign_dropped: u64,
+}
+
+impl MediaStats {
+    /// Lost packets as a share of those expected, in percent.
+    pub fn loss_percent(&self) -> f64 {
+        let total = self.received + self.lost;
+        if total == 0 {
+            0.0
+        } else {
+            self.lost as f64 * 100.0 / total as f64
+        }
+    }
+}
+
+/// How the account stands with its registrar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Registration {
+    /// A REGISTER is out.
+    Registering,
+    /// The server accepted the binding for `expires_s` seconds.
+    Registered { expires_s: u32 },
+    /// The attempt failed: the server's status (0 when no answer came, e.g. a transport
+    /// error) and reason, and when the next attempt is made.
+    Failed {
+        code: u16,
+        reason: String,
+        retry_in_ms: Option<u64>,
+    },
+    /// Unregistered on request.
+    Unregistered,
+}
+
+impl Registration {
+    /// The failure as people read it: `403 Forbidden; retrying in 5.0 s`.
+    pub fn failure_text(code: u16, reason: &str, retry_in_ms: Option<u64>) -> String {
+        let retry = retry_in_ms
+            .map(|ms| format!("; retrying in {:.1} s", ms as f64 / 1000.0))
+            .unwrap_or_default();
+        if code == 0 {
+            format!("{reason}{retry}")
+        } else {
+            format!("{code} {reason}{retry}")
+        }
+    }
+}
+
+/// How bad a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth telling (`EVENT,...`).
+    Info,
+    /// Something was refused or degraded, the rest goes on (`WARNING,...`).
+    Warning,
+    /// Something failed (`ERROR,...`).
+    Error,
+}
+
+/// What a notice or failed reply is about, so that a face can sort, filter or act on it
+/// without reading its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Registration and the account.
+    Registration,
+    /// A call could not be placed, answered or controlled.
+    Call,
+    /// A call's media (codecs, RTP).
+    Media,
+    /// A sound device failed, was replaced or came back.
+    AudioDevice,
+    /// A parameter was refused, kept or needs a restart.
+    Parameter,
+    /// The OS keyring.
+    Keyring,
+    /// The call history store.
+    History,
+    /// Name resolution, sockets.
+    Network,
+    /// Malformed or refused SIP from the network.
+    Sip,
+    /// Something that could be an attack was stopped (foreign RTP, a refused server push).
+    Security,
+    /// A command line or JSON line that could not be read.
+    Input,
+    /// The engine itself (start-up, a single-instance hand-over).
+    Engine,
+}
+
+/// Why the current line changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurrentLineCause {
+    /// The user picked it (API_SetLine).
+    Selected,
+    /// A new call, with no other current line, or a call just answered.
+    NewCall,
+    /// The current line's call ended: the lowest remaining line (or none).
+    Freed,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reply {
+    /// Carried out (or started: a call's progress follows in `call` events).
+    Done,
+    /// A call was placed on `line`.
+    Line { line: u32 },
+    /// Refused or failed, with what it was about and why.
+    Failed { kind: NoticeKind, message: String },
+}
+
+/// Events the engine reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The SIP stack is up (sockets bound); `user` is the account's user name (may be empty).
+    Started { user: String },
+    /// The account's user name changed while running.
+    Account { user: String },
+    /// The registration changed.
+    Registration(Registration),
+    /// The answer to an OPTIONS capability request (408 when none came).
+    CapabilityResponse {
+        code: u16,
+        reason: String,
+        allow: Option<String>,
+    },
+    /// rport/received showed a public address that is now used in Contact.
+    PublicAddress { addr: String },
+    /// A call changed state.
+    Call {
+        line: u32,
+        state: CallState,
+        direction: CallDirection,
+        /// The peer as shown (user part or number), its display name and SIP address.
+        peer: String,
+        peer_display: String,
+        peer_uri: String,
+        call_id: String,
+        /// Why it ended (with `terminated`; empty otherwise).
+        reason: String,
+        /// With `terminated`: we ended it (else the far end or the network did).
+        ended_by_us: bool,
+        /// When it was answered, in milliseconds since the Unix epoch (for call timers).
+        answered_at_ms: Option<i64>,
+    },
+    /// The line the user works on changed (`line` is `None` when no call is left).
+    CurrentLine {
+        line: Option<u32>,
+        cause: CurrentLineCause,
+    },
+    /// Hold changed on a line: we hold the far end (`local`), it holds us (`remote`).
+    Hold {
+        line: u32,
+        local: bool,
+        remote: bool,
+    },
+    /// Mute changed on a line.
+    Mute {
+        line: u32,
+        microphone: bool,
+        speaker: bool,
+    },
+    /// A line's media started or changed.
+    Media {
+        line: u32,
+        codec: String,
+        remote: String,
+        direction: MediaDirection,
+    },
+    /// A line's media stopped: its statistics.
+    MediaStats { line: u32, stats: MediaStats },
+    /// A DTMF digit arrived (RFC 4733 or SIP INFO).
+    DtmfReceived { line: u32, digit: char },
+    /// The microphone level meter: the loudest of the last 100 ms, 0-100 on a dB scale.
+    InputLevel { level: u8 },
+    /// The sound devices there are (besides `Default`).
+    Devices {
+        microphones: Vec<String>,
+        speakers: Vec<String>,
+    },
+    /// A call moved to other sound devices (`changeaudiodevimmediate`).
+    DevicesSwitched {
+        line: u32,
+        microphone: String,
+        speaker: String,
+    },
+    /// The test sound plays on `speaker`.
+    TestSound { speaker: String },
+    /// A parameter's effective value changed while running (secrets shown as `***`).
+    Parameter {
+        name: String,
+        value: String,
+        source: Source,
+    },
+    /// A call ended: its record for the history.
+    Cdr(Cdr),
+    /// Something to tell that has no event of its own.
+    Notice {
+        severity: Severity,
+        kind: NoticeKind,
+        text: String,
+    },
+    /// The answer to request `id`.
+    Reply { id: RequestId, result: Reply },
+    /// The engine has stopped; nothing follows.
+    Stopped,
+}
+
+impl Event {
+    /// An information notice.
+    pub fn info(kind: NoticeKind, text: impl Into<String>) -> Event {
+        Event::Notice {
+            severity: Severity::Info,
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// A warning notice.
+    pub fn warning(kind: NoticeKind, text: impl Into<String>) -> Event {
+        Event::Notice {
+            severity: Severity::Warning,
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// An error notice.
+    pub fn error(kind: NoticeKind, text: impl Into<String>) -> Event {
+        Event::Notice {
+            severity: Severity::Error,
+            kind,
+            text: text.into(),
+        }
+    }
+}

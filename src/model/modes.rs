@@ -1,0 +1,200 @@
+//! The reference's integer switches as enums: each is parsed once from its parameter (with the
+//! reference's meaning of every number) and the code that acts on it matches on names.
+
+use serde::{Deserialize, Serialize};
+
+/// A SIP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// The `transport` parameter: 0 UDP, 1 TCP, 5 auto (UDP); 2 (TLS) and 3/4 (HTTP
+    /// tunnels) give the reason they cannot be used.
+    pub fn from_param(v: i64) -> Result<Transport, &'static str> {
+        match v {
+            0 | 5 => Ok(Transport::Udp),
+            1 => Ok(Transport::Tcp),
+            2 => Err("transport=2 (TLS) is not available in this version; use 0 (UDP) or 1 (TCP)"),
+            _ => Err(
+                "transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0 or 1",
+            ),
+        }
+    }
+
+    /// Reliable transports need no retransmissions (RFC 3261 §17: timers A, E, G are off).
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+
+    /// The name used in Via and in `transport=` URI parameters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// What a mute command acts on (API_MuteEx's direction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MuteDirection {
+    /// Microphone and speaker (0 and 3).
+    Both,
+    /// What we hear (1).
+    Speaker,
+    /// What we send (2).
+    Microphone,
+    /// What `defmute` says (4).
+    Default,
+}
+
+impl MuteDirection {
+    /// API_MuteEx's number: 0 or 3 both, 1 speaker, 2 microphone, 4 the `defmute` default.
+    pub fn from_code(code: u8) -> Option<MuteDirection> {
+        match code {
+            0 | 3 => Some(MuteDirection::Both),
+            1 => Some(MuteDirection::Speaker),
+            2 => Some(MuteDirection::Microphone),
+            4 => Some(MuteDirection::Default),
+            _ => None,
+        }
+    }
+}
+
+/// `defmute`: what a mute without a direction means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultMute {
+    /// 1: both ways.
+    Both,
+    /// 2: the speaker only.
+    Speaker,
+    /// 3 (and 0): the microphone only.
+    Microphone,
+}
+
+impl DefaultMute {
+    /// From the `defmute` parameter.
+    pub fn from_param(v: i64) -> DefaultMute {
+        match v {
+            1 => DefaultMute::Both,
+            2 => DefaultMute::Speaker,
+            _ => DefaultMute::Microphone,
+        }
+    }
+
+    /// The direction a [`MuteDirection::Default`] stands for.
+    pub fn direction(self) -> MuteDirection {
+        match self {
+            DefaultMute::Both => MuteDirection::Both,
+            DefaultMute::Speaker => MuteDirection::Speaker,
+            DefaultMute::Microphone => MuteDirection::Microphone,
+        }
+    }
+}
+
+/// `autohold` / `automute`: when the other calls are held (muted) automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoMode {
+    /// 0: never.
+    Never,
+    /// 1: when an incoming call is answered.
+    OnIncoming,
+    /// 2: when an outgoing call is answered.
+    OnOutgoing,
+    /// 3: when any call is answered.
+    OnAnyCall,
+    /// 4: when the user switches lines (the line left is held, the line picked resumed).
+    OnLineSwitch,
+}
+
+impl AutoMode {
+    /// From the parameter's number (unknown numbers: never).
+    pub fn from_param(v: i64) -> AutoMode {
+        match v {
+            1 => AutoMode::OnIncoming,
+            2 => AutoMode::OnOutgoing,
+            3 => AutoMode::OnAnyCall,
+            4 => AutoMode::OnLineSwitch,
+            _ => AutoMode::Never,
+        }
+    }
+
+    /// Whether a newly answered call of this direction holds (mutes) the others.
+    pub fn on_answer(self, incoming: bool) -> bool {
+        match self {
+            AutoMode::OnAnyCall => true,
+            AutoMode::OnIncoming => incoming,
+            AutoMode::OnOutgoing => !incoming,
+            AutoMode::Never | AutoMode::OnLineSwitch => false,
+        }
+    }
+}
+
+/// `dtmfmode`: how digits are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DtmfMode {
+    /// 1: SIP INFO only.
+    Info,
+    /// 0 and 2: RFC 4733 events when the peer takes them, else INFO.
+    Rfc4733OrInfo,
+    /// 3: both at once.
+    Both,
+    /// 4: RFC 4733 only (nothing when the peer does not take them).
+    Rfc4733Only,
+}
+
+impl DtmfMode {
+    /// From the `dtmfmode` parameter.
+    pub fn from_param(v: i64) -> DtmfMode {
+        match v {
+            1 => DtmfMode::Info,
+            3 => DtmfMode::Both,
+            4 => DtmfMode::Rfc4733Only,
+            _ => DtmfMode::Rfc4733OrInfo,
+        }
+    }
+
+    /// (by RTP events, by SIP INFO) for a peer that did or did not accept telephone-event.
+    pub fn routes(self, peer_takes_events: bool) -> (bool, bool) {
+        match self {
+            DtmfMode::Info => (false, true),
+            DtmfMode::Both => (peer_takes_events, true),
+            DtmfMode::Rfc4733OrInfo => (peer_takes_events, !peer_takes_events),
+            DtmfMode::Rfc4733Only => (peer_takes_events, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_numbers() {
+        assert_eq!(Transport::from_param(5), Ok(Transport::Udp));
+        assert_eq!(Transport::from_param(1), Ok(Transport::Tcp));
+        assert!(Transport::from_param(2).is_err());
+        assert_eq!(MuteDirection::from_code(3), Some(MuteDirection::Both));
+        assert_eq!(MuteDirection::from_code(5), None);
+        assert_eq!(
+            DefaultMute::from_param(0).direction(),
+            MuteDirection::Microphone
+        );
+        assert!(AutoMode::from_param(1).on_answer(true));
+        assert!(!AutoMode::from_param(1).on_answer(false));
+        assert!(!AutoMode::from_param(4).on_answer(true));
+        assert_eq!(DtmfMode::from_param(0).routes(false), (false, true));
+        assert_eq!(DtmfMode::from_param(2).routes(true), (true, false));
+        assert_eq!(DtmfMode::from_param(3).routes(true), (true, true));
+        assert_eq!(DtmfMode::from_param(4).routes(false), (false, false));
+        assert_eq!(DtmfMode::from_param(1).routes(true), (false, true));
+    }
+}

@@ -1,0 +1,130 @@
+//! The SIP core's events as the model's events: what the faces are told. Pure translation;
+//! the policy decides the rest.
+
+use crate::model::{Event, MediaDirection, NoticeKind, Registration};
+use crate::sip::ua::UaEvent;
+
+/// The model's name for an SDP direction.
+pub(crate) fn media_direction(d: crate::sdp::Direction) -> MediaDirection {
+    match d {
+        crate::sdp::Direction::SendRecv => MediaDirection::SendRecv,
+        crate::sdp::Direction::SendOnly => MediaDirection::SendOnly,
+        crate::sdp::Direction::RecvOnly => MediaDirection::RecvOnly,
+        crate::sdp::Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
+/// A call's state change, with when it was answered.
+pub(super) fn call_event(ev: &UaEvent, answered_at_ms: Option<i64>) -> Option<Event> {
+    let UaEvent::Call {
+        line,
+        state,
+        direction,
+        peer,
+        peer_display,
+        call_id,
+        peer_uri,
+        reason,
+        ended_by_us,
+    } = ev
+    else {
+        return None;
+    };
+    Some(Event::Call {
+        line: *line,
+        state: *state,
+        direction: *direction,
+        peer: peer.clone(),
+        peer_display: peer_display.clone(),
+        peer_uri: peer_uri.clone(),
+        call_id: call_id.clone(),
+        reason: reason.clone(),
+        ended_by_us: *ended_by_us,
+        answered_at_ms,
+    })
+}
+
+/// Every other core event: what the faces hear of it (nothing for some).
+pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
+    Some(match ev {
+        UaEvent::Registering => Event::Registration(Registration::Registering),
+        UaEvent::Registered { expires } => {
+            tracing::info!(expires, "registered");
+            Event::Registration(Registration::Registered {
+                expires_s: *expires,
+            })
+        }
+        UaEvent::RegisterFailed {
+            code,
+            reason,
+            retry_in,
+        } => Event::Registration(Registration::Failed {
+            code: *code,
+            reason: reason.clone(),
+            retry_in_ms: retry_in.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }),
+        UaEvent::Unregistered => Event::Registration(Registration::Unregistered),
+        UaEvent::CapabilityResponse {
+            code,
+            reason,
+            allow,
+        } => Event::CapabilityResponse {
+            code: *code,
+            reason: reason.clone(),
+            allow: allow.clone(),
+        },
+        UaEvent::PublicAddress { addr } => Event::PublicAddress {
+            addr: addr.to_string(),
+        },
+        UaEvent::Malformed {
+            source,
+            error,
+            answered,
+        } => {
+            let answered = answered
+                .map(|c| format!(", answered {c}"))
+                .unwrap_or_default();
+            Event::warning(
+                NoticeKind::Sip,
+                format!("Malformed SIP message from {source}: {error}{answered}"),
+            )
+        }
+        UaEvent::RequestRejected { method, code } => {
+            tracing::debug!(%method, code, "request answered with an error");
+            return None;
+        }
+        UaEvent::Media {
+            line,
+            negotiated: Some(n),
+        } => Event::Media {
+            line: *line,
+            codec: n.codec.name().to_string(),
+            remote: n.remote.to_string(),
+            direction: media_direction(n.direction),
+        },
+        UaEvent::Media {
+            line,
+            negotiated: None,
+        } => {
+            tracing::debug!(line, "media stopped");
+            return None;
+        }
+        UaEvent::CommandFailed { error } => Event::error(NoticeKind::Call, error.clone()),
+        UaEvent::Hold {
+            line,
+            local,
+            remote,
+        } => Event::Hold {
+            line: *line,
+            local: *local,
+            remote: *remote,
+        },
+        UaEvent::Dtmf { line, digit } => Event::DtmfReceived {
+            line: *line,
+            digit: *digit,
+        },
+        UaEvent::Call { .. } | UaEvent::Stopped | UaEvent::ServerParameters { .. } => {
+            return None;
+        }
+    })
+}

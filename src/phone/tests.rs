@@ -1,0 +1,344 @@
+//! The line policy on a virtual clock: core events in, the driver's actions out.
+
+use super::*;
+use crate::model::{Cdr, DiscParty};
+use crate::sdp::{Codec, Direction, OpusParams};
+use std::time::Duration;
+
+fn prefs() -> PhonePrefs {
+    PhonePrefs {
+        autoaccept: false,
+        default_mute: DefaultMute::Microphone,
+        auto_hold: AutoMode::Never,
+        auto_mute: AutoMode::Never,
+        dtmf_mode: DtmfMode::Rfc4733OrInfo,
+        ring_mode: 2,
+        early_send: false,
+    }
+}
+
+fn call(line: u32, state: CallState, direction: CallDirection) -> UaEvent {
+    UaEvent::Call {
+        line,
+        state,
+        direction,
+        peer: format!("10{line:02}"),
+        peer_display: String::new(),
+        call_id: format!("call-{line}"),
+        peer_uri: format!("sip:10{line:02}@pbx"),
+        reason: if state == CallState::Terminated {
+            "hung up".into()
+        } else {
+            String::new()
+        },
+        ended_by_us: true,
+    }
+}
+
+fn negotiated(direction: Direction, events: bool) -> Negotiated {
+    Negotiated {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        codecs: vec![(0, Codec::Pcmu)],
+        opus: OpusParams {
+            max_rate: 48_000,
+            fec: true,
+            dtx: true,
+        },
+        rtcp_mux: false,
+        remote: "127.0.0.1:4000".parse().unwrap(),
+        dtmf_pt: events.then_some(101),
+        direction,
+        ptime: 20,
+    }
+}
+
+fn media(line: u32, n: Negotiated) -> UaEvent {
+    UaEvent::Media {
+        line,
+        negotiated: Some(n),
+    }
+}
+
+/// A phone on a virtual clock.
+struct World {
+    phone: Phone,
+    t0: Instant,
+    now: Duration,
+}
+
+impl World {
+    fn new(prefs: PhonePrefs) -> World {
+        World {
+            phone: Phone::new(prefs, "1001"),
+            t0: Instant::now(),
+            now: Duration::ZERO,
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    /// Feeds `ev`; gives the actions other than reports, and the reports.
+    fn feed(&mut self, ev: UaEvent) -> (Vec<Action>, Vec<Event>) {
+        let wall = 1_000_000 + i64::try_from(self.now.as_millis()).unwrap();
+        self.phone.on_ua_event(self.t0 + self.now, wall, &ev);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> (Vec<Action>, Vec<Event>) {
+        let (mut acts, mut evs) = (Vec::new(), Vec::new());
+        while let Some(a) = self.phone.poll_action() {
+            match a {
+                Action::Report(e) => evs.push(e),
+                Action::StopLevelMeter => {}
+                a => acts.push(a),
+            }
+        }
+        (acts, evs)
+    }
+
+    /// Brings `line` up with media, as the core reports an answered call.
+    fn connect(&mut self, line: u32, direction: CallDirection) -> (Vec<Action>, Vec<Event>) {
+        let first = if direction == CallDirection::Incoming {
+            CallState::Incoming
+        } else {
+            CallState::Calling
+        };
+        self.feed(call(line, first, direction));
+        self.feed(media(line, negotiated(Direction::SendRecv, true)));
+        self.feed(call(line, CallState::Connected, direction))
+    }
+}
+
+#[test]
+fn an_answered_incoming_call_holds_the_others_with_autohold_1() {
+    let mut w = World::new(PhonePrefs {
+        auto_hold: AutoMode::OnIncoming,
+        auto_mute: AutoMode::OnIncoming,
+        ..prefs()
+    });
+    w.connect(1, CallDirection::Outgoing);
+    assert_eq!(w.phone.current_line(), Some(1));
+    let (acts, evs) = w.connect(2, CallDirection::Incoming);
+    assert!(
+        acts.contains(&Action::Hold { line: 1, on: true }),
+        "{acts:?}"
+    );
+    assert!(acts.contains(&Action::MuteMedia {
+        line: 1,
+        microphone: true,
+        speaker: false
+    }));
+    assert!(evs.contains(&Event::CurrentLine {
+        line: Some(2),
+        cause: CurrentLineCause::NewCall
+    }));
+    // An outgoing call does not with autohold=1.
+    let mut w = World::new(PhonePrefs {
+        auto_hold: AutoMode::OnIncoming,
+        ..prefs()
+    });
+    w.connect(1, CallDirection::Incoming);
+    let (acts, _) = w.connect(2, CallDirection::Outgoing);
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Hold { .. })),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn switching_lines_with_autohold_and_automute_4() {
+    let mut w = World::new(PhonePrefs {
+        auto_hold: AutoMode::OnLineSwitch,
+        auto_mute: AutoMode::OnLineSwitch,
+        ..prefs()
+    });
+    w.connect(1, CallDirection::Outgoing);
+    w.connect(2, CallDirection::Outgoing);
+    // The core reports line 2 held (a switch earlier); picking line 1 holds 2... picking 2
+    // back resumes it.
+    w.phone.set_line(1).unwrap();
+    let (acts, evs) = w.drain();
+    assert_eq!(
+        acts,
+        vec![
+            Action::Hold { line: 2, on: true },
+            Action::MuteMedia {
+                line: 2,
+                microphone: true,
+                speaker: false
+            }
+        ]
+    );
+    assert_eq!(
+        evs[0],
+        Event::CurrentLine {
+            line: Some(1),
+            cause: CurrentLineCause::Selected
+        }
+    );
+    w.feed(UaEvent::Hold {
+        line: 2,
+        local: true,
+        remote: false,
+    });
+    w.phone.set_line(2).unwrap();
+    let (acts, _) = w.drain();
+    assert!(acts.contains(&Action::Hold { line: 1, on: true }));
+    assert!(acts.contains(&Action::Hold { line: 2, on: false }));
+    assert!(acts.contains(&Action::MuteMedia {
+        line: 2,
+        microphone: false,
+        speaker: false
+    }));
+    assert!(w.phone.set_line(7).is_err());
+}
+
+#[test]
+fn mute_by_direction_keeps_the_other_direction() {
+    let mut w = World::new(prefs());
+    assert!(w.phone.mute(1, true, MuteDirection::Both).is_err());
+    w.connect(1, CallDirection::Outgoing);
+    w.phone.mute(1, true, MuteDirection::Speaker).unwrap();
+    w.phone.mute(1, true, MuteDirection::Default).unwrap();
+    w.drain();
+    // Unmuting the microphone leaves the speaker muted.
+    w.phone.mute(1, false, MuteDirection::Microphone).unwrap();
+    let (acts, evs) = w.drain();
+    assert_eq!(
+        acts,
+        vec![Action::MuteMedia {
+            line: 1,
+            microphone: false,
+            speaker: true
+        }]
+    );
+    assert_eq!(
+        evs,
+        vec![Event::Mute {
+            line: 1,
+            microphone: false,
+            speaker: true
+        }]
+    );
+    w.phone.mute(1, false, MuteDirection::Both).unwrap();
+    let (acts, _) = w.drain();
+    assert_eq!(
+        acts,
+        vec![Action::MuteMedia {
+            line: 1,
+            microphone: false,
+            speaker: false
+        }]
+    );
+}
+
+#[test]
+fn dtmf_goes_where_dtmfmode_and_the_peer_allow() {
+    let mut w = World::new(prefs());
+    w.connect(1, CallDirection::Outgoing);
+    assert_eq!(w.phone.dtmf_routes(1), Ok((true, false)));
+    w.feed(media(1, negotiated(Direction::SendRecv, false)));
+    assert_eq!(w.phone.dtmf_routes(1), Ok((false, true)));
+    w.phone.set_prefs(PhonePrefs {
+        dtmf_mode: DtmfMode::Rfc4733Only,
+        ..prefs()
+    });
+    assert!(w.phone.dtmf_routes(1).is_err());
+    assert!(w.phone.dtmf_routes(3).is_err());
+}
+
+#[test]
+fn ringing_ringback_and_early_media() {
+    let mut w = World::new(prefs());
+    let (acts, _) = w.feed(call(1, CallState::Calling, CallDirection::Outgoing));
+    assert!(acts.is_empty(), "{acts:?}");
+    let (acts, _) = w.feed(call(1, CallState::Ringing, CallDirection::Outgoing));
+    assert_eq!(
+        acts,
+        vec![Action::Ring {
+            line: 1,
+            kind: RingKind::Ringback
+        }]
+    );
+    // Early media: receive only until the answer, and it takes the speaker over.
+    let (acts, _) = w.feed(media(1, negotiated(Direction::SendRecv, true)));
+    assert!(matches!(&acts[..], [Action::StartMedia { negotiated, .. }]
+        if negotiated.direction == Direction::RecvOnly));
+    w.advance(Duration::from_secs(3));
+    let (acts, evs) = w.feed(call(1, CallState::Connected, CallDirection::Outgoing));
+    assert!(
+        matches!(&acts[..], [Action::UpdateMedia { negotiated, .. }]
+        if negotiated.direction == Direction::SendRecv),
+        "{acts:?}"
+    );
+    assert!(matches!(
+        &evs[0],
+        Event::Call {
+            answered_at_ms: Some(1_003_000),
+            ..
+        }
+    ));
+    // An incoming call rings on the ringer until answered; with autoaccept it is answered.
+    let (acts, _) = w.feed(call(2, CallState::Incoming, CallDirection::Incoming));
+    assert_eq!(
+        acts,
+        vec![Action::Ring {
+            line: 2,
+            kind: RingKind::Ringer
+        }]
+    );
+    let (acts, _) = w.feed(call(2, CallState::Terminated, CallDirection::Incoming));
+    assert!(acts.contains(&Action::EndLine { line: 2 }));
+    let mut w = World::new(PhonePrefs {
+        autoaccept: true,
+        early_send: true,
+        ..prefs()
+    });
+    let (acts, _) = w.feed(call(1, CallState::Incoming, CallDirection::Incoming));
+    assert_eq!(acts, vec![Action::Answer { line: 1 }]);
+    let (acts, _) = w.feed(media(1, negotiated(Direction::SendRecv, true)));
+    assert!(matches!(&acts[..], [Action::StartMedia { negotiated, .. }]
+        if negotiated.direction == Direction::SendRecv));
+}
+
+#[test]
+fn records_and_the_current_line_when_calls_end() {
+    let mut w = World::new(prefs());
+    w.feed(call(1, CallState::Incoming, CallDirection::Incoming));
+    w.advance(Duration::from_millis(2_500));
+    w.feed(media(1, negotiated(Direction::SendRecv, true)));
+    w.feed(call(1, CallState::Connected, CallDirection::Incoming));
+    w.connect(2, CallDirection::Outgoing);
+    assert_eq!(w.phone.current_line(), Some(2));
+    w.advance(Duration::from_secs(60));
+    let (acts, evs) = w.feed(call(2, CallState::Terminated, CallDirection::Outgoing));
+    assert!(evs.contains(&Event::CurrentLine {
+        line: Some(1),
+        cause: CurrentLineCause::Freed
+    }));
+    let cdr: Vec<&Cdr> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::StoreCdr(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cdr.len(), 1);
+    assert_eq!(
+        (cdr[0].caller.as_str(), cdr[0].called.as_str()),
+        ("1001", "1002")
+    );
+    assert_eq!((cdr[0].connect_ms, cdr[0].duration_ms), (0, 60_000));
+    assert_eq!(cdr[0].disc_party, DiscParty::Local);
+    let (acts, evs) = w.feed(call(1, CallState::Terminated, CallDirection::Incoming));
+    assert!(evs.contains(&Event::CurrentLine {
+        line: None,
+        cause: CurrentLineCause::Freed
+    }));
+    assert!(acts.iter().any(|a| matches!(a, Action::StoreCdr(c)
+        if c.connect_ms == 2_500 && c.duration_ms == 60_000)));
+    assert!(!w.phone.media_running());
+}
