@@ -3,6 +3,10 @@
 //! the card), per codec. One call needs one of each per 20 ms, so calls per core =
 //! 20 ms / (send + receive).
 
+// Benchmarks and tests may unwrap (a failure there is a failed run, not bad input), and their
+// helpers are pub for the modules of this one crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use softphone::media::pipeline::{ReceivePath, SendPath};
 use softphone::rtp::{RtpSender, parse};

@@ -1,6 +1,10 @@
 //! Parse + transaction match of a typical INVITE and of a 200 OK, against rsip's raw parse of
 //! the same bytes. Reported as messages per second on one core by criterion's throughput.
 
+// Benchmarks and tests may unwrap (a failure there is a failed run, not bad input), and their
+// helpers are pub for the modules of this one crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use softphone::sip::parse::parse_message;
 use softphone::sip::transaction::timers::TimerConfig;

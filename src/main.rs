@@ -258,6 +258,10 @@ fn main() -> ExitCode {
         print!("{}", help_text());
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--json-examples") {
+        print!("{}", softphone::api::json::json_examples());
+        return ExitCode::SUCCESS;
+    }
     if args.iter().any(|a| a == "--readme-table") {
         print!("{}", softphone::config::params::readme_table());
         return ExitCode::SUCCESS;

@@ -28,6 +28,22 @@ pub fn parse_request(line: &str, next_id: impl FnOnce() -> RequestId) -> Result<
     serde_json::from_value(value).map_err(|e| format!("JSON command: {e}"))
 }
 
+/// The README's JSON examples: one of every command, then one of every event, a line each.
+pub fn json_examples() -> String {
+    let mut out = String::from("Commands (standard input):\n\n```json\n");
+    for r in crate::model::command_examples() {
+        out.push_str(&serde_json::to_string(&r).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("```\n\nEvents (standard output):\n\n```json\n");
+    for e in crate::model::event_examples() {
+        out.push_str(&event_line(&e));
+        out.push('\n');
+    }
+    out.push_str("```\n");
+    out
+}
+
 /// Whether a command line is JSON (it opens an object) rather than a text command.
 pub fn is_json(line: &str) -> bool {
     line.trim_start().starts_with('{')
@@ -50,5 +66,16 @@ mod tests {
         assert!(parse_request(r#"{"type":"hangup","line":-1}"#, || RequestId(1)).is_err());
         assert!(parse_request("{", || RequestId(1)).is_err());
         assert!(is_json(" {\"type\":\"exit\"}") && !is_json("Exit"));
+    }
+
+    #[test]
+    fn the_readme_shows_every_example() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&json_examples()),
+            "README.md's JSON examples are stale; paste the output of \
+             `softphone --json-examples`:\n{}",
+            json_examples()
+        );
     }
 }

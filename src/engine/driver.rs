@@ -169,6 +169,7 @@ async fn drive(
     loop {
         if engine.pump().await {
             acceptor.abort();
+            engine.worker.finish().await;
             return Ok(());
         }
         let deadline = engine.ua.poll_timeout();

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The level of one frame in percent (see the module docs).
-pub fn level_percent(frame: &[i16]) -> u8 {
+pub(super) fn level_percent(frame: &[i16]) -> u8 {
     if frame.is_empty() {
         return 0;
     }

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 
 /// Binds the RTP socket of a new call: `base` and up (even ports), or a random even port in
 /// 20000-21000 when `base` is 0.
-pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<RtpSockets> {
+pub(super) async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<RtpSockets> {
     for attempt in 0..50u16 {
         let port = if base == 0 {
             rand::rng().random_range(10_000..10_500) * 2
@@ -38,14 +38,14 @@ pub async fn bind_rtp(ip: IpAddr, base: u16) -> anyhow::Result<RtpSockets> {
 
 /// A call's media sockets: RTP on an even port, RTCP on the next one (RFC 3550 §11).
 #[derive(Debug)]
-pub struct RtpSockets {
+pub(super) struct RtpSockets {
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
 }
 
 /// Media settings from the parameters, the same for every call.
 #[derive(Debug, Clone)]
-pub struct MediaConfig {
+pub(super) struct MediaConfig {
     /// Jitter buffer delay: minimum (start) and maximum target in frames.
     pub jitter: (usize, usize),
     /// `mediatimeout`: no RTP for this long ends the call (zero: never).
@@ -63,7 +63,7 @@ pub struct MediaConfig {
 
 /// A 0..100 volume setting as a gain: 50 leaves the level alone, each step is 0.3 dB
 /// (±15 dB at the ends), 0 is silence.
-pub fn volume_gain(volume: i64) -> f32 {
+pub(super) fn volume_gain(volume: i64) -> f32 {
     if volume <= 0 {
         0.0
     } else {
@@ -112,7 +112,7 @@ enum Control {
 
 /// What a media task reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEvent {
+pub(super) enum MediaEvent {
     /// A telephone event (RFC 4733) ended on `line`.
     Dtmf { line: u32, digit: char },
     /// No RTP arrived on `line` for `mediatimeout` while we expect to receive.
@@ -153,13 +153,13 @@ fn on_rtcp(data: &[u8], ssrc: u32, rx: &mut ReceptionStats, rtt: &mut Option<f64
 
 /// The handle the driver keeps per line.
 #[derive(Debug)]
-pub struct MediaHandle {
+pub(super) struct MediaHandle {
     control: mpsc::UnboundedSender<Control>,
 }
 
 impl MediaHandle {
     /// Starts the media of a call on its RTP socket.
-    pub fn start(
+    pub(super) fn start(
         line: u32,
         socket: RtpSockets,
         negotiated: Negotiated,
@@ -173,24 +173,24 @@ impl MediaHandle {
     }
 
     /// Mutes the microphone (silence is sent, so the stream stays alive) and/or the speaker.
-    pub fn mute(&self, mic: bool, speaker: bool) {
+    pub(super) fn mute(&self, mic: bool, speaker: bool) {
         let _ = self.control.send(Control::Mute { mic, speaker });
     }
 
     /// Plays the ringback tone instead of silence until the peer's media arrives (the far
     /// end rings and may or may not send its own ringback), or stops it.
-    pub fn ringback(&self, on: bool) {
+    pub(super) fn ringback(&self, on: bool) {
         let _ = self.control.send(Control::Ringback(on));
     }
 
     /// Sends digits as RFC 4733 events (space: 500 ms pause).
-    pub fn dtmf(&self, digits: &str) {
+    pub(super) fn dtmf(&self, digits: &str) {
         let _ = self.control.send(Control::Dtmf(digits.to_string()));
     }
 
     /// Moves the call to other sound devices (`None`: keep that one); the old playback
     /// device is finished (a WAV file gets its header).
-    pub fn switch_devices(
+    pub(super) fn switch_devices(
         &self,
         source: Option<Box<dyn AudioSource>>,
         sink: Option<Box<dyn AudioSink>>,
@@ -199,12 +199,12 @@ impl MediaHandle {
     }
 
     /// New negotiation (re-INVITE: hold, other address, other codec).
-    pub fn update(&self, n: Negotiated) {
+    pub(super) fn update(&self, n: Negotiated) {
         let _ = self.control.send(Control::Update(n));
     }
 
     /// Stops the task after finishing the playback device (a WAV file gets its header).
-    pub async fn stop(self) -> Option<MediaStats> {
+    pub(super) async fn stop(self) -> Option<MediaStats> {
         let (tx, rx) = oneshot::channel();
         self.control.send(Control::Stop(tx)).ok()?;
         rx.await.ok()

@@ -9,16 +9,16 @@
 
 mod calls;
 pub mod dns;
-pub mod driver;
-pub mod level;
+mod driver;
+mod level;
 pub mod link;
-pub mod media;
+mod media;
 mod net;
 mod report;
 mod requests;
 mod ring;
 mod runtime_settings;
-pub mod setup;
+mod setup;
 mod worker;
 
 pub use driver::{run_engine, start_engine};

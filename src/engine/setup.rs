@@ -18,11 +18,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The User-Agent header value.
-pub const USER_AGENT: &str = concat!("softphone/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT: &str = concat!("softphone/", env!("CARGO_PKG_VERSION"));
 
 /// The local IP that routes to `target` (no packet is sent: connecting a UDP socket only
 /// selects the route).
-pub fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
+pub(super) fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
     let bind: SocketAddr = if target.is_ipv4() {
         "0.0.0.0:0".parse()?
     } else {
@@ -36,19 +36,19 @@ pub fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
 }
 
 /// The file remembering the randomly chosen signalling port (`signalingport=0`).
-pub fn port_file() -> Option<PathBuf> {
+pub(super) fn port_file() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "softphone")
         .map(|d| d.config_dir().join("signalingport"))
 }
 
 /// The remembered random port, if any.
-pub fn remembered_port() -> Option<u16> {
+pub(super) fn remembered_port() -> Option<u16> {
     let text = std::fs::read_to_string(port_file()?).ok()?;
     text.trim().parse().ok().filter(|p| *p != 0)
 }
 
 /// Remembers the randomly chosen port, written atomically.
-pub fn remember_port(port: u16) -> anyhow::Result<()> {
+pub(super) fn remember_port(port: u16) -> anyhow::Result<()> {
     let path = port_file().ok_or_else(|| anyhow!("no config directory"))?;
     crate::config::persisted::write_atomic(&path, format!("{port}\n").as_bytes(), false)
         .with_context(|| format!("writing {}", path.display()))
@@ -56,14 +56,14 @@ pub fn remember_port(port: u16) -> anyhow::Result<()> {
 
 /// What the driver needs besides the UA configuration.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     /// The port asked for (`signalingport`); 0 means the remembered random one.
     pub port: u16,
     pub local_ip: IpAddr,
 }
 
 /// Codec lists from the `use_xxx` priorities: 3 before 2 offered, 1 accepted only, 0 never.
-pub fn media_prefs(settings: &Settings) -> MediaPrefs {
+pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
     // Opus is one codec whose band is the widest of the use_opus* switches that is on.
     let opus_bands = [
         ("use_opusnb", 8000),
@@ -114,7 +114,7 @@ pub fn media_prefs(settings: &Settings) -> MediaPrefs {
 /// The jitter buffer's delay range in frames from `jittersize` (0..6) and `maxjitter`: the
 /// start/minimum target and the most it may adapt up to (8 at the default size, as the
 /// reference has it).
-pub fn jitter_range(settings: &Settings) -> (usize, usize) {
+pub(super) fn jitter_range(settings: &Settings) -> (usize, usize) {
     const MIN: [usize; 7] = [1, 1, 2, 3, 5, 7, 10];
     const MAX: [usize; 7] = [1, 3, 5, 8, 12, 16, 25];
     let size = settings.int("jittersize").clamp(0, 6) as usize;
@@ -123,7 +123,7 @@ pub fn jitter_range(settings: &Settings) -> (usize, usize) {
 }
 
 /// The media settings every call uses.
-pub fn media_config(settings: &Settings) -> MediaConfig {
+pub(super) fn media_config(settings: &Settings) -> MediaConfig {
     MediaConfig {
         jitter: jitter_range(settings),
         media_timeout: std::time::Duration::from_secs(settings.int("mediatimeout") as u64),
@@ -140,13 +140,17 @@ pub fn media_config(settings: &Settings) -> MediaConfig {
 
 /// The server's and the outbound proxy's addresses, resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Servers {
+pub(super) struct Servers {
     pub server: Option<SocketAddr>,
     pub proxy: Option<SocketAddr>,
 }
 
 /// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none).
-pub async fn resolve_servers(server: &str, proxy: &str, dns: &Dns) -> anyhow::Result<Servers> {
+pub(super) async fn resolve_servers(
+    server: &str,
+    proxy: &str,
+    dns: &Dns,
+) -> anyhow::Result<Servers> {
     let resolve = |text: &str| {
         let text = text.trim().to_string();
         async move {
@@ -164,7 +168,10 @@ pub async fn resolve_servers(server: &str, proxy: &str, dns: &Dns) -> anyhow::Re
 }
 
 /// Builds the UA configuration from settings and the resolved server addresses.
-pub fn ua_config(settings: &Settings, servers: Servers) -> anyhow::Result<(UaConfig, Endpoint)> {
+pub(super) fn ua_config(
+    settings: &Settings,
+    servers: Servers,
+) -> anyhow::Result<(UaConfig, Endpoint)> {
     let transport = Transport::from_param(settings.int("transport")).map_err(|e| anyhow!(e))?;
     let server_text = settings.text("serveraddress");
     let proxy_text = settings.text("proxyaddress");

@@ -54,6 +54,7 @@ type Job = Box<dyn FnOnce(&mut WorkerState) -> Option<Done> + Send>;
 pub(super) struct Worker {
     jobs: std::sync::mpsc::Sender<Job>,
     done: mpsc::UnboundedSender<Done>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Worker {
@@ -64,26 +65,37 @@ impl Worker {
     ) -> std::io::Result<Worker> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let results = done.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("engine-worker".into())
             .spawn(move || {
                 let mut state = WorkerState { store };
-                // Ends when the driver drops its handle.
+                // Every job asked for is done (a setting kept at exit too), until the driver
+                // drops its handle; results nobody reads any more are dropped.
                 while let Ok(job) = rx.recv() {
-                    if let Some(d) = job(&mut state)
-                        && results.send(d).is_err()
-                    {
-                        return;
+                    if let Some(d) = job(&mut state) {
+                        let _ = results.send(d);
                     }
                 }
             })?;
-        Ok(Worker { jobs, done })
+        Ok(Worker { jobs, done, thread })
     }
 
     /// Runs `job` on the worker thread.
     pub(super) fn run(&self, job: impl FnOnce(&mut WorkerState) -> Option<Done> + Send + 'static) {
         if self.jobs.send(Box::new(job)).is_err() {
             tracing::warn!("the engine's worker thread has stopped; a blocking job was dropped");
+        }
+    }
+
+    /// Waits until every job asked for is done (at exit: the settings file, the history).
+    pub(super) async fn finish(self) {
+        let Worker { jobs, thread, .. } = self;
+        drop(jobs);
+        if tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the engine's worker thread did not finish cleanly");
         }
     }
 

@@ -80,8 +80,9 @@ pub enum CallDirection {
 
 /// Which way media flows, from our side (RFC 3264 directions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum MediaDirection {
+    /// `sendrecv`, as SDP names them.
     SendRecv,
     SendOnly,
     RecvOnly,

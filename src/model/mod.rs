@@ -11,6 +11,7 @@
 mod cdr;
 mod command;
 mod event;
+mod examples;
 mod modes;
 mod secret;
 mod state;
@@ -21,6 +22,7 @@ pub use event::{
     CallDirection, CallState, CurrentLineCause, Event, MediaDirection, MediaStats, NoticeKind,
     Registration, Reply, Severity, Source,
 };
+pub use examples::{command_examples, event_examples};
 pub use modes::{AutoMode, DefaultMute, DtmfMode, MuteDirection, Transport};
 pub use secret::Secret;
-pub use state::{Account, LineStatus, PhoneState};
+pub use state::{Account, KeptNotice, LineMedia, LineStatus, PhoneState};

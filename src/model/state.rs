@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How the account stands with the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Account {
     /// Nothing tried yet (or no account configured).
+    #[default]
     Idle,
     Connecting,
     Registered,
@@ -114,12 +115,6 @@ pub struct PhoneState {
     pub started: bool,
     /// The engine has stopped.
     pub stopped: bool,
-}
-
-impl Default for Account {
-    fn default() -> Self {
-        Account::Idle
-    }
 }
 
 impl PhoneState {

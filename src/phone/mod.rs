@@ -3,7 +3,7 @@
 //! `Instant` (and the wall clock for records); [`Action`]s for the driver and typed
 //! [`Event`]s for the faces come out of [`Phone::poll_action`]. The driver only carries them
 //! out (sockets, devices, media tasks, the store), so every decision here is tested on a
-//! virtual clock without any of them.
+//! virtual clock without any of them (`tests/integration/sim_phone.rs`).
 //!
 //! What is decided here: the current line and line switching (`autohold`/`automute`), mute by
 //! direction (`defmute`), DTMF routing (`dtmfmode` and what the peer accepted), when to ring
@@ -479,6 +479,3 @@ impl Phone {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

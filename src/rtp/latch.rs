@@ -11,6 +11,9 @@
 //!   and the new source carries on the same SSRC with the next sequence numbers (a NAT that
 //!   rebound the far end's port), the call moves to it.
 //! - A new signalled address (a re-INVITE) starts over.
+//!
+//! Tested on a virtual clock in `tests/integration/rtp_latch.rs`, and against a real injector
+//! during a call with baresip in `tests/integration/rtp_injection.rs`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -171,111 +174,5 @@ impl RtpLatch {
                 self.drop_packet()
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    #[test]
-    fn the_signalled_source_is_taken_and_kept() {
-        let t0 = Instant::now();
-        let mut l = RtpLatch::new(addr(4000));
-        assert_eq!(
-            l.check(t0, addr(4000), 7, 100),
-            Verdict::Accept {
-                new_stream: true,
-                source: addr(4000)
-            }
-        );
-        // Loud packets from another port are dropped, the first one reported.
-        assert_eq!(l.check(t0, addr(5000), 9, 1), Verdict::Drop { first: true });
-        for seq in 2..50 {
-            assert_eq!(
-                l.check(t0, addr(5000), 9, seq),
-                Verdict::Drop { first: false }
-            );
-        }
-        assert_eq!(l.dropped(), 49);
-        assert!(matches!(
-            l.check(t0, addr(4000), 7, 101),
-            Verdict::Accept {
-                new_stream: false,
-                ..
-            }
-        ));
-        assert_eq!(l.destination(), addr(4000));
-        // Even after a silence, a stranger's own stream does not take over...
-        let later = t0 + SILENCE * 2;
-        assert!(matches!(
-            l.check(later, addr(5000), 9, 60),
-            Verdict::Drop { .. }
-        ));
-        // ...but the same stream continuing from a rebound port does.
-        assert_eq!(
-            l.check(later, addr(4002), 7, 103),
-            Verdict::Accept {
-                new_stream: false,
-                source: addr(4002)
-            }
-        );
-        assert_eq!(l.destination(), addr(4002));
-    }
-
-    #[test]
-    fn the_same_stream_from_elsewhere_waits_for_silence() {
-        let t0 = Instant::now();
-        let mut l = RtpLatch::new(addr(4000));
-        l.check(t0, addr(4000), 7, 100);
-        // A copy of the far end's SSRC and sequence from another port while it still talks.
-        let soon = t0 + Duration::from_millis(100);
-        assert!(matches!(
-            l.check(soon, addr(6000), 7, 101),
-            Verdict::Drop { .. }
-        ));
-        assert_eq!(l.destination(), addr(4000));
-    }
-
-    #[test]
-    fn behind_a_nat_the_first_stream_is_taken_after_probation() {
-        let t0 = Instant::now();
-        let mut l = RtpLatch::new(addr(4000));
-        // A single stray packet from elsewhere is not enough.
-        assert_eq!(
-            l.check(t0, addr(7000), 1, 10),
-            Verdict::Drop { first: false }
-        );
-        assert_eq!(
-            l.check(t0, addr(7001), 2, 500),
-            Verdict::Drop { first: false }
-        );
-        // A stream in sequence is.
-        assert_eq!(
-            l.check(t0, addr(7001), 2, 501),
-            Verdict::Drop { first: false }
-        );
-        assert_eq!(
-            l.check(t0, addr(7001), 2, 502),
-            Verdict::Accept {
-                new_stream: true,
-                source: addr(7001)
-            }
-        );
-        assert!(l.is_peer_host(addr(9999)));
-        // A re-INVITE with another address learns again.
-        l.resignal(addr(4100));
-        assert_eq!(l.destination(), addr(4100));
-        assert!(matches!(
-            l.check(t0, addr(4100), 3, 1),
-            Verdict::Accept {
-                new_stream: true,
-                ..
-            }
-        ));
     }
 }

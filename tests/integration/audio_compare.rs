@@ -207,3 +207,21 @@ fn similarity_tells_speech_from_silence_noise_and_shifts() {
     // Only half of it arrived.
     assert_eq!(similarity(&reference, &delayed[..9000]), 0.0);
 }
+
+/// Tone power at `hz` in an 8 kHz stretch, relative to the stretch's energy (Goertzel).
+pub fn tone_share(x: &[f32], hz: f32) -> f32 {
+    let w = hz * std::f32::consts::TAU / 8000.0;
+    let (mut s1, mut s2) = (0f32, 0f32);
+    for &v in x {
+        let s0 = v + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    let energy: f32 = x.iter().map(|v| v * v).sum();
+    if energy == 0.0 {
+        0.0
+    } else {
+        power / (energy * x.len() as f32 / 2.0)
+    }
+}

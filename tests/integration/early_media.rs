@@ -3,6 +3,7 @@
 //! only receives (`earlymedia` 2), with NAT opening packets towards the far end; the far end's
 //! own early audio replaces our ringback; the 200 OK turns our sending on.
 
+use crate::audio_compare::tone_share;
 use crate::peers::Softphone;
 use softphone::media::g711;
 use softphone::rtp::{RtpSender, parse};
@@ -84,24 +85,6 @@ fn response(req: &str, code: &str, sdp: Option<&str>, port: u16) -> String {
         port,
         body.len()
     )
-}
-
-/// Tone power at `hz` in an 8 kHz stretch, relative to the stretch's energy (Goertzel).
-fn tone_share(x: &[f32], hz: f32) -> f32 {
-    let w = hz * std::f32::consts::TAU / 8000.0;
-    let (mut s1, mut s2) = (0f32, 0f32);
-    for &v in x {
-        let s0 = v + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-    let energy: f32 = x.iter().map(|v| v * v).sum();
-    if energy == 0.0 {
-        0.0
-    } else {
-        power / (energy * x.len() as f32 / 2.0)
-    }
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! The one integration-test crate: real peers (Kamailio, sipp) on 127.0.0.1, the softphone
 //! binary, and deterministic in-process tests of the sans-IO core on a simulated clock.
 
+// Benchmarks and tests may unwrap (a failure there is a failed run, not bad input), and their
+// helpers are pub for the modules of this one crate.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod audio_compare;
 mod audio_tools;
 mod calls;
@@ -8,13 +12,17 @@ mod codecs;
 mod config;
 mod early_media;
 mod gui;
+mod json_faces;
 mod malformed;
 mod peers;
 mod registration;
+mod rtp_injection;
+mod rtp_latch;
 mod runtime_config;
 mod screenshots;
 mod sim;
 mod sim_calls;
+mod sim_phone;
 mod sim_registration;
 mod sound_card;
 mod torture;

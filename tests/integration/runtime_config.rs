@@ -135,6 +135,66 @@ fn the_server_pushes_parameters_in_register_replies() {
     assert!(!text.contains("stolen"), "{text}");
 }
 
+/// The server is not the user: of what it pushes, only the allow-list applies. A server that
+/// tries to point the speaker at a file (to overwrite it), answer calls or change the ringtone
+/// is refused, named in a warning, and nothing is written.
+#[test]
+fn the_server_may_push_only_harmless_parameters() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let victim = home.path().join("victim.wav");
+    let headers: &'static str = Box::leak(
+        format!(
+            "x-mparam: playbackdevice=file:{}; autoaccept=true; ringtone=/etc/passwd; \
+             prefix=900; use_pcma=3\r\nx-mparamp: recorddevice=file:/dev/zero\r\n",
+            victim.display()
+        )
+        .into_boxed_str(),
+    );
+    let kam = Kamailio::start(KamailioOptions {
+        register_reply_headers: headers,
+        ..Default::default()
+    });
+    let env = folders(home.path());
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(&[&server, "username=1001", "password=pw1001"], &env);
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    // The speaker is still the one the user chose: the test sound does not touch the file.
+    sp.send_line("TestSound");
+    sp.wait_line(T, "EVENT,Test sound on speaker \"null\"");
+    // The refusals came with the first reply to our REGISTER.
+    for refused in [
+        "playbackdevice",
+        "autoaccept",
+        "ringtone",
+        "prefix",
+        "recorddevice",
+    ] {
+        let warning = format!("WARNING,the server may not set {refused} (x-mparam); ignored");
+        assert!(sp.seen.contains(&warning), "{warning} not in {:?}", sp.seen);
+    }
+    let applied = "EVENT,parameter use_pcma=3 (server)".to_string();
+    assert!(sp.seen.contains(&applied), "{:?}", sp.seen);
+    std::thread::sleep(Duration::from_millis(2500));
+    sp.send_line("Exit");
+    sp.wait_line(T, "EVENT,Unregistered");
+    drop(sp);
+    assert!(
+        !victim.exists(),
+        "the server made us write {}",
+        victim.display()
+    );
+    assert!(
+        !settings_file_names(home.path(), "playbackdevice"),
+        "a refused parameter was kept"
+    );
+}
+
+/// Whether the settings file under `home` names `name`.
+fn settings_file_names(home: &std::path::Path, name: &str) -> bool {
+    std::fs::read_to_string(home.join("config/softphone/settings.toml"))
+        .is_ok_and(|t| t.contains(name))
+}
+
 /// Seconds of `wav` whose 20 ms frames carry sound (RMS above a quiet floor).
 pub(crate) fn seconds_of_sound(wav: &std::path::Path) -> f64 {
     let samples = crate::audio_compare::read_wav(wav);

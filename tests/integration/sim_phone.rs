@@ -1,9 +1,15 @@
-//! The line policy on a virtual clock: core events in, the driver's actions out.
+//! The sans-IO line policy (`softphone::phone`) on a virtual clock: core events in, the
+//! driver's actions out. Autohold/automute, line switching, mute by direction, DTMF routing,
+//! ringing and early media, auto-answer, the current line and the call records.
 
-use super::*;
-use crate::model::{Cdr, DiscParty};
-use crate::sdp::{Codec, Direction, OpusParams};
-use std::time::Duration;
+use softphone::model::{
+    AutoMode, CallDirection, CallState, Cdr, CurrentLineCause, DefaultMute, DiscParty, DtmfMode,
+    Event, MuteDirection,
+};
+use softphone::phone::{Action, Phone, PhonePrefs, RingKind};
+use softphone::sdp::{Codec, Direction, Negotiated, OpusParams};
+use softphone::sip::ua::UaEvent;
+use std::time::{Duration, Instant};
 
 fn prefs() -> PhonePrefs {
     PhonePrefs {
@@ -18,6 +24,10 @@ fn prefs() -> PhonePrefs {
 }
 
 fn call(line: u32, state: CallState, direction: CallDirection) -> UaEvent {
+    call_by(line, state, direction, true)
+}
+
+fn call_by(line: u32, state: CallState, direction: CallDirection, by_us: bool) -> UaEvent {
     UaEvent::Call {
         line,
         state,
@@ -31,7 +41,7 @@ fn call(line: u32, state: CallState, direction: CallDirection) -> UaEvent {
         } else {
             String::new()
         },
-        ended_by_us: true,
+        ended_by_us: by_us,
     }
 }
 
@@ -341,4 +351,66 @@ fn records_and_the_current_line_when_calls_end() {
     assert!(acts.iter().any(|a| matches!(a, Action::StoreCdr(c)
         if c.connect_ms == 2_500 && c.duration_ms == 60_000)));
     assert!(!w.phone.media_running());
+}
+
+#[test]
+fn an_answered_call_and_a_missed_one_on_the_same_line() {
+    let mut w = World::new(prefs());
+    let records = |acts: Vec<Action>| -> Vec<Cdr> {
+        acts.into_iter()
+            .filter_map(|a| match a {
+                Action::StoreCdr(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    };
+    w.feed(call_by(
+        2,
+        CallState::Incoming,
+        CallDirection::Incoming,
+        false,
+    ));
+    w.advance(Duration::from_millis(2_500));
+    w.feed(call_by(
+        2,
+        CallState::Connected,
+        CallDirection::Incoming,
+        false,
+    ));
+    w.advance(Duration::from_secs(60));
+    let (acts, _) = w.feed(call_by(
+        2,
+        CallState::Terminated,
+        CallDirection::Incoming,
+        false,
+    ));
+    let cdr = records(acts);
+    assert_eq!(cdr.len(), 1);
+    assert_eq!(
+        (cdr[0].caller.as_str(), cdr[0].called.as_str()),
+        ("1002", "1001")
+    );
+    assert_eq!((cdr[0].connect_ms, cdr[0].duration_ms), (2_500, 60_000));
+    assert_eq!(cdr[0].started_ms, 1_000_000);
+    assert_eq!(cdr[0].disc_party, DiscParty::Remote);
+    assert!(!cdr[0].outgoing);
+    // The line is free again: a new call there is a new record, never answered.
+    w.advance(Duration::from_secs(8));
+    w.feed(call_by(
+        2,
+        CallState::Incoming,
+        CallDirection::Incoming,
+        false,
+    ));
+    w.advance(Duration::from_secs(5));
+    let (acts, _) = w.feed(call_by(
+        2,
+        CallState::Terminated,
+        CallDirection::Incoming,
+        true,
+    ));
+    let missed = records(acts);
+    assert_eq!((missed[0].connect_ms, missed[0].duration_ms), (0, 0));
+    assert_eq!(missed[0].started_ms, 1_070_500);
+    assert_eq!(missed[0].disc_party, DiscParty::Local);
 }

@@ -1,0 +1,322 @@
+//! One example of every command and event, for the README's JSON section (`softphone
+//! --json-examples` prints them through `api::json`; a test keeps the README in step) and for
+//! the round-trip tests.
+
+use super::*;
+
+/// One request of every command.
+pub fn command_examples() -> Vec<Request> {
+    let commands = vec![
+        Command::Register,
+        Command::Unregister,
+        Command::CapabilityRequest,
+        Command::Exit,
+        Command::Call {
+            number: "1002".into(),
+        },
+        Command::Hangup { line: 1 },
+        Command::Accept { line: 1 },
+        Command::Dtmf {
+            line: 1,
+            digits: "12#".into(),
+        },
+        Command::SetLine { line: 2 },
+        Command::Hold { line: 1, on: true },
+        Command::Mute {
+            line: 1,
+            on: true,
+            direction: MuteDirection::Microphone,
+        },
+        Command::TestSound,
+        Command::InputLevel { on: true },
+        Command::ListDevices,
+        Command::SetParameters {
+            values: vec![
+                ParamValue::new("maxlines", "2"),
+                ParamValue::new("password", "secret"),
+            ],
+            persist: false,
+        },
+    ];
+    commands
+        .into_iter()
+        .zip(1..)
+        .map(|(command, id)| Request {
+            id: RequestId(id),
+            command,
+        })
+        .collect()
+}
+
+fn call_event(state: CallState) -> Event {
+    Event::Call {
+        line: 1,
+        state,
+        direction: CallDirection::Outgoing,
+        peer: "1002".into(),
+        peer_display: "Bob".into(),
+        peer_uri: "sip:1002@pbx.example.com".into(),
+        call_id: "a84b4c76e66710".into(),
+        reason: if state == CallState::Terminated {
+            "remote hung up".into()
+        } else {
+            String::new()
+        },
+        ended_by_us: false,
+        answered_at_ms: (state != CallState::Calling).then_some(1_764_662_400_000),
+    }
+}
+
+/// One event of every kind.
+pub fn event_examples() -> Vec<Event> {
+    vec![
+        Event::Started {
+            user: "1001".into(),
+        },
+        Event::Account {
+            user: "1001".into(),
+        },
+        Event::Registration(Registration::Registered { expires_s: 600 }),
+        Event::Registration(Registration::Failed {
+            code: 401,
+            reason: "Unauthorized (credentials rejected)".into(),
+            retry_in_ms: Some(5000),
+        }),
+        Event::CapabilityResponse {
+            code: 200,
+            reason: "OK".into(),
+            allow: Some("INVITE, ACK, BYE, CANCEL, OPTIONS".into()),
+        },
+        Event::PublicAddress {
+            addr: "203.0.113.7:5060".into(),
+        },
+        call_event(CallState::Calling),
+        call_event(CallState::Terminated),
+        Event::CurrentLine {
+            line: Some(2),
+            cause: CurrentLineCause::Selected,
+        },
+        Event::Hold {
+            line: 1,
+            local: true,
+            remote: false,
+        },
+        Event::Mute {
+            line: 1,
+            microphone: true,
+            speaker: false,
+        },
+        Event::Media {
+            line: 1,
+            codec: "opus".into(),
+            remote: "192.0.2.10:40000".into(),
+            direction: MediaDirection::SendRecv,
+        },
+        Event::MediaStats {
+            line: 1,
+            stats: MediaStats {
+                sent: 550,
+                received: 548,
+                lost: 2,
+                jitter_ms: 1.5,
+                rtt_ms: Some(12.5),
+                concealed: 2,
+                foreign_dropped: 0,
+            },
+        },
+        Event::DtmfReceived {
+            line: 1,
+            digit: '5',
+        },
+        Event::InputLevel { level: 73 },
+        Event::Devices {
+            microphones: vec!["USB Headset".into()],
+            speakers: vec!["USB Headset".into(), "Speakers".into()],
+        },
+        Event::DevicesSwitched {
+            line: 1,
+            microphone: "USB Headset".into(),
+            speaker: "USB Headset".into(),
+        },
+        Event::TestSound {
+            speaker: "Default".into(),
+        },
+        Event::Parameter {
+            name: "maxlines".into(),
+            value: "2".into(),
+            source: Source::Server,
+        },
+        Event::Cdr(Cdr {
+            line: 1,
+            peer: "1002".into(),
+            peer_display: "Bob".into(),
+            caller: "1001".into(),
+            called: "1002".into(),
+            peer_address: "sip:1002@pbx.example.com".into(),
+            outgoing: true,
+            started_ms: 1_764_662_398_000,
+            connect_ms: 2_000,
+            duration_ms: 61_500,
+            disc_party: DiscParty::Remote,
+            reason: "remote hung up".into(),
+            call_id: "a84b4c76e66710".into(),
+        }),
+        Event::Notice {
+            severity: Severity::Warning,
+            kind: NoticeKind::Security,
+            text: "the server may not set playbackdevice (x-mparam); ignored".into(),
+        },
+        Event::Reply {
+            id: RequestId(5),
+            result: Reply::Line { line: 1 },
+        },
+        Event::Reply {
+            id: RequestId(6),
+            result: Reply::Failed {
+                kind: NoticeKind::Call,
+                message: "no call on line 3".into(),
+            },
+        },
+        Event::Stopped,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The position of each variant, by an exhaustive match: a new variant does not compile
+    /// until it is here, and the test then fails until it has an example.
+    fn command_variant(c: &Command) -> usize {
+        match c {
+            Command::Register => 0,
+            Command::Unregister => 1,
+            Command::CapabilityRequest => 2,
+            Command::Exit => 3,
+            Command::Call { .. } => 4,
+            Command::Hangup { .. } => 5,
+            Command::Accept { .. } => 6,
+            Command::Dtmf { .. } => 7,
+            Command::SetLine { .. } => 8,
+            Command::Hold { .. } => 9,
+            Command::Mute { .. } => 10,
+            Command::TestSound => 11,
+            Command::InputLevel { .. } => 12,
+            Command::ListDevices => 13,
+            Command::SetParameters { .. } => 14,
+        }
+    }
+    const COMMANDS: usize = 15;
+
+    fn event_variant(e: &Event) -> usize {
+        match e {
+            Event::Started { .. } => 0,
+            Event::Account { .. } => 1,
+            Event::Registration(_) => 2,
+            Event::CapabilityResponse { .. } => 3,
+            Event::PublicAddress { .. } => 4,
+            Event::Call { .. } => 5,
+            Event::CurrentLine { .. } => 6,
+            Event::Hold { .. } => 7,
+            Event::Mute { .. } => 8,
+            Event::Media { .. } => 9,
+            Event::MediaStats { .. } => 10,
+            Event::DtmfReceived { .. } => 11,
+            Event::InputLevel { .. } => 12,
+            Event::Devices { .. } => 13,
+            Event::DevicesSwitched { .. } => 14,
+            Event::TestSound { .. } => 15,
+            Event::Parameter { .. } => 16,
+            Event::Cdr(_) => 17,
+            Event::Notice { .. } => 18,
+            Event::Reply { .. } => 19,
+            Event::Stopped => 20,
+        }
+    }
+    const EVENTS: usize = 21;
+
+    #[test]
+    fn every_command_round_trips_through_json() {
+        let examples = command_examples();
+        let mut seen = [false; COMMANDS];
+        for r in &examples {
+            seen[command_variant(&r.command)] = true;
+            let json = serde_json::to_string(r).unwrap();
+            let back: Request = serde_json::from_str(&json).unwrap();
+            // A secret goes out masked: the JSON is stable, and only the secret differs.
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+            if !json.contains("***") {
+                assert_eq!(&back, r, "{json}");
+            }
+            assert!(!json.contains("secret"), "a password in clear: {json}");
+        }
+        assert!(
+            seen.iter().all(|s| *s),
+            "a command without an example: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn every_event_round_trips_through_json() {
+        let mut seen = [false; EVENTS];
+        for e in event_examples() {
+            seen[event_variant(&e)] = true;
+            let json = serde_json::to_string(&e).unwrap();
+            let back: Event = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, e, "{json}");
+            assert!(json.starts_with("{\"type\":\""), "tagged by type: {json}");
+        }
+        for state in [
+            CallState::Calling,
+            CallState::Proceeding,
+            CallState::Ringing,
+            CallState::Incoming,
+            CallState::Connecting,
+            CallState::Connected,
+            CallState::Terminating,
+            CallState::Terminated,
+        ] {
+            let e = call_event(state);
+            let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+            assert_eq!(back, e);
+        }
+        for r in [
+            Registration::Registering,
+            Registration::Unregistered,
+            Registration::Registered { expires_s: 1 },
+        ] {
+            let e = Event::Registration(r);
+            let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+            assert_eq!(back, e);
+        }
+        assert!(
+            seen.iter().all(|s| *s),
+            "an event without an example: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn the_wire_format_is_snake_case_and_tagged() {
+        let e = Event::Registration(Registration::Failed {
+            code: 403,
+            reason: "Forbidden".into(),
+            retry_in_ms: None,
+        });
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"registration","state":"failed","code":403,"reason":"Forbidden","retry_in_ms":null}"#
+        );
+        let c: Request = serde_json::from_str(
+            r#"{"id":3,"type":"mute","line":1,"on":false,"direction":"both"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Mute {
+                line: 1,
+                on: false,
+                direction: MuteDirection::Both
+            }
+        );
+    }
+}
