@@ -5,6 +5,7 @@
 use super::media::{MediaConfig, MediaEvent, MediaHandle, RtpSockets, bind_rtp};
 use super::report::Reporter;
 use super::ring::RingTask;
+use super::setup::RingSettings;
 use crate::audio::{AudioSink, AudioSource, open_sink, open_source};
 use crate::config::Settings;
 use crate::media::tone::ToneKind;
@@ -13,24 +14,6 @@ use crate::phone::RingKind;
 use crate::sdp::Negotiated;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
-
-/// How calls ring here and there.
-#[derive(Debug, Clone)]
-pub(super) struct RingSettings {
-    pub(super) device: String,
-    pub(super) kind: ToneKind,
-    pub(super) gain: f32,
-    /// Rate of a ringback written to a playback file before the codec is known: that of the
-    /// codec we offer first, which the call most likely gets.
-    pub(super) file_rate: u32,
-}
-
-impl RingSettings {
-    /// `ringerdevice=All`: every sound card rings (their list is read off the loop).
-    pub(super) fn on_every_card(&self) -> bool {
-        self.device.trim().eq_ignore_ascii_case("all")
-    }
-}
 
 /// The sound devices and media settings calls use.
 #[derive(Debug, Clone)]

@@ -429,7 +429,14 @@ impl Engine {
                 };
                 self.dial(id, &number, socket, Some(via));
             }
-            Done::Servers { result } => match result {
+            Done::Servers {
+                server,
+                proxy,
+                result,
+            } => match result {
+                // An answer for addresses changed again meanwhile: the later lookup decides.
+                _ if server != self.settings.text("serveraddress")
+                    || proxy != self.settings.text("proxyaddress") => {}
                 Ok(servers) => {
                     self.servers = servers;
                     self.reconfigure_sip();

@@ -53,7 +53,11 @@ impl Engine {
                 let result = resolve_servers(&server, &proxy, &dns)
                     .await
                     .map_err(|e| format!("{e:#}"));
-                let _ = results.send(Done::Servers { result });
+                let _ = results.send(Done::Servers {
+                    server,
+                    proxy,
+                    result,
+                });
             });
         } else if change.touches_sip() {
             self.reconfigure_sip();

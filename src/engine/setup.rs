@@ -247,8 +247,8 @@ pub(super) fn ua_config(
 /// How calls ring: `ringerdevice`, `volumering`, and the ringtone `kind` (read from the
 /// `ringtone` file off the loop, see `ring::ring_kind`); when they ring (`playring`) is the
 /// phone policy's.
-pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> super::calls::RingSettings {
-    super::calls::RingSettings {
+pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> RingSettings {
+    RingSettings {
         device: settings.text("ringerdevice"),
         kind,
         gain: super::media::volume_gain(settings.int("volumering")),
@@ -256,5 +256,23 @@ pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> super::calls
             .offer
             .first()
             .map_or(8000, |c| c.sample_rate()),
+    }
+}
+
+/// How calls ring here and there.
+#[derive(Debug, Clone)]
+pub(super) struct RingSettings {
+    pub(super) device: String,
+    pub(super) kind: ToneKind,
+    pub(super) gain: f32,
+    /// Rate of a ringback written to a playback file before the codec is known: that of the
+    /// codec we offer first, which the call most likely gets.
+    pub(super) file_rate: u32,
+}
+
+impl RingSettings {
+    /// `ringerdevice=All`: every sound card rings (their list is read off the loop).
+    pub(super) fn on_every_card(&self) -> bool {
+        self.device.trim().eq_ignore_ascii_case("all")
     }
 }

@@ -20,7 +20,7 @@ pub(super) struct WorkerState {
 pub(super) enum Done {
     /// Events for the faces (a keyring or store outcome).
     Events(Vec<Event>),
-    /// The sound devices, listed for request `id` (`None`: listed for the ringer of `line`).
+    /// The sound devices, listed for request `id`.
     Devices {
         id: RequestId,
         microphones: Vec<String>,
@@ -42,8 +42,11 @@ pub(super) enum Done {
         number: String,
         result: Result<SocketAddr, String>,
     },
-    /// The server and proxy were resolved (or not) after a change of the account.
+    /// The server and proxy (as the settings named them) were resolved, or not, after a
+    /// change of the account.
     Servers {
+        server: String,
+        proxy: String,
         result: Result<super::setup::Servers, String>,
     },
 }
