@@ -203,8 +203,13 @@ pub fn parse_compound(data: &[u8], our_ssrc: u32, now_ntp: u64) -> Option<PeerRe
                 let cumulative = be32(pkt, b + 4)? & 0x00FF_FFFF;
                 out.loss = Some((fraction, cumulative));
                 let (lsr, dlsr) = (be32(pkt, b + 16)?, be32(pkt, b + 20)?);
-                if lsr != 0 {
-                    out.rtt = Some(ntp_middle(now_ntp).wrapping_sub(lsr).wrapping_sub(dlsr));
+                // The time since our report, less the peer's hold time (RFC 3550 §6.4.1).
+                // On a fast path the peer's rounded delay can exceed what we measured: that
+                // is no time, not minus a little (which would wrap to 18 hours). A report
+                // naming a moment over a minute ago (or in the future) is not ours.
+                let elapsed = ntp_middle(now_ntp).wrapping_sub(lsr);
+                if lsr != 0 && elapsed < MAX_RTT_UNITS {
+                    out.rtt = Some(elapsed.saturating_sub(dlsr));
                 }
             }
         }
@@ -213,6 +218,9 @@ pub fn parse_compound(data: &[u8], our_ssrc: u32, now_ntp: u64) -> Option<PeerRe
     }
     any.then_some(out)
 }
+
+/// The longest round trip believed, in 1/65536 s: a minute.
+const MAX_RTT_UNITS: u32 = 60 * 65536;
 
 #[cfg(test)]
 mod tests {
@@ -263,6 +271,18 @@ mod tests {
         let rtt_ms = f64::from(report.rtt.unwrap()) * 1000.0 / 65536.0;
         assert!((rtt_ms - 300.0).abs() < 1.0, "rtt {rtt_ms}");
         assert_eq!(report.loss, Some((0, 0)));
+        // On loopback the peer's rounded hold time can exceed the measured time: zero, not a
+        // wrap to 18 hours.
+        let early = t0 + (1u64 << 32) / 5 - (1u64 << 32) / 100;
+        let report = parse_compound(&rr, 0xAAAA, early).unwrap();
+        assert_eq!(report.rtt, Some(0));
+        // A report naming a moment long ago (or in the future) is not believed.
+        let late = back + (120u64 << 32);
+        assert_eq!(parse_compound(&rr, 0xAAAA, late).unwrap().rtt, None);
+        assert_eq!(
+            parse_compound(&rr, 0xAAAA, t0 - (1u64 << 32)).unwrap().rtt,
+            None
+        );
     }
 
     #[test]
