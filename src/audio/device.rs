@@ -122,11 +122,13 @@ impl Health {
     }
 }
 
-/// The stream configuration: the device's default format with a 10 ms buffer where the
-/// device allows one (a driver's default can be seconds long, far too late for a call).
+/// The stream configuration: the device's default format with a 40 ms buffer where the
+/// device allows one (a driver's default can be seconds long, far too late for a call). Not
+/// 10 ms: ALSA's PulseAudio plugin, the path to the sound server on most desktops, stalls a
+/// playback stream that small for seconds at a time now and then (see the sound-card test).
 fn low_latency(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
     let mut config = supported.config();
-    let want = (config.sample_rate / 100).max(1);
+    let want = (config.sample_rate / 25).max(1);
     config.buffer_size = match supported.buffer_size() {
         cpal::SupportedBufferSize::Range { min, max } => {
             cpal::BufferSize::Fixed(want.clamp(*min, (*max).max(*min)))

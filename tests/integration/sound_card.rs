@@ -193,9 +193,16 @@ fn call_through_real_sound_devices_survives_losing_them() {
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
     // The sound server's capture stream takes about two seconds to deliver; then speak.
     std::thread::sleep(Duration::from_secs(3));
-    let mut player = pulse.play_into_mic(&ours);
-    let _ = player.wait();
-    std::thread::sleep(Duration::from_secs(5));
+    // Twice each way and a recording with two of baresip's repetitions: with 10 ms device
+    // buffers the speaker stream through ALSA's PulseAudio plugin stalled for seconds now and
+    // then (in about half the runs of this longer test), which one short pass seldom showed.
+    for _ in 0..2 {
+        let mut player = pulse.play_into_mic(&ours);
+        let _ = player.wait();
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // The recording holds two of baresip's repetitions (every 6.4 s).
+    std::thread::sleep(Duration::from_secs(8));
     stop_recording(recorder);
 
     // The sound server dies mid-call: reported, the call stays up.
