@@ -38,7 +38,11 @@ impl Engine {
             Command::Register => self.ua_command(now, UaCommand::Register),
             Command::Unregister => self.ua_command(now, UaCommand::Unregister),
             Command::CapabilityRequest => self.ua_command(now, UaCommand::CapabilityRequest),
-            Command::Exit => self.ua_command(now, UaCommand::Shutdown),
+            Command::Exit => {
+                // What was kept reaches the disk first (a quick job or two; we are leaving).
+                self.worker.flush(std::time::Duration::from_secs(2)).await;
+                self.ua_command(Instant::now(), UaCommand::Shutdown)
+            }
             Command::Call { number } => return self.place(id, number).await,
             Command::Accept { line } => match self.answer(line).await {
                 Ok(()) => Reply::Done,

@@ -90,6 +90,19 @@ impl Worker {
         }
     }
 
+    /// Waits (at most `limit`) until every job asked so far is done: at exit, so that what
+    /// was kept (the settings file, the history) is on disk before the un-REGISTER is reported.
+    pub(super) async fn flush(&self, limit: std::time::Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.run(move |_| {
+            let _ = tx.send(());
+            None
+        });
+        if tokio::time::timeout(limit, rx).await.is_err() {
+            tracing::warn!("the engine's worker is still busy after {limit:?}; exiting anyway");
+        }
+    }
+
     /// Waits until every job asked for is done (at exit: the settings file, the history).
     pub(super) async fn finish(self) {
         let Worker { jobs, thread, .. } = self;

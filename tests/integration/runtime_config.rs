@@ -126,6 +126,8 @@ fn the_server_pushes_parameters_in_register_replies() {
     }
     sp.wait_line(T, "ERROR,all 2 lines are busy");
     sp.send_line("Exit");
+    // Settings are written off the engine's loop; an orderly exit has them on disk first.
+    sp.wait_line(T, "EVENT,Unregistered");
     drop(sp);
     // x-mparamp was kept, x-mparam was not.
     let text = std::fs::read_to_string(home.path().join("config/softphone/settings.toml"))
