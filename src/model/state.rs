@@ -77,6 +77,25 @@ impl LineStatus {
         self.state == CallState::Incoming
     }
 
+    /// A line with a new call and nothing known of it yet.
+    fn new(call_id: &str, state: CallState, direction: CallDirection) -> LineStatus {
+        LineStatus {
+            state,
+            direction,
+            peer: String::new(),
+            peer_display: String::new(),
+            peer_uri: String::new(),
+            call_id: call_id.to_string(),
+            answered_at_ms: None,
+            hold_local: false,
+            hold_remote: false,
+            mic_muted: false,
+            speaker_muted: false,
+            media: None,
+            stats: None,
+        }
+    }
+
     /// How long the call has been up at `now_ms` (Unix milliseconds; zero before the answer).
     pub fn talk_ms(&self, now_ms: i64) -> u64 {
         self.answered_at_ms
@@ -198,33 +217,13 @@ impl PhoneState {
                     self.lines.remove(line);
                     return;
                 }
-                let entry = self.lines.entry(*line).or_insert_with(|| LineStatus {
-                    state: *state,
-                    direction: *direction,
-                    peer: peer.clone(),
-                    peer_display: peer_display.clone(),
-                    peer_uri: peer_uri.clone(),
-                    call_id: call_id.clone(),
-                    answered_at_ms: None,
-                    hold_local: false,
-                    hold_remote: false,
-                    mic_muted: false,
-                    speaker_muted: false,
-                    media: None,
-                    stats: None,
-                });
+                let entry = self
+                    .lines
+                    .entry(*line)
+                    .or_insert_with(|| LineStatus::new(call_id, *state, *direction));
                 if entry.call_id != *call_id {
-                    // Another call on the same line number: start over.
-                    *entry = LineStatus {
-                        call_id: call_id.clone(),
-                        hold_local: false,
-                        hold_remote: false,
-                        mic_muted: false,
-                        speaker_muted: false,
-                        media: None,
-                        stats: None,
-                        ..entry.clone()
-                    };
+                    // Another call on the same line number: nothing of the last one carries over.
+                    *entry = LineStatus::new(call_id, *state, *direction);
                 }
                 entry.state = *state;
                 entry.direction = *direction;
