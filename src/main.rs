@@ -351,14 +351,12 @@ fn main() -> ExitCode {
             "{name} is not implemented in this build yet; its value does nothing"
         ));
     }
-    let notes: Vec<Event> = warnings
-        .into_iter()
-        .map(|w| Event::warning(NoticeKind::Parameter, w))
-        .chain(keyring_events)
-        .collect();
     if show_config {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         let mut notifier = Notifier::new();
-        for line in notes.iter().flat_map(|e| notifier.lines(e)) {
+        for line in keyring_events.iter().flat_map(|e| notifier.lines(e)) {
             eprintln!("{line}");
         }
         for (name, value, source) in settings.effective() {
@@ -366,6 +364,11 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let notes: Vec<Event> = warnings
+        .into_iter()
+        .map(|w| Event::warning(NoticeKind::Parameter, w))
+        .chain(keyring_events)
+        .collect();
     let trace = init_logging(settings.int("loglevel"), !headless);
     let mut console = Console {
         format,

@@ -234,7 +234,9 @@ pub fn parse_colour(v: &str) -> Option<[u8; 3]> {
 /// The `--help` text: one line per parameter.
 pub fn help_text() -> String {
     let mut s = String::from(
-        "Usage: softphone [--headless] [key=value ...] [sip:URI | tel:NUMBER | callto:NUMBER]\n\
+        "Usage: softphone [--headless [--format=json]] [key=value ...] [sip:URI | tel:NUMBER | callto:NUMBER]\n\
+         \x20      (--format=json: one JSON event per line out, JSON or text commands in)\n\
+         \x20      softphone --json-examples   (one of every JSON command and event)\n\
          \x20      softphone --show-config [key=value ...]   (effective values and their source)\n\
          \x20      softphone --encrypt N VALUE   (an encrypted__N__ value: 1 xor, 3 xor+base64, 4 base64)\n\
          \x20      softphone --devices   (list the sound cards)\n\
