@@ -68,12 +68,12 @@ impl Engine {
                     if by_rtp {
                         self.calls.dtmf(line, &digits);
                     }
-                    match by_info {
-                        true => self
-                            .ua
+                    if by_info {
+                        self.ua
                             .send_dtmf_info(now, line, &digits)
-                            .map_or_else(|e| call_error(&e), |()| Reply::Done),
-                        false => Reply::Done,
+                            .map_or_else(|e| call_error(&e), |()| Reply::Done)
+                    } else {
+                        Reply::Done
                     }
                 }
             },

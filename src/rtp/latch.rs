@@ -125,32 +125,22 @@ impl RtpLatch {
         };
         match &mut self.state {
             State::Learning { candidate } => {
-                if from == self.signalled {
-                    self.state = State::Latched {
-                        stream: seen,
-                        heard: now,
-                    };
-                    return Verdict::Accept {
-                        new_stream: true,
-                        source: from,
-                    };
-                }
                 let count = match candidate {
                     Some((c, n)) if c.source == from && c.continues(ssrc, seq) => *n + 1,
                     _ => 1,
                 };
-                if count >= PROBATION {
-                    self.state = State::Latched {
-                        stream: seen,
-                        heard: now,
-                    };
-                    return Verdict::Accept {
-                        new_stream: true,
-                        source: from,
-                    };
+                if from != self.signalled && count < PROBATION {
+                    *candidate = Some((seen, count));
+                    return Verdict::Drop { first: false };
                 }
-                *candidate = Some((seen, count));
-                Verdict::Drop { first: false }
+                self.state = State::Latched {
+                    stream: seen,
+                    heard: now,
+                };
+                Verdict::Accept {
+                    new_stream: true,
+                    source: from,
+                }
             }
             State::Latched { stream, heard } => {
                 if from == stream.source {
