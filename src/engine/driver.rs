@@ -170,6 +170,14 @@ async fn drive(
         if engine.pump().await {
             acceptor.abort();
             engine.worker.finish().await;
+            // What the worker finished last (the records of calls ended by the exit).
+            while let Ok(done) = done_rx.try_recv() {
+                if let Done::Events(events) = done {
+                    for e in events {
+                        engine.reporter.send(e);
+                    }
+                }
+            }
             return Ok(());
         }
         let deadline = engine.ua.poll_timeout();
@@ -316,17 +324,19 @@ impl Engine {
                 }
             }
             Action::StoreCdr(cdr) => {
-                let record = cdr.clone();
+                // Reported once it is in the history, so that whoever sees the record can
+                // find it there (`softphone --history`, the window's list after a restart).
                 self.worker.run(move |state| {
-                    let result = state.store.as_ref().map(|s| s.add_call(&record))?;
-                    result.err().map(|e| {
-                        Done::Events(vec![Event::warning(
+                    let mut events = Vec::new();
+                    if let Some(Err(e)) = state.store.as_ref().map(|s| s.add_call(&cdr)) {
+                        events.push(Event::warning(
                             NoticeKind::History,
                             format!("the call was not added to the history: {e}"),
-                        )])
-                    })
+                        ));
+                    }
+                    events.push(Event::Cdr(cdr));
+                    Some(Done::Events(events))
                 });
-                self.reporter.send(Event::Cdr(cdr));
             }
         }
     }
