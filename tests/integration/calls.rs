@@ -246,6 +246,13 @@ fn three_calls_on_three_lines() {
         sp.wait_for(T, |l| {
             l.starts_with(&format!("STATUS,{},InCall,{user},", i + 1))
         });
+        // baresip logs the call once our ACK is in. Hanging up before that can overtake the
+        // ACK in Kamailio (its worker processes forward two quick datagrams in either order),
+        // and baresip then drops the call unestablished: wait for it, under load too.
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while !peers[i].log().contains("Call established") && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     for line in 1..=3 {
         sp.send_line(&format!("Hangup,{line}"));
