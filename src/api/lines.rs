@@ -14,7 +14,8 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
 }
 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
-/// `Dtmf,1,123#`, `Hold,1,on|off`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
+/// other call), `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -49,6 +50,10 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         "hold" => Command::Hold {
             line: line_no(arg)?,
             on: switch("hold", rest, true)?,
+        },
+        "transfer" => Command::Transfer {
+            line: line_no(arg)?,
+            target: rest.unwrap_or("").trim().to_string(),
         },
         "mute" => {
             let mut it = rest.unwrap_or("on").splitn(2, ',').map(str::trim);
@@ -122,6 +127,21 @@ mod tests {
             })
         );
         assert_eq!(parse_line("EXIT"), Ok(Command::Exit));
+        assert_eq!(
+            parse_line("Transfer,1,1003"),
+            Ok(Command::Transfer {
+                line: 1,
+                target: "1003".into()
+            })
+        );
+        assert_eq!(
+            parse_line("transfer,2,"),
+            Ok(Command::Transfer {
+                line: 2,
+                target: String::new()
+            })
+        );
+        assert!(parse_line("Transfer").is_err());
         assert_eq!(
             parse_line("Hold,1,off"),
             Ok(Command::Hold { line: 1, on: false })

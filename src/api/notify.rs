@@ -7,7 +7,8 @@
 //! the user name status lines carry.
 
 use crate::model::{
-    CallDirection, CallState, CurrentLineCause, Event, Registration, Reply, Severity,
+    CallDirection, CallState, CurrentLineCause, Event, Registration, Reply, Severity, TransferRole,
+    TransferState,
 };
 
 /// Turns events into notification lines, in order.
@@ -145,6 +146,35 @@ impl Notifier {
                 (false, true) => format!("EVENT,Line {line} held by the remote party"),
                 (false, false) => format!("EVENT,Line {line} resumed"),
             }),
+            Event::Transfer {
+                line,
+                role,
+                target,
+                state,
+                code,
+                reason,
+            } => {
+                let what = match role {
+                    TransferRole::Transferor => format!("Transfer of line {line} to {target}"),
+                    TransferRole::Transferee => {
+                        format!("Line {line} is transferring us to {target}")
+                    }
+                };
+                let how = match (state, code) {
+                    (TransferState::Requested, _) => "requested".to_string(),
+                    (TransferState::Accepted, _) => "accepted".to_string(),
+                    (TransferState::Progress, Some(c)) => format!("{c} {reason}"),
+                    (TransferState::Progress, None) => reason.clone(),
+                    (TransferState::Succeeded, _) => "succeeded".to_string(),
+                    (TransferState::Failed, _) => format!("failed: {reason}"),
+                };
+                let kind = if *state == TransferState::Failed {
+                    "WARNING"
+                } else {
+                    "EVENT"
+                };
+                out.push(format!("{kind},{}", field(&format!("{what}: {how}"))));
+            }
             Event::Mute {
                 line,
                 microphone,

@@ -255,6 +255,7 @@ impl Engine {
                             self.place(AUTOCALL, number).await;
                         }
                     }
+                    UaEvent::Referred { line } => self.follow_refer(*line).await,
                     _ => {}
                 }
                 self.phone.on_ua_event(Instant::now(), unix_ms(), &ev);

@@ -52,6 +52,10 @@ impl Engine {
                 .ua
                 .hangup(now, line)
                 .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::Transfer { line, target } => self
+                .ua
+                .transfer(now, line, &target)
+                .map_or_else(|e| call_error(&e), |()| Reply::Done),
             Command::SetLine { line } => done_or(self.phone.set_line(line)),
             Command::Mute {
                 line,
@@ -171,6 +175,30 @@ impl Engine {
                 self.reporter.reply(id, Reply::Line { line });
             }
             Err(e) => self.call_failed(id, e.to_string()),
+        }
+    }
+
+    /// Places the call the far end of `line` asked for by REFER, with freshly bound RTP
+    /// sockets; the UA tells the transferor how it goes (also when it cannot be placed).
+    pub(super) async fn follow_refer(&mut self, line: u32) {
+        let (socket, port) = match self.calls.bind().await {
+            Ok(bound) => bound,
+            Err(e) => {
+                let why = format!("no media port: {e:#}");
+                self.reporter.error(
+                    NoticeKind::Call,
+                    format!("transfer from line {line}: {why}"),
+                );
+                return self.ua.refer_call_failed(Instant::now(), line, &why);
+            }
+        };
+        match self.ua.follow_refer(Instant::now(), line, port, None) {
+            Ok(new_line) => {
+                self.calls.sockets.insert(new_line, socket);
+            }
+            Err(e) => self
+                .reporter
+                .error(NoticeKind::Call, format!("transfer from line {line}: {e}")),
         }
     }
 

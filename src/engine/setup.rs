@@ -236,6 +236,12 @@ pub(super) fn ua_config(
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),
         progress_mode: settings.int("changesptoring") as u8,
+        transfer: crate::sip::refer::TransferPrefs::from_params(
+            settings.int("transfertype"),
+            settings.bool("discontransfer"),
+            settings.int("transfdelay").max(0) as u64,
+            settings.bool("transferwithreplace"),
+        ),
     };
     let endpoint = Endpoint {
         port: settings.int("signalingport") as u16,

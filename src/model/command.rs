@@ -98,6 +98,10 @@ pub enum Command {
     SetLine { line: u32 },
     /// Put a line on hold or resume it (API_Hold).
     Hold { line: u32, on: bool },
+    /// Transfer the call on a line (API_Transfer): to `target` (blind transfer), or with an
+    /// empty target to the other call we are in (attended transfer: the two far ends are
+    /// connected and both our lines are freed).
+    Transfer { line: u32, target: String },
     /// Mute or unmute one direction of a line (API_MuteEx); the other direction keeps its
     /// state.
     Mute {
@@ -135,6 +139,7 @@ impl Command {
             Command::Dtmf { .. } => "Dtmf",
             Command::SetLine { .. } => "SetLine",
             Command::Hold { .. } => "Hold",
+            Command::Transfer { .. } => "Transfer",
             Command::Mute { .. } => "Mute",
             Command::TestSound => "TestSound",
             Command::InputLevel { .. } => "InputLevel",

@@ -207,6 +207,34 @@ pub enum NoticeKind {
     Engine,
 }
 
+/// Which side of a transfer we are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferRole {
+    /// We asked the far end of `line` to call the target (our REFER).
+    Transferor,
+    /// The far end of `line` asked us to call the target (its REFER); the new call gets a
+    /// line of its own and its own `call` events.
+    Transferee,
+}
+
+/// How far a transfer has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    /// Asked for: the line is being held first, or the REFER is out.
+    Requested,
+    /// The transferee took the request (202) and is calling the target.
+    Accepted,
+    /// The call to the target is under way (`code` of its progress, e.g. 180).
+    Progress,
+    /// The transferee reached the target.
+    Succeeded,
+    /// Refused, or the call to the target failed (`reason` says why); a call we held for the
+    /// transfer is resumed.
+    Failed,
+}
+
 /// Why the current line changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -276,6 +304,17 @@ pub enum Event {
         line: u32,
         local: bool,
         remote: bool,
+    },
+    /// A transfer of the call on `line` moved on.
+    Transfer {
+        line: u32,
+        role: TransferRole,
+        /// The transfer target as the user knows it (number, user or URI).
+        target: String,
+        state: TransferState,
+        /// The SIP status behind the state, when one is known (202, 180, 200, 486...).
+        code: Option<u16>,
+        reason: String,
     },
     /// Mute changed on a line.
     Mute {

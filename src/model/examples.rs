@@ -22,6 +22,10 @@ pub fn command_examples() -> Vec<Request> {
         },
         Command::SetLine { line: 2 },
         Command::Hold { line: 1, on: true },
+        Command::Transfer {
+            line: 1,
+            target: "1003".into(),
+        },
         Command::Mute {
             line: 1,
             on: true,
@@ -95,6 +99,14 @@ pub fn event_examples() -> Vec<Event> {
         Event::CurrentLine {
             line: Some(2),
             cause: CurrentLineCause::Selected,
+        },
+        Event::Transfer {
+            line: 1,
+            role: TransferRole::Transferor,
+            target: "1003".into(),
+            state: TransferState::Progress,
+            code: Some(180),
+            reason: "Ringing".into(),
         },
         Event::Hold {
             line: 1,
@@ -204,9 +216,10 @@ mod tests {
             Command::InputLevel { .. } => 12,
             Command::ListDevices => 13,
             Command::SetParameters { .. } => 14,
+            Command::Transfer { .. } => 15,
         }
     }
-    const COMMANDS: usize = 15;
+    const COMMANDS: usize = 16;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -231,9 +244,10 @@ mod tests {
             Event::Notice { .. } => 18,
             Event::Reply { .. } => 19,
             Event::Stopped => 20,
+            Event::Transfer { .. } => 21,
         }
     }
-    const EVENTS: usize = 21;
+    const EVENTS: usize = 22;
 
     #[test]
     fn every_command_round_trips_through_json() {

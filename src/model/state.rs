@@ -5,6 +5,7 @@
 use super::cdr::Cdr;
 use super::event::{
     CallDirection, CallState, Event, MediaDirection, MediaStats, Registration, Severity,
+    TransferRole, TransferState,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -55,6 +56,18 @@ pub struct LineStatus {
     pub media: Option<LineMedia>,
     /// The statistics of the media's last run.
     pub stats: Option<MediaStats>,
+    /// The latest word on a transfer of this call (ours or the far end's).
+    pub transfer: Option<LineTransfer>,
+}
+
+/// A transfer of a line as the faces show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineTransfer {
+    pub role: TransferRole,
+    pub target: String,
+    pub state: TransferState,
+    pub code: Option<u16>,
+    pub reason: String,
 }
 
 impl LineStatus {
@@ -93,6 +106,7 @@ impl LineStatus {
             speaker_muted: false,
             media: None,
             stats: None,
+            transfer: None,
         }
     }
 
@@ -242,6 +256,24 @@ impl PhoneState {
             } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     (l.hold_local, l.hold_remote) = (*local, *remote);
+                }
+            }
+            Event::Transfer {
+                line,
+                role,
+                target,
+                state,
+                code,
+                reason,
+            } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.transfer = Some(LineTransfer {
+                        role: *role,
+                        target: target.clone(),
+                        state: *state,
+                        code: *code,
+                        reason: reason.clone(),
+                    });
                 }
             }
             Event::Mute {

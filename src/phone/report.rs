@@ -123,7 +123,25 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             line: *line,
             digit: *digit,
         },
-        UaEvent::Call { .. } | UaEvent::Stopped | UaEvent::ServerParameters { .. } => {
+        UaEvent::Transfer {
+            line,
+            role,
+            target,
+            state,
+            code,
+            reason,
+        } => Event::Transfer {
+            line: *line,
+            role: *role,
+            target: target.clone(),
+            state: *state,
+            code: *code,
+            reason: reason.clone(),
+        },
+        UaEvent::Call { .. }
+        | UaEvent::Referred { .. }
+        | UaEvent::Stopped
+        | UaEvent::ServerParameters { .. } => {
             return None;
         }
     })

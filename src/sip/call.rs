@@ -4,6 +4,7 @@
 
 use super::headers::{CSeq, NameAddr};
 use super::message::{Method, SipMessage};
+use super::refer::{ReferIn, TransferOut};
 use super::transaction::TxKey;
 use crate::sdp::{LocalMedia, Negotiated};
 use std::time::{Duration, Instant};
@@ -115,9 +116,15 @@ pub struct OkRetransmit {
     pub give_up: Instant,
 }
 
+/// A session's stable name for as long as it exists: transactions and transfers refer to
+/// their call by it, never by its position among the calls (which shifts as calls end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
 /// One call on one line.
 #[derive(Debug)]
 pub struct Call {
+    pub id: SessionId,
     pub line: u32,
     pub direction: CallDirection,
     pub state: CallState,
@@ -129,9 +136,8 @@ pub struct Call {
     pub local_sdp: Option<String>,
     pub negotiated: Option<Negotiated>,
     pub session: (u64, u64),
-    /// Outgoing: the INVITE last sent (for CANCEL and the auth retry) and its transaction.
+    /// Outgoing: the INVITE last sent (for CANCEL and the auth retry).
     pub invite: Option<SipMessage>,
-    pub invite_tx: Option<TxKey>,
     pub got_provisional: bool,
     pub cancel_pending: bool,
     pub auth_tries: u32,
@@ -148,10 +154,8 @@ pub struct Call {
     /// No offer in the (re-)INVITE: our 200 carries the offer, the ACK the answer.
     pub late_offer: bool,
     pub ok_retransmit: Option<OkRetransmit>,
-    pub bye_tx: Option<TxKey>,
-    /// Our re-INVITE (hold/resume): its transaction, the ACK sent for its 2xx (repeated for
+    /// Our re-INVITE (hold/resume): the ACK sent for its 2xx (repeated for
     /// retransmissions), whether one is pending, what it asks for, and the glare retry time.
-    pub reinvite_tx: Option<TxKey>,
     pub reinvite_ack: Option<SipMessage>,
     pub reinvite_pending: bool,
     pub hold_wanted: Option<bool>,
@@ -161,7 +165,6 @@ pub struct Call {
     pub remote_hold: bool,
     /// DTMF digits waiting to go out as SIP INFO, one transaction at a time.
     pub info_queue: std::collections::VecDeque<char>,
-    pub info_tx: Option<TxKey>,
     /// Why the call ended, for the user.
     pub end_reason: String,
     /// We ended it (hung up, cancelled, rejected, a timeout of ours) rather than the far end.
@@ -170,11 +173,23 @@ pub struct Call {
     pub ring_deadline: Option<Instant>,
     /// When a connected call is hung up (`calltimeout`).
     pub call_deadline: Option<Instant>,
+    /// We are transferring this call's peer elsewhere.
+    pub transfer: Option<TransferOut>,
+    /// The peer asked us by REFER to call someone else.
+    pub refer_in: Option<ReferIn>,
+    /// We followed the peer's REFER and reached the target: once the final NOTIFY is
+    /// answered this call is hung up.
+    pub transferred_away: bool,
+    /// This call was placed for the REFER of session `.0`: its progress is NOTIFYd there.
+    pub referred_by: Option<SessionId>,
+    /// Outgoing: the Replaces header our INVITE carries (a transfer that swaps calls).
+    pub replaces: Option<String>,
 }
 
 impl Call {
     /// A call with nothing sent or received yet beyond what the caller fills in later.
     pub fn new(
+        id: SessionId,
         line: u32,
         direction: CallDirection,
         state: CallState,
@@ -183,6 +198,7 @@ impl Call {
         media: LocalMedia,
     ) -> Call {
         Call {
+            id,
             line,
             direction,
             state,
@@ -194,7 +210,6 @@ impl Call {
             negotiated: None,
             session: (0, 0),
             invite: None,
-            invite_tx: None,
             got_provisional: false,
             cancel_pending: false,
             auth_tries: 0,
@@ -205,8 +220,6 @@ impl Call {
             hop: None,
             late_offer: false,
             ok_retransmit: None,
-            bye_tx: None,
-            reinvite_tx: None,
             reinvite_ack: None,
             reinvite_pending: false,
             hold_wanted: None,
@@ -214,11 +227,15 @@ impl Call {
             local_hold: false,
             remote_hold: false,
             info_queue: Default::default(),
-            info_tx: None,
             end_reason: String::new(),
             ended_by_us: false,
             ring_deadline: None,
             call_deadline: None,
+            transfer: None,
+            refer_in: None,
+            transferred_away: false,
+            referred_by: None,
+            replaces: None,
         }
     }
 
@@ -227,6 +244,11 @@ impl Call {
         [
             self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up)),
             self.glare_retry,
+            // A transfer waits for its hold's re-INVITE before its own time matters.
+            self.transfer
+                .as_ref()
+                .and_then(TransferOut::deadline)
+                .filter(|_| !self.reinvite_pending && self.glare_retry.is_none()),
             self.ring_deadline,
             self.call_deadline,
         ]

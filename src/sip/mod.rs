@@ -15,6 +15,7 @@ pub mod digest;
 pub mod headers;
 pub mod message;
 pub mod parse;
+pub mod refer;
 pub mod registration;
 pub mod stream;
 pub mod transaction;

@@ -39,6 +39,7 @@ fn ua_with(
 }
 
 mod hold;
+mod transfer;
 use hold::hold_state;
 
 struct World {

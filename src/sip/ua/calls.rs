@@ -3,11 +3,11 @@
 //! retransmission until the ACK, reject, CANCEL (487), BYE, re-INVITE; forked 2xx beyond the
 //! first are ACKed and hung up. Lines are numbered 1..=maxlines.
 
+use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent, random_token};
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
-use crate::sip::call::{Call, CallDirection, CallState, Dialog};
-use crate::sip::digest::{Challenge, Credentials, DigestRequest, authorization};
+use crate::sip::call::{Call, CallDirection, CallState, Dialog, SessionId};
 use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::TxKey;
@@ -16,7 +16,7 @@ use crate::sip::uri::Uri;
 use std::time::Instant;
 
 /// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` gives `sip:bob@host`).
-fn bare_uri(addr: &str) -> String {
+pub(super) fn bare_uri(addr: &str) -> String {
     match (addr.find('<'), addr.find('>')) {
         (Some(a), Some(b)) if a < b => addr[a + 1..b].to_string(),
         _ => addr.split(';').next().unwrap_or(addr).trim().to_string(),
@@ -40,15 +40,14 @@ pub enum CallError {
     NotRinging(u32),
     #[error("line {0} is not in a call")]
     NotConnected(u32),
-}
-
-/// The client transactions a call can have running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CallTx {
-    Invite,
-    Reinvite,
-    Info,
-    Bye,
+    #[error("transfers are turned off (transfertype=0)")]
+    TransferOff,
+    #[error("a transfer of line {0} is already under way")]
+    TransferUnderWay(u32),
+    #[error(
+        "connecting line {0} needs exactly one other call in progress to connect it with ({1} found)"
+    )]
+    NoOtherCall(u32, usize),
 }
 
 pub(super) fn peer_of(value: &str) -> (String, String) {
@@ -201,6 +200,7 @@ impl UserAgent {
         if self.calls[idx].state != state {
             self.calls[idx].state = state;
             self.call_event(idx);
+            self.referred_progress(idx);
         }
         if state == CallState::Terminated {
             if self.calls[idx].negotiated.take().is_some() {
@@ -210,7 +210,8 @@ impl UserAgent {
                     negotiated: None,
                 });
             }
-            self.calls.remove(idx);
+            let gone = self.calls.remove(idx);
+            self.owners.release_session(gone.id);
         }
     }
 
@@ -264,6 +265,19 @@ impl UserAgent {
         rtp_port: u16,
         via: Option<Destination>,
     ) -> Result<u32, CallError> {
+        self.dial_for(now, target, rtp_port, via, None)
+    }
+
+    /// As [`UserAgent::dial_via`]; `referred` is the session whose REFER this call follows
+    /// and the Replaces its INVITE carries.
+    pub(super) fn dial_for(
+        &mut self,
+        now: Instant,
+        target: &str,
+        rtp_port: u16,
+        via: Option<Destination>,
+        referred: Option<(SessionId, Option<String>)>,
+    ) -> Result<u32, CallError> {
         let target = match (target.trim(), &self.last_dialed) {
             ("", Some(last)) => last.clone(),
             ("", None) => {
@@ -316,7 +330,9 @@ impl UserAgent {
             contact: self.our_contact(),
         };
         let peer = uri.user.clone().unwrap_or_else(|| uri.host.clone());
+        let id = self.new_session_id();
         let mut call = Call::new(
+            id,
             line,
             CallDirection::Outgoing,
             CallState::Calling,
@@ -328,8 +344,15 @@ impl UserAgent {
         call.session = session;
         call.hop = hop;
         call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
+        match referred {
+            // A call the far end asked for is not what the user dialled: redial keeps theirs.
+            Some((by, replaces)) => {
+                call.referred_by = Some(by);
+                call.replaces = replaces;
+            }
+            None => self.last_dialed = Some(target),
+        }
         self.calls.push(call);
-        self.last_dialed = Some(target);
         let idx = self.calls.len() - 1;
         self.call_event(idx);
         self.send_invite(now, idx, None);
@@ -362,6 +385,9 @@ impl UserAgent {
             crate::sip::validate::allow_header(super::ALLOWED_METHODS),
         );
         req.headers.push("User-Agent", self.cfg.user_agent.clone());
+        if let Some(replaces) = &c.replaces {
+            req.headers.push("Replaces", replaces.clone());
+        }
         if let Some((name, value)) = auth {
             req.headers.push(&name, value);
         }
@@ -379,9 +405,11 @@ impl UserAgent {
         let c = &mut self.calls[idx];
         // Keep the INVITE as sent (with its Via): the CANCEL repeats its branch.
         c.invite = key.as_ref().map(|_| req);
-        c.invite_tx = key;
-        if c.invite_tx.is_none() {
-            self.end(idx, "could not send the INVITE");
+        match key {
+            Some(key) => self
+                .owners
+                .own(key, Usage::Session(c.id, SessionTx::Invite)),
+            None => self.end(idx, "could not send the INVITE"),
         }
     }
 
@@ -472,31 +500,19 @@ impl UserAgent {
     pub(super) fn send_bye(&mut self, now: Instant, idx: usize) {
         let bye = self.calls[idx].dialog.request(Method::Bye);
         self.calls[idx].ok_retransmit = None;
-        let key = self.send_call_request(now, idx, bye);
-        self.calls[idx].bye_tx = key;
+        let sent = self.send_session_request(now, idx, bye, SessionTx::Bye);
         self.set_state(idx, CallState::Terminating);
-        if self.calls[idx].bye_tx.is_none() {
+        if !sent {
             self.end(idx, "could not send BYE");
         }
     }
 
-    /// Which of its client transactions a call knows `key` as.
-    fn tx_owner(&self, key: &TxKey) -> Option<(usize, CallTx)> {
-        let k = Some(key);
-        self.calls.iter().enumerate().find_map(|(i, c)| {
-            let which = if c.invite_tx.as_ref() == k {
-                CallTx::Invite
-            } else if c.reinvite_tx.as_ref() == k {
-                CallTx::Reinvite
-            } else if c.info_tx.as_ref() == k {
-                CallTx::Info
-            } else if c.bye_tx.as_ref() == k {
-                CallTx::Bye
-            } else {
-                return None;
-            };
-            Some((i, which))
-        })
+    /// The call and request a client transaction belongs to, when a session sent it.
+    fn tx_owner(&self, key: &TxKey) -> Option<(Option<usize>, SessionTx)> {
+        match self.owners.owner(key)? {
+            Usage::Session(id, tx) => Some((self.session_index(id), tx)),
+            Usage::Registration | Usage::Capability => None,
+        }
     }
 
     /// A response on one of the calls' client transactions. Gives false when none matched.
@@ -504,16 +520,29 @@ impl UserAgent {
         let Some((idx, tx)) = self.tx_owner(key) else {
             return false;
         };
+        // The call ended while its request was out (a NOTIFY after the BYE): nothing to do.
+        let Some(idx) = idx else {
+            return true;
+        };
         let is_final = resp.status().unwrap_or(0) >= 200;
+        if is_final && tx != SessionTx::Invite && tx != SessionTx::Reinvite {
+            self.owners.release(key);
+        }
         match tx {
-            CallTx::Invite => self.invite_response(now, idx, resp),
-            CallTx::Reinvite => self.reinvite_response(now, idx, resp),
-            CallTx::Info if is_final => {
-                self.calls[idx].info_tx = None;
-                self.next_info(now, idx);
+            SessionTx::Invite => self.invite_response(now, idx, resp),
+            SessionTx::Reinvite => {
+                let id = self.calls[idx].id;
+                self.reinvite_response(now, idx, resp);
+                // A transfer waiting for its hold goes on once the re-INVITE is answered.
+                if let Some(idx) = self.session_index(id) {
+                    self.transfer_step(now, idx);
+                }
             }
-            CallTx::Bye if is_final => self.end(idx, "hung up"),
-            CallTx::Info | CallTx::Bye => {}
+            SessionTx::Info if is_final => self.next_info(now, idx),
+            SessionTx::Bye if is_final => self.end(idx, "hung up"),
+            SessionTx::Refer => self.refer_response(now, idx, resp),
+            SessionTx::Notify if is_final => self.notify_done(now, idx),
+            SessionTx::Info | SessionTx::Bye | SessionTx::Notify => {}
         }
         true
     }
@@ -569,47 +598,13 @@ impl UserAgent {
                 if self.calls[idx].auth_tries == 0
                     && self.calls[idx].state != CallState::Terminating =>
             {
-                let header = if code == 407 {
-                    "Proxy-Authenticate"
-                } else {
-                    "WWW-Authenticate"
-                };
-                let creds = Credentials {
-                    username: self
-                        .cfg
-                        .auth_user
-                        .clone()
-                        .unwrap_or_else(|| self.cfg.user.clone()),
-                    password: self.cfg.password.clone(),
-                    ha1_md5: self.cfg.ha1_md5.clone(),
-                    realm: self.cfg.realm.clone(),
-                };
-                let answer = Challenge::pick(resp.headers.get_all(header))
-                    .map_err(|e| e.to_string())
-                    .and_then(|ch| {
-                        let cnonce = random_token(&mut self.rng, 16);
-                        let c = &self.calls[idx];
-                        let body = c.local_sdp.clone().unwrap_or_default();
-                        authorization(
-                            &ch,
-                            &creds,
-                            &DigestRequest {
-                                method: "INVITE",
-                                uri: &c.dialog.remote_target,
-                                body: body.as_bytes(),
-                                nc: 1,
-                                cnonce: &cnonce,
-                            },
-                        )
-                        .map_err(|e| e.to_string())
-                    });
-                match answer {
-                    Ok(value) => {
-                        let name = if code == 407 {
-                            "Proxy-Authorization"
-                        } else {
-                            "Authorization"
-                        };
+                let c = &self.calls[idx];
+                let (uri, body) = (
+                    c.dialog.remote_target.clone(),
+                    c.local_sdp.clone().unwrap_or_default(),
+                );
+                match self.answer_challenge(resp, "INVITE", &uri, body.as_bytes()) {
+                    Ok((name, value)) => {
                         let c = &mut self.calls[idx];
                         c.auth_tries += 1;
                         c.dialog.local_cseq += 1;
@@ -681,6 +676,36 @@ impl UserAgent {
             .or(self.cfg.first_hop)
     }
 
+    /// Sends a request of call `idx` on a new client transaction owned by the session as
+    /// `tx`. Gives false when it could not be sent.
+    pub(super) fn send_session_request(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        req: SipMessage,
+        tx: SessionTx,
+    ) -> bool {
+        let id = self.calls[idx].id;
+        match self.send_call_request(now, idx, req) {
+            Some(key) => {
+                self.owners.own(key, Usage::Session(id, tx));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The index of the session `id`, while it exists.
+    pub(super) fn session_index(&self, id: SessionId) -> Option<usize> {
+        self.calls.iter().position(|c| c.id == id)
+    }
+
+    /// A new stable session id.
+    pub(super) fn new_session_id(&mut self) -> SessionId {
+        self.next_session += 1;
+        SessionId(self.next_session)
+    }
+
     /// Prepares and sends a request of call `idx` on a new client transaction.
     pub(super) fn send_call_request(
         &mut self,
@@ -710,22 +735,28 @@ impl UserAgent {
     }
 
     /// A client transaction of a call timed out or failed.
-    pub(super) fn call_no_response(&mut self, key: &TxKey, why: &str) -> bool {
+    pub(super) fn call_no_response(&mut self, now: Instant, key: &TxKey, why: &str) -> bool {
         let Some((idx, tx)) = self.tx_owner(key) else {
             return false;
         };
+        self.owners.release(key);
+        let Some(idx) = idx else {
+            return true;
+        };
         match tx {
-            CallTx::Info => {
+            SessionTx::Info => {
                 let c = &mut self.calls[idx];
-                c.info_tx = None;
                 c.info_queue.clear();
                 self.events.push_back(UaEvent::CommandFailed {
                     error: format!("DTMF by INFO on line {}: {why}", c.line),
                 });
             }
-            CallTx::Reinvite if !self.calls[idx].reinvite_pending => {}
-            CallTx::Reinvite => self.end(idx, &format!("re-INVITE: {why}")),
-            CallTx::Invite | CallTx::Bye => self.end(idx, why),
+            SessionTx::Reinvite if !self.calls[idx].reinvite_pending => {}
+            SessionTx::Reinvite => self.end(idx, &format!("re-INVITE: {why}")),
+            SessionTx::Invite | SessionTx::Bye => self.end(idx, why),
+            SessionTx::Refer => self.refer_failed(now, idx, why),
+            // The transferor did not hear how its transfer went; the call it asked for goes on.
+            SessionTx::Notify => self.notify_done(now, idx),
         }
         true
     }
@@ -757,6 +788,22 @@ impl UserAgent {
                     return Some(response_to(req, 481, None, Some(tag)));
                 };
                 Some(self.incoming_info(idx, req))
+            }
+            Method::Refer if !req.headers.get("To").is_some_and(has_tag) => Some(response_to(
+                req,
+                403,
+                Some("Forbidden (a REFER outside a call is not followed)"),
+                Some(tag),
+            )),
+            Method::Refer | Method::Notify => {
+                let Some(idx) = self.dialog_index(req) else {
+                    return Some(response_to(req, 481, None, Some(tag)));
+                };
+                Some(if req.method() == Some(&Method::Refer) {
+                    self.incoming_refer(idx, req)
+                } else {
+                    self.incoming_notify(now, idx, req)
+                })
             }
             Method::Cancel => {
                 let invite_key = self.layer.invite_for_cancel(key);

@@ -132,7 +132,9 @@ impl UserAgent {
             contact: self.our_contact(),
         };
         let media = self.local_media(0);
+        let id = self.new_session_id();
         let mut call = Call::new(
+            id,
             line,
             CallDirection::Incoming,
             CallState::Incoming,

@@ -3,6 +3,7 @@
 //! ringtimeout, calltimeout, glare retry). Call set-up and tear-down are in `calls.rs`.
 
 use super::calls::{CallError, contact_uri, sdp_body};
+use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent};
 use crate::media::dtmf::event_code;
 use crate::sdp::{self, Direction, SdpError};
@@ -48,10 +49,8 @@ impl UserAgent {
         req.body = offer.clone().into_bytes();
         c.local_sdp = Some(offer);
         c.reinvite_ack = None;
-        let key = self.send_call_request(now, idx, req);
-        let c = &mut self.calls[idx];
-        c.reinvite_pending = key.is_some();
-        c.reinvite_tx = key;
+        let sent = self.send_session_request(now, idx, req, SessionTx::Reinvite);
+        self.calls[idx].reinvite_pending = sent;
     }
 
     pub(super) fn reinvite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
@@ -152,7 +151,8 @@ impl UserAgent {
         self.calls[idx]
             .info_queue
             .extend(digits.chars().filter(|c| event_code(*c).is_some()));
-        if self.calls[idx].info_tx.is_none() {
+        let id = self.calls[idx].id;
+        if !self.owners.has(Usage::Session(id, SessionTx::Info)) {
             self.next_info(now, idx);
         }
         self.pump(now);
@@ -166,7 +166,7 @@ impl UserAgent {
         let mut info = self.calls[idx].dialog.request(Method::Info);
         info.headers.push("Content-Type", "application/dtmf-relay");
         info.body = format!("Signal={digit}\r\nDuration=100\r\n").into_bytes();
-        self.calls[idx].info_tx = self.send_call_request(now, idx, info);
+        self.send_session_request(now, idx, info, SessionTx::Info);
     }
 
     /// INFO in a dialog: DTMF as `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.
@@ -303,6 +303,14 @@ impl UserAgent {
         // By line number: a call may end (and leave the list) while its timer is handled.
         let lines: Vec<u32> = self.calls.iter().map(|c| c.line).collect();
         for line in lines {
+            let Ok(i) = self.line_index(line) else {
+                continue;
+            };
+            if self.calls[i].poll_timeout().is_some_and(|t| t <= now)
+                && self.calls[i].transfer.is_some()
+            {
+                self.transfer_step(now, i);
+            }
             let Ok(i) = self.line_index(line) else {
                 continue;
             };

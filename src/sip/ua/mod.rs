@@ -11,10 +11,13 @@
 //! `server_params.rs` reads the server's `x-mparam` headers.
 
 mod calls;
+mod challenge;
 mod incoming;
 mod midcall;
 mod nat;
+mod owners;
 mod reconfigure;
+mod refer;
 mod server_params;
 mod uas;
 
@@ -32,6 +35,7 @@ use super::transaction::timers::TimerConfig;
 use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
 use crate::sdp::{Codec, Direction, Negotiated, OpusParams};
+use owners::{Owners, Usage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::VecDeque;
@@ -47,6 +51,8 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Options,
     Method::Info,
     Method::Update,
+    Method::Refer,
+    Method::Notify,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -147,6 +153,9 @@ pub struct UaConfig {
     /// `calltimeout`: a connected call is hung up after this; zero disables.
     pub call_timeout: Duration,
     pub media: MediaPrefs,
+    /// How our transfers go (`transfertype`, `discontransfer`, `transfdelay`,
+    /// `transferwithreplace`).
+    pub transfer: crate::sip::refer::TransferPrefs,
     /// `changesptoring`: what a 181-199 provisional (183 Session Progress) means: 0 nothing,
     /// 1 ringing without early media, 2 and 4 ringing with early media, 3 early media only.
     /// (180 always means ringing, with early media when it carries SDP.)
@@ -275,6 +284,21 @@ pub enum UaEvent {
     CommandFailed {
         error: String,
     },
+    /// A transfer of the call on `line` moved on (we transfer its peer, or its peer transfers
+    /// us).
+    Transfer {
+        line: u32,
+        role: crate::model::TransferRole,
+        target: String,
+        state: crate::model::TransferState,
+        code: Option<u16>,
+        reason: String,
+    },
+    /// The peer on `line` asked us to call someone (REFER, accepted): the driver binds media
+    /// and calls [`UserAgent::follow_refer`].
+    Referred {
+        line: u32,
+    },
     /// A DTMF digit arrived by SIP INFO.
     Dtmf {
         line: u32,
@@ -301,8 +325,12 @@ pub struct UserAgent {
     rng: StdRng,
     layer: TransactionLayer,
     registration: Option<Registration>,
-    reg_tx: Option<TxKey>,
-    options_tx: Option<TxKey>,
+    /// Which usage sent each running client transaction.
+    owners: Owners,
+    /// The last [`SessionId`] handed out.
+    next_session: u64,
+    /// Progress of calls placed for a REFER, to go out as NOTIFY (see `refer.rs`).
+    pending_notifies: VecDeque<refer::PendingNotify>,
     keepalive_at: Option<Instant>,
     shutdown_deadline: Option<Instant>,
     stopped: bool,
@@ -347,8 +375,9 @@ impl UserAgent {
             cfg,
             rng,
             registration,
-            reg_tx: None,
-            options_tx: None,
+            owners: Owners::default(),
+            next_session: 0,
+            pending_notifies: VecDeque::new(),
             keepalive_at: None,
             shutdown_deadline: None,
             stopped: false,
@@ -542,7 +571,7 @@ impl UserAgent {
         req.headers.push("Accept", "application/sdp");
         req.headers.push("User-Agent", self.cfg.user_agent.clone());
         match self.send_request(now, req) {
-            Some(key) => self.options_tx = Some(key),
+            Some(key) => self.owners.own(key, Usage::Capability),
             None => self.events.push_back(UaEvent::CapabilityResponse {
                 code: 0,
                 reason: "no server address".into(),
@@ -614,6 +643,10 @@ impl UserAgent {
                 moved = true;
                 self.on_layer_event(now, ev);
             }
+            if !self.pending_notifies.is_empty() {
+                moved = true;
+                self.flush_notifies(now);
+            }
             if !moved {
                 break;
             }
@@ -622,14 +655,15 @@ impl UserAgent {
 
     fn on_registration_output(&mut self, now: Instant, out: RegOutput) {
         match out {
-            RegOutput::Send(req) => {
-                self.reg_tx = self.send_request(now, req);
-                if self.reg_tx.is_none()
-                    && let Some(r) = &mut self.registration
-                {
-                    r.on_no_response(now, 503, "no route to the server");
+            RegOutput::Send(req) => match self.send_request(now, req) {
+                Some(key) => self.owners.own(key, Usage::Registration),
+                None => {
+                    self.owners.release_usage(Usage::Registration);
+                    if let Some(r) = &mut self.registration {
+                        r.on_no_response(now, 503, "no route to the server");
+                    }
                 }
-            }
+            },
             RegOutput::Registering => self.events.push_back(UaEvent::Registering),
             RegOutput::Registered { expires } => {
                 if self.keepalive_at.is_none()
@@ -671,37 +705,42 @@ impl UserAgent {
         match ev {
             LayerEvent::Response { key, response } if self.call_response(now, &key, &response) => {}
             LayerEvent::Response { key, response } => {
+                let owner = self.owners.owner(&key);
                 // Only responses to our own requests teach us our public address: a forged
                 // stray response must not move our Contact.
-                if Some(&key) == self.reg_tx.as_ref() || Some(&key) == self.options_tx.as_ref() {
+                if owner.is_some() {
                     self.learn_address(&response, now);
                     self.server_parameters(&response);
                 }
-                if Some(&key) == self.reg_tx.as_ref() {
-                    if response.status().unwrap_or(0) >= 200 {
-                        self.reg_tx = None;
+                let is_final = response.status().unwrap_or(0) >= 200;
+                match owner {
+                    Some(Usage::Registration) => {
+                        if is_final {
+                            self.owners.release(&key);
+                        }
+                        if let Some(r) = &mut self.registration {
+                            r.on_response(now, &response);
+                        }
                     }
-                    if let Some(r) = &mut self.registration {
-                        r.on_response(now, &response);
+                    Some(Usage::Capability) if is_final => {
+                        self.owners.release(&key);
+                        self.events.push_back(UaEvent::CapabilityResponse {
+                            code: response.status().unwrap_or(0),
+                            reason: response.reason().to_string(),
+                            allow: response
+                                .headers
+                                .list("Allow")
+                                .first()
+                                .map(|_| response.headers.list("Allow").join(", ")),
+                        });
                     }
-                } else if Some(&key) == self.options_tx.as_ref()
-                    && response.status().unwrap_or(0) >= 200
-                {
-                    self.options_tx = None;
-                    self.events.push_back(UaEvent::CapabilityResponse {
-                        code: response.status().unwrap_or(0),
-                        reason: response.reason().to_string(),
-                        allow: response
-                            .headers
-                            .list("Allow")
-                            .first()
-                            .map(|_| response.headers.list("Allow").join(", ")),
-                    });
+                    _ => {}
                 }
             }
-            LayerEvent::Timeout { key } if self.call_no_response(&key, "408 Request Timeout") => {}
+            LayerEvent::Timeout { key }
+                if self.call_no_response(now, &key, "408 Request Timeout") => {}
             LayerEvent::TransportError { key }
-                if self.call_no_response(&key, "transport error") => {}
+                if self.call_no_response(now, &key, "transport error") => {}
             LayerEvent::Timeout { key } => {
                 self.on_no_response(now, &key, 408, "Request Timeout (no response)")
             }
@@ -715,28 +754,26 @@ impl UserAgent {
             } => self.answer_request(now, &key, &request, source),
             LayerEvent::Ack { request, .. } => self.call_ack(now, &request),
             LayerEvent::StrayResponse { response, .. } => self.stray_response(now, &response),
-            LayerEvent::Terminated { key } => {
-                if self.reg_tx.as_ref() == Some(&key) {
-                    self.reg_tx = None;
-                }
-            }
+            LayerEvent::Terminated { key } => self.owners.release(&key),
         }
     }
 
     /// A client transaction ended without a final response.
     fn on_no_response(&mut self, now: Instant, key: &TxKey, code: u16, reason: &str) {
-        if Some(key) == self.reg_tx.as_ref() {
-            self.reg_tx = None;
-            if let Some(r) = &mut self.registration {
-                r.on_no_response(now, code, reason);
+        let owner = self.owners.owner(key);
+        self.owners.release(key);
+        match owner {
+            Some(Usage::Registration) => {
+                if let Some(r) = &mut self.registration {
+                    r.on_no_response(now, code, reason);
+                }
             }
-        } else if Some(key) == self.options_tx.as_ref() {
-            self.options_tx = None;
-            self.events.push_back(UaEvent::CapabilityResponse {
+            Some(Usage::Capability) => self.events.push_back(UaEvent::CapabilityResponse {
                 code,
                 reason: reason.into(),
                 allow: None,
-            });
+            }),
+            Some(Usage::Session(..)) | None => {}
         }
     }
 

@@ -4,6 +4,7 @@
 //! timers stay. A changed account (user, server, credentials, interval) re-registers: a live
 //! binding of the old account is removed first, then the new one registers.
 
+use super::owners::Usage;
 use super::{ALLOWED_METHODS, UaConfig, UaEvent, UserAgent};
 use crate::sip::digest::Credentials;
 use crate::sip::registration::{RegState, Registration, RegistrationConfig};
@@ -105,7 +106,7 @@ impl UserAgent {
     /// Replaces the registration with the configured account's and registers it when asked.
     pub(super) fn switch_account(&mut self) {
         self.account_pending = false;
-        self.reg_tx = None;
+        self.owners.release_usage(Usage::Registration);
         self.registration = Self::build_registration(&self.cfg, self.contact_addr(), &mut self.rng);
         if self.cfg.register {
             if self.registration.is_some() && self.cfg.first_hop.is_some() {

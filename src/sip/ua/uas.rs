@@ -73,7 +73,13 @@ impl UserAgent {
                     r
                 }
                 Some(
-                    Method::Invite | Method::Bye | Method::Cancel | Method::Info | Method::Update,
+                    Method::Invite
+                    | Method::Bye
+                    | Method::Cancel
+                    | Method::Info
+                    | Method::Update
+                    | Method::Refer
+                    | Method::Notify,
                 ) => {
                     match self.call_request(now, key, req, source, &tag) {
                         Some(r) => r,
