@@ -15,7 +15,7 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
-/// other call), `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// other call), `Forward,1,1004`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -54,6 +54,14 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         "transfer" => Command::Transfer {
             line: line_no(arg)?,
             target: rest.unwrap_or("").trim().to_string(),
+        },
+        "forward" => Command::Forward {
+            line: line_no(arg)?,
+            target: rest
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or("forward: a target is needed")?
+                .to_string(),
         },
         "mute" => {
             let mut it = rest.unwrap_or("on").splitn(2, ',').map(str::trim);
@@ -142,6 +150,14 @@ mod tests {
             })
         );
         assert!(parse_line("Transfer").is_err());
+        assert_eq!(
+            parse_line("Forward,2,1004"),
+            Ok(Command::Forward {
+                line: 2,
+                target: "1004".into()
+            })
+        );
+        assert!(parse_line("Forward,2,").is_err());
         assert_eq!(
             parse_line("Hold,1,off"),
             Ok(Command::Hold { line: 1, on: false })

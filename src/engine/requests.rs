@@ -56,6 +56,10 @@ impl Engine {
                 .ua
                 .transfer(now, line, &target)
                 .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::Forward { line, target } => self
+                .ua
+                .forward(now, line, &target)
+                .map_or_else(|e| call_error(&e), |()| Reply::Done),
             Command::SetLine { line } => done_or(self.phone.set_line(line)),
             Command::Mute {
                 line,

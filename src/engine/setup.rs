@@ -236,6 +236,11 @@ pub(super) fn ua_config(
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),
         progress_mode: settings.int("changesptoring") as u8,
+        incoming: crate::sip::ua::IncomingPolicy::from_params(
+            &settings.text("forwardall"),
+            &settings.text("forwardonbusy"),
+            &settings.text("blacklist"),
+        ),
         transfer: crate::sip::refer::TransferPrefs::from_params(
             settings.int("transfertype"),
             settings.bool("discontransfer"),

@@ -37,6 +37,9 @@ pub struct ViewState {
     pub account_server: String,
     pub account_display: String,
     pub keypad_open: bool,
+    /// The transfer row is open, and the target typed in it.
+    pub transfer_open: bool,
+    pub transfer_target: String,
     /// Settings being edited, by parameter name.
     pub draft: BTreeMap<String, String>,
     pub settings_message: Option<String>,

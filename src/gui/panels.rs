@@ -345,9 +345,78 @@ impl SoftphoneApp {
                 if self.state.flag("hasextension") {
                     ui.toggle_value(&mut self.view.keypad_open, self.tr.t("call-keypad"));
                 }
+                ui.toggle_value(&mut self.view.transfer_open, self.tr.t("call-transfer"));
             }
             _ => {}
         });
+        if self.view.transfer_open && LineState::of(&l) == LineState::InCall {
+            self.transfer_ui(ui, line);
+        }
+        if let Some(t) = &l.transfer {
+            ui.label(self.transfer_text(t));
+        }
+    }
+
+    /// The transfer row: a target for a blind transfer, or (when another call is up) connect
+    /// this call with it (attended transfer).
+    fn transfer_ui(&mut self, ui: &mut egui::Ui, line: u32) {
+        let other_call = self
+            .state
+            .lines
+            .iter()
+            .any(|(n, o)| *n != line && LineState::of(o) == LineState::InCall);
+        ui.horizontal(|ui| {
+            let label = ui.label(self.tr.t("transfer-to"));
+            let entry = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.view.transfer_target)
+                        .desired_width(120.0)
+                        .hint_text("1003"),
+                )
+                .labelled_by(label.id);
+            let target = self.view.transfer_target.trim().to_string();
+            let go = ui
+                .add_enabled(
+                    !target.is_empty(),
+                    egui::Button::new(self.tr.t("transfer-blind")),
+                )
+                .clicked()
+                || (entry.lost_focus()
+                    && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                    && !target.is_empty());
+            if go {
+                self.send(Command::Transfer { line, target });
+                self.view.transfer_open = false;
+                self.view.transfer_target.clear();
+            }
+            if other_call && ui.button(self.tr.t("transfer-connect")).clicked() {
+                self.send(Command::Transfer {
+                    line,
+                    target: String::new(),
+                });
+                self.view.transfer_open = false;
+            }
+        });
+    }
+
+    /// The latest word on a line's transfer, for people.
+    fn transfer_text(&self, t: &crate::model::LineTransfer) -> String {
+        use crate::model::TransferState;
+        let id = match t.state {
+            TransferState::Requested => "transfer-requested",
+            TransferState::Accepted => "transfer-accepted",
+            TransferState::Progress => "transfer-progress",
+            TransferState::Succeeded => "transfer-succeeded",
+            TransferState::Failed => "transfer-failed",
+        };
+        let reason = match t.code {
+            Some(c) if t.state == TransferState::Progress => format!("{c} {}", t.reason),
+            _ => t.reason.clone(),
+        };
+        self.tr.args(
+            id,
+            &[("target", t.target.as_str()), ("reason", reason.as_str())],
+        )
     }
 
     /// The incoming-call popup: who calls, Accept and Reject.

@@ -102,6 +102,9 @@ pub enum Command {
     /// empty target to the other call we are in (attended transfer: the two far ends are
     /// connected and both our lines are freed).
     Transfer { line: u32, target: String },
+    /// Send the call ringing on a line elsewhere (API_Forward): 302 with the target's
+    /// Contact.
+    Forward { line: u32, target: String },
     /// Mute or unmute one direction of a line (API_MuteEx); the other direction keeps its
     /// state.
     Mute {
@@ -140,6 +143,7 @@ impl Command {
             Command::SetLine { .. } => "SetLine",
             Command::Hold { .. } => "Hold",
             Command::Transfer { .. } => "Transfer",
+            Command::Forward { .. } => "Forward",
             Command::Mute { .. } => "Mute",
             Command::TestSound => "TestSound",
             Command::InputLevel { .. } => "InputLevel",

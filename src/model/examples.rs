@@ -26,6 +26,10 @@ pub fn command_examples() -> Vec<Request> {
             line: 1,
             target: "1003".into(),
         },
+        Command::Forward {
+            line: 2,
+            target: "1004".into(),
+        },
         Command::Mute {
             line: 1,
             on: true,
@@ -217,9 +221,10 @@ mod tests {
             Command::ListDevices => 13,
             Command::SetParameters { .. } => 14,
             Command::Transfer { .. } => 15,
+            Command::Forward { .. } => 16,
         }
     }
-    const COMMANDS: usize = 16;
+    const COMMANDS: usize = 17;
 
     fn event_variant(e: &Event) -> usize {
         match e {

@@ -138,6 +138,11 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             code: *code,
             reason: reason.clone(),
         },
+        UaEvent::CallRefused { peer, code, why } => Event::Notice {
+            severity: crate::model::Severity::Info,
+            kind: NoticeKind::Call,
+            text: format!("Call from {peer} answered {code}: {why}"),
+        },
         UaEvent::Call { .. }
         | UaEvent::Referred { .. }
         | UaEvent::Stopped

@@ -182,6 +182,8 @@ pub struct Call {
     pub transferred_away: bool,
     /// This call was placed for the REFER of session `.0`: its progress is NOTIFYd there.
     pub referred_by: Option<SessionId>,
+    /// Outgoing: the targets a 3xx moved this call away from, oldest first.
+    pub redirects: Vec<String>,
     /// Outgoing: the Replaces header our INVITE carries (a transfer that swaps calls).
     pub replaces: Option<String>,
 }
@@ -236,6 +238,7 @@ impl Call {
             transferred_away: false,
             referred_by: None,
             replaces: None,
+            redirects: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use softphone::engine::CommandSender;
 use softphone::gui::{EngineLink, SoftphoneApp};
 use softphone::model::{
     CallDirection, CallState, Command, Event, MuteDirection, ParamValue, Registration,
+    TransferRole, TransferState,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -193,6 +194,50 @@ fn lines_switch_and_hidden_controls_stay_hidden() {
         .click();
     w.harness.run();
     assert_eq!(w.sent(), vec![Command::SetLine { line: 2 }]);
+}
+
+#[test]
+fn transfer_blind_or_by_connecting_the_two_calls() {
+    let mut w = Fed::new(&[]);
+    w.feed(call(1, CallState::Connected, false, "1002", ""));
+    // One call: the transfer row offers a target only.
+    w.harness.get_by_label("Transfer").click();
+    w.harness.run();
+    assert!(w.harness.query_by_label("Connect the calls").is_none());
+    type_into(&mut w.harness, "Transfer to", "1003");
+    w.harness.get_by_label("Blind transfer").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Transfer {
+            line: 1,
+            target: "1003".into()
+        }]
+    );
+    w.feed(Event::Transfer {
+        line: 1,
+        role: TransferRole::Transferor,
+        target: "1003".into(),
+        state: TransferState::Failed,
+        code: Some(486),
+        reason: "486 Busy Here".into(),
+    });
+    assert!(
+        w.harness
+            .query_by_label("Transfer to 1003 failed: 486 Busy Here")
+            .is_some()
+    );
+    // A second call up: Connect the calls transfers the active line to it (empty target).
+    w.feed(call(2, CallState::Connected, false, "1004", ""));
+    w.harness.get_by_label("Transfer").click();
+    w.harness.run();
+    w.harness.get_by_label("Connect the calls").click();
+    w.harness.run();
+    let sent = w.sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Transfer { target, .. }] if target.is_empty()),
+        "{sent:?}"
+    );
 }
 
 #[test]

@@ -27,3 +27,4 @@ mod sim_registration;
 mod sound_card;
 mod torture;
 mod transactions;
+mod transfers;

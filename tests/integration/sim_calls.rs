@@ -38,6 +38,7 @@ fn ua_with(
     UserAgent::new(cfg, seed)
 }
 
+mod forward;
 mod hold;
 mod transfer;
 use hold::hold_state;

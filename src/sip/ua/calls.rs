@@ -613,6 +613,7 @@ impl UserAgent {
                     Err(why) => self.end(idx, &format!("{code} {} ({why})", resp.reason())),
                 }
             }
+            300..=399 if self.follow_redirect(now, idx, resp) => {}
             _ => {
                 let reason = format!("{code} {}", resp.reason());
                 self.end(idx, &reason);

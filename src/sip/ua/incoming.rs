@@ -101,6 +101,16 @@ impl UserAgent {
                 .calls
                 .iter()
                 .any(|c| !matches!(c.state, CallState::Terminated));
+        let (peer, _) = peer_of(req.headers.get("From").unwrap_or_default());
+        let in_call = self
+            .calls
+            .iter()
+            .any(|c| !matches!(c.state, CallState::Terminated));
+        if let Some(r) =
+            self.incoming_policy(req, &peer, in_call || self.free_line().is_none(), tag)
+        {
+            return Some(r);
+        }
         let Some(line) = self.free_line().filter(|_| !busy) else {
             return Some(response_to(req, 486, None, Some(tag)));
         };

@@ -12,6 +12,7 @@
 
 mod calls;
 mod challenge;
+mod forward;
 mod incoming;
 mod midcall;
 mod nat;
@@ -22,6 +23,7 @@ mod server_params;
 mod uas;
 
 pub use calls::CallError;
+pub use forward::{IncomingPolicy, MAX_REDIRECTS};
 pub use reconfigure::Reconfigured;
 pub use server_params::parse_mparam;
 
@@ -153,6 +155,9 @@ pub struct UaConfig {
     /// `calltimeout`: a connected call is hung up after this; zero disables.
     pub call_timeout: Duration,
     pub media: MediaPrefs,
+    /// What happens to incoming calls before they ring (`forwardall`, `forwardonbusy`,
+    /// `blacklist`).
+    pub incoming: IncomingPolicy,
     /// How our transfers go (`transfertype`, `discontransfer`, `transfdelay`,
     /// `transferwithreplace`).
     pub transfer: crate::sip::refer::TransferPrefs,
@@ -293,6 +298,13 @@ pub enum UaEvent {
         state: crate::model::TransferState,
         code: Option<u16>,
         reason: String,
+    },
+    /// An incoming call was turned away before it rang: declined (blacklist, 603) or
+    /// forwarded (302).
+    CallRefused {
+        peer: String,
+        code: u16,
+        why: String,
     },
     /// The peer on `line` asked us to call someone (REFER, accepted): the driver binds media
     /// and calls [`UserAgent::follow_refer`].

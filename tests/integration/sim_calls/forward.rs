@@ -1,0 +1,129 @@
+//! Forwarding between two simulated user agents: B redirects (forwardall, the Forward
+//! command) and A follows the 302; B's blacklist declines A; a redirect back to a target
+//! already tried ends the call instead of looping.
+
+use super::*;
+
+fn refused(events: &[UaEvent]) -> Vec<u16> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::CallRefused { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect()
+}
+
+fn peers_called(events: &[UaEvent]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in events {
+        if let UaEvent::Call {
+            state: CallState::Calling,
+            peer,
+            ..
+        } = e
+            && out.last() != Some(peer)
+        {
+            out.push(peer.clone());
+        }
+    }
+    out
+}
+
+#[test]
+fn forward_all_is_followed_and_a_redirect_loop_ends_the_call() {
+    let mut w = World::new(41);
+    w.b = ua_with(B, A, "bob", 83, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("carol", "", "");
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(
+        w.run(60, |w| matches!(
+            World::last_state(&w.a_events),
+            Some((CallState::Terminated, _))
+        )),
+        "{:?}",
+        w.a_events
+    );
+    // A went on to carol; B forwarded carol's call to carol again, which A does not follow.
+    assert_eq!(peers_called(&w.a_events), ["bob", "carol"]);
+    let (_, reason) = World::last_state(&w.a_events).expect("ended");
+    assert!(reason.starts_with("302"), "{reason}");
+    assert_eq!(refused(&w.b_events), [302, 302]);
+    assert!(
+        !w.b_events.iter().any(|e| matches!(
+            e,
+            UaEvent::Call {
+                state: CallState::Incoming,
+                ..
+            }
+        )),
+        "nothing rang at B"
+    );
+    let invites = w
+        .texts
+        .iter()
+        .filter(|(f, t)| *f == A && t.starts_with("INVITE sip:"))
+        .count();
+    assert_eq!(invites, 2);
+}
+
+#[test]
+fn a_ringing_call_forwarded_by_the_user_reaches_the_target() {
+    let mut w = World::new(42);
+    w.b_answers = false;
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, |w| w.b_events.iter().any(|e| matches!(
+        e,
+        UaEvent::Call {
+            state: CallState::Incoming,
+            ..
+        }
+    ))));
+    assert!(w.b.forward(w.now, 2, "carol").is_err(), "no call on line 2");
+    w.b.forward(w.now, 1, "carol").expect("forward");
+    w.b_answers = true;
+    assert!(
+        w.run(30, connected),
+        "A: {:?}\nB: {:?}",
+        w.a_events,
+        w.b_events
+    );
+    assert_eq!(peers_called(&w.a_events), ["bob", "carol"]);
+    let b_ended: Vec<String> = w
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::Call {
+                state: CallState::Terminated,
+                reason,
+                ..
+            } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(b_ended, ["forwarded to carol"]);
+    // Forwarding a call that is up is refused.
+    assert!(w.b.forward(w.now, 1, "dave").is_err());
+}
+
+#[test]
+fn blacklisted_callers_are_declined_before_anything_rings() {
+    let mut w = World::new(43);
+    w.b = ua_with(B, A, "bob", 87, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "eve, Alice");
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(30, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Terminated, _))
+    )));
+    let (_, reason) = World::last_state(&w.a_events).expect("ended");
+    assert!(reason.starts_with("603"), "{reason}");
+    assert_eq!(refused(&w.b_events), [603]);
+    assert!(
+        !w.b_events.iter().any(|e| matches!(e, UaEvent::Call { .. })),
+        "{:?}",
+        w.b_events
+    );
+}
