@@ -8,7 +8,7 @@
 
 use crate::model::{
     CallDirection, CallState, CurrentLineCause, Event, Registration, Reply, Severity, TransferRole,
-    TransferState,
+    TransferState, TransferStep,
 };
 
 /// Turns events into notification lines, in order.
@@ -148,11 +148,14 @@ impl Notifier {
             }),
             Event::Transfer {
                 line,
-                role,
-                target,
-                state,
-                code,
-                reason,
+                step:
+                    TransferStep {
+                        role,
+                        target,
+                        state,
+                        code,
+                        reason,
+                    },
             } => {
                 let what = match role {
                     TransferRole::Transferor => format!("Transfer of line {line} to {target}"),

@@ -400,7 +400,7 @@ impl SoftphoneApp {
     }
 
     /// The latest word on a line's transfer, for people.
-    fn transfer_text(&self, t: &crate::model::LineTransfer) -> String {
+    fn transfer_text(&self, t: &crate::model::TransferStep) -> String {
         use crate::model::TransferState;
         let id = match t.state {
             TransferState::Requested => "transfer-requested",

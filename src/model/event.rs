@@ -235,6 +235,18 @@ pub enum TransferState {
     Failed,
 }
 
+/// One step of a transfer: who transfers, to whom, how far it got and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferStep {
+    pub role: TransferRole,
+    /// The transfer target as the user knows it (number, user or URI).
+    pub target: String,
+    pub state: TransferState,
+    /// The SIP status behind the state, when one is known (202, 180, 200, 486...).
+    pub code: Option<u16>,
+    pub reason: String,
+}
+
 /// Why the current line changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -308,13 +320,8 @@ pub enum Event {
     /// A transfer of the call on `line` moved on.
     Transfer {
         line: u32,
-        role: TransferRole,
-        /// The transfer target as the user knows it (number, user or URI).
-        target: String,
-        state: TransferState,
-        /// The SIP status behind the state, when one is known (202, 180, 200, 486...).
-        code: Option<u16>,
-        reason: String,
+        #[serde(flatten)]
+        step: TransferStep,
     },
     /// Mute changed on a line.
     Mute {

@@ -106,11 +106,13 @@ pub fn event_examples() -> Vec<Event> {
         },
         Event::Transfer {
             line: 1,
-            role: TransferRole::Transferor,
-            target: "1003".into(),
-            state: TransferState::Progress,
-            code: Some(180),
-            reason: "Ringing".into(),
+            step: TransferStep {
+                role: TransferRole::Transferor,
+                target: "1003".into(),
+                state: TransferState::Progress,
+                code: Some(180),
+                reason: "Ringing".into(),
+            },
         },
         Event::Hold {
             line: 1,

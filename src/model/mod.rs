@@ -20,9 +20,9 @@ pub use cdr::{Cdr, DiscParty};
 pub use command::{Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret};
 pub use event::{
     CallDirection, CallState, CurrentLineCause, Event, MediaDirection, MediaStats, NoticeKind,
-    Registration, Reply, Severity, Source, TransferRole, TransferState,
+    Registration, Reply, Severity, Source, TransferRole, TransferState, TransferStep,
 };
 pub use examples::{command_examples, event_examples};
 pub use modes::{AutoMode, DefaultMute, DtmfMode, MuteDirection, Transport};
 pub use secret::Secret;
-pub use state::{Account, KeptNotice, LineMedia, LineStatus, LineTransfer, PhoneState};
+pub use state::{Account, KeptNotice, LineMedia, LineStatus, PhoneState};

@@ -5,7 +5,7 @@
 use super::cdr::Cdr;
 use super::event::{
     CallDirection, CallState, Event, MediaDirection, MediaStats, Registration, Severity,
-    TransferRole, TransferState,
+    TransferStep,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -57,17 +57,7 @@ pub struct LineStatus {
     /// The statistics of the media's last run.
     pub stats: Option<MediaStats>,
     /// The latest word on a transfer of this call (ours or the far end's).
-    pub transfer: Option<LineTransfer>,
-}
-
-/// A transfer of a line as the faces show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineTransfer {
-    pub role: TransferRole,
-    pub target: String,
-    pub state: TransferState,
-    pub code: Option<u16>,
-    pub reason: String,
+    pub transfer: Option<TransferStep>,
 }
 
 impl LineStatus {
@@ -258,22 +248,9 @@ impl PhoneState {
                     (l.hold_local, l.hold_remote) = (*local, *remote);
                 }
             }
-            Event::Transfer {
-                line,
-                role,
-                target,
-                state,
-                code,
-                reason,
-            } => {
+            Event::Transfer { line, step } => {
                 if let Some(l) = self.lines.get_mut(line) {
-                    l.transfer = Some(LineTransfer {
-                        role: *role,
-                        target: target.clone(),
-                        state: *state,
-                        code: *code,
-                        reason: reason.clone(),
-                    });
+                    l.transfer = Some(step.clone());
                 }
             }
             Event::Mute {

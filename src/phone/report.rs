@@ -123,20 +123,9 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             line: *line,
             digit: *digit,
         },
-        UaEvent::Transfer {
-            line,
-            role,
-            target,
-            state,
-            code,
-            reason,
-        } => Event::Transfer {
+        UaEvent::Transfer { line, step } => Event::Transfer {
             line: *line,
-            role: *role,
-            target: target.clone(),
-            state: *state,
-            code: *code,
-            reason: reason.clone(),
+            step: step.clone(),
         },
         UaEvent::CallRefused { peer, code, why } => Event::Notice {
             severity: crate::model::Severity::Info,

@@ -9,7 +9,7 @@ use softphone::engine::CommandSender;
 use softphone::gui::{EngineLink, SoftphoneApp};
 use softphone::model::{
     CallDirection, CallState, Command, Event, MuteDirection, ParamValue, Registration,
-    TransferRole, TransferState,
+    TransferRole, TransferState, TransferStep,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -216,11 +216,13 @@ fn transfer_blind_or_by_connecting_the_two_calls() {
     );
     w.feed(Event::Transfer {
         line: 1,
-        role: TransferRole::Transferor,
-        target: "1003".into(),
-        state: TransferState::Failed,
-        code: Some(486),
-        reason: "486 Busy Here".into(),
+        step: TransferStep {
+            role: TransferRole::Transferor,
+            target: "1003".into(),
+            state: TransferState::Failed,
+            code: Some(486),
+            reason: "486 Busy Here".into(),
+        },
     });
     assert!(
         w.harness

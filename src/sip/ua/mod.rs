@@ -293,11 +293,7 @@ pub enum UaEvent {
     /// us).
     Transfer {
         line: u32,
-        role: crate::model::TransferRole,
-        target: String,
-        state: crate::model::TransferState,
-        code: Option<u16>,
-        reason: String,
+        step: crate::model::TransferStep,
     },
     /// An incoming call was turned away before it rang: declined (blacklist, 603) or
     /// forwarded (302).

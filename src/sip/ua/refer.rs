@@ -8,7 +8,7 @@
 use super::calls::CallError;
 use super::owners::SessionTx;
 use super::{UaEvent, UserAgent};
-use crate::model::{CallState, TransferRole, TransferState};
+use crate::model::{CallState, TransferRole, TransferState, TransferStep};
 use crate::sip::builder::response_to;
 use crate::sip::call::SessionId;
 use crate::sip::headers::CSeq;
@@ -572,11 +572,13 @@ impl UserAgent {
         let c = &self.calls[idx];
         self.events.push_back(UaEvent::Transfer {
             line: c.line,
-            role,
-            target,
-            state,
-            code,
-            reason: reason.to_string(),
+            step: TransferStep {
+                role,
+                target,
+                state,
+                code,
+                reason: reason.to_string(),
+            },
         });
     }
 }

@@ -9,9 +9,7 @@ fn transfers(events: &[UaEvent]) -> Vec<(TransferRole, TransferState, Option<u16
     events
         .iter()
         .filter_map(|e| match e {
-            UaEvent::Transfer {
-                role, state, code, ..
-            } => Some((*role, *state, *code)),
+            UaEvent::Transfer { step, .. } => Some((step.role, step.state, step.code)),
             _ => None,
         })
         .collect()
