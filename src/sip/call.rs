@@ -116,10 +116,7 @@ pub struct OkRetransmit {
     pub give_up: Instant,
 }
 
-/// A session's stable name for as long as it exists: transactions and transfers refer to
-/// their call by it, never by its position among the calls (which shifts as calls end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub u64);
+pub use super::session_id::SessionId;
 
 /// One call on one line.
 #[derive(Debug)]

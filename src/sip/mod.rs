@@ -17,6 +17,7 @@ pub mod message;
 pub mod parse;
 pub mod refer;
 pub mod registration;
+pub mod session_id;
 pub mod stream;
 pub mod transaction;
 pub mod transport;

@@ -3,8 +3,8 @@
 //! protocol — the `message/sipfrag` progress of NOTIFY, the Refer-To with an escaped Replaces,
 //! and the checks on a Refer-To we are asked to follow. The UA drives them (`ua/refer.rs`).
 
-use super::call::SessionId;
 use super::headers::NameAddr;
+use super::session_id::SessionId;
 use super::uri::{Scheme, Uri, unescape};
 use std::time::Instant;
 
