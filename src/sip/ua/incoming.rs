@@ -7,10 +7,11 @@ use super::calls::{CallError, contact_uri, peer_of, sdp_body, tag_of, without_ta
 use crate::sdp::{self, SdpError};
 use crate::sip::builder::response_to;
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
-use crate::sip::headers::CSeq;
+use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::SipMessage;
 use crate::sip::transaction::TxKey;
 use crate::sip::transport::Destination;
+use crate::sip::uri::Scheme;
 use std::time::Instant;
 
 impl UserAgent {
@@ -87,6 +88,40 @@ impl UserAgent {
         self.end(idx, reason);
     }
 
+    /// Who calls, as the user should see it: the identity our server asserts (RFC 3325
+    /// P-Asserted-Identity, else the older Remote-Party-ID) when the INVITE came from that
+    /// server, else the From. An asserted identity from anyone else is ignored: outside the
+    /// trust domain a caller could claim to be anyone.
+    fn caller_identity(&self, req: &SipMessage, source: Destination) -> (String, String) {
+        let from = peer_of(req.headers.get("From").unwrap_or_default());
+        if self.cfg.first_hop.is_none_or(|hop| hop.addr != source.addr) {
+            return from;
+        }
+        for header in ["P-Asserted-Identity", "Remote-Party-ID"] {
+            for value in req.headers.list(header) {
+                let Ok(n) = NameAddr::parse("P-Asserted-Identity", &value) else {
+                    continue;
+                };
+                let number = match n.uri.scheme {
+                    Scheme::Tel => n.uri.opaque.split(';').next().map(str::to_string),
+                    Scheme::Sip | Scheme::Sips => n.uri.user.clone(),
+                    Scheme::Other(_) => None,
+                };
+                if let Some(number) = number.filter(|n| !n.is_empty()) {
+                    let display = n.display.filter(|d| !d.is_empty()).unwrap_or_else(|| {
+                        if number == from.0 {
+                            from.1.clone()
+                        } else {
+                            String::new()
+                        }
+                    });
+                    return (number, display);
+                }
+            }
+        }
+        from
+    }
+
     /// A new INVITE: it rings on a free line, or gets 486 (busy) or 488 (no usable media).
     pub(super) fn incoming_invite(
         &mut self,
@@ -101,7 +136,7 @@ impl UserAgent {
                 .calls
                 .iter()
                 .any(|c| !matches!(c.state, CallState::Terminated));
-        let (peer, _) = peer_of(req.headers.get("From").unwrap_or_default());
+        let (peer, _) = self.caller_identity(req, source);
         let in_call = self
             .calls
             .iter()
@@ -123,7 +158,7 @@ impl UserAgent {
             }
         }
         let from = req.headers.get("From").unwrap_or_default();
-        let (peer, peer_display) = peer_of(from);
+        let (peer, peer_display) = self.caller_identity(req, source);
         let dialog = Dialog {
             call_id: req.headers.get("Call-ID").unwrap_or_default().to_string(),
             local_tag: tag.to_string(),

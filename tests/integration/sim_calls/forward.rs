@@ -127,3 +127,79 @@ fn blacklisted_callers_are_declined_before_anything_rings() {
         w.b_events
     );
 }
+
+/// The caller shown is the identity our server asserts (P-Asserted-Identity, else
+/// Remote-Party-ID), but only when the INVITE comes from that server; the blacklist applies
+/// to it too.
+#[test]
+fn asserted_caller_identity_is_trusted_from_the_server_only() {
+    let mut w = World::new(44);
+    w.b_answers = false;
+    w.b = ua_with(B, A, "bob", 89, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "0612345");
+    });
+    let invite = |n: u32, extra: &str| {
+        format!(
+            "INVITE sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKpai{n}\r\nMax-Forwards: 70\r\n\
+From: \"Spoofed\" <sip:anon@example.com>;tag=f{n}\r\nTo: <sip:bob@{B}>\r\nCall-ID: pai-{n}\r\n\
+CSeq: 1 INVITE\r\nContact: <sip:anon@{A}>\r\n{extra}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let from = |a: &str| Destination {
+        transport: Transport::Udp,
+        addr: addr(a),
+    };
+    let shown = |w: &World, call_id: &str| {
+        w.b_events.iter().find_map(|e| match e {
+            UaEvent::Call {
+                call_id: c,
+                peer,
+                peer_display,
+                ..
+            } if c == call_id => Some((peer.clone(), peer_display.clone())),
+            _ => None,
+        })
+    };
+    w.b.handle_datagram(
+        w.now,
+        from(A),
+        invite(
+            1,
+            "P-Asserted-Identity: \"Front Desk\" <sip:1005@pbx>, <tel:+3611111>\r\n",
+        )
+        .as_bytes(),
+    );
+    w.pump();
+    assert_eq!(
+        shown(&w, "pai-1"),
+        Some(("1005".into(), "Front Desk".into()))
+    );
+    w.b.handle_datagram(
+        w.now,
+        from(A),
+        invite(
+            2,
+            "Remote-Party-ID: <tel:+3622222;phone-context=x>;party=calling\r\n",
+        )
+        .as_bytes(),
+    );
+    w.pump();
+    assert_eq!(shown(&w, "pai-2"), Some(("+3622222".into(), String::new())));
+    // From anyone but the server, the assertion is ignored.
+    w.b.handle_datagram(
+        w.now,
+        from("10.0.0.9:5060"),
+        invite(3, "P-Asserted-Identity: <sip:1005@pbx>\r\n").as_bytes(),
+    );
+    w.pump();
+    assert_eq!(shown(&w, "pai-3"), Some(("anon".into(), "Spoofed".into())));
+    // The blacklist sees the asserted number.
+    w.b.handle_datagram(
+        w.now,
+        from(A),
+        invite(4, "P-Asserted-Identity: <sip:0612345@pbx>\r\n").as_bytes(),
+    );
+    w.pump();
+    assert_eq!(shown(&w, "pai-4"), None);
+    assert_eq!(refused(&w.b_events), [603]);
+}
