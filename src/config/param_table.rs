@@ -129,7 +129,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("discmode", Kind::Choice(&[1, 2, 3, 4]), "1", Part::NotYet, "how a line is cleared after a call ends: 1 at once ... 4 kept until the next call"),
     p("transfertype", Kind::Choice(&[-1, 0, 1, 2, 3, 4, 5, 6]), "-1", Part::Calls, "transfer: -1 default (6), 0 off, 1 unattended (REFER at once, done on 202), 6 hold first, REFER, watch the NOTIFYs (resume on failure); 2-5 act as 6 (attended: call the target on another line, then Transfer with an empty target)"),
     p("transferwithreplace", Kind::Bool, "false", Part::Calls, "attended transfer with Replaces"),
-    p("allowreplace", Kind::Choice(&[0, 1, 2]), "2", Part::NotYet, "incoming INVITE with Replaces: 0 reject, 1 allow, 2 allow for our own dialogs"),
+    p("allowreplace", Kind::Choice(&[0, 1, 2]), "2", Part::Calls, "incoming INVITE with Replaces: 0 refuse (403); 1 and 2 let it replace the call of ours it names (answered at once, the old call hung up)"),
     p("discontransfer", Kind::Bool, "true", Part::Calls, "hang up our leg once a transfer succeeded"),
     p("transfdelay", Kind::Int { min: 0, max: 60000 }, "400", Part::Calls, "ms between hold and REFER in a transfer"),
     p("voicemail", Kind::Choice(&[0, 1, 2, 3, 4]), "2", Part::NotYet, "message waiting (MWI): 0 off, 1 show only, 2 subscribe, 3 subscribe and notify, 4 poll"),

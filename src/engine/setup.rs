@@ -240,6 +240,7 @@ pub(super) fn ua_config(
             &settings.text("forwardall"),
             &settings.text("forwardonbusy"),
             &settings.text("blacklist"),
+            settings.int("allowreplace") != 0,
         ),
         transfer: crate::sip::refer::TransferPrefs::from_params(
             settings.int("transfertype"),

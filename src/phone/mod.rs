@@ -133,6 +133,8 @@ pub struct Phone {
     user: String,
     lines: BTreeMap<u32, LineInfo>,
     current: Option<u32>,
+    /// Incoming calls answered without ringing: they replace a call of ours (RFC 3891).
+    replacing: std::collections::BTreeSet<u32>,
     cdr: CdrTracker,
     actions: VecDeque<Action>,
 }
@@ -145,6 +147,7 @@ impl Phone {
             user: user.to_string(),
             lines: BTreeMap::new(),
             current: None,
+            replacing: Default::default(),
             cdr: CdrTracker::default(),
             actions: VecDeque::new(),
         }
@@ -221,6 +224,9 @@ impl Phone {
                     None => self.stop_media(*line),
                 }
             }
+            UaEvent::Replacing { line } => {
+                self.replacing.insert(*line);
+            }
             UaEvent::Hold { line, local, .. } => {
                 if let Some(info) = self.lines.get_mut(line) {
                     info.held_by_us = *local;
@@ -288,16 +294,25 @@ impl Phone {
         } else if self.current.is_none() {
             self.set_current(Some(line), CurrentLineCause::NewCall);
         }
-        self.ring_for(line, state, direction);
-        if state == CallState::Incoming && self.prefs.autoaccept {
+        let answer_now =
+            state == CallState::Incoming && (self.prefs.autoaccept || self.replacing.remove(&line));
+        self.ring_for(line, state, direction, answer_now);
+        if answer_now {
             self.actions.push_back(Action::Answer { line });
         }
     }
 
-    /// Starts or stops the local ring of `line` as its state says.
-    fn ring_for(&mut self, line: u32, state: CallState, direction: CallDirection) {
+    /// Starts or stops the local ring of `line` as its state says (an incoming call answered
+    /// at once does not ring).
+    fn ring_for(
+        &mut self,
+        line: u32,
+        state: CallState,
+        direction: CallDirection,
+        answer_now: bool,
+    ) {
         let wants = match state {
-            CallState::Incoming => self.prefs.ring_mode >= 1 && !self.prefs.autoaccept,
+            CallState::Incoming => self.prefs.ring_mode >= 1 && !answer_now,
             CallState::Ringing => self.prefs.ring_mode == 2 && direction == CallDirection::Outgoing,
             _ => false,
         };

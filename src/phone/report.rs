@@ -134,6 +134,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
         },
         UaEvent::Call { .. }
         | UaEvent::Referred { .. }
+        | UaEvent::Replacing { .. }
         | UaEvent::Stopped
         | UaEvent::ServerParameters { .. } => {
             return None;

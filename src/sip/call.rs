@@ -179,6 +179,8 @@ pub struct Call {
     pub transferred_away: bool,
     /// This call was placed for the REFER of session `.0`: its progress is NOTIFYd there.
     pub referred_by: Option<SessionId>,
+    /// Incoming: this call replaces session `.0` (RFC 3891), hung up once this one is up.
+    pub replacing: Option<SessionId>,
     /// Outgoing: the targets a 3xx moved this call away from, oldest first.
     pub redirects: Vec<String>,
     /// Outgoing: the Replaces header our INVITE carries (a transfer that swaps calls).
@@ -236,6 +238,7 @@ impl Call {
             referred_by: None,
             replaces: None,
             redirects: Vec::new(),
+            replacing: None,
         }
     }
 

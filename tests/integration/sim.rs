@@ -62,7 +62,7 @@ pub fn ua_config(password: &str) -> UaConfig {
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
         progress_mode: 2,
-        incoming: softphone::sip::ua::IncomingPolicy::default(),
+        incoming: softphone::sip::ua::IncomingPolicy::from_params("", "", "", true),
         transfer: softphone::sip::refer::TransferPrefs::default(),
     }
 }

@@ -302,6 +302,21 @@ fn ringing_ringback_and_early_media() {
     );
     let (acts, _) = w.feed(call(2, CallState::Terminated, CallDirection::Incoming));
     assert!(acts.contains(&Action::EndLine { line: 2 }));
+    // A call that replaces one of ours (INVITE with Replaces) is answered without ringing,
+    // once: the next call on that line rings again.
+    let (acts, events) = w.feed(UaEvent::Replacing { line: 3 });
+    assert!(acts.is_empty() && events.is_empty());
+    let (acts, _) = w.feed(call(3, CallState::Incoming, CallDirection::Incoming));
+    assert_eq!(acts, vec![Action::Answer { line: 3 }]);
+    w.feed(call(3, CallState::Terminated, CallDirection::Incoming));
+    let (acts, _) = w.feed(call(3, CallState::Incoming, CallDirection::Incoming));
+    assert_eq!(
+        acts,
+        vec![Action::Ring {
+            line: 3,
+            kind: RingKind::Ringer
+        }]
+    );
     let mut w = World::new(PhonePrefs {
         autoaccept: true,
         early_send: true,

@@ -25,12 +25,21 @@ pub struct IncomingPolicy {
     pub forward_on_busy: String,
     /// Callers (user part or number, case-insensitive) whose calls are declined with 603.
     pub blacklist: Vec<String>,
+    /// `allowreplace` ≠ 0: an INVITE with Replaces (RFC 3891) naming one of our calls takes
+    /// its place (answered at once, the old call hung up); 0 refuses it with 403.
+    pub allow_replaces: bool,
 }
 
 impl IncomingPolicy {
     /// From the parameters' text (`blacklist` is a comma list).
-    pub fn from_params(forward_all: &str, forward_on_busy: &str, blacklist: &str) -> Self {
+    pub fn from_params(
+        forward_all: &str,
+        forward_on_busy: &str,
+        blacklist: &str,
+        allow_replaces: bool,
+    ) -> Self {
         IncomingPolicy {
+            allow_replaces,
             forward_all: forward_all.trim().to_string(),
             forward_on_busy: forward_on_busy.trim().to_string(),
             blacklist: blacklist
@@ -178,7 +187,7 @@ mod tests {
 
     #[test]
     fn blacklist_matches_whole_names_in_any_case() {
-        let p = IncomingPolicy::from_params("", "", " 1005, Spam ,,");
+        let p = IncomingPolicy::from_params("", "", " 1005, Spam ,,", true);
         assert!(p.blocks("1005") && p.blocks("spam") && p.blocks("SPAM"));
         assert!(!p.blocks("10055") && !p.blocks(""));
     }

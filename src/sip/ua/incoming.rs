@@ -2,13 +2,14 @@
 //! the 2xx with the SDP answer (or a late offer) and retransmits it until the ACK, a reject
 //! sends 486/487/480.
 
-use super::UserAgent;
 use super::calls::{CallError, contact_uri, peer_of, sdp_body, tag_of, without_tag};
+use super::{UaEvent, UserAgent};
 use crate::sdp::{self, SdpError};
 use crate::sip::builder::response_to;
-use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
+use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit, SessionId};
 use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::SipMessage;
+use crate::sip::refer::replaces_parts;
 use crate::sip::transaction::TxKey;
 use crate::sip::transport::Destination;
 use crate::sip::uri::Scheme;
@@ -122,6 +123,67 @@ impl UserAgent {
         from
     }
 
+    /// The call an INVITE's Replaces header (RFC 3891) names, when it has one: `Ok(None)`
+    /// without the header, `Err` with the response when it cannot be honoured (481 no such
+    /// dialog, 486 early-only for a confirmed call, 603 a call that is ending, 403 when
+    /// `allowreplace` is 0, 400 for more than one header or a malformed one).
+    fn replaced_session(
+        &self,
+        req: &SipMessage,
+        tag: &str,
+    ) -> Result<Option<SessionId>, SipMessage> {
+        let values = req.headers.list("Replaces");
+        let value = match values.as_slice() {
+            [] => return Ok(None),
+            [one] => one,
+            _ => {
+                return Err(response_to(
+                    req,
+                    400,
+                    Some("Bad Request (more than one Replaces)"),
+                    Some(tag),
+                ));
+            }
+        };
+        if !self.cfg.incoming.allow_replaces {
+            return Err(response_to(
+                req,
+                403,
+                Some("Forbidden (calls are not replaced here: allowreplace=0)"),
+                Some(tag),
+            ));
+        }
+        let Some((call_id, to_tag, from_tag, early_only)) = replaces_parts(value) else {
+            return Err(response_to(
+                req,
+                400,
+                Some("Bad Request (malformed Replaces)"),
+                Some(tag),
+            ));
+        };
+        // The to-tag is ours (the recipient's), the from-tag the peer's.
+        let Some(c) = self.calls.iter().find(|c| {
+            c.dialog.call_id == call_id
+                && c.dialog.local_tag == to_tag
+                && c.dialog.remote_tag.as_deref() == Some(from_tag.as_str())
+        }) else {
+            return Err(response_to(req, 481, None, Some(tag)));
+        };
+        match c.state {
+            CallState::Connected | CallState::Connecting if early_only => {
+                Err(response_to(req, 486, None, Some(tag)))
+            }
+            CallState::Connected | CallState::Connecting => Ok(Some(c.id)),
+            // Only an early dialog we started may be replaced (RFC 3891 §3); an incoming
+            // call still ringing here is not ours to give away.
+            CallState::Calling | CallState::Proceeding | CallState::Ringing => Ok(Some(c.id)),
+            CallState::Incoming => Err(response_to(req, 481, None, Some(tag))),
+            CallState::Terminating | CallState::Terminated => {
+                Err(response_to(req, 603, None, Some(tag)))
+            }
+        }
+    }
+
     /// A new INVITE: it rings on a free line, or gets 486 (busy) or 488 (no usable media).
     pub(super) fn incoming_invite(
         &mut self,
@@ -136,13 +198,19 @@ impl UserAgent {
                 .calls
                 .iter()
                 .any(|c| !matches!(c.state, CallState::Terminated));
+        let replacing = match self.replaced_session(req, tag) {
+            Ok(r) => r,
+            Err(refusal) => return Some(refusal),
+        };
         let (peer, _) = self.caller_identity(req, source);
         let in_call = self
             .calls
             .iter()
             .any(|c| !matches!(c.state, CallState::Terminated));
-        if let Some(r) =
-            self.incoming_policy(req, &peer, in_call || self.free_line().is_none(), tag)
+        // A call that replaces one of ours is not forwarded or screened: it is that call.
+        if replacing.is_none()
+            && let Some(r) =
+                self.incoming_policy(req, &peer, in_call || self.free_line().is_none(), tag)
         {
             return Some(r);
         }
@@ -200,8 +268,12 @@ impl UserAgent {
             .first()
             .and_then(|v| crate::sip::headers::Via::parse(v).ok())
             .map(|via| crate::sip::transaction::response_destination(&via, source));
+        call.replacing = replacing;
         self.calls.push(call);
         let idx = self.calls.len() - 1;
+        if replacing.is_some() {
+            self.events.push_back(UaEvent::Replacing { line });
+        }
         self.call_event(idx);
         let mut ringing = response_to(req, 180, None, Some(tag));
         ringing
@@ -233,7 +305,13 @@ impl UserAgent {
         }
         if self.calls[idx].state == CallState::Connecting {
             self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
+            let replaced = self.calls[idx].replacing.take();
             self.set_state(idx, CallState::Connected);
+            // The call this one replaces is over.
+            if let Some(old) = replaced.and_then(|id| self.session_index(id)) {
+                let line = self.calls[old].line;
+                let _ = self.hangup_because(now, line, "replaced");
+            }
         }
     }
 }

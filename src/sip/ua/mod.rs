@@ -302,6 +302,11 @@ pub enum UaEvent {
         code: u16,
         why: String,
     },
+    /// The incoming call on `line` (reported next) replaces one of ours (INVITE with
+    /// Replaces): it is answered at once, and the call it replaces is hung up once it is up.
+    Replacing {
+        line: u32,
+    },
     /// The peer on `line` asked us to call someone (REFER, accepted): the driver binds media
     /// and calls [`UserAgent::follow_refer`].
     Referred {

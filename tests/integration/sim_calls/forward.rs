@@ -34,7 +34,7 @@ fn peers_called(events: &[UaEvent]) -> Vec<String> {
 fn forward_all_is_followed_and_a_redirect_loop_ends_the_call() {
     let mut w = World::new(41);
     w.b = ua_with(B, A, "bob", 83, |c| {
-        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("carol", "", "");
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("carol", "", "", true);
     });
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(
@@ -111,7 +111,7 @@ fn a_ringing_call_forwarded_by_the_user_reaches_the_target() {
 fn blacklisted_callers_are_declined_before_anything_rings() {
     let mut w = World::new(43);
     w.b = ua_with(B, A, "bob", 87, |c| {
-        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "eve, Alice");
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "eve, Alice", true);
     });
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(30, |w| matches!(
@@ -136,7 +136,7 @@ fn asserted_caller_identity_is_trusted_from_the_server_only() {
     let mut w = World::new(44);
     w.b_answers = false;
     w.b = ua_with(B, A, "bob", 89, |c| {
-        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "0612345");
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "0612345", true);
     });
     let invite = |n: u32, extra: &str| {
         format!(
@@ -202,4 +202,128 @@ CSeq: 1 INVITE\r\nContact: <sip:anon@{A}>\r\n{extra}Content-Length: 0\r\n\r\n"
     w.pump();
     assert_eq!(shown(&w, "pai-4"), None);
     assert_eq!(refused(&w.b_events), [603]);
+}
+
+/// An INVITE with Replaces (RFC 3891) naming B's call with A takes its place: answered, then
+/// the old call is hung up; one naming no call, or asking for an early dialog only, is refused.
+#[test]
+fn an_invite_with_replaces_takes_the_place_of_our_call() {
+    let mut w = World::new(45);
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, connected));
+    let ok = ok_to_invite(&w);
+    let tag = |h: &str| {
+        header(&ok, h)
+            .split("tag=")
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (call_id, b_tag, a_tag) = (header(&ok, "Call-ID").to_string(), tag("To"), tag("From"));
+    w.b_answers = false;
+    let sdp = "v=0\r\no=- 7 7 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 30004 RTP/AVP 0\r\n";
+    let src = Destination {
+        transport: Transport::Udp,
+        addr: addr(A),
+    };
+    let invite = |n: u32, replaces: &str| {
+        format!(
+            "INVITE sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKrep{n}\r\nMax-Forwards: 70\r\n\
+From: <sip:carol@{A}>;tag=rep{n}\r\nTo: <sip:bob@{B}>\r\nCall-ID: rep-{n}\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:carol@{A}>\r\nReplaces: {replaces}\r\nContent-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    };
+    let answer_to = |w: &World, n: u32| {
+        w.texts
+            .iter()
+            .rev()
+            .find(|(f, t)| *f == B && t.contains(&format!("branch=z9hG4bKrep{n}")))
+            .map(|(_, t)| t.lines().next().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    for (n, replaces, code) in [
+        (1, format!("nosuch;to-tag={b_tag};from-tag={a_tag}"), "481"),
+        (
+            2,
+            format!("{call_id};to-tag={a_tag};from-tag={b_tag}"),
+            "481",
+        ),
+        (
+            3,
+            format!("{call_id};to-tag={b_tag};from-tag={a_tag};early-only"),
+            "486",
+        ),
+        (4, "garbage".to_string(), "400"),
+    ] {
+        w.b.handle_datagram(w.now, src, invite(n, &replaces).as_bytes());
+        w.pump();
+        assert!(
+            answer_to(&w, n).starts_with(&format!("SIP/2.0 {code}")),
+            "{n}: {}",
+            answer_to(&w, n)
+        );
+    }
+    w.b.handle_datagram(
+        w.now,
+        src,
+        invite(5, &format!("{call_id};to-tag={b_tag};from-tag={a_tag}")).as_bytes(),
+    );
+    w.pump();
+    assert!(
+        w.b_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Replacing { line: 2 })),
+        "{:?}",
+        w.b_events
+    );
+    w.b.answer(w.now, 2, 40_004)
+        .expect("answer the replacing call");
+    w.pump();
+    let ok2 = w
+        .texts
+        .iter()
+        .rev()
+        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains("Call-ID: rep-5"))
+        .map(|(_, t)| t.clone())
+        .expect("200 for the replacing INVITE");
+    let ack = format!(
+        "ACK sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKrepack\r\nMax-Forwards: 70\r\n\
+From: <sip:carol@{A}>;tag=rep5\r\nTo: {}\r\nCall-ID: rep-5\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        header(&ok2, "To")
+    );
+    w.b.handle_datagram(w.now, src, ack.as_bytes());
+    assert!(
+        w.run(10, |w| w.b_events.iter().any(|e| matches!(
+            e,
+            UaEvent::Call {
+                line: 1,
+                state: CallState::Terminated,
+                reason,
+                ..
+            } if reason == "replaced"
+        ))),
+        "{:?}",
+        w.b_events
+    );
+    assert_eq!(
+        World::last_state(&w.a_events).map(|s| s.0),
+        Some(CallState::Terminated),
+        "A's call was hung up by B"
+    );
+    // With allowreplace=0 the same INVITE is refused.
+    let mut w = World::new(46);
+    w.b = ua_with(B, A, "bob", 93, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy::from_params("", "", "", false);
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, connected));
+    w.b.handle_datagram(w.now, src, invite(6, "x;to-tag=1;from-tag=2").as_bytes());
+    w.pump();
+    assert!(
+        answer_to(&w, 6).starts_with("SIP/2.0 403"),
+        "{}",
+        answer_to(&w, 6)
+    );
 }
