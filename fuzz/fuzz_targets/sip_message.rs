@@ -42,6 +42,8 @@ fn ua() -> UserAgent {
         call_timeout: Duration::ZERO,
         media: softphone::sip::ua::MediaPrefs::default(),
         progress_mode: 2,
+        incoming: softphone::sip::ua::IncomingPolicy::from_params("", "", "", true),
+        transfer: softphone::sip::refer::TransferPrefs::default(),
     };
     UserAgent::new(cfg, 1)
 }
