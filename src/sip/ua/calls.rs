@@ -3,25 +3,18 @@
 //! retransmission until the ACK, reject, CANCEL (487), BYE, re-INVITE; forked 2xx beyond the
 //! first are ACKed and hung up. Lines are numbered 1..=maxlines.
 
+use super::fields::{bare_uri, sdp_body, tag_of};
 use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent, random_token};
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, SessionId};
-use crate::sip::headers::{CSeq, NameAddr};
+use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::TxKey;
 use crate::sip::transport::Destination;
 use crate::sip::uri::Uri;
 use std::time::Instant;
-
-/// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` gives `sip:bob@host`).
-pub(super) fn bare_uri(addr: &str) -> String {
-    match (addr.find('<'), addr.find('>')) {
-        (Some(a), Some(b)) if a < b => addr[a + 1..b].to_string(),
-        _ => addr.split(';').next().unwrap_or(addr).trim().to_string(),
-    }
-}
 
 /// Why a command on a call could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,48 +41,6 @@ pub enum CallError {
         "connecting line {0} needs exactly one other call in progress to connect it with ({1} found)"
     )]
     NoOtherCall(u32, usize),
-}
-
-pub(super) fn peer_of(value: &str) -> (String, String) {
-    match NameAddr::parse("From", value) {
-        Ok(n) => (
-            n.uri.user.clone().unwrap_or_else(|| n.uri.to_string()),
-            n.display.unwrap_or_default(),
-        ),
-        Err(_) => (value.to_string(), String::new()),
-    }
-}
-
-pub(super) fn without_tag(value: &str) -> String {
-    match NameAddr::parse("To", value) {
-        Ok(mut n) => {
-            n.params.remove("tag");
-            n.to_string()
-        }
-        Err(_) => value.to_string(),
-    }
-}
-
-pub(super) fn tag_of(value: Option<&str>) -> Option<String> {
-    NameAddr::parse("To", value?)
-        .ok()
-        .and_then(|n| n.tag().map(str::to_string))
-}
-
-pub(super) fn contact_uri(msg: &SipMessage) -> Option<String> {
-    msg.headers
-        .list("Contact")
-        .first()
-        .and_then(|c| NameAddr::parse("Contact", c).ok())
-        .map(|n| n.uri.to_string())
-}
-
-pub(super) fn sdp_body(msg: &SipMessage) -> Option<String> {
-    let is_sdp = msg
-        .headers
-        .get("Content-Type")
-        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
-    (is_sdp && !msg.body.is_empty()).then(|| String::from_utf8_lossy(&msg.body).into_owned())
 }
 
 impl UserAgent {

@@ -2,7 +2,8 @@
 //! the 2xx with the SDP answer (or a late offer) and retransmits it until the ACK, a reject
 //! sends 486/487/480.
 
-use super::calls::{CallError, contact_uri, peer_of, sdp_body, tag_of, without_tag};
+use super::calls::CallError;
+use super::fields::{contact_uri, peer_of, sdp_body, tag_of, without_tag};
 use super::{UaEvent, UserAgent};
 use crate::sdp::{self, SdpError};
 use crate::sip::builder::response_to;

@@ -2,7 +2,8 @@
 //! re-INVITEs and UPDATEs, DTMF by SIP INFO, and the call timers (2xx retransmission,
 //! ringtimeout, calltimeout, glare retry). Call set-up and tear-down are in `calls.rs`.
 
-use super::calls::{CallError, contact_uri, sdp_body};
+use super::calls::CallError;
+use super::fields::{contact_uri, sdp_body};
 use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent};
 use crate::media::dtmf::event_code;

@@ -98,7 +98,7 @@ impl UserAgent {
         let [other] = others.as_slice() else {
             return Err(CallError::NoOtherCall(line, others.len()));
         };
-        let uri = super::calls::bare_uri(&other.dialog.remote_uri);
+        let uri = super::fields::bare_uri(&other.dialog.remote_uri);
         let refer_to = match (&other.dialog.remote_tag, self.cfg.transfer.with_replaces) {
             (Some(remote_tag), true) => refer_to_replacing(
                 &uri,
