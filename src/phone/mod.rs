@@ -133,7 +133,8 @@ pub struct Phone {
     user: String,
     lines: BTreeMap<u32, LineInfo>,
     current: Option<u32>,
-    /// Incoming calls answered without ringing: they replace a call of ours (RFC 3891).
+    /// Incoming calls answered without ringing: they replace a call of ours (RFC 3891), or
+    /// the server asked for them to be answered at once.
     replacing: std::collections::BTreeSet<u32>,
     cdr: CdrTracker,
     actions: VecDeque<Action>,
@@ -227,6 +228,17 @@ impl Phone {
             UaEvent::Replacing { line } => {
                 self.replacing.insert(*line);
             }
+            // The server's auto-answer: a call already ringing is answered now; one not yet
+            // reported is answered when it is, without ringing.
+            UaEvent::AutoAnswer { line } => match self.lines.get(line) {
+                Some(info) if info.state == CallState::Incoming => {
+                    self.actions.push_back(Action::Answer { line: *line });
+                }
+                Some(_) => {}
+                None => {
+                    self.replacing.insert(*line);
+                }
+            },
             UaEvent::Hold { line, local, .. } => {
                 if let Some(info) = self.lines.get_mut(line) {
                     info.held_by_us = *local;

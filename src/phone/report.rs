@@ -135,6 +135,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
         UaEvent::Call { .. }
         | UaEvent::Referred { .. }
         | UaEvent::Replacing { .. }
+        | UaEvent::AutoAnswer { .. }
         | UaEvent::Stopped
         | UaEvent::ServerParameters { .. } => {
             return None;

@@ -168,6 +168,9 @@ pub struct Call {
     pub ended_by_us: bool,
     /// When an unanswered call gives up (`ringtimeout`).
     pub ring_deadline: Option<Instant>,
+    /// Incoming: the server asked for this call to be answered by itself at this instant
+    /// (`Call-Info: ...;answer-after=N`).
+    pub auto_answer_at: Option<Instant>,
     /// When a connected call is hung up (`calltimeout`).
     pub call_deadline: Option<Instant>,
     /// We are transferring this call's peer elsewhere.
@@ -231,6 +234,7 @@ impl Call {
             end_reason: String::new(),
             ended_by_us: false,
             ring_deadline: None,
+            auto_answer_at: None,
             call_deadline: None,
             transfer: None,
             refer_in: None,
@@ -253,6 +257,7 @@ impl Call {
                 .and_then(TransferOut::deadline)
                 .filter(|_| !self.reinvite_pending && self.glare_retry.is_none()),
             self.ring_deadline,
+            self.auto_answer_at,
             self.call_deadline,
         ]
         .into_iter()

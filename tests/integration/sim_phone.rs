@@ -317,6 +317,14 @@ fn ringing_ringback_and_early_media() {
             kind: RingKind::Ringer
         }]
     );
+    // The server's auto-answer: before the call is reported it is answered without ringing;
+    // for a call already ringing it answers now.
+    let (acts, _) = w.feed(UaEvent::AutoAnswer { line: 4 });
+    assert!(acts.is_empty());
+    let (acts, _) = w.feed(call(4, CallState::Incoming, CallDirection::Incoming));
+    assert_eq!(acts, vec![Action::Answer { line: 4 }]);
+    let (acts, _) = w.feed(UaEvent::AutoAnswer { line: 3 });
+    assert_eq!(acts, vec![Action::Answer { line: 3 }]);
     let mut w = World::new(PhonePrefs {
         autoaccept: true,
         early_send: true,

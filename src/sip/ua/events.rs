@@ -108,6 +108,13 @@ pub enum UaEvent {
     Replacing {
         line: u32,
     },
+    /// The server asked for the incoming call on `line` to be answered by itself
+    /// (`P-Auto-Answer`, `Call-Info: ...;answer-after=N`, `Alert-Info` auto-answer forms): now,
+    /// or once `answer-after` has passed. Reported before the call's first event when it is
+    /// to be answered at once, so that it does not ring.
+    AutoAnswer {
+        line: u32,
+    },
     /// The peer on `line` asked us to call someone (REFER, accepted): the driver binds media
     /// and calls [`UserAgent::follow_refer`].
     Referred {

@@ -185,6 +185,45 @@ impl UserAgent {
         }
     }
 
+    /// How long after it arrives the server wants this INVITE answered by itself, when it
+    /// asks at all: `P-Auto-Answer: normal` (RFC 5373, answer-mode) and `Alert-Info` with
+    /// `info=alert-autoanswer` or `Auto Answer` at once, `Call-Info: ...;answer-after=N` after N
+    /// seconds. Only from our own server: anyone else asking to be answered unattended would
+    /// be an eavesdropper.
+    fn server_auto_answer(
+        &self,
+        req: &SipMessage,
+        source: Destination,
+    ) -> Option<std::time::Duration> {
+        if self.cfg.first_hop.is_none_or(|hop| hop.addr != source.addr) {
+            return None;
+        }
+        let lower = |h: &str| -> Vec<String> {
+            req.headers
+                .get_all(h)
+                .map(|v| v.to_ascii_lowercase())
+                .collect()
+        };
+        for v in lower("Call-Info") {
+            if let Some(rest) = v.split("answer-after=").nth(1) {
+                let secs: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(n) = secs.parse::<u64>() {
+                    return Some(std::time::Duration::from_secs(n.min(3600)));
+                }
+            }
+        }
+        let asked = lower("P-Auto-Answer")
+            .iter()
+            .chain(lower("Answer-Mode").iter())
+            .any(|v| v.trim().starts_with("normal") || v.trim().starts_with("auto"))
+            || lower("Alert-Info").iter().any(|v| {
+                v.contains("info=alert-autoanswer")
+                    || v.contains("auto answer")
+                    || v.contains("intercom")
+            });
+        asked.then_some(std::time::Duration::ZERO)
+    }
+
     /// A new INVITE: it rings on a free line, or gets 486 (busy) or 488 (no usable media).
     pub(super) fn incoming_invite(
         &mut self,
@@ -274,6 +313,12 @@ impl UserAgent {
         let idx = self.calls.len() - 1;
         if replacing.is_some() {
             self.events.push_back(UaEvent::Replacing { line });
+        } else if let Some(after) = self.server_auto_answer(req, source) {
+            if after.is_zero() {
+                self.events.push_back(UaEvent::AutoAnswer { line });
+            } else {
+                self.calls[idx].auto_answer_at = Some(now + after);
+            }
         }
         self.call_event(idx);
         let mut ringing = response_to(req, 180, None, Some(tag));

@@ -350,6 +350,14 @@ impl UserAgent {
 
     /// `ringtimeout` ends calls nobody answered, `calltimeout` ends calls that last too long.
     pub(super) fn call_deadlines(&mut self, now: Instant) {
+        for c in &mut self.calls {
+            if c.auto_answer_at.is_some_and(|t| t <= now) {
+                c.auto_answer_at = None;
+                if c.state == CallState::Incoming {
+                    self.events.push_back(UaEvent::AutoAnswer { line: c.line });
+                }
+            }
+        }
         let ringing = |s: CallState| {
             matches!(
                 s,

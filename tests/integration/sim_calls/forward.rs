@@ -327,3 +327,70 @@ From: <sip:carol@{A}>;tag=rep5\r\nTo: {}\r\nCall-ID: rep-5\r\nCSeq: 1 ACK\r\nCon
         answer_to(&w, 6)
     );
 }
+
+/// The server's auto-answer headers (intercom, paging): `P-Auto-Answer: normal` at once,
+/// `Call-Info: ...;answer-after=2` two seconds later, and neither from anyone but the server.
+#[test]
+fn server_auto_answer_headers_are_honoured_from_the_server_only() {
+    let mut w = World::new(47);
+    w.b_answers = false;
+    let invite = |n: u32, extra: &str| {
+        format!(
+            "INVITE sip:bob@{B} SIP/2.0\r\nVia: SIP/2.0/UDP {A};branch=z9hG4bKaa{n}\r\nMax-Forwards: 70\r\n\
+From: <sip:pager@{A}>;tag=aa{n}\r\nTo: <sip:bob@{B}>\r\nCall-ID: aa-{n}\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:pager@{A}>\r\n{extra}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let from = |a: &str| Destination {
+        transport: Transport::Udp,
+        addr: addr(a),
+    };
+    let auto = |w: &World| -> Vec<u32> {
+        w.b_events
+            .iter()
+            .filter_map(|e| match e {
+                UaEvent::AutoAnswer { line } => Some(*line),
+                _ => None,
+            })
+            .collect()
+    };
+    w.b.handle_datagram(
+        w.now,
+        from(A),
+        invite(1, "P-Auto-Answer: normal\r\n").as_bytes(),
+    );
+    w.pump();
+    assert_eq!(auto(&w), [1]);
+    // Reported before the call's first event, so the policy answers it without ringing.
+    let first = w
+        .b_events
+        .iter()
+        .position(|e| matches!(e, UaEvent::AutoAnswer { .. }));
+    let call = w
+        .b_events
+        .iter()
+        .position(|e| matches!(e, UaEvent::Call { .. }));
+    assert!(first < call, "{:?}", w.b_events);
+    w.b.handle_datagram(
+        w.now,
+        from(A),
+        invite(2, "Call-Info: <sip:pbx>;answer-after=2\r\n").as_bytes(),
+    );
+    w.pump();
+    assert_eq!(auto(&w), [1]);
+    let t0 = w.now;
+    assert!(w.run(5, |w| auto(w).len() == 2));
+    assert_eq!(auto(&w), [1, 2]);
+    assert!(w.now - t0 >= Duration::from_secs(2));
+    w.b.handle_datagram(
+        w.now,
+        from("10.0.0.9:5060"),
+        invite(
+            3,
+            "P-Auto-Answer: normal\r\nAlert-Info: <http://x>;info=alert-autoanswer\r\n",
+        )
+        .as_bytes(),
+    );
+    w.run(5, |_| false);
+    assert_eq!(auto(&w), [1, 2], "a stranger cannot make us answer");
+}
