@@ -61,13 +61,16 @@ impl TransferPrefs {
 /// Our transfer of this session's peer to someone else (we are the transferor).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferOut {
-    /// Waiting for our hold to be in place and `transfdelay` to pass before the REFER goes.
+    /// Waiting for our hold to be in place and `transfdelay` to pass before the REFER goes
+    /// (`holds`: the transfer put the call on hold, so a failure resumes it; a call the user
+    /// had held already stays held).
     Holding {
         target: ReferTarget,
         not_before: Instant,
+        holds: bool,
     },
-    /// The REFER is out, no final answer yet (`authed`: it carries our credentials, so a
-    /// second challenge is a refusal).
+    /// The REFER is out, no final answer yet (`held`: the transfer holds the call;
+    /// `authed`: the REFER carries our credentials, so a second challenge is a refusal).
     Referring {
         target: ReferTarget,
         held: bool,

@@ -75,12 +75,14 @@ impl UserAgent {
             c.transfer = Some(TransferOut::Holding {
                 target,
                 not_before: now + self.cfg.transfer.delay,
+                holds: true,
             });
             self.hold(now, line, true)?;
         } else {
             c.transfer = Some(TransferOut::Holding {
                 target,
                 not_before: now,
+                holds: false,
             });
             self.transfer_step(now, idx);
         }
@@ -120,10 +122,13 @@ impl UserAgent {
     pub(super) fn transfer_step(&mut self, now: Instant, idx: usize) {
         let c = &self.calls[idx];
         match &c.transfer {
-            Some(TransferOut::Holding { target, not_before })
-                if *not_before <= now && !c.reinvite_pending && c.glare_retry.is_none() =>
-            {
-                let held = c.local_hold;
+            Some(TransferOut::Holding {
+                target,
+                not_before,
+                holds,
+            }) if *not_before <= now && !c.reinvite_pending && c.glare_retry.is_none() => {
+                // Resumed on failure only when the hold was ours and took effect.
+                let held = *holds && c.local_hold;
                 let target = target.clone();
                 self.send_refer(now, idx, target, held, None);
             }
@@ -234,7 +239,7 @@ impl UserAgent {
             &reason,
         );
         let held = match t {
-            TransferOut::Holding { .. } => self.calls[idx].local_hold,
+            TransferOut::Holding { holds, .. } => holds && self.calls[idx].local_hold,
             TransferOut::Referring { held, .. } | TransferOut::Accepted { held, .. } => held,
         };
         if held && self.calls[idx].state == CallState::Connected {

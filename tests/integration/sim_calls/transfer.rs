@@ -327,3 +327,42 @@ Content-Length: {}\r\n\r\n{body}",
         .count();
     assert_eq!(progress, 1);
 }
+
+/// A call the user had put on hold before transferring stays on hold when the transfer fails:
+/// only a hold the transfer made itself is undone.
+#[test]
+fn a_failed_transfer_leaves_the_users_own_hold_alone() {
+    let mut w = World::new(37);
+    let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(60, connected));
+    w.a.hold(w.now, line, true).expect("hold");
+    assert!(w.run(30, |w| hold_state(&w.a_events) == Some((true, false))));
+    w.a.transfer(w.now, line, "carol").expect("transfer");
+    follow(&mut w);
+    target_rings(&mut w);
+    w.a.hangup(w.now, 2).expect("reject");
+    assert!(w.run(30, |w| {
+        transfers(&w.a_events)
+            .last()
+            .is_some_and(|t| t.1 == TransferState::Failed)
+    }));
+    w.run(10, |_| false);
+    assert_eq!(hold_state(&w.a_events), Some((true, false)), "still held");
+    // No re-INVITE went out after the REFER.
+    let sent: Vec<&String> = w
+        .texts
+        .iter()
+        .filter(|(f, _)| *f == A)
+        .map(|(_, t)| t)
+        .collect();
+    let refer = sent
+        .iter()
+        .position(|t| t.starts_with("REFER"))
+        .expect("REFER");
+    assert!(
+        !sent[refer..]
+            .iter()
+            .any(|t| t.starts_with("INVITE sip:bob")),
+        "a resume after the failed transfer"
+    );
+}
