@@ -34,6 +34,7 @@ call-resume = Fortsetzen
 call-mute = Stumm
 call-unmute = Ton an
 call-keypad = Tastenfeld
+account-dnd = Nicht stören
 call-transfer = Weiterleiten
 transfer-to = Weiterleiten an
 transfer-blind = Blind weiterleiten

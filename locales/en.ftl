@@ -34,6 +34,7 @@ call-resume = Resume
 call-mute = Mute
 call-unmute = Unmute
 call-keypad = Keypad
+account-dnd = Do not disturb
 call-transfer = Transfer
 transfer-to = Transfer to
 transfer-blind = Blind transfer

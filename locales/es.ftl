@@ -34,6 +34,7 @@ call-resume = Reanudar
 call-mute = Silenciar
 call-unmute = Activar sonido
 call-keypad = Teclado DTMF
+account-dnd = No molestar
 call-transfer = Transferir
 transfer-to = Transferir a
 transfer-blind = Transferencia ciega

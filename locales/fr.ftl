@@ -34,6 +34,7 @@ call-resume = Reprendre
 call-mute = Muet
 call-unmute = Réactiver le son
 call-keypad = Clavier DTMF
+account-dnd = Ne pas déranger
 call-transfer = Transférer
 transfer-to = Transférer à
 transfer-blind = Transfert aveugle

@@ -34,6 +34,7 @@ call-resume = Folytatás
 call-mute = Némítás
 call-unmute = Hang be
 call-keypad = Billentyűzet
+account-dnd = Ne zavarj
 call-transfer = Átadás
 transfer-to = Átadás ide
 transfer-blind = Vak átadás

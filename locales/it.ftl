@@ -34,6 +34,7 @@ call-resume = Riprendi
 call-mute = Muto
 call-unmute = Riattiva audio
 call-keypad = Tastierino DTMF
+account-dnd = Non disturbare
 call-transfer = Trasferisci
 transfer-to = Trasferisci a
 transfer-blind = Trasferimento cieco

@@ -34,6 +34,7 @@ call-resume = 再開
 call-mute = ミュート
 call-unmute = ミュート解除
 call-keypad = キーパッド
+account-dnd = 応答不可
 call-transfer = 転送
 transfer-to = 転送先
 transfer-blind = ブラインド転送

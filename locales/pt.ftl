@@ -34,6 +34,7 @@ call-resume = Retomar
 call-mute = Mudo
 call-unmute = Ativar som
 call-keypad = Teclado DTMF
+account-dnd = Não incomodar
 call-transfer = Transferir
 transfer-to = Transferir para
 transfer-blind = Transferência cega

@@ -34,6 +34,7 @@ call-resume = Reia
 call-mute = Silențios
 call-unmute = Pornește sunetul
 call-keypad = Tastatură DTMF
+account-dnd = Nu deranjați
 call-transfer = Transferă
 transfer-to = Transferă către
 transfer-blind = Transfer direct

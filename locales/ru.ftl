@@ -34,6 +34,7 @@ call-resume = Продолжить
 call-mute = Выкл. микрофон
 call-unmute = Вкл. звук
 call-keypad = Тональный набор
+account-dnd = Не беспокоить
 call-transfer = Перевести
 transfer-to = Перевести на
 transfer-blind = Слепой перевод

@@ -34,6 +34,7 @@ call-resume = Devam et
 call-mute = Sessiz
 call-unmute = Sesi aç
 call-keypad = DTMF tuşları
+account-dnd = Rahatsız etmeyin
 call-transfer = Aktar
 transfer-to = Şuraya aktar
 transfer-blind = Doğrudan aktar

@@ -35,6 +35,8 @@ pub const PARAMS: &[ParamDef] = &[
     p("mediatimeout", Kind::Int { min: 0, max: 86_400 }, "300", Part::Calls, "seconds without incoming RTP after which a call is hung up (0: never)"),
     p("defmute", Kind::Choice(&[1, 2, 3]), "3", Part::Calls, "what mute silences by default: 1 both ways, 2 the speaker, 3 the microphone"),
     p("rejectonbusy", Kind::Bool, "false", Part::Calls, "answer new calls with 486 Busy Here while a call is up"),
+    p("dnd", Kind::Bool, "false", Part::Calls, "do not disturb: new calls are turned away (dndresponse) without ringing; forwardall still forwards"),
+    p("dndresponse", Kind::Choice(&[480, 486]), "486", Part::Calls, "what do-not-disturb answers: 486 Busy Here or 480 Temporarily Unavailable"),
     p("autohold", Kind::Choice(&[0, 1, 2, 3, 4]), "0", Part::Calls, "hold the other lines: 0 no, 1 on an incoming call, 2 on an outgoing call, 3 on both, 4 when switching lines"),
     p("automute", Kind::Choice(&[0, 1, 2, 3, 4]), "0", Part::Calls, "mute the other lines: 0 no, 1 on an incoming call, 2 on an outgoing call, 3 on both, 4 when switching lines"),
     p("maxlines", Kind::Int { min: 1, max: 99 }, "4", Part::Calls, "how many calls can be up at once (lines 1..maxlines)"),

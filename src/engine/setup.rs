@@ -236,12 +236,17 @@ pub(super) fn ua_config(
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
         media: media_prefs(settings),
         progress_mode: settings.int("changesptoring") as u8,
-        incoming: crate::sip::ua::IncomingPolicy::from_params(
-            &settings.text("forwardall"),
-            &settings.text("forwardonbusy"),
-            &settings.text("blacklist"),
-            settings.int("allowreplace") != 0,
-        ),
+        incoming: crate::sip::ua::IncomingPolicy {
+            dnd: settings
+                .bool("dnd")
+                .then(|| u16::try_from(settings.int("dndresponse")).unwrap_or(486)),
+            ..crate::sip::ua::IncomingPolicy::from_params(
+                &settings.text("forwardall"),
+                &settings.text("forwardonbusy"),
+                &settings.text("blacklist"),
+                settings.int("allowreplace") != 0,
+            )
+        },
         transfer: crate::sip::refer::TransferPrefs::from_params(
             settings.int("transfertype"),
             settings.bool("discontransfer"),

@@ -135,6 +135,20 @@ impl SoftphoneApp {
                     }
                 }
             }
+            // Do not disturb, kept across restarts like a desk phone's key.
+            let mut dnd = self.state.flag("dnd");
+            if ui
+                .toggle_value(&mut dnd, self.tr.t("account-dnd"))
+                .clicked()
+            {
+                self.send(Command::SetParameters {
+                    values: vec![crate::model::ParamValue::new(
+                        "dnd",
+                        if dnd { "true" } else { "false" },
+                    )],
+                    persist: true,
+                });
+            }
         });
         if self.state.flag("hideusernamepwdinput") || self.state.account == Account::Registered {
             return;

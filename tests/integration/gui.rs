@@ -243,6 +243,36 @@ fn transfer_blind_or_by_connecting_the_two_calls() {
 }
 
 #[test]
+fn the_do_not_disturb_toggle_keeps_the_setting() {
+    let mut w = Fed::new(&[]);
+    w.harness.run();
+    w.harness.get_by_label("Do not disturb").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::SetParameters {
+            values: vec![ParamValue::new("dnd", "true")],
+            persist: true
+        }]
+    );
+    // The engine reports the new value; the toggle then turns it off again.
+    w.feed(Event::Parameter {
+        name: "dnd".into(),
+        value: "true".into(),
+        source: softphone::model::Source::Runtime,
+    });
+    w.harness.get_by_label("Do not disturb").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::SetParameters {
+            values: vec![ParamValue::new("dnd", "false")],
+            persist: true
+        }]
+    );
+}
+
+#[test]
 fn compact_mode_and_languages() {
     let mut w = Fed::new(&[("compact", "true"), ("callto", "1002")]);
     w.harness.run();

@@ -215,7 +215,8 @@ fn attended_transfer_connects_our_two_calls() {
 }
 
 /// `forwardall`: baresip 1002 calls us and ends up talking to 1003 (it follows our 302, and
-/// 1003 hears its speech); `blacklist`: 1004's call is declined with 603 before it rings.
+/// 1003 hears its speech); `blacklist`: 1004's call is declined with 603 before it rings;
+/// `dnd` switched on at run time turns 1002's next call away with 486.
 #[test]
 fn forward_all_and_blacklist_with_baresip() {
     let kam = Kamailio::start(KamailioOptions::default());
@@ -245,6 +246,12 @@ fn forward_all_and_blacklist_with_baresip() {
         "EVENT,Call from 1004 answered 603: the caller is on the blacklist",
     );
     assert!(wait_log(&d, "603", T), "{}", d.log());
+    // Do not disturb, switched on while running (forwarding off): 1002's next call gets 486.
+    sp.send_line("SetParameter,forwardall,");
+    sp.send_line("SetParameter,dnd,true");
+    sp.wait_for(T, |l| l.contains("dnd") && l.contains("true"));
+    b.command("dial", &format!("sip:1001@{}", kam.addr()));
+    sp.wait_line(T, "EVENT,Call from 1002 answered 486: do not disturb");
     // Nothing rang here.
     assert!(
         !sp.seen.iter().any(|l| l.contains(",Ringing,")),

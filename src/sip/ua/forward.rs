@@ -1,6 +1,6 @@
 //! Call forwarding both ways: an incoming call is redirected with 302 and the target's Contact
 //! (`forwardall`, `forwardonbusy`, or the user's Forward on a ringing call), callers on the
-//! `blacklist` are declined before anything rings, and a 3xx to our INVITE is followed to its
+//! `blacklist` are declined and do-not-disturb (`dnd`) turns calls away before anything rings, and a 3xx to our INVITE is followed to its
 //! Contact (at most [`MAX_REDIRECTS`] times, never back to a target already tried).
 
 use super::calls::CallError;
@@ -28,6 +28,9 @@ pub struct IncomingPolicy {
     /// `allowreplace` ≠ 0: an INVITE with Replaces (RFC 3891) naming one of our calls takes
     /// its place (answered at once, the old call hung up); 0 refuses it with 403.
     pub allow_replaces: bool,
+    /// `dnd`: new calls are answered with this code (`dndresponse`: 486 or 480) instead of
+    /// ringing.
+    pub dnd: Option<u16>,
 }
 
 impl IncomingPolicy {
@@ -40,6 +43,7 @@ impl IncomingPolicy {
     ) -> Self {
         IncomingPolicy {
             allow_replaces,
+            dnd: None,
             forward_all: forward_all.trim().to_string(),
             forward_on_busy: forward_on_busy.trim().to_string(),
             blacklist: blacklist
@@ -76,6 +80,16 @@ impl UserAgent {
                 why: "the caller is on the blacklist".into(),
             });
             return Some(response_to(req, 603, None, Some(tag)));
+        }
+        if policy.forward_all.is_empty()
+            && let Some(code) = policy.dnd
+        {
+            self.events.push_back(UaEvent::CallRefused {
+                peer: peer.to_string(),
+                code,
+                why: "do not disturb".into(),
+            });
+            return Some(response_to(req, code, None, Some(tag)));
         }
         let target = if !policy.forward_all.is_empty() {
             policy.forward_all.clone()

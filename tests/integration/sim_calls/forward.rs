@@ -394,3 +394,34 @@ Contact: <sip:pager@{A}>\r\n{extra}Content-Length: 0\r\n\r\n"
     w.run(5, |_| false);
     assert_eq!(auto(&w), [1, 2], "a stranger cannot make us answer");
 }
+
+/// Do not disturb turns calls away with the configured code before anything rings;
+/// forward-all still forwards.
+#[test]
+fn do_not_disturb_answers_486_or_480_without_ringing() {
+    for code in [486u16, 480] {
+        let mut w = World::new(48);
+        w.b = ua_with(B, A, "bob", 95, |c| {
+            c.incoming.dnd = Some(code);
+        });
+        w.a.dial(w.now, "bob", 30_000).expect("dial");
+        assert!(w.run(30, |w| matches!(
+            World::last_state(&w.a_events),
+            Some((CallState::Terminated, _))
+        )));
+        let (_, reason) = World::last_state(&w.a_events).expect("ended");
+        assert!(reason.starts_with(&code.to_string()), "{reason}");
+        assert_eq!(refused(&w.b_events), [code]);
+        assert!(!w.b_events.iter().any(|e| matches!(e, UaEvent::Call { .. })));
+    }
+    let mut w = World::new(49);
+    w.b = ua_with(B, A, "bob", 97, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy {
+            dnd: Some(486),
+            ..softphone::sip::ua::IncomingPolicy::from_params("carol", "", "", true)
+        };
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(30, |w| peers_called(&w.a_events).len() == 2));
+    assert_eq!(refused(&w.b_events).first(), Some(&302));
+}
