@@ -125,8 +125,6 @@ pub struct ReferIn {
     pub event_id: u32,
     /// The target to call, with the Replaces header to put in its INVITE (if any).
     pub target: FollowTarget,
-    /// The call we placed for it, once placed.
-    pub call: Option<SessionId>,
 }
 
 /// A Refer-To we will follow: the URI to call (without its headers) and its Replaces.

@@ -396,11 +396,7 @@ impl UserAgent {
             .clone()
             .unwrap_or_else(|| target.uri.to_string());
         let line = self.calls[idx].line;
-        self.calls[idx].refer_in = Some(ReferIn {
-            event_id,
-            target,
-            call: None,
-        });
+        self.calls[idx].refer_in = Some(ReferIn { event_id, target });
         self.transfer_event_to(
             idx,
             TransferRole::Transferee,
@@ -441,15 +437,8 @@ impl UserAgent {
             via,
             Some((id, refer.target.replaces)),
         ) {
-            Ok(new_line) => {
-                let new_id = self.line_index(new_line).ok().map(|i| self.calls[i].id);
-                if let Some(i) = self.session_index(id)
-                    && let Some(r) = self.calls[i].refer_in.as_mut()
-                {
-                    r.call = new_id;
-                }
-                Ok(new_line)
-            }
+            // The new call names the REFER's session (`referred_by`): its progress goes there.
+            Ok(new_line) => Ok(new_line),
             Err(e) => {
                 self.refer_call_failed(now, line, &e.to_string());
                 Err(e)
