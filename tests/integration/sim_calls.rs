@@ -40,6 +40,8 @@ fn ua_with(
 
 mod forward;
 mod hold;
+mod prack;
+mod session_timer;
 mod transfer;
 use hold::hold_state;
 
@@ -454,6 +456,26 @@ fn ended_with(events: &[UaEvent]) -> Option<String> {
         Some((CallState::Terminated, reason)) => Some(reason),
         _ => None,
     }
+}
+
+/// Timer B guards only an INVITE nobody answered at all: a call that rings for a minute is
+/// still ringing, and answered then it connects.
+#[test]
+fn a_call_may_ring_longer_than_timer_b() {
+    let mut w = World::new(14);
+    w.b_answers = false;
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    w.run(60, |_| false);
+    assert!(
+        matches!(
+            World::last_state(&w.a_events),
+            Some((CallState::Ringing, _))
+        ),
+        "{:?}",
+        w.a_events
+    );
+    w.b.answer(w.now, 1, 40_000).expect("answer");
+    assert!(w.run(10, connected));
 }
 
 #[test]

@@ -69,6 +69,9 @@ impl InviteClientTransaction {
             (IctState::Calling | IctState::Proceeding, 100..=199) => {
                 self.state = IctState::Proceeding;
                 self.timer_a = None;
+                // Timer B only runs in Calling (§17.1.1.2): a call may ring for as long as
+                // the far end lets it; the TU's own ring timeout ends it (by CANCEL).
+                self.timer_b = None;
                 self.out.push_back(TxOutput::ToTu(response));
             }
             (IctState::Calling | IctState::Proceeding, 200..=299) => {
