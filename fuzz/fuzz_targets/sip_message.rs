@@ -44,6 +44,9 @@ fn ua() -> UserAgent {
         progress_mode: 2,
         incoming: softphone::sip::ua::IncomingPolicy::from_params("", "", "", true),
         transfer: softphone::sip::refer::TransferPrefs::default(),
+        // Both extensions on, so that fuzzed PRACKs and session timers reach their code.
+        use_100rel: true,
+        session_timer: softphone::sip::session_expires::SessionTimerPrefs { interval: Some(90) },
     };
     UserAgent::new(cfg, 1)
 }

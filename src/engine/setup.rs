@@ -240,6 +240,14 @@ pub(super) fn ua_config(
             dnd: settings
                 .bool("dnd")
                 .then(|| u16::try_from(settings.int("dndresponse")).unwrap_or(486)),
+            ignore: settings.bool("ignoreincoming"),
+            forward_no_answer: Some(settings.text("forwardonnoanswer"))
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let secs = settings.int("forwardnoanswertime").clamp(1, 3600) as u64;
+                    (t, Duration::from_secs(secs))
+                }),
             ..crate::sip::ua::IncomingPolicy::from_params(
                 &settings.text("forwardall"),
                 &settings.text("forwardonbusy"),
@@ -253,6 +261,13 @@ pub(super) fn ua_config(
             settings.int("transfdelay").max(0) as u64,
             settings.bool("transferwithreplace"),
         ),
+        use_100rel: settings.bool("use100rel"),
+        session_timer: crate::sip::session_expires::SessionTimerPrefs {
+            interval: u32::try_from(settings.int("sessiontimer"))
+                .ok()
+                .filter(|s| *s > 0)
+                .map(|s| s.max(crate::sip::session_expires::MIN_SE)),
+        },
     };
     let endpoint = Endpoint {
         port: settings.int("signalingport") as u16,

@@ -2,9 +2,12 @@
 //! state the UA keeps while the INVITE transaction and the 2xx/ACK exchange run. The UA drives
 //! it (see `ua/calls.rs`); this file only holds the data and builds in-dialog requests.
 
+use super::call_timers::{CallTimer, TimerTable};
 use super::headers::{CSeq, NameAddr};
 use super::message::{Method, SipMessage};
 use super::refer::{ReferIn, TransferOut};
+use super::rel100::ReliableProvisional;
+use super::session_expires::SessionTimer;
 use super::transaction::TxKey;
 use crate::sdp::{LocalMedia, Negotiated};
 use std::time::{Duration, Instant};
@@ -156,7 +159,8 @@ pub struct Call {
     pub reinvite_ack: Option<SipMessage>,
     pub reinvite_pending: bool,
     pub hold_wanted: Option<bool>,
-    pub glare_retry: Option<Instant>,
+    /// Whether the re-INVITE now out offers hold: what the call becomes when it succeeds.
+    pub reinvite_offers_hold: bool,
     /// We hold the peer / the peer holds us.
     pub local_hold: bool,
     pub remote_hold: bool,
@@ -166,13 +170,23 @@ pub struct Call {
     pub end_reason: String,
     /// We ended it (hung up, cancelled, rejected, a timeout of ours) rather than the far end.
     pub ended_by_us: bool,
-    /// When an unanswered call gives up (`ringtimeout`).
-    pub ring_deadline: Option<Instant>,
-    /// Incoming: the server asked for this call to be answered by itself at this instant
-    /// (`Call-Info: ...;answer-after=N`).
-    pub auto_answer_at: Option<Instant>,
-    /// When a connected call is hung up (`calltimeout`).
-    pub call_deadline: Option<Instant>,
+    /// The call's named timers (ring and call limits, glare retry, auto-answer, reliable
+    /// provisional resends, session refresh and expiry).
+    pub timers: TimerTable,
+    /// Incoming: our reliable ringing response (RFC 3262) until its PRACK comes.
+    pub reliable: Option<ReliableProvisional>,
+    /// Outgoing: the RSeq of the last reliable provisional response we PRACKed.
+    pub last_rseq: Option<u32>,
+    /// The RFC 4028 session timer agreed for this call, when there is one.
+    pub session_timer: Option<SessionTimer>,
+    /// Outgoing: the `Session-Expires` our INVITE asks for (raised by a 422).
+    pub session_expires_asked: Option<u32>,
+    /// Outgoing: how many 422 (interval too small) answers we retried after.
+    pub retries_422: u32,
+    /// A session refresh is out (its answer restarts the timer).
+    pub refresh_pending: bool,
+    /// The far end's Allow names UPDATE: sessions are refreshed by UPDATE, not re-INVITE.
+    pub peer_allows_update: bool,
     /// We are transferring this call's peer elsewhere.
     pub transfer: Option<TransferOut>,
     /// The peer asked us by REFER to call someone else.
@@ -227,15 +241,20 @@ impl Call {
             reinvite_ack: None,
             reinvite_pending: false,
             hold_wanted: None,
-            glare_retry: None,
+            reinvite_offers_hold: false,
             local_hold: false,
             remote_hold: false,
             info_queue: Default::default(),
             end_reason: String::new(),
             ended_by_us: false,
-            ring_deadline: None,
-            auto_answer_at: None,
-            call_deadline: None,
+            timers: TimerTable::default(),
+            reliable: None,
+            last_rseq: None,
+            session_timer: None,
+            session_expires_asked: None,
+            retries_422: 0,
+            refresh_pending: false,
+            peer_allows_update: false,
             transfer: None,
             refer_in: None,
             transferred_away: false,
@@ -250,15 +269,12 @@ impl Call {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.ok_retransmit.as_ref().map(|o| o.next.min(o.give_up)),
-            self.glare_retry,
             // A transfer waits for its hold's re-INVITE before its own time matters.
             self.transfer
                 .as_ref()
                 .and_then(TransferOut::deadline)
-                .filter(|_| !self.reinvite_pending && self.glare_retry.is_none()),
-            self.ring_deadline,
-            self.auto_answer_at,
-            self.call_deadline,
+                .filter(|_| !self.reinvite_pending && !self.timers.is_set(CallTimer::GlareRetry)),
+            self.timers.next(),
         ]
         .into_iter()
         .flatten()

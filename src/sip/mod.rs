@@ -11,12 +11,15 @@
 
 pub mod builder;
 pub mod call;
+pub mod call_timers;
 pub mod digest;
 pub mod headers;
 pub mod message;
 pub mod parse;
 pub mod refer;
 pub mod registration;
+pub mod rel100;
+pub mod session_expires;
 pub mod session_id;
 pub mod stream;
 pub mod transaction;

@@ -6,7 +6,7 @@ use super::message::{Method, SipMessage};
 use super::uri::{Scheme, Uri};
 
 /// Option tags (Require / Proxy-Require) this UA implements.
-pub const SUPPORTED_EXTENSIONS: &[&str] = &[];
+pub const SUPPORTED_EXTENSIONS: &[&str] = &["100rel", "timer", "replaces"];
 
 /// Everything the UA recognises as a SIP method; the ones it does not implement get 405.
 pub const KNOWN_METHODS: &[Method] = &[

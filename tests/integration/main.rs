@@ -24,6 +24,8 @@ mod sim;
 mod sim_calls;
 mod sim_phone;
 mod sim_registration;
+mod sipp;
+mod sipp_calls;
 mod sound_card;
 mod torture;
 mod transactions;

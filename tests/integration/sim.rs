@@ -64,6 +64,8 @@ pub fn ua_config(password: &str) -> UaConfig {
         progress_mode: 2,
         incoming: softphone::sip::ua::IncomingPolicy::from_params("", "", "", true),
         transfer: softphone::sip::refer::TransferPrefs::default(),
+        use_100rel: false,
+        session_timer: Default::default(),
     }
 }
 

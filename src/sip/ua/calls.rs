@@ -3,12 +3,13 @@
 //! retransmission until the ACK, reject, CANCEL (487), BYE, re-INVITE; forked 2xx beyond the
 //! first are ACKed and hung up. Lines are numbered 1..=maxlines.
 
-use super::fields::{bare_uri, sdp_body, tag_of};
+use super::fields::{allows_update, bare_uri, sdp_body, tag_of};
 use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent, random_token};
 use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, SessionId};
+use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transaction::TxKey;
@@ -146,7 +147,7 @@ impl UserAgent {
 
     pub(super) fn set_state(&mut self, idx: usize, state: CallState) {
         if state == CallState::Connected {
-            self.calls[idx].ring_deadline = None;
+            self.calls[idx].timers.clear(CallTimer::RingTimeout);
         }
         if self.calls[idx].state != state {
             self.calls[idx].state = state;
@@ -294,7 +295,11 @@ impl UserAgent {
         call.local_sdp = Some(offer);
         call.session = session;
         call.hop = hop;
-        call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
+        call.session_expires_asked = self.cfg.session_timer.interval;
+        call.timers.set_opt(
+            CallTimer::RingTimeout,
+            self.deadline(now, self.cfg.ring_timeout),
+        );
         match referred {
             // A call the far end asked for is not what the user dialled: redial keeps theirs.
             Some((by, replaces)) => {
@@ -319,6 +324,8 @@ impl UserAgent {
     /// Sends the (first or authenticated) INVITE of an outgoing call.
     pub(super) fn send_invite(&mut self, now: Instant, idx: usize, auth: Option<(String, String)>) {
         let c = &mut self.calls[idx];
+        // A new INVITE transaction numbers its reliable responses afresh.
+        c.last_rseq = None;
         let cseq = c.dialog.local_cseq;
         let mut req = SipMessage::request(Method::Invite, c.dialog.remote_target.clone());
         req.headers.push("Max-Forwards", "70");
@@ -336,12 +343,16 @@ impl UserAgent {
             crate::sip::validate::allow_header(super::ALLOWED_METHODS),
         );
         req.headers.push("User-Agent", self.cfg.user_agent.clone());
+        req.headers.push("Supported", self.supported_header());
+        let c = &self.calls[idx];
         if let Some(replaces) = &c.replaces {
             req.headers.push("Replaces", replaces.clone());
         }
         if let Some((name, value)) = auth {
             req.headers.push(&name, value);
         }
+        self.add_session_expires_request(idx, &mut req);
+        let c = &self.calls[idx];
         req.headers.push("Content-Type", "application/sdp");
         req.body = c.local_sdp.clone().unwrap_or_default().into_bytes();
         let Some(dest) = self.call_hop(idx) else {
@@ -493,7 +504,8 @@ impl UserAgent {
             SessionTx::Bye if is_final => self.end(idx, "hung up"),
             SessionTx::Refer => self.refer_response(now, idx, resp),
             SessionTx::Notify if is_final => self.notify_done(now, idx),
-            SessionTx::Info | SessionTx::Bye | SessionTx::Notify => {}
+            SessionTx::Update => self.update_response(now, idx, resp),
+            SessionTx::Info | SessionTx::Bye | SessionTx::Notify | SessionTx::Prack => {}
         }
         true
     }
@@ -516,6 +528,7 @@ impl UserAgent {
                 {
                     self.calls[idx].dialog.remote_tag = Some(tag);
                 }
+                self.prack_provisional(now, idx, resp);
                 // 180 rings; other provisionals as `changesptoring` says (see UaConfig).
                 let mode = if code == 180 {
                     2
@@ -565,6 +578,7 @@ impl UserAgent {
                 }
             }
             300..=399 if self.follow_redirect(now, idx, resp) => {}
+            422 if self.retry_after_422(now, idx, resp) => {}
             _ => {
                 let reason = format!("{code} {}", resp.reason());
                 self.end(idx, &reason);
@@ -592,6 +606,7 @@ impl UserAgent {
         }
         let c = &mut self.calls[idx];
         let cseq = c.dialog.confirm(resp);
+        c.peer_allows_update = allows_update(resp);
         let ack = c.dialog.ack(cseq);
         c.ack = Some(ack.clone());
         self.send_call_request(now, idx, ack);
@@ -603,7 +618,9 @@ impl UserAgent {
         match media {
             Ok(n) if !cancelled => {
                 self.media_update(idx, n);
-                self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
+                let limit = self.deadline(now, self.cfg.call_timeout);
+                self.calls[idx].timers.set_opt(CallTimer::CallLimit, limit);
+                self.session_timer_uac(now, idx, resp);
                 self.set_state(idx, CallState::Connected);
             }
             Ok(_) => self.send_bye(now, idx),
@@ -709,6 +726,15 @@ impl UserAgent {
             SessionTx::Refer => self.refer_failed(now, idx, why),
             // The transferor did not hear how its transfer went; the call it asked for goes on.
             SessionTx::Notify => self.notify_done(now, idx),
+            // A lost PRACK: the far end resends its response, which is PRACKed again only if
+            // it is the next one; its INVITE transaction decides the call's fate.
+            SessionTx::Prack => {}
+            // A refresh nobody answered (RFC 4028 §10: 408 ends the session).
+            SessionTx::Update => {
+                self.calls[idx].refresh_pending = false;
+                self.calls[idx].end_reason = format!("session refresh: {why}");
+                self.send_bye(now, idx);
+            }
         }
         true
     }
@@ -735,6 +761,7 @@ impl UserAgent {
                 self.end(idx, "remote hung up");
                 Some(response_to(req, 200, None, None))
             }
+            Method::Prack => Some(self.incoming_prack(req, tag)),
             Method::Info => {
                 let Some(idx) = self.dialog_index(req) else {
                     return Some(response_to(req, 481, None, Some(tag)));

@@ -53,3 +53,11 @@ pub(super) fn sdp_body(msg: &SipMessage) -> Option<String> {
         .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
     (is_sdp && !msg.body.is_empty()).then(|| String::from_utf8_lossy(&msg.body).into_owned())
 }
+
+/// Whether the message's Allow names UPDATE: the far end takes session refreshes by UPDATE.
+pub(super) fn allows_update(msg: &SipMessage) -> bool {
+    msg.headers
+        .list("Allow")
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case("UPDATE"))
+}

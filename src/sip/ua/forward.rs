@@ -31,6 +31,12 @@ pub struct IncomingPolicy {
     /// `dnd`: new calls are answered with this code (`dndresponse`: 486 or 480) instead of
     /// ringing.
     pub dnd: Option<u16>,
+    /// `ignoreincoming`: this phone takes no calls (an agent who only calls out): new calls
+    /// get 480 before anything rings; forwarding still applies.
+    pub ignore: bool,
+    /// `forwardonnoanswer` and `forwardnoanswertime`: a call nobody answered within the time
+    /// is redirected to the target.
+    pub forward_no_answer: Option<(String, std::time::Duration)>,
 }
 
 impl IncomingPolicy {
@@ -44,6 +50,8 @@ impl IncomingPolicy {
         IncomingPolicy {
             allow_replaces,
             dnd: None,
+            ignore: false,
+            forward_no_answer: None,
             forward_all: forward_all.trim().to_string(),
             forward_on_busy: forward_on_busy.trim().to_string(),
             blacklist: blacklist
@@ -81,13 +89,18 @@ impl UserAgent {
             });
             return Some(response_to(req, 603, None, Some(tag)));
         }
+        let refusal = if policy.ignore {
+            Some((480, "incoming calls are ignored (ignoreincoming)"))
+        } else {
+            policy.dnd.map(|code| (code, "do not disturb"))
+        };
         if policy.forward_all.is_empty()
-            && let Some(code) = policy.dnd
+            && let Some((code, why)) = refusal
         {
             self.events.push_back(UaEvent::CallRefused {
                 peer: peer.to_string(),
                 code,
-                why: "do not disturb".into(),
+                why: why.into(),
             });
             return Some(response_to(req, code, None, Some(tag)));
         }

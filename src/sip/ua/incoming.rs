@@ -3,11 +3,12 @@
 //! sends 486/487/480.
 
 use super::calls::CallError;
-use super::fields::{contact_uri, peer_of, sdp_body, tag_of, without_tag};
+use super::fields::{allows_update, contact_uri, peer_of, sdp_body, tag_of, without_tag};
 use super::{UaEvent, UserAgent};
 use crate::sdp::{self, SdpError};
 use crate::sip::builder::response_to;
 use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit, SessionId};
+use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::SipMessage;
 use crate::sip::refer::replaces_parts;
@@ -65,7 +66,13 @@ impl UserAgent {
         );
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = body.into_bytes();
+        // The final response ends the resends of our reliable ringing (RFC 3262 §3).
+        c.reliable = None;
+        c.timers.clear(CallTimer::ProvisionalResend);
+        ok.headers.push("Supported", self.supported_header());
+        self.session_timer_uas(now, idx, &req, &mut ok);
         let t1 = self.cfg.timers.t1;
+        let c = &mut self.calls[idx];
         c.ok_retransmit = Some(OkRetransmit {
             response: ok.clone(),
             next: now + t1,
@@ -242,6 +249,9 @@ impl UserAgent {
             Ok(r) => r,
             Err(refusal) => return Some(refusal),
         };
+        if let Some(too_small) = self.session_interval_too_small(req, Some(tag)) {
+            return Some(too_small);
+        }
         let (peer, _) = self.caller_identity(req, source);
         let in_call = self
             .calls
@@ -300,7 +310,16 @@ impl UserAgent {
         if self.cfg.first_hop.is_none() {
             call.hop = Some(source);
         }
-        call.ring_deadline = self.deadline(now, self.cfg.ring_timeout);
+        call.timers.set_opt(
+            CallTimer::RingTimeout,
+            self.deadline(now, self.cfg.ring_timeout),
+        );
+        // A call that replaces one of ours is answered at once, never forwarded.
+        if let Some((_, after)) = &self.cfg.incoming.forward_no_answer
+            && replacing.is_none()
+        {
+            call.timers.set(CallTimer::ForwardNoAnswer, now + *after);
+        }
         call.request = Some(req.clone());
         call.response_dest = req
             .headers
@@ -309,6 +328,7 @@ impl UserAgent {
             .and_then(|v| crate::sip::headers::Via::parse(v).ok())
             .map(|via| crate::sip::transaction::response_destination(&via, source));
         call.replacing = replacing;
+        call.peer_allows_update = allows_update(req);
         self.calls.push(call);
         let idx = self.calls.len() - 1;
         if replacing.is_some() {
@@ -317,7 +337,9 @@ impl UserAgent {
             if after.is_zero() {
                 self.events.push_back(UaEvent::AutoAnswer { line });
             } else {
-                self.calls[idx].auto_answer_at = Some(now + after);
+                self.calls[idx]
+                    .timers
+                    .set(CallTimer::AutoAnswer, now + after);
             }
         }
         self.call_event(idx);
@@ -325,6 +347,9 @@ impl UserAgent {
         ringing
             .headers
             .push("Contact", format!("<{}>", self.our_contact()));
+        if self.wants_reliable(req) {
+            self.make_reliable(now, idx, &mut ringing);
+        }
         Some(ringing)
     }
 
@@ -350,7 +375,8 @@ impl UserAgent {
             }
         }
         if self.calls[idx].state == CallState::Connecting {
-            self.calls[idx].call_deadline = self.deadline(now, self.cfg.call_timeout);
+            let limit = self.deadline(now, self.cfg.call_timeout);
+            self.calls[idx].timers.set_opt(CallTimer::CallLimit, limit);
             let replaced = self.calls[idx].replacing.take();
             self.set_state(idx, CallState::Connected);
             // The call this one replaces is over.

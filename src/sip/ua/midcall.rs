@@ -10,6 +10,7 @@ use crate::media::dtmf::event_code;
 use crate::sdp::{self, Direction, SdpError};
 use crate::sip::builder::response_to;
 use crate::sip::call::{Call, CallDirection, CallState, OkRetransmit};
+use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::transport::Destination;
@@ -28,7 +29,7 @@ impl UserAgent {
             return Ok(());
         }
         c.hold_wanted = Some(on);
-        if !c.reinvite_pending && c.glare_retry.is_none() {
+        if !c.reinvite_pending && !c.timers.is_set(CallTimer::GlareRetry) {
             self.send_reinvite(now, idx);
         }
         self.pump(now);
@@ -38,6 +39,7 @@ impl UserAgent {
     pub(super) fn send_reinvite(&mut self, now: Instant, idx: usize) {
         let c = &mut self.calls[idx];
         let on = c.hold_wanted.unwrap_or(c.local_hold);
+        c.reinvite_offers_hold = on;
         c.media.direction = if on {
             self.cfg.media.hold
         } else {
@@ -50,6 +52,8 @@ impl UserAgent {
         req.body = offer.clone().into_bytes();
         c.local_sdp = Some(offer);
         c.reinvite_ack = None;
+        // Every re-INVITE refreshes the session timer it carries (RFC 4028 §7.4).
+        self.add_session_expires_refresh(idx, &mut req);
         let sent = self.send_session_request(now, idx, req, SessionTx::Reinvite);
         self.calls[idx].reinvite_pending = sent;
     }
@@ -67,6 +71,7 @@ impl UserAgent {
             return;
         }
         self.calls[idx].reinvite_pending = false;
+        let refresh = std::mem::take(&mut self.calls[idx].refresh_pending);
         match code {
             200..=299 => {
                 let cseq = resp
@@ -88,9 +93,22 @@ impl UserAgent {
                 match answer {
                     Ok(n) => {
                         self.media_update(idx, n);
+                        self.session_timer_uac(now, idx, resp);
+                        // The call is now what this re-INVITE offered; a hold or resume asked
+                        // for while it was out goes next.
                         let c = &mut self.calls[idx];
-                        c.local_hold = c.hold_wanted.take().unwrap_or(c.local_hold);
-                        self.hold_event(idx);
+                        let was = c.local_hold;
+                        c.local_hold = c.reinvite_offers_hold;
+                        if c.hold_wanted == Some(c.local_hold) {
+                            c.hold_wanted = None;
+                        }
+                        let again = c.hold_wanted.is_some();
+                        if was != self.calls[idx].local_hold || !refresh {
+                            self.hold_event(idx);
+                        }
+                        if again {
+                            self.send_reinvite(now, idx);
+                        }
                     }
                     Err(e) => {
                         self.calls[idx].end_reason = format!("unusable answer to re-INVITE: {e}");
@@ -106,7 +124,10 @@ impl UserAgent {
                 } else {
                     self.rng.random_range(0..=2000)
                 };
-                self.calls[idx].glare_retry = Some(now + std::time::Duration::from_millis(ms));
+                self.calls[idx].timers.set(
+                    CallTimer::GlareRetry,
+                    now + std::time::Duration::from_millis(ms),
+                );
             }
             408 | 481 => self.end(idx, &format!("{code} {}", resp.reason())),
             _ => {
@@ -116,11 +137,14 @@ impl UserAgent {
                 } else {
                     Direction::SendRecv
                 };
-                c.hold_wanted = None;
                 let line = c.line;
-                self.events.push_back(UaEvent::CommandFailed {
-                    error: format!("hold/resume on line {line}: {code} {}", resp.reason()),
-                });
+                // A refresh the far end refused leaves the timer as it was; the next refresh
+                // tries again.
+                if c.hold_wanted.take().is_some() || !refresh {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: format!("hold/resume on line {line}: {code} {}", resp.reason()),
+                    });
+                }
             }
         }
     }
@@ -230,6 +254,15 @@ impl UserAgent {
             r.headers.push("Retry-After", "1");
             return r;
         }
+        if let Some(too_small) = self.session_interval_too_small(req, None) {
+            return too_small;
+        }
+        // Whatever else it does, a re-INVITE or UPDATE from the far end is a session refresh.
+        let with_timer = |ua: &mut UserAgent, mut ok: SipMessage| {
+            ok.headers.push("Supported", ua.supported_header());
+            ua.session_timer_uas(now, idx, req, &mut ok);
+            ok
+        };
         self.calls[idx].response_dest = req
             .headers
             .list("Via")
@@ -247,7 +280,7 @@ impl UserAgent {
             if let Some(t) = contact_uri(req) {
                 self.calls[idx].dialog.remote_target = t;
             }
-            return response_to(req, 200, None, None);
+            return with_timer(self, response_to(req, 200, None, None));
         }
         // A re-INVITE without an offer: our 200 offers and the ACK answers (late offer).
         let answer = match sdp_body(req) {
@@ -279,6 +312,7 @@ impl UserAgent {
                     .push("Contact", format!("<{}>", c.dialog.contact));
                 ok.headers.push("Content-Type", "application/sdp");
                 ok.body = text.into_bytes();
+                let ok = with_timer(self, ok);
                 if !update {
                     let t1 = self.cfg.timers.t1;
                     self.calls[idx].ok_retransmit = Some(OkRetransmit {
@@ -301,6 +335,8 @@ impl UserAgent {
     /// Retransmits our 2xx until the ACK; gives up with a BYE after 64*T1 (§13.3.1.4).
     pub(super) fn call_timers(&mut self, now: Instant) {
         self.call_deadlines(now);
+        self.reliable_resends(now);
+        self.session_timer_deadlines(now);
         // By line number: a call may end (and leave the list) while its timer is handled.
         let lines: Vec<u32> = self.calls.iter().map(|c| c.line).collect();
         for line in lines {
@@ -315,13 +351,12 @@ impl UserAgent {
             let Ok(i) = self.line_index(line) else {
                 continue;
             };
-            if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
-                self.calls[i].glare_retry = None;
-                if self.calls[i].hold_wanted.is_some()
-                    && self.calls[i].state == CallState::Connected
-                {
-                    self.send_reinvite(now, i);
-                }
+            // Taken when due whatever the state: a retry that no longer applies is dropped.
+            if self.calls[i].timers.take_due(CallTimer::GlareRetry, now)
+                && self.calls[i].hold_wanted.is_some()
+                && self.calls[i].state == CallState::Connected
+            {
+                self.send_reinvite(now, i);
             }
             let Some(ok) = self.calls[i].ok_retransmit.clone() else {
                 continue;
@@ -351,10 +386,23 @@ impl UserAgent {
     /// `ringtimeout` ends calls nobody answered, `calltimeout` ends calls that last too long.
     pub(super) fn call_deadlines(&mut self, now: Instant) {
         for c in &mut self.calls {
-            if c.auto_answer_at.is_some_and(|t| t <= now) {
-                c.auto_answer_at = None;
-                if c.state == CallState::Incoming {
-                    self.events.push_back(UaEvent::AutoAnswer { line: c.line });
+            if c.timers.take_due(CallTimer::AutoAnswer, now) && c.state == CallState::Incoming {
+                self.events.push_back(UaEvent::AutoAnswer { line: c.line });
+            }
+        }
+        let mut unanswered: Vec<u32> = Vec::new();
+        for c in &mut self.calls {
+            if c.timers.take_due(CallTimer::ForwardNoAnswer, now) && c.state == CallState::Incoming
+            {
+                unanswered.push(c.line);
+            }
+        }
+        if let Some((target, _)) = self.cfg.incoming.forward_no_answer.clone() {
+            for line in unanswered {
+                if let Err(e) = self.forward(now, line, &target) {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: format!("forward on no answer: {e}"),
+                    });
                 }
             }
         }
@@ -371,9 +419,9 @@ impl UserAgent {
             .calls
             .iter()
             .filter_map(|c| {
-                if c.ring_deadline.is_some_and(|t| t <= now) && ringing(c.state) {
+                if c.timers.is_due(CallTimer::RingTimeout, now) && ringing(c.state) {
                     Some((c.line, true))
-                } else if c.call_deadline.is_some_and(|t| t <= now)
+                } else if c.timers.is_due(CallTimer::CallLimit, now)
                     && c.state == CallState::Connected
                 {
                     Some((c.line, false))
@@ -386,8 +434,8 @@ impl UserAgent {
             let Ok(idx) = self.line_index(line) else {
                 continue;
             };
-            self.calls[idx].ring_deadline = None;
-            self.calls[idx].call_deadline = None;
+            self.calls[idx].timers.clear(CallTimer::RingTimeout);
+            self.calls[idx].timers.clear(CallTimer::CallLimit);
             if unanswered && self.calls[idx].state == CallState::Incoming {
                 self.reject_with(now, idx, 480, "not answered (ringtimeout)");
                 continue;

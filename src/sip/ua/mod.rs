@@ -22,9 +22,11 @@ mod incoming;
 mod midcall;
 mod nat;
 mod owners;
+mod prack;
 mod reconfigure;
 mod refer;
 mod server_params;
+mod session_refresh;
 mod uas;
 
 pub use calls::CallError;
@@ -61,6 +63,7 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Update,
     Method::Refer,
     Method::Notify,
+    Method::Prack,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -171,6 +174,11 @@ pub struct UaConfig {
     /// 1 ringing without early media, 2 and 4 ringing with early media, 3 early media only.
     /// (180 always means ringing, with early media when it carries SDP.)
     pub progress_mode: u8,
+    /// `use100rel`: ask for reliable provisional responses (Supported: 100rel) and send ours
+    /// reliably to callers that support them. Required ones are honoured either way.
+    pub use_100rel: bool,
+    /// `sessiontimer`: the RFC 4028 session interval we ask for.
+    pub session_timer: crate::sip::session_expires::SessionTimerPrefs,
 }
 
 /// Codec and media preferences (from the `use_xxx` and media parameters).

@@ -33,6 +33,11 @@ pub(super) enum SessionTx {
     Bye,
     /// Our REFER asking the peer to call a transfer target.
     Refer,
+    /// A PRACK acknowledging a reliable provisional response (one per response: several may
+    /// be in flight).
+    Prack,
+    /// An UPDATE refreshing the session (RFC 4028).
+    Update,
     /// A NOTIFY telling the transferor how the call it asked for is going (several may be in
     /// flight: each progress step is its own).
     Notify,
@@ -43,7 +48,10 @@ impl Usage {
     /// superseded request (a late 2xx to an earlier re-INVITE) must not be taken for the
     /// current one.
     fn is_exclusive(self) -> bool {
-        !matches!(self, Usage::Session(_, SessionTx::Notify))
+        !matches!(
+            self,
+            Usage::Session(_, SessionTx::Notify | SessionTx::Prack)
+        )
     }
 }
 

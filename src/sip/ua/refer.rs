@@ -11,6 +11,7 @@ use super::{UaEvent, UserAgent};
 use crate::model::{CallState, TransferRole, TransferState, TransferStep};
 use crate::sip::builder::response_to;
 use crate::sip::call::SessionId;
+use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::refer::{
@@ -126,7 +127,10 @@ impl UserAgent {
                 target,
                 not_before,
                 holds,
-            }) if *not_before <= now && !c.reinvite_pending && c.glare_retry.is_none() => {
+            }) if *not_before <= now
+                && !c.reinvite_pending
+                && !c.timers.is_set(CallTimer::GlareRetry) =>
+            {
                 // Resumed on failure only when the hold was ours and took effect.
                 let held = *holds && c.local_hold;
                 let target = target.clone();

@@ -69,6 +69,7 @@ impl UserAgent {
                     r.headers.push("Accept", "application/sdp");
                     r.headers.push("Accept-Encoding", "identity");
                     r.headers.push("Accept-Language", "en");
+                    r.headers.push("Supported", self.supported_header());
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }
@@ -79,7 +80,8 @@ impl UserAgent {
                     | Method::Info
                     | Method::Update
                     | Method::Refer
-                    | Method::Notify,
+                    | Method::Notify
+                    | Method::Prack,
                 ) => {
                     match self.call_request(now, key, req, source, &tag) {
                         Some(r) => r,

@@ -1,0 +1,91 @@
+//! Reliable provisional responses and session timers against sipp, both call directions:
+//! the PRACKs a server that rings reliably wants, our reliable ringing for a caller that
+//! requires it, session refresh by UPDATE and by re-INVITE, hanging up a call whose refresher
+//! stopped, and 422 both ways. sipp checks what we send; the softphone's lines what we did.
+
+use crate::peers::Softphone;
+use crate::sipp::Sipp;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+/// The softphone (no server) calling sipp's scenario `name`.
+fn call_sipp(name: &str, extra: &[&str]) -> (Sipp, Softphone) {
+    let sipp = Sipp::uas(name);
+    let callto = format!("callto=sip:sipp@127.0.0.1:{}", sipp.port);
+    let mut params = vec![callto.as_str(), "autocall=true"];
+    params.extend_from_slice(extra);
+    let sp = Softphone::start(&params);
+    (sipp, sp)
+}
+
+fn in_call(sp: &mut Softphone) {
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,sipp,"));
+}
+
+#[test]
+fn reliable_ringing_from_the_far_end_is_pracked() {
+    let (mut sipp, mut sp) = call_sipp("uas_100rel.xml", &["use100rel=true"]);
+    // sipp answers only once the PRACK for its reliable 180 came.
+    in_call(&mut sp);
+    sp.send_line("Hangup,1");
+    sipp.expect_success(T);
+}
+
+#[test]
+fn a_caller_that_requires_100rel_gets_reliable_ringing() {
+    let mut sp = Softphone::start(&[]);
+    let mut sipp = Sipp::uac("uac_100rel.xml", sp.port, "1001");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,sipp,"));
+    // Answer once the PRACK has been answered: sipp expects its 200 first.
+    std::thread::sleep(Duration::from_secs(1));
+    sp.send_line("Accept,1");
+    sipp.expect_success(T);
+    sp.wait_for(T, |l| {
+        l.starts_with("EVENT,Call on line 1 with sipp ended: remote hung up")
+    });
+}
+
+#[test]
+fn the_session_is_refreshed_by_update_when_allowed_else_by_reinvite() {
+    for scenario in ["uas_timer_update.xml", "uas_timer_reinvite.xml"] {
+        let (mut sipp, mut sp) = call_sipp(scenario, &[]);
+        in_call(&mut sp);
+        // Two refreshes 2 s apart (a 4 s interval, refreshed at half of it).
+        std::thread::sleep(Duration::from_millis(4_800));
+        sp.send_line("Hangup,1");
+        sipp.expect_success(T);
+        sp.wait_for(T, |l| {
+            l.starts_with("EVENT,Call on line 1 with sipp ended: hung up")
+        });
+    }
+}
+
+#[test]
+fn a_session_its_refresher_let_expire_is_hung_up() {
+    let (mut sipp, mut sp) = call_sipp("uas_timer_expiry.xml", &[]);
+    in_call(&mut sp);
+    sp.wait_for(T, |l| {
+        l == "EVENT,Call on line 1 with sipp ended: session expired (the far end stopped refreshing it)"
+    });
+    sipp.expect_success(T);
+}
+
+#[test]
+fn session_interval_too_small_both_ways() {
+    // The far end wants at least 1800 s: we retry with that.
+    let (mut sipp, mut sp) = call_sipp("uas_422.xml", &["sessiontimer=90"]);
+    in_call(&mut sp);
+    sp.send_line("Hangup,1");
+    sipp.expect_success(T);
+    // A caller asking for 30 s gets 422 with our Min-SE, and nothing rings.
+    let mut sp = Softphone::start(&[]);
+    let mut sipp = Sipp::uac("uac_422.xml", sp.port, "1001");
+    sipp.expect_success(T);
+    assert!(
+        sp.try_wait_for(Duration::from_secs(1), |l| l.contains("Ringing"))
+            .is_none(),
+        "{:?}",
+        sp.seen
+    );
+}
