@@ -116,6 +116,8 @@ mod tests {
             "callto",
             "forwardall",
             "forwardonbusy",
+            "forwardonnoanswer",
+            "ignoreincoming",
             "transferall",
             "voicerecording",
             "voicerecfilenameprefix",

@@ -425,3 +425,70 @@ fn do_not_disturb_answers_486_or_480_without_ringing() {
     assert!(w.run(30, |w| peers_called(&w.a_events).len() == 2));
     assert_eq!(refused(&w.b_events).first(), Some(&302));
 }
+
+#[test]
+fn an_unanswered_call_is_forwarded_after_the_no_answer_time() {
+    let mut w = World::new(44);
+    w.b_answers = false;
+    w.b = ua_with(B, A, "bob", 89, |c| {
+        c.incoming.forward_no_answer = Some(("carol".into(), Duration::from_secs(15)));
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(5, |w| matches!(
+        World::last_state(&w.b_events),
+        Some((CallState::Incoming, _))
+    )));
+    let rang = w.now;
+    // It rings for the no-answer time, then B redirects and A calls carol.
+    assert!(
+        w.run(30, |w| peers_called(&w.a_events).len() == 2),
+        "{:?}",
+        w.a_events
+    );
+    assert_eq!(peers_called(&w.a_events), ["bob", "carol"]);
+    let waited = w.now - rang;
+    assert!(
+        waited >= Duration::from_secs(15) && waited < Duration::from_secs(16),
+        "{waited:?}"
+    );
+    let (state, why) = World::last_state(&w.b_events).expect("b's call");
+    assert_eq!(
+        (state, why.as_str()),
+        (CallState::Terminated, "forwarded to carol")
+    );
+    // Answered in time, the same call is not forwarded.
+    let mut w = World::new(45);
+    w.b = ua_with(B, A, "bob", 90, |c| {
+        c.incoming.forward_no_answer = Some(("carol".into(), Duration::from_secs(15)));
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(5, connected));
+    w.run(30, |_| false);
+    assert!(connected(&w));
+    assert_eq!(peers_called(&w.a_events), ["bob"]);
+}
+
+#[test]
+fn ignoreincoming_refuses_with_480_but_forwardall_still_forwards() {
+    let mut w = World::new(46);
+    w.b = ua_with(B, A, "bob", 91, |c| c.incoming.ignore = true);
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Terminated, _))
+    )));
+    let (_, why) = World::last_state(&w.a_events).unwrap();
+    assert!(why.starts_with("480"), "{why}");
+    assert_eq!(refused(&w.b_events), [480]);
+    assert!(!w.b_events.iter().any(|e| matches!(e, UaEvent::Call { .. })));
+    let mut w = World::new(47);
+    w.b = ua_with(B, A, "bob", 92, |c| {
+        c.incoming = softphone::sip::ua::IncomingPolicy {
+            ignore: true,
+            ..softphone::sip::ua::IncomingPolicy::from_params("carol", "", "", true)
+        };
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(10, |w| peers_called(&w.a_events).len() == 2));
+    assert_eq!(refused(&w.b_events)[0], 302);
+}
