@@ -1,7 +1,7 @@
 //! The headless text command protocol on standard input (one command a line, the reference's
 //! verbs: `Call,1002`, `Hangup,1`, `Dtmf,1,123#`, ...), parsed into typed commands at the edge.
 
-use crate::model::{Command, MuteDirection, ParamValue};
+use crate::model::{BlacklistChange, Command, MuteDirection, ParamValue};
 
 /// On or off: empty (or missing) means `default`; on/true/1 and off/false/0 in any case.
 fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> {
@@ -15,7 +15,8 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
-/// other call), `Forward,1,1004`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
+/// `RemoveFromBlacklist,1005`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -92,6 +93,37 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 persist: verb == "saveparameter",
             }
         }
+        "getblacklist" => Command::Blacklist {
+            change: BlacklistChange::Get,
+        },
+        "setblacklist" => Command::Blacklist {
+            change: BlacklistChange::Set {
+                numbers: [arg, rest]
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect(),
+            },
+        },
+        "addtoblacklist" | "removefromblacklist" => {
+            let number = [arg, rest]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(",")
+                .trim()
+                .to_string();
+            if number.is_empty() {
+                return Err(format!("{verb}: a number or user is needed"));
+            }
+            Command::Blacklist {
+                change: if verb == "addtoblacklist" {
+                    BlacklistChange::Add { number }
+                } else {
+                    BlacklistChange::Remove { number }
+                },
+            }
+        }
         "testsound" => Command::TestSound,
         "inputlevel" => Command::InputLevel {
             on: switch("inputlevel", arg, true)?,
@@ -158,6 +190,29 @@ mod tests {
             })
         );
         assert!(parse_line("Forward,2,").is_err());
+        assert_eq!(
+            parse_line("SetBlacklist,1005,spam"),
+            Ok(Command::Blacklist {
+                change: BlacklistChange::Set {
+                    numbers: vec!["1005".into(), "spam".into()]
+                }
+            })
+        );
+        assert_eq!(
+            parse_line("addtoblacklist, 1005 "),
+            Ok(Command::Blacklist {
+                change: BlacklistChange::Add {
+                    number: "1005".into()
+                }
+            })
+        );
+        assert!(parse_line("AddToBlacklist").is_err());
+        assert_eq!(
+            parse_line("GetBlacklist"),
+            Ok(Command::Blacklist {
+                change: BlacklistChange::Get
+            })
+        );
         assert_eq!(
             parse_line("Hold,1,off"),
             Ok(Command::Hold { line: 1, on: false })

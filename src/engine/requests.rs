@@ -101,6 +101,21 @@ impl Engine {
                 });
                 return;
             }
+            Command::Blacklist { change } => {
+                let before = self.settings.text("blacklist");
+                let after = change.apply(&before).join(",");
+                if after == before {
+                    self.reporter.send(crate::model::Event::Parameter {
+                        name: "blacklist".into(),
+                        value: after,
+                        source: self.settings.source("blacklist"),
+                    });
+                } else {
+                    let value = crate::model::ParamValue::new("blacklist", after);
+                    self.set_parameters(&[value], crate::model::Source::Runtime, true);
+                }
+                Reply::Done
+            }
             Command::SetParameters { values, persist } => {
                 self.set_parameters(&values, crate::model::Source::Runtime, persist);
                 Reply::Done

@@ -105,6 +105,10 @@ pub enum Command {
     /// Send the call ringing on a line elsewhere (API_Forward): 302 with the target's
     /// Contact.
     Forward { line: u32, target: String },
+    /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
+    /// removing one entry): the `blacklist` parameter, kept across restarts. Answered by a
+    /// `parameter` event with the whole list, also when nothing changed.
+    Blacklist { change: BlacklistChange },
     /// Mute or unmute one direction of a line (API_MuteEx); the other direction keeps its
     /// state.
     Mute {
@@ -128,6 +132,53 @@ pub enum Command {
     },
 }
 
+/// What a blacklist command does to the list of blocked callers (user parts or numbers,
+/// compared without regard to case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum BlacklistChange {
+    /// Only report the list.
+    Get,
+    /// Replace the whole list.
+    Set { numbers: Vec<String> },
+    /// Block one more caller (nothing changes when already blocked).
+    Add { number: String },
+    /// Unblock one caller.
+    Remove { number: String },
+}
+
+impl BlacklistChange {
+    /// The list after this change, from the `blacklist` parameter's comma list: trimmed,
+    /// without empty entries or repeats (first spelling kept).
+    pub fn apply(&self, current: &str) -> Vec<String> {
+        let split = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        };
+        let mut list = match self {
+            BlacklistChange::Set { numbers } => numbers.iter().flat_map(|n| split(n)).collect(),
+            _ => split(current),
+        };
+        match self {
+            BlacklistChange::Add { number } => list.extend(split(number)),
+            BlacklistChange::Remove { number } => {
+                list.retain(|n| !n.eq_ignore_ascii_case(number.trim()));
+            }
+            BlacklistChange::Get | BlacklistChange::Set { .. } => {}
+        }
+        let mut seen: Vec<String> = Vec::new();
+        list.retain(|n| {
+            let key = n.to_ascii_lowercase();
+            let fresh = !seen.contains(&key);
+            seen.push(key);
+            fresh
+        });
+        list
+    }
+}
+
 impl Command {
     /// The verb as the reference names it, for messages about the command.
     pub fn verb(&self) -> &'static str {
@@ -144,6 +195,12 @@ impl Command {
             Command::Hold { .. } => "Hold",
             Command::Transfer { .. } => "Transfer",
             Command::Forward { .. } => "Forward",
+            Command::Blacklist { change } => match change {
+                BlacklistChange::Get => "GetBlacklist",
+                BlacklistChange::Set { .. } => "SetBlacklist",
+                BlacklistChange::Add { .. } => "AddToBlacklist",
+                BlacklistChange::Remove { .. } => "RemoveFromBlacklist",
+            },
             Command::Mute { .. } => "Mute",
             Command::TestSound => "TestSound",
             Command::InputLevel { .. } => "InputLevel",
@@ -169,6 +226,24 @@ mod tests {
         assert_eq!(back.value, "hunter2");
         let plain = ParamValue::new("maxlines", "2");
         assert_eq!(format!("{plain:?}"), "maxlines=\"2\"");
+    }
+
+    #[test]
+    fn blacklist_changes_keep_one_entry_per_caller() {
+        let add = BlacklistChange::Add {
+            number: " SPAM ".into(),
+        };
+        assert_eq!(add.apply("1005, spam,,2000"), ["1005", "spam", "2000"]);
+        assert_eq!(add.apply(""), ["SPAM"]);
+        let remove = BlacklistChange::Remove {
+            number: "Spam".into(),
+        };
+        assert_eq!(remove.apply("1005,spam"), ["1005"]);
+        let set = BlacklistChange::Set {
+            numbers: vec!["1,2".into(), " 3 ".into(), "1".into()],
+        };
+        assert_eq!(set.apply("9"), ["1", "2", "3"]);
+        assert_eq!(BlacklistChange::Get.apply("a, b"), ["a", "b"]);
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub fn command_examples() -> Vec<Request> {
             line: 2,
             target: "1004".into(),
         },
+        Command::Blacklist {
+            change: BlacklistChange::Add {
+                number: "1005".into(),
+            },
+        },
         Command::Mute {
             line: 1,
             on: true,
@@ -224,9 +229,10 @@ mod tests {
             Command::SetParameters { .. } => 14,
             Command::Transfer { .. } => 15,
             Command::Forward { .. } => 16,
+            Command::Blacklist { .. } => 17,
         }
     }
-    const COMMANDS: usize = 17;
+    const COMMANDS: usize = 18;
 
     fn event_variant(e: &Event) -> usize {
         match e {

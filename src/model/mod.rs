@@ -17,7 +17,9 @@ mod secret;
 mod state;
 
 pub use cdr::{Cdr, DiscParty};
-pub use command::{Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret};
+pub use command::{
+    BlacklistChange, Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret,
+};
 pub use event::{
     CallDirection, CallState, CurrentLineCause, Event, MediaDirection, MediaStats, NoticeKind,
     Registration, Reply, Severity, Source, TransferRole, TransferState, TransferStep,
