@@ -40,6 +40,9 @@ pub struct ViewState {
     /// The transfer row is open, and the target typed in it.
     pub transfer_open: bool,
     pub transfer_target: String,
+    /// The forward row of a ringing call is open, and the target typed in it.
+    pub forward_open: bool,
+    pub forward_target: String,
     /// Settings being edited, by parameter name.
     pub draft: BTreeMap<String, String>,
     pub settings_message: Option<String>,

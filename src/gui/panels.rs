@@ -327,6 +327,7 @@ impl SoftphoneApp {
                 if ui.button(self.tr.t("call-reject")).clicked() {
                     self.send(Command::Hangup { line });
                 }
+                ui.toggle_value(&mut self.view.forward_open, self.tr.t("call-forward"));
             }
             LineState::InCall => {
                 if self.state.flag("hashold") {
@@ -365,6 +366,12 @@ impl SoftphoneApp {
         });
         if self.view.transfer_open && LineState::of(&l) == LineState::InCall {
             self.transfer_ui(ui, line);
+        }
+        if self.view.forward_open
+            && LineState::of(&l) == LineState::Incoming
+            && !self.state.flag("hasincomingcall")
+        {
+            self.forward_ui(ui, line);
         }
         if let Some(t) = &l.transfer {
             ui.label(self.transfer_text(t));
@@ -413,6 +420,35 @@ impl SoftphoneApp {
         });
     }
 
+    /// The forward row of a ringing call: where to send it (302), without answering it.
+    fn forward_ui(&mut self, ui: &mut egui::Ui, line: u32) {
+        ui.horizontal(|ui| {
+            let label = ui.label(self.tr.t("forward-to"));
+            let entry = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.view.forward_target)
+                        .desired_width(120.0)
+                        .hint_text("1004"),
+                )
+                .labelled_by(label.id);
+            let target = self.view.forward_target.trim().to_string();
+            let go = ui
+                .add_enabled(
+                    !target.is_empty(),
+                    egui::Button::new(self.tr.t("forward-go")),
+                )
+                .clicked()
+                || (entry.lost_focus()
+                    && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                    && !target.is_empty());
+            if go {
+                self.send(Command::Forward { line, target });
+                self.view.forward_open = false;
+                self.view.forward_target.clear();
+            }
+        });
+    }
+
     /// The latest word on a line's transfer, for people.
     fn transfer_text(&self, t: &crate::model::TransferStep) -> String {
         use crate::model::TransferState;
@@ -433,13 +469,14 @@ impl SoftphoneApp {
         )
     }
 
-    /// The incoming-call popup: who calls, Accept and Reject.
+    /// The incoming-call popup: who calls, Accept, Reject and Forward.
     pub fn incoming_ui(&mut self, ctx: &egui::Context) {
         let Some((line, l)) = self.state.incoming() else {
             return;
         };
         let who = l.who();
         let mut action = None;
+        let mut forward_open = self.view.forward_open;
         egui::Window::new(self.tr.t("incoming-title"))
             .collapsible(false)
             .resizable(false)
@@ -454,7 +491,12 @@ impl SoftphoneApp {
                     if ui.button(self.tr.t("call-reject")).clicked() {
                         action = Some(Command::Hangup { line });
                     }
+                    ui.toggle_value(&mut forward_open, self.tr.t("call-forward"));
                 });
+                self.view.forward_open = forward_open;
+                if forward_open {
+                    self.forward_ui(ui, line);
+                }
             });
         if let Some(c) = action {
             self.send(c);

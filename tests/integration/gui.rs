@@ -243,6 +243,27 @@ fn transfer_blind_or_by_connecting_the_two_calls() {
 }
 
 #[test]
+fn a_ringing_call_is_forwarded_from_the_popup() {
+    let mut w = Fed::new(&[]);
+    w.feed(call(1, CallState::Incoming, true, "1002", "Alice"));
+    assert!(w.harness.query_by_label("Forward to").is_none());
+    w.harness.get_by_label("Forward").click();
+    w.harness.run();
+    type_into(&mut w.harness, "Forward to", "1004");
+    w.harness.get_by_label("Forward the call").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Forward {
+            line: 1,
+            target: "1004".into()
+        }]
+    );
+    // The row closes once the call is sent on.
+    assert!(w.harness.query_by_label("Forward to").is_none());
+}
+
+#[test]
 fn the_do_not_disturb_toggle_keeps_the_setting() {
     let mut w = Fed::new(&[]);
     w.harness.run();
