@@ -146,6 +146,11 @@ impl Notifier {
                 (false, true) => format!("EVENT,Line {line} held by the remote party"),
                 (false, false) => format!("EVENT,Line {line} resumed"),
             }),
+            Event::CallDiverted { line, from, reason } => out.push(format!(
+                "EVENT,Call on line {line} was forwarded to us by {} ({})",
+                field(from),
+                reason.words()
+            )),
             Event::Transfer {
                 line,
                 step:

@@ -321,6 +321,9 @@ impl SoftphoneApp {
         ui.horizontal(|ui| match LineState::of(&l) {
             // With the popup on, it holds Accept and Reject.
             LineState::Incoming if !self.state.flag("hasincomingcall") => {
+                if let Some(d) = &l.diverted {
+                    ui.label(self.diverted_text(d));
+                }
                 if ui.add(self.dial_button(self.tr.t("call-accept"))).clicked() {
                     self.send(Command::Accept { line });
                 }
@@ -449,6 +452,24 @@ impl SoftphoneApp {
         });
     }
 
+    /// Who passed a ringing call on to us and why ("Forwarded by 1005: busy").
+    fn diverted_text(&self, (from, reason): &(String, crate::model::DiversionReason)) -> String {
+        use crate::model::DiversionReason as R;
+        let why = self.tr.t(match reason {
+            R::Busy => "diversion-busy",
+            R::NoAnswer => "diversion-no-answer",
+            R::Unconditional => "diversion-unconditional",
+            R::Unavailable => "diversion-unavailable",
+            R::Deflection => "diversion-deflection",
+            R::NotNow => "diversion-not-now",
+            R::Unknown => "diversion-unknown",
+        });
+        self.tr.args(
+            "incoming-diverted",
+            &[("from", from.as_str()), ("reason", why.as_str())],
+        )
+    }
+
     /// The latest word on a line's transfer, for people.
     fn transfer_text(&self, t: &crate::model::TransferStep) -> String {
         use crate::model::TransferState;
@@ -475,6 +496,7 @@ impl SoftphoneApp {
             return;
         };
         let who = l.who();
+        let diverted = l.diverted.clone();
         let mut action = None;
         let mut forward_open = self.view.forward_open;
         egui::Window::new(self.tr.t("incoming-title"))
@@ -483,6 +505,9 @@ impl SoftphoneApp {
             .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
             .show(ctx, |ui| {
                 ui.label(RichText::new(&who).heading());
+                if let Some(d) = &diverted {
+                    ui.label(self.diverted_text(d));
+                }
                 ui.label(self.tr.args("line-label", &[("line", &line.to_string())]));
                 ui.horizontal(|ui| {
                     if ui.add(self.dial_button(self.tr.t("call-accept"))).clicked() {

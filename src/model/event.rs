@@ -207,6 +207,42 @@ pub enum NoticeKind {
     Engine,
 }
 
+/// Why a call was passed on to us before it rang here (from the diverting party's
+/// `Diversion` reason or `History-Info` cause).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiversionReason {
+    /// The number called was busy.
+    Busy,
+    /// Nobody answered there.
+    NoAnswer,
+    /// It forwards every call.
+    Unconditional,
+    /// It could not be reached (offline, out of service).
+    Unavailable,
+    /// Someone there sent it on by hand (deflection, follow-me).
+    Deflection,
+    /// Do not disturb, away or outside its hours.
+    NotNow,
+    /// No reason given.
+    Unknown,
+}
+
+impl DiversionReason {
+    /// The reason in words, for the notification lines (the window translates its own).
+    pub fn words(self) -> &'static str {
+        match self {
+            DiversionReason::Busy => "busy",
+            DiversionReason::NoAnswer => "no answer",
+            DiversionReason::Unconditional => "forwards all calls",
+            DiversionReason::Unavailable => "unavailable",
+            DiversionReason::Deflection => "sent on",
+            DiversionReason::NotNow => "not taking calls",
+            DiversionReason::Unknown => "no reason given",
+        }
+    }
+}
+
 /// Which side of a transfer we are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,6 +358,13 @@ pub enum Event {
         line: u32,
         #[serde(flatten)]
         step: TransferStep,
+    },
+    /// The incoming call on `line` was passed on to us by `from` (the number the caller
+    /// dialled, as the far end claims it), for `reason`.
+    CallDiverted {
+        line: u32,
+        from: String,
+        reason: DiversionReason,
     },
     /// Mute changed on a line.
     Mute {

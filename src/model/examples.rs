@@ -119,6 +119,11 @@ pub fn event_examples() -> Vec<Event> {
                 reason: "Ringing".into(),
             },
         },
+        Event::CallDiverted {
+            line: 2,
+            from: "1005".into(),
+            reason: DiversionReason::Busy,
+        },
         Event::Hold {
             line: 1,
             local: true,
@@ -258,9 +263,10 @@ mod tests {
             Event::Reply { .. } => 19,
             Event::Stopped => 20,
             Event::Transfer { .. } => 21,
+            Event::CallDiverted { .. } => 22,
         }
     }
-    const EVENTS: usize = 22;
+    const EVENTS: usize = 23;
 
     #[test]
     fn every_command_round_trips_through_json() {

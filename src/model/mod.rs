@@ -21,8 +21,8 @@ pub use command::{
     BlacklistChange, Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret,
 };
 pub use event::{
-    CallDirection, CallState, CurrentLineCause, Event, MediaDirection, MediaStats, NoticeKind,
-    Registration, Reply, Severity, Source, TransferRole, TransferState, TransferStep,
+    CallDirection, CallState, CurrentLineCause, DiversionReason, Event, MediaDirection, MediaStats,
+    NoticeKind, Registration, Reply, Severity, Source, TransferRole, TransferState, TransferStep,
 };
 pub use examples::{command_examples, event_examples};
 pub use modes::{AutoMode, DefaultMute, DtmfMode, MuteDirection, Transport};

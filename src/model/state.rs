@@ -58,6 +58,8 @@ pub struct LineStatus {
     pub stats: Option<MediaStats>,
     /// The latest word on a transfer of this call (ours or the far end's).
     pub transfer: Option<TransferStep>,
+    /// Incoming: who passed this call on to us, and why.
+    pub diverted: Option<(String, super::DiversionReason)>,
 }
 
 impl LineStatus {
@@ -97,6 +99,7 @@ impl LineStatus {
             media: None,
             stats: None,
             transfer: None,
+            diverted: None,
         }
     }
 
@@ -251,6 +254,11 @@ impl PhoneState {
             Event::Transfer { line, step } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     l.transfer = Some(step.clone());
+                }
+            }
+            Event::CallDiverted { line, from, reason } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.diverted = Some((from.clone(), *reason));
                 }
             }
             Event::Mute {

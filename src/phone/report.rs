@@ -127,6 +127,11 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             line: *line,
             step: step.clone(),
         },
+        UaEvent::Diverted { line, diversion } => Event::CallDiverted {
+            line: *line,
+            from: diversion.from.clone(),
+            reason: diversion.reason,
+        },
         UaEvent::CallRefused { peer, code, why } => Event::Notice {
             severity: crate::model::Severity::Info,
             kind: NoticeKind::Call,

@@ -13,6 +13,7 @@ pub mod builder;
 pub mod call;
 pub mod call_timers;
 pub mod digest;
+pub mod diversion;
 pub mod headers;
 pub mod message;
 pub mod parse;

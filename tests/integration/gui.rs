@@ -247,6 +247,17 @@ fn a_ringing_call_is_forwarded_from_the_popup() {
     let mut w = Fed::new(&[]);
     w.feed(call(1, CallState::Incoming, true, "1002", "Alice"));
     assert!(w.harness.query_by_label("Forward to").is_none());
+    // Who passed the call on to us is shown with the caller.
+    w.feed(Event::CallDiverted {
+        line: 1,
+        from: "1005".into(),
+        reason: softphone::model::DiversionReason::NoAnswer,
+    });
+    assert!(
+        w.harness
+            .query_by_label("Forwarded by 1005: no answer")
+            .is_some()
+    );
     w.harness.get_by_label("Forward").click();
     w.harness.run();
     type_into(&mut w.harness, "Forward to", "1004");

@@ -89,3 +89,12 @@ fn session_interval_too_small_both_ways() {
         sp.seen
     );
 }
+
+#[test]
+fn a_forwarded_call_names_who_forwarded_it() {
+    let mut sp = Softphone::start(&[]);
+    let mut sipp = Sipp::uac("uac_diverted.xml", sp.port, "1001");
+    sp.wait_line(T, "EVENT,Call on line 1 was forwarded to us by 1005 (busy)");
+    sp.send_line("Hangup,1");
+    sipp.expect_success(T);
+}

@@ -108,6 +108,12 @@ pub enum UaEvent {
     Replacing {
         line: u32,
     },
+    /// The incoming call on `line` (reported just before) was passed on to us by another
+    /// number (`Diversion` / `History-Info`).
+    Diverted {
+        line: u32,
+        diversion: crate::sip::diversion::Diversion,
+    },
     /// The server asked for the incoming call on `line` to be answered by itself
     /// (`P-Auto-Answer`, `Call-Info: ...;answer-after=N`, `Alert-Info` auto-answer forms): now,
     /// or once `answer-after` has passed. Reported before the call's first event when it is

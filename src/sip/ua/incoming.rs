@@ -343,6 +343,9 @@ impl UserAgent {
             }
         }
         self.call_event(idx);
+        if let Some(diversion) = crate::sip::diversion::diversion_of(req) {
+            self.events.push_back(UaEvent::Diverted { line, diversion });
+        }
         let mut ringing = response_to(req, 180, None, Some(tag));
         ringing
             .headers
