@@ -64,6 +64,20 @@ fn runtime_changes_apply_persist_and_survive_a_restart() {
         T,
         "WARNING,voicemailnum is not implemented in this build yet; the value is kept but does nothing",
     );
+    // The blacklist verbs edit the kept list and answer with it (a comma inside a value
+    // shows as a space: commas separate the fields of a line).
+    sp.send_line("SetBlacklist,1005, spam");
+    sp.wait_line(T, "EVENT,parameter blacklist=1005 spam (runtime)");
+    sp.send_line("AddToBlacklist,SPAM");
+    sp.wait_line(T, "EVENT,parameter blacklist=1005 spam (runtime)");
+    sp.send_line("AddToBlacklist,2000");
+    sp.wait_line(T, "EVENT,parameter blacklist=1005 spam 2000 (runtime)");
+    sp.send_line("RemoveFromBlacklist,1005");
+    sp.wait_line(T, "EVENT,parameter blacklist=spam 2000 (runtime)");
+    sp.send_line("GetBlacklist");
+    sp.wait_line(T, "EVENT,parameter blacklist=spam 2000 (runtime)");
+    sp.send_line("AddToBlacklist");
+    sp.wait_line(T, "WARNING,addtoblacklist: a number or user is needed");
     // Bound at start: a restart is needed.
     sp.send_line("SetParameter,transport,1");
     sp.wait_line(T, "WARNING,transport takes effect at the next start");
@@ -74,6 +88,7 @@ fn runtime_changes_apply_persist_and_survive_a_restart() {
     let file = home.path().join("config/softphone/settings.toml");
     let text = std::fs::read_to_string(&file).expect("settings.toml");
     assert!(text.contains("maxlines = \"1\""), "{text}");
+    assert!(text.contains("blacklist = \"spam,2000\""), "{text}");
     assert!(!text.contains("pw1001"), "{text}");
     // The next start has it, from the settings file; the command line still wins over it.
     let (out, _) = run(home.path(), &["--show-config"]);
