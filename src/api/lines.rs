@@ -16,7 +16,7 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
 /// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
-/// `RemoveFromBlacklist,1005`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -93,6 +93,19 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 persist: verb == "saveparameter",
             }
         }
+        "park" => Command::Park {
+            line: line_no(arg)?,
+            orbit: rest.unwrap_or("").trim().to_string(),
+        },
+        "unpark" => Command::Unpark {
+            orbit: arg
+                .filter(|a| !a.is_empty())
+                .ok_or("unpark: the orbit (slot) number is needed")?
+                .to_string(),
+        },
+        "pickup" => Command::Pickup {
+            extension: arg.unwrap_or("").to_string(),
+        },
         "getblacklist" => Command::Blacklist {
             change: BlacklistChange::Get,
         },
@@ -207,6 +220,27 @@ mod tests {
             })
         );
         assert!(parse_line("AddToBlacklist").is_err());
+        assert_eq!(
+            parse_line("Park,1,5"),
+            Ok(Command::Park {
+                line: 1,
+                orbit: "5".into()
+            })
+        );
+        assert_eq!(
+            parse_line("Park,2"),
+            Ok(Command::Park {
+                line: 2,
+                orbit: String::new()
+            })
+        );
+        assert!(parse_line("Unpark").is_err());
+        assert_eq!(
+            parse_line("Pickup"),
+            Ok(Command::Pickup {
+                extension: String::new()
+            })
+        );
         assert_eq!(
             parse_line("GetBlacklist"),
             Ok(Command::Blacklist {

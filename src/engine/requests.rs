@@ -8,6 +8,7 @@ use super::media::RtpSockets;
 use super::worker::Done;
 use crate::model::{Command, NoticeKind, Reply, Request, RequestId};
 use crate::phone::Refused;
+use crate::phone::feature_codes::FeatureCodes;
 use crate::sip::transport::Destination;
 use crate::sip::ua::UaCommand;
 use std::time::Instant;
@@ -56,6 +57,27 @@ impl Engine {
                 .ua
                 .transfer(now, line, &target)
                 .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::Park { line, orbit } => {
+                match FeatureCodes::from_settings(&self.settings).park_target(&orbit) {
+                    Ok(target) => self
+                        .ua
+                        .transfer(now, line, &target)
+                        .map_or_else(|e| call_error(&e), |()| Reply::Done),
+                    Err(r) => r.into(),
+                }
+            }
+            Command::Unpark { orbit } => {
+                match FeatureCodes::from_settings(&self.settings).unpark_number(&orbit) {
+                    Ok(number) => return self.place(id, number).await,
+                    Err(r) => r.into(),
+                }
+            }
+            Command::Pickup { extension } => {
+                match FeatureCodes::from_settings(&self.settings).pickup_number(&extension) {
+                    Ok(number) => return self.place(id, number).await,
+                    Err(r) => r.into(),
+                }
+            }
             Command::Forward { line, target } => self
                 .ua
                 .forward(now, line, &target)

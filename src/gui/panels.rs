@@ -257,11 +257,40 @@ impl SoftphoneApp {
                 });
             }
         });
+        self.feature_codes_ui(ui);
         ui.separator();
         if self.state.flag("multilinegui") {
             self.lines_ui(ui);
         }
         self.controls_ui(ui);
+    }
+
+    /// Pickup (of the extension typed, or the whole group when none is) and retrieving a
+    /// parked call (from the orbit typed), shown when the PBX's codes are set.
+    fn feature_codes_ui(&mut self, ui: &mut egui::Ui) {
+        let pickup = !self.state.param("pickupcode").is_empty()
+            || !self.state.param("directedpickupcode").is_empty();
+        let park = !self.state.param("parkcode").is_empty();
+        if !pickup && !park {
+            return;
+        }
+        ui.horizontal(|ui| {
+            let typed = self.view.number.trim().to_string();
+            if pickup && ui.button(self.tr.t("call-pickup")).clicked() {
+                self.send(Command::Pickup {
+                    extension: typed.clone(),
+                });
+                self.view.number.clear();
+            }
+            if park
+                && ui
+                    .add_enabled(!typed.is_empty(), Button::new(self.tr.t("call-retrieve")))
+                    .clicked()
+            {
+                self.send(Command::Unpark { orbit: typed });
+                self.view.number.clear();
+            }
+        });
     }
 
     fn pad_ui(&mut self, ui: &mut egui::Ui) {
@@ -364,6 +393,14 @@ impl SoftphoneApp {
                     ui.toggle_value(&mut self.view.keypad_open, self.tr.t("call-keypad"));
                 }
                 ui.toggle_value(&mut self.view.transfer_open, self.tr.t("call-transfer"));
+                // Parks in the orbit typed on the number entry, or where the PBX puts it.
+                if !self.state.param("parkcode").is_empty()
+                    && ui.button(self.tr.t("call-park")).clicked()
+                {
+                    let orbit = self.view.number.trim().to_string();
+                    self.send(Command::Park { line, orbit });
+                    self.view.number.clear();
+                }
             }
             _ => {}
         });

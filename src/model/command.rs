@@ -105,6 +105,14 @@ pub enum Command {
     /// Send the call ringing on a line elsewhere (API_Forward): 302 with the target's
     /// Contact.
     Forward { line: u32, target: String },
+    /// Park the call on a line (a blind transfer to `parkcode` followed by `orbit`; an empty
+    /// orbit lets the PBX pick the slot).
+    Park { line: u32, orbit: String },
+    /// Take back the call parked in `orbit` (dials `unparkcode` followed by the orbit).
+    Unpark { orbit: String },
+    /// Answer a call ringing elsewhere: at `extension` (`directedpickupcode` + extension),
+    /// or anywhere in our pickup group when it is empty (`pickupcode`).
+    Pickup { extension: String },
     /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
     /// removing one entry): the `blacklist` parameter, kept across restarts. Answered by a
     /// `parameter` event with the whole list, also when nothing changed.
@@ -195,6 +203,9 @@ impl Command {
             Command::Hold { .. } => "Hold",
             Command::Transfer { .. } => "Transfer",
             Command::Forward { .. } => "Forward",
+            Command::Park { .. } => "Park",
+            Command::Unpark { .. } => "Unpark",
+            Command::Pickup { .. } => "Pickup",
             Command::Blacklist { change } => match change {
                 BlacklistChange::Get => "GetBlacklist",
                 BlacklistChange::Set { .. } => "SetBlacklist",

@@ -30,6 +30,14 @@ pub fn command_examples() -> Vec<Request> {
             line: 2,
             target: "1004".into(),
         },
+        Command::Park {
+            line: 1,
+            orbit: "5".into(),
+        },
+        Command::Unpark { orbit: "5".into() },
+        Command::Pickup {
+            extension: "1005".into(),
+        },
         Command::Blacklist {
             change: BlacklistChange::Add {
                 number: "1005".into(),
@@ -235,9 +243,12 @@ mod tests {
             Command::Transfer { .. } => 15,
             Command::Forward { .. } => 16,
             Command::Blacklist { .. } => 17,
+            Command::Park { .. } => 18,
+            Command::Unpark { .. } => 19,
+            Command::Pickup { .. } => 20,
         }
     }
-    const COMMANDS: usize = 18;
+    const COMMANDS: usize = 21;
 
     fn event_variant(e: &Event) -> usize {
         match e {

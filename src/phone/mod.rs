@@ -12,6 +12,7 @@
 //! `settings.rs` holds the other sans-IO decision, what a parameter change means.
 
 mod cdr;
+pub mod feature_codes;
 mod report;
 pub mod settings;
 

@@ -275,6 +275,46 @@ fn a_ringing_call_is_forwarded_from_the_popup() {
 }
 
 #[test]
+fn park_retrieve_and_pickup_appear_with_their_codes() {
+    let mut w = Fed::new(&[]);
+    w.harness.run();
+    assert!(w.harness.query_by_label("Pick up").is_none());
+    assert!(w.harness.query_by_label("Park").is_none());
+    for (name, value) in [("pickupcode", "*8"), ("parkcode", "*59")] {
+        w.feed(Event::Parameter {
+            name: name.into(),
+            value: value.into(),
+            source: softphone::model::Source::Runtime,
+        });
+    }
+    // Nothing typed: the group pickup.
+    w.harness.get_by_label("Pick up").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Pickup {
+            extension: String::new()
+        }]
+    );
+    // The orbit typed is retrieved.
+    type_into(&mut w.harness, "Number to call", "5");
+    w.harness.get_by_label("Retrieve parked").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::Unpark { orbit: "5".into() }]);
+    // In a call, Park parks it.
+    w.feed(call(1, CallState::Connected, false, "1002", ""));
+    w.harness.get_by_label("Park").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Park {
+            line: 1,
+            orbit: String::new()
+        }]
+    );
+}
+
+#[test]
 fn the_do_not_disturb_toggle_keeps_the_setting() {
     let mut w = Fed::new(&[]);
     w.harness.run();

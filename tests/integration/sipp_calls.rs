@@ -98,3 +98,35 @@ fn a_forwarded_call_names_who_forwarded_it() {
     sp.send_line("Hangup,1");
     sipp.expect_success(T);
 }
+
+#[test]
+fn park_and_pickup_dial_the_feature_codes() {
+    // Park: a transfer to the park code and orbit, on the server (sipp plays it).
+    let mut sipp = Sipp::uas("uas_park.xml");
+    let server = format!("serveraddress=127.0.0.1:{}", sipp.port);
+    let mut sp = Softphone::start(&[
+        &server,
+        "username=1001",
+        "callto=sipp",
+        "autocall=true",
+        "parkcode=*59",
+        "transfertype=1",
+    ]);
+    in_call(&mut sp);
+    sp.send_line("Park,1,5");
+    sipp.expect_success(T);
+    // Without a pickup code the user is told what to set.
+    let sipp = Sipp::uas("uas_pickup.xml");
+    let server = format!("serveraddress=127.0.0.1:{}", sipp.port);
+    let mut sp = Softphone::start(&[&server, "username=1001"]);
+    sp.send_line("Pickup,1005");
+    sp.wait_line(
+        T,
+        "ERROR,picking up an extension's call needs the PBX's feature code: set directedpickupcode",
+    );
+    sp.send_line("SetParameter,pickupcode,*8");
+    sp.send_line("Pickup");
+    let mut sipp = sipp;
+    sipp.expect_success(T);
+    sp.wait_for(T, |l| l.contains("ended: 486 Busy Here"));
+}

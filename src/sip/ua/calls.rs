@@ -44,6 +44,22 @@ pub enum CallError {
     NoOtherCall(u32, usize),
 }
 
+/// Who asked for an outgoing call.
+#[derive(Debug, Clone)]
+pub(super) enum DialOrigin {
+    /// The user dialled it.
+    User,
+    /// The far end of session `by` asked for it by REFER; its INVITE carries `replaces` when
+    /// the transfer swaps calls.
+    Referred {
+        by: SessionId,
+        replaces: Option<String>,
+    },
+    /// The user picks up a call ringing at a colleague: the INVITE replaces that early
+    /// dialog (RFC 3891 `early-only`).
+    Pickup { replaces: String },
+}
+
 impl UserAgent {
     /// The Request-URI for what the user dialled: a number or user, `user@host`, or a URI.
     pub fn dial_target(&self, target: &str) -> Result<Uri, CallError> {
@@ -217,18 +233,38 @@ impl UserAgent {
         rtp_port: u16,
         via: Option<Destination>,
     ) -> Result<u32, CallError> {
-        self.dial_for(now, target, rtp_port, via, None)
+        self.dial_for(now, target, rtp_port, via, DialOrigin::User)
     }
 
-    /// As [`UserAgent::dial_via`]; `referred` is the session whose REFER this call follows
-    /// and the Replaces its INVITE carries.
+    /// Picks up a call ringing at a colleague, from the colleague's dialog-info (RFC 4235):
+    /// an INVITE to the caller's side with `Replaces: ...;early-only` (RFC 3891), so that the
+    /// caller is connected to us and its call to the colleague is cancelled. `via` as for
+    /// [`UserAgent::dial_via`].
+    pub fn pickup_dialog(
+        &mut self,
+        now: Instant,
+        dialog: &crate::sip::dialog_info::PickupDialog,
+        rtp_port: u16,
+        via: Option<Destination>,
+    ) -> Result<u32, CallError> {
+        let replaces = dialog.replaces();
+        self.dial_for(
+            now,
+            &dialog.target,
+            rtp_port,
+            via,
+            DialOrigin::Pickup { replaces },
+        )
+    }
+
+    /// As [`UserAgent::dial_via`], for a call that `origin` asked for.
     pub(super) fn dial_for(
         &mut self,
         now: Instant,
         target: &str,
         rtp_port: u16,
         via: Option<Destination>,
-        referred: Option<(SessionId, Option<String>)>,
+        origin: DialOrigin,
     ) -> Result<u32, CallError> {
         let target = match (target.trim(), &self.last_dialed) {
             ("", Some(last)) => last.clone(),
@@ -300,13 +336,15 @@ impl UserAgent {
             CallTimer::RingTimeout,
             self.deadline(now, self.cfg.ring_timeout),
         );
-        match referred {
+        match origin {
             // A call the far end asked for is not what the user dialled: redial keeps theirs.
-            Some((by, replaces)) => {
+            DialOrigin::Referred { by, replaces } => {
                 call.referred_by = Some(by);
                 call.replaces = replaces;
             }
-            None => self.last_dialed = Some(target),
+            // Redialling a pickup would try to take a call that is long gone.
+            DialOrigin::Pickup { replaces } => call.replaces = Some(replaces),
+            DialOrigin::User => self.last_dialed = Some(target),
         }
         self.calls.push(call);
         let idx = self.calls.len() - 1;

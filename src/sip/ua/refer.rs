@@ -439,7 +439,10 @@ impl UserAgent {
             &target,
             rtp_port,
             via,
-            Some((id, refer.target.replaces)),
+            super::calls::DialOrigin::Referred {
+                by: id,
+                replaces: refer.target.replaces,
+            },
         ) {
             // The new call names the REFER's session (`referred_by`): its progress goes there.
             Ok(new_line) => Ok(new_line),

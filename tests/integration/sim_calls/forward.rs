@@ -492,3 +492,108 @@ fn ignoreincoming_refuses_with_480_but_forwardall_still_forwards() {
     assert!(w.run(10, |w| peers_called(&w.a_events).len() == 2));
     assert_eq!(refused(&w.b_events)[0], 302);
 }
+
+/// Directed pickup from dialog-info: the dialog of a ringing call, as the called side would
+/// publish it (RFC 4235), makes an INVITE with `Replaces: ...;early-only` to the caller, whose
+/// UA swaps its ringing call for ours and cancels the first one. (Here the called side picks
+/// up its own ringing call; a colleague's phone sends the same INVITE.)
+#[test]
+fn a_ringing_call_is_picked_up_from_its_dialog_info() {
+    let mut w = World::new(48);
+    w.b_answers = false;
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    assert!(w.run(5, |w| matches!(
+        World::last_state(&w.a_events),
+        Some((CallState::Ringing, _))
+    )));
+    // B's view of the ringing dialog, as its dialog-info would say it.
+    let invite = w
+        .texts
+        .iter()
+        .find(|(f, t)| *f == A && t.starts_with("INVITE"))
+        .unwrap()
+        .1
+        .clone();
+    let ringing = w
+        .texts
+        .iter()
+        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 180"))
+        .unwrap()
+        .1
+        .clone();
+    let header = |m: &str, h: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{h}: ")))
+            .unwrap()
+            .to_string()
+    };
+    let tag = |v: String| v.split(";tag=").nth(1).unwrap().to_string();
+    let body = format!(
+        "<?xml version=\"1.0\"?><dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"1\" state=\"full\" entity=\"sip:bob@{B}\">\
+<dialog id=\"1\" call-id=\"{}\" local-tag=\"{}\" remote-tag=\"{}\" direction=\"recipient\"><state>early</state>\
+<remote><identity>sip:alice@{A}</identity><target uri=\"sip:alice@{A}\"/></remote></dialog></dialog-info>",
+        header(&invite, "Call-ID"),
+        tag(header(&ringing, "To")),
+        tag(header(&invite, "From")),
+    );
+    let dialogs = softphone::sip::dialog_info::parse(&body);
+    let pickup = dialogs[0]
+        .pickup(&format!("sip:bob@{B}"))
+        .expect("pickable");
+    let line =
+        w.b.pickup_dialog(w.now, &pickup, 41_000, None)
+            .expect("pickup");
+    assert_eq!(line, 2);
+    // A gets the INVITE with Replaces; its phone answers such a call without ringing.
+    assert!(w.run(5, |w| {
+        w.a_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Replacing { .. }))
+    }));
+    let replacing = w
+        .a_events
+        .iter()
+        .find_map(|e| match e {
+            UaEvent::Replacing { line } => Some(*line),
+            _ => None,
+        })
+        .unwrap();
+    w.a.answer(w.now, replacing, 30_002)
+        .expect("answer the pickup");
+    // The picked-up call connects; the ringing one is cancelled on both sides.
+    assert!(
+        w.run(10, |w| {
+            let b_first_gone = w.b_events.iter().any(|e| {
+                matches!(
+                    e,
+                    UaEvent::Call {
+                        line: 1,
+                        state: CallState::Terminated,
+                        ..
+                    }
+                )
+            });
+            let b_pickup_up = w.b_events.iter().any(|e| {
+                matches!(
+                    e,
+                    UaEvent::Call {
+                        line: 2,
+                        state: CallState::Connected,
+                        ..
+                    }
+                )
+            });
+            b_first_gone && b_pickup_up
+        }),
+        "{:?}",
+        w.b_events
+    );
+    let sent_replaces = w
+        .texts
+        .iter()
+        .filter(|(f, t)| *f == B && t.starts_with("INVITE"))
+        .map(|(_, t)| header(t, "Replaces"))
+        .next()
+        .unwrap();
+    assert!(sent_replaces.ends_with(";early-only"), "{sent_replaces}");
+}
