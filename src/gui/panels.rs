@@ -418,6 +418,36 @@ impl SoftphoneApp {
         }
     }
 
+    /// A labelled target entry and its button (also Enter in the entry): the target typed,
+    /// trimmed, when the user asked to go. Shared by the transfer and forward rows.
+    fn target_entry_ui(
+        ui: &mut egui::Ui,
+        texts: (String, String),
+        hint: &str,
+        target: &mut String,
+    ) -> Option<String> {
+        let (label_text, go_text) = texts;
+        let label = ui.label(label_text);
+        let entry = ui
+            .add(
+                egui::TextEdit::singleline(target)
+                    .desired_width(120.0)
+                    .hint_text(hint),
+            )
+            .labelled_by(label.id);
+        let typed = target.trim().to_string();
+        let go = ui
+            .add_enabled(!typed.is_empty(), egui::Button::new(go_text))
+            .clicked()
+            || (entry.lost_focus()
+                && ui.input(|i| i.key_pressed(egui::Key::Enter))
+                && !typed.is_empty());
+        go.then(|| {
+            target.clear();
+            typed
+        })
+    }
+
     /// The transfer row: a target for a blind transfer, or (when another call is up) connect
     /// this call with it (attended transfer).
     fn transfer_ui(&mut self, ui: &mut egui::Ui, line: u32) {
@@ -427,28 +457,12 @@ impl SoftphoneApp {
             .iter()
             .any(|(n, o)| *n != line && LineState::of(o) == LineState::InCall);
         ui.horizontal(|ui| {
-            let label = ui.label(self.tr.t("transfer-to"));
-            let entry = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.view.transfer_target)
-                        .desired_width(120.0)
-                        .hint_text("1003"),
-                )
-                .labelled_by(label.id);
-            let target = self.view.transfer_target.trim().to_string();
-            let go = ui
-                .add_enabled(
-                    !target.is_empty(),
-                    egui::Button::new(self.tr.t("transfer-blind")),
-                )
-                .clicked()
-                || (entry.lost_focus()
-                    && ui.input(|i| i.key_pressed(egui::Key::Enter))
-                    && !target.is_empty());
-            if go {
+            let texts = (self.tr.t("transfer-to"), self.tr.t("transfer-blind"));
+            if let Some(target) =
+                Self::target_entry_ui(ui, texts, "1003", &mut self.view.transfer_target)
+            {
                 self.send(Command::Transfer { line, target });
                 self.view.transfer_open = false;
-                self.view.transfer_target.clear();
             }
             if other_call && ui.button(self.tr.t("transfer-connect")).clicked() {
                 self.send(Command::Transfer {
@@ -463,28 +477,12 @@ impl SoftphoneApp {
     /// The forward row of a ringing call: where to send it (302), without answering it.
     fn forward_ui(&mut self, ui: &mut egui::Ui, line: u32) {
         ui.horizontal(|ui| {
-            let label = ui.label(self.tr.t("forward-to"));
-            let entry = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.view.forward_target)
-                        .desired_width(120.0)
-                        .hint_text("1004"),
-                )
-                .labelled_by(label.id);
-            let target = self.view.forward_target.trim().to_string();
-            let go = ui
-                .add_enabled(
-                    !target.is_empty(),
-                    egui::Button::new(self.tr.t("forward-go")),
-                )
-                .clicked()
-                || (entry.lost_focus()
-                    && ui.input(|i| i.key_pressed(egui::Key::Enter))
-                    && !target.is_empty());
-            if go {
+            let texts = (self.tr.t("forward-to"), self.tr.t("forward-go"));
+            if let Some(target) =
+                Self::target_entry_ui(ui, texts, "1004", &mut self.view.forward_target)
+            {
                 self.send(Command::Forward { line, target });
                 self.view.forward_open = false;
-                self.view.forward_target.clear();
             }
         });
     }

@@ -191,6 +191,23 @@ impl World {
         }
     }
 
+    /// How many datagrams `from` sent whose text starts with `start`.
+    fn count_sent(&self, from: &str, start: &str) -> usize {
+        self.texts
+            .iter()
+            .filter(|(f, t)| *f == from && t.starts_with(start))
+            .count()
+    }
+
+    /// The first datagram `from` sent that starts with `start` and contains `with`.
+    fn first_sent(&self, from: &str, start: &str, with: &str) -> String {
+        self.texts
+            .iter()
+            .find(|(f, t)| *f == from && t.starts_with(start) && t.contains(with))
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("{from} sent no {start} with {with:?}"))
+    }
+
     fn last_state(events: &[UaEvent]) -> Option<(CallState, String)> {
         events.iter().rev().find_map(|e| match e {
             UaEvent::Call { state, reason, .. } => Some((*state, reason.clone())),

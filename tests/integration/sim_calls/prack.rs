@@ -4,13 +4,6 @@
 
 use super::*;
 
-fn count(w: &World, from: &str, start: &str) -> usize {
-    w.texts
-        .iter()
-        .filter(|(f, t)| *f == from && t.starts_with(start))
-        .count()
-}
-
 fn reliable_180s(w: &World) -> Vec<String> {
     w.texts
         .iter()
@@ -36,12 +29,7 @@ fn reliable_ringing_is_pracked_once_and_then_answered() {
     assert!(w.run(5, ringing_at_a));
     // Let the resend timer run: an acknowledged 180 is not sent again.
     w.run(20, |_| false);
-    let invite = &w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == A && t.starts_with("INVITE"))
-        .unwrap()
-        .1;
+    let invite = &w.first_sent(A, "INVITE", "");
     assert!(
         invite.contains("Supported: 100rel, replaces, timer"),
         "{invite}"
@@ -54,14 +42,9 @@ fn reliable_ringing_is_pracked_once_and_then_answered() {
         .find_map(|l| l.strip_prefix("RSeq: "))
         .unwrap()
         .to_string();
-    let prack = &w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == A && t.starts_with("PRACK"))
-        .unwrap()
-        .1;
+    let prack = &w.first_sent(A, "PRACK", "");
     assert!(prack.contains(&format!("RAck: {rseq} ")), "{prack}");
-    assert_eq!(count(&w, A, "PRACK"), 1);
+    assert_eq!(w.count_sent(A, "PRACK"), 1);
     assert!(
         w.texts
             .iter()
@@ -126,13 +109,8 @@ fn ringing_is_reliable_only_when_the_caller_asks() {
     assert!(w.run(5, ringing_at_a));
     let ringing = reliable_180s(&w);
     assert!(!ringing[0].contains("100rel"), "{}", ringing[0]);
-    assert_eq!(count(&w, A, "PRACK"), 0);
-    let invite = &w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == A && t.starts_with("INVITE"))
-        .unwrap()
-        .1;
+    assert_eq!(w.count_sent(A, "PRACK"), 0);
+    let invite = &w.first_sent(A, "INVITE", "");
     assert!(
         invite.contains("Supported: replaces, timer\r\n"),
         "{invite}"

@@ -5,13 +5,6 @@
 use super::*;
 use softphone::sip::session_expires::SessionTimerPrefs;
 
-fn count(w: &World, from: &str, start: &str) -> usize {
-    w.texts
-        .iter()
-        .filter(|(f, t)| *f == from && t.starts_with(start))
-        .count()
-}
-
 fn asks(seconds: u32) -> impl FnOnce(&mut softphone::sip::ua::UaConfig) {
     move |c| {
         c.session_timer = SessionTimerPrefs {
@@ -26,19 +19,14 @@ fn the_caller_refreshes_by_update_at_half_the_interval() {
     w.a = ua_with(A, B, "alice", 91, asks(120));
     let line = w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(10, connected));
-    let ok = &w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
-        .unwrap()
-        .1;
+    let ok = &w.first_sent(B, "SIP/2.0 200", " INVITE\r\n");
     assert!(ok.contains("Session-Expires: 120;refresher=uac"), "{ok}");
     assert!(ok.contains("Require: timer"), "{ok}");
     let answered = w.now;
     // Five minutes: refreshes at 60, 120, 180, 240 and 300 s, every one answered, no re-INVITE.
     assert!(!w.run(305, |w| !connected(w)));
-    assert_eq!(count(&w, A, "UPDATE"), 5, "{:?}", w.sent);
-    assert_eq!(count(&w, A, "INVITE"), 1);
+    assert_eq!(w.count_sent(A, "UPDATE"), 5, "{:?}", w.sent);
+    assert_eq!(w.count_sent(A, "INVITE"), 1);
     let first = w
         .sent
         .iter()
@@ -86,12 +74,8 @@ fn too_small_an_interval_gets_422_and_the_retry_succeeds() {
     w.a = ua_with(A, B, "alice", 93, asks(30));
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(10, connected), "{:?}", w.a_events);
-    let refused = w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 422"))
-        .expect("a 422");
-    assert!(refused.1.contains("Min-SE: 90"), "{}", refused.1);
+    let refused = w.first_sent(B, "SIP/2.0 422", "");
+    assert!(refused.contains("Min-SE: 90"), "{refused}");
     let invites: Vec<&String> = w
         .texts
         .iter()
@@ -103,9 +87,9 @@ fn too_small_an_interval_gets_422_and_the_retry_succeeds() {
         invites[1].contains("Session-Expires: 90\r\n") && invites[1].contains("Min-SE: 90\r\n")
     );
     // B honoured the retried interval: the caller refreshes 45 s later.
-    let before = count(&w, A, "UPDATE");
+    let before = w.count_sent(A, "UPDATE");
     w.run(50, |_| false);
-    assert_eq!(count(&w, A, "UPDATE"), before + 1);
+    assert_eq!(w.count_sent(A, "UPDATE"), before + 1);
 }
 
 #[test]
@@ -114,15 +98,10 @@ fn the_called_side_refreshes_when_only_it_wants_a_timer() {
     w.b = ua_with(B, A, "bob", 94, asks(100));
     w.a.dial(w.now, "bob", 30_000).expect("dial");
     assert!(w.run(10, connected));
-    let ok = &w
-        .texts
-        .iter()
-        .find(|(f, t)| *f == B && t.starts_with("SIP/2.0 200") && t.contains(" INVITE\r\n"))
-        .unwrap()
-        .1;
+    let ok = &w.first_sent(B, "SIP/2.0 200", " INVITE\r\n");
     assert!(ok.contains("Session-Expires: 100;refresher=uas"), "{ok}");
     assert!(!ok.contains("Require: timer"), "{ok}");
     w.run(55, |_| false);
-    assert_eq!(count(&w, B, "UPDATE"), 1, "{:?}", w.sent);
+    assert_eq!(w.count_sent(B, "UPDATE"), 1, "{:?}", w.sent);
     assert!(connected(&w));
 }
