@@ -46,6 +46,7 @@ fn ua() -> UserAgent {
         transfer: softphone::sip::refer::TransferPrefs::default(),
         // Both extensions on, so that fuzzed PRACKs and session timers reach their code.
         use_100rel: true,
+        check_target: Default::default(),
         session_timer: softphone::sip::session_expires::SessionTimerPrefs { interval: Some(90) },
     };
     UserAgent::new(cfg, 1)

@@ -241,6 +241,7 @@ pub(super) fn ua_config(
                 .bool("dnd")
                 .then(|| u16::try_from(settings.int("dndresponse")).unwrap_or(486)),
             ignore: settings.bool("ignoreincoming"),
+            transfer_all: settings.text("transferall").trim().to_string(),
             forward_no_answer: Some(settings.text("forwardonnoanswer"))
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
@@ -262,6 +263,7 @@ pub(super) fn ua_config(
             settings.bool("transferwithreplace"),
         ),
         use_100rel: settings.bool("use100rel"),
+        check_target: crate::sip::dial_check::TargetCheck::from_param(settings.int("checktarget")),
         session_timer: crate::sip::session_expires::SessionTimerPrefs {
             interval: u32::try_from(settings.int("sessiontimer"))
                 .ok()

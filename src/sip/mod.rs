@@ -12,6 +12,7 @@
 pub mod builder;
 pub mod call;
 pub mod call_timers;
+pub mod dial_check;
 pub mod dialog_info;
 pub mod digest;
 pub mod diversion;

@@ -65,6 +65,7 @@ pub fn ua_config(password: &str) -> UaConfig {
         incoming: softphone::sip::ua::IncomingPolicy::from_params("", "", "", true),
         transfer: softphone::sip::refer::TransferPrefs::default(),
         use_100rel: false,
+        check_target: Default::default(),
         session_timer: Default::default(),
     }
 }

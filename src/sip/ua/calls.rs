@@ -68,6 +68,10 @@ impl UserAgent {
         if t.is_empty() {
             return Err(bad("empty number"));
         }
+        self.cfg
+            .check_target
+            .check(t, &self.cfg.domain)
+            .map_err(|why| bad(&why))?;
         // Links from web pages and other programs: tel:NUMBER and callto:NUMBER dial the number
         // on our server.
         let lower = t.to_ascii_lowercase();

@@ -37,6 +37,9 @@ pub struct IncomingPolicy {
     /// `forwardonnoanswer` and `forwardnoanswertime`: a call nobody answered within the time
     /// is redirected to the target.
     pub forward_no_answer: Option<(String, std::time::Duration)>,
+    /// `transferall`: every incoming call we answer is transferred (blind) to this target
+    /// once it is up.
+    pub transfer_all: String,
 }
 
 impl IncomingPolicy {
@@ -52,6 +55,7 @@ impl IncomingPolicy {
             dnd: None,
             ignore: false,
             forward_no_answer: None,
+            transfer_all: String::new(),
             forward_all: forward_all.trim().to_string(),
             forward_on_busy: forward_on_busy.trim().to_string(),
             blacklist: blacklist

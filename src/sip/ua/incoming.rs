@@ -381,11 +381,26 @@ impl UserAgent {
             let limit = self.deadline(now, self.cfg.call_timeout);
             self.calls[idx].timers.set_opt(CallTimer::CallLimit, limit);
             let replaced = self.calls[idx].replacing.take();
+            let id = self.calls[idx].id;
             self.set_state(idx, CallState::Connected);
             // The call this one replaces is over.
             if let Some(old) = replaced.and_then(|id| self.session_index(id)) {
                 let line = self.calls[old].line;
                 let _ = self.hangup_because(now, line, "replaced");
+            }
+            // `transferall`: the call goes on to its target at once. A call that replaced
+            // one of ours (a pickup, an attended transfer) is that call, not a new one.
+            let target = self.cfg.incoming.transfer_all.clone();
+            if let Some(idx) = self
+                .session_index(id)
+                .filter(|_| !target.is_empty() && replaced.is_none())
+            {
+                let line = self.calls[idx].line;
+                if let Err(e) = self.transfer(now, line, &target) {
+                    self.events.push_back(UaEvent::CommandFailed {
+                        error: format!("transferall: {e}"),
+                    });
+                }
             }
         }
     }

@@ -179,6 +179,8 @@ pub struct UaConfig {
     pub use_100rel: bool,
     /// `sessiontimer`: the RFC 4028 session interval we ask for.
     pub session_timer: crate::sip::session_expires::SessionTimerPrefs,
+    /// `checktarget`: how strictly what we are asked to call is checked.
+    pub check_target: crate::sip::dial_check::TargetCheck,
 }
 
 /// Codec and media preferences (from the `use_xxx` and media parameters).

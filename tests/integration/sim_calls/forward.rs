@@ -597,3 +597,40 @@ fn a_ringing_call_is_picked_up_from_its_dialog_info() {
         .unwrap();
     assert!(sent_replaces.ends_with(";early-only"), "{sent_replaces}");
 }
+
+#[test]
+fn transferall_sends_an_answered_call_on_at_once() {
+    let mut w = World::new(49);
+    w.b = ua_with(B, A, "bob", 93, |c| {
+        c.incoming.transfer_all = "carol".into()
+    });
+    w.a.dial(w.now, "bob", 30_000).expect("dial");
+    // B answers, and its REFER to carol follows the ACK.
+    assert!(w.run(10, |w| w.count_sent(B, "REFER") > 0), "{:?}", w.sent);
+    let refer = w.first_sent(B, "REFER", "");
+    assert!(refer.contains("Refer-To: <sip:carol@"), "{refer}");
+    assert!(w.run(5, |w| {
+        w.a_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::Referred { .. }))
+    }));
+}
+
+#[test]
+fn checktarget_refuses_what_its_level_forbids() {
+    use softphone::sip::dial_check::TargetCheck;
+    let mut w = World::new(50);
+    w.a = ua_with(A, B, "alice", 94, |c| {
+        c.check_target = TargetCheck::OwnDomain
+    });
+    let e = w.a.dial(w.now, "sip:eve@203.0.113.9", 30_000).unwrap_err();
+    assert!(
+        e.to_string().contains("only numbers and users on 10.0.0.2"),
+        "{e}"
+    );
+    assert!(w.a.dial(w.now, "12-3x", 30_000).is_err());
+    // What passes is called.
+    w.a.dial(w.now, "bob", 30_000)
+        .expect("bob is on our server");
+    assert!(w.run(10, connected));
+}
