@@ -130,3 +130,18 @@ fn park_and_pickup_dial_the_feature_codes() {
     sipp.expect_success(T);
     sp.wait_for(T, |l| l.contains("ended: 486 Busy Here"));
 }
+
+#[test]
+fn bad_refers_and_a_notify_storm_get_precise_answers_and_the_call_survives() {
+    let mut sp = Softphone::start(&["autoaccept=true"]);
+    let mut sipp = Sipp::uac("uac_bad_refer.xml", sp.port, "1001");
+    sipp.expect_success(Duration::from_secs(40));
+    sp.wait_line(T, "EVENT,Call on line 1 with sipp ended: remote hung up");
+    // Nothing was followed: no second line was ever used.
+    assert!(
+        !sp.seen.iter().any(|l| l.starts_with("STATUS,2,")),
+        "{:?}",
+        sp.seen
+    );
+    assert!(sp.is_running());
+}
