@@ -131,7 +131,8 @@ impl UserAgent {
             } else {
                 CallTimer::SessionExpiry
             };
-            c.timers.set(name, now + t.due_in());
+            // A far end may name any interval up to 2^32 s: never let the sum overflow.
+            c.timers.set_opt(name, now.checked_add(t.due_in()));
         }
     }
 
@@ -180,7 +181,8 @@ impl UserAgent {
         // Until the answer restarts it, the timer keeps the session alive by the old interval
         // so that a lost refresh is retried rather than forgotten.
         if let Some(t) = c.session_timer {
-            c.timers.set(CallTimer::SessionRefresh, now + t.due_in());
+            c.timers
+                .set_opt(CallTimer::SessionRefresh, now.checked_add(t.due_in()));
         }
         if c.peer_allows_update {
             let mut req = c.dialog.request(Method::Update);
