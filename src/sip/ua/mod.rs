@@ -15,6 +15,7 @@
 
 mod calls;
 mod challenge;
+mod dial;
 mod events;
 mod fields;
 mod forward;

@@ -439,7 +439,7 @@ impl UserAgent {
             &target,
             rtp_port,
             via,
-            super::calls::DialOrigin::Referred {
+            super::dial::DialOrigin::Referred {
                 by: id,
                 replaces: refer.target.replaces,
             },
