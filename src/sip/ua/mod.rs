@@ -21,6 +21,7 @@ mod fields;
 mod forward;
 mod incoming;
 mod midcall;
+mod modify;
 mod nat;
 mod owners;
 mod prack;
