@@ -88,11 +88,7 @@ impl Dialog {
             .into_iter()
             .rev()
             .collect();
-        resp.headers
-            .get("CSeq")
-            .and_then(|v| CSeq::parse(v).ok())
-            .map(|c| c.seq)
-            .unwrap_or(1)
+        CSeq::of(resp).map(|c| c.seq).unwrap_or(1)
     }
 
     /// Whether an in-dialog request from the peer belongs to this dialog: same Call-ID, its

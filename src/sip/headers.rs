@@ -1,7 +1,7 @@
 //! Typed views of the headers the core works with: Via, name-addr headers (From, To, Contact,
 //! Route), CSeq. Each parser is strict: what it accepts is valid RFC 3261 grammar.
 
-use super::message::Method;
+use super::message::{Method, SipMessage};
 use super::uri::{Param, Params, Uri, UriError, parse_hostport};
 use thiserror::Error;
 
@@ -294,6 +294,11 @@ pub struct CSeq {
 }
 
 impl CSeq {
+    /// The message's CSeq, when it has a well-formed one.
+    pub fn of(msg: &SipMessage) -> Option<CSeq> {
+        msg.headers.get("CSeq").and_then(|v| CSeq::parse(v).ok())
+    }
+
     /// Parses `1234 INVITE`; the number must fit in 31 bits (RFC 3261 §8.1.1.5).
     pub fn parse(s: &str) -> Result<CSeq, HeaderError> {
         let mut it = s.split_ascii_whitespace();

@@ -51,8 +51,10 @@ fn the_session_is_refreshed_by_update_when_allowed_else_by_reinvite() {
     for scenario in ["uas_timer_update.xml", "uas_timer_reinvite.xml"] {
         let (mut sipp, mut sp) = call_sipp(scenario, &[]);
         in_call(&mut sp);
-        // Two refreshes 2 s apart (a 4 s interval, refreshed at half of it).
-        std::thread::sleep(Duration::from_millis(4_800));
+        // Two refreshes 2 s apart (a 4 s interval, refreshed at half of it) are what sipp
+        // waits for; the extra time leaves room for a slow machine, and a third refresh
+        // meanwhile is answered by the scenario's loop.
+        std::thread::sleep(Duration::from_millis(6_500));
         sp.send_line("Hangup,1");
         sipp.expect_success(T);
         sp.wait_for(T, |l| {

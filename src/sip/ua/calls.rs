@@ -210,12 +210,7 @@ impl UserAgent {
                 cancel.headers.push(name, v);
             }
         }
-        let seq = invite
-            .headers
-            .get("CSeq")
-            .and_then(|c| CSeq::parse(c).ok())
-            .map(|c| c.seq)
-            .unwrap_or(1);
+        let seq = CSeq::of(&invite).map(|c| c.seq).unwrap_or(1);
         cancel.headers.push("CSeq", format!("{seq} CANCEL"));
         if let Some(dest) = self.call_hop(idx) {
             let _ = self.layer.send_request(now, cancel, dest);

@@ -287,11 +287,7 @@ impl UserAgent {
                 .unwrap_or_else(|| req.request_uri().unwrap_or_default().to_string()),
             route_set: req.headers.list("Record-Route"),
             local_cseq: 1,
-            remote_cseq: req
-                .headers
-                .get("CSeq")
-                .and_then(|c| CSeq::parse(c).ok())
-                .map(|c| c.seq),
+            remote_cseq: CSeq::of(req).map(|c| c.seq),
             contact: self.our_contact(),
         };
         let media = self.local_media(0);

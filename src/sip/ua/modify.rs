@@ -73,12 +73,7 @@ impl UserAgent {
         let refresh = std::mem::take(&mut self.calls[idx].refresh_pending);
         match code {
             200..=299 => {
-                let cseq = resp
-                    .headers
-                    .get("CSeq")
-                    .and_then(|v| CSeq::parse(v).ok())
-                    .map(|c| c.seq)
-                    .unwrap_or(1);
+                let cseq = CSeq::of(resp).map(|c| c.seq).unwrap_or(1);
                 if let Some(t) = contact_uri(resp) {
                     self.calls[idx].dialog.remote_target = t;
                 }

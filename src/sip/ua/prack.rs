@@ -31,12 +31,7 @@ impl UserAgent {
         if c.last_rseq.is_some_and(|last| rseq != last.wrapping_add(1)) {
             return;
         }
-        let Some(cseq) = resp
-            .headers
-            .get("CSeq")
-            .and_then(|v| CSeq::parse(v).ok())
-            .map(|c| c.seq)
-        else {
+        let Some(cseq) = CSeq::of(resp).map(|c| c.seq) else {
             return;
         };
         c.last_rseq = Some(rseq);

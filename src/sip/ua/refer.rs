@@ -389,11 +389,7 @@ impl UserAgent {
                 return response_to(req, e.code, Some(&e.reason), None);
             }
         };
-        let event_id = req
-            .headers
-            .get("CSeq")
-            .and_then(|v| CSeq::parse(v).ok())
-            .map_or(1, |c| c.seq);
+        let event_id = CSeq::of(req).map_or(1, |c| c.seq);
         let shown = target
             .uri
             .user
