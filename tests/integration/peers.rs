@@ -429,6 +429,20 @@ impl Softphone {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Waits until the standard error collected so far contains `text`, and gives it all.
+    /// Standard error is read by its own thread, so a log line may arrive after a stdout line
+    /// written later.
+    pub fn wait_stderr(&self, limit: Duration, text: &str) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let err = self.stderr();
+            if err.contains(text) || Instant::now() >= end {
+                return err;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

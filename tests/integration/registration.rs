@@ -74,7 +74,7 @@ fn sha256_digest_and_md5_parameter_register() {
     let mut sp = Softphone::start(&[&server, "username=1002", "password=pw1002", "loglevel=4"]);
     sp.wait_line(T, "STATUS,-1,Registered,,1002,0,,");
     // The SIP trace (loglevel 4) shows which algorithm answered; never the password.
-    let trace = sp.stderr();
+    let trace = sp.wait_stderr(T, "algorithm=SHA-256");
     assert!(trace.contains("algorithm=SHA-256"), "{trace}");
     assert!(!trace.contains("pw1002"));
     drop(sp);
