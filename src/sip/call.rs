@@ -1,14 +1,15 @@
-//! One call: its dialog (RFC 3261 §12: Call-ID, tags, CSeq, remote target, route set) and the
-//! state the UA keeps while the INVITE transaction and the 2xx/ACK exchange run. The UA drives
-//! it (see `ua/calls.rs`); this file only holds the data and builds in-dialog requests.
+//! One call: its dialog (RFC 3261 §12: Call-ID, tags, CSeq, remote target, route set), its
+//! session phase and offer/answer state (`session_state.rs`, data-carrying enums), and what
+//! lives across phases (media, timers, transfer). The UA drives it, one file per operation
+//! (`ua/dial.rs`, `ua/incoming.rs`, `ua/modify.rs`, `ua/refer.rs`, `ua/replaces.rs`,
+//! `ua/prack.rs`, `ua/close.rs`); this file only holds the data and builds in-dialog requests.
 
-use super::call_timers::{CallTimer, TimerTable};
+use super::call_timers::TimerTable;
 use super::headers::{CSeq, NameAddr};
 use super::message::{Method, SipMessage};
 use super::refer::{ReferIn, TransferOut};
-use super::rel100::ReliableProvisional;
 use super::session_expires::SessionTimer;
-use super::transaction::TxKey;
+use super::session_state::{OfferAnswer, SessionState};
 use crate::sdp::{LocalMedia, Negotiated};
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,8 @@ impl Dialog {
 #[derive(Debug, Clone)]
 pub struct OkRetransmit {
     pub response: SipMessage,
+    /// Where it goes (the Via's sent-by of the request it answers).
+    pub dest: Option<crate::sip::transport::Destination>,
     pub next: Instant,
     pub interval: Duration,
     pub give_up: Instant,
@@ -123,7 +126,12 @@ pub struct Call {
     pub id: SessionId,
     pub line: u32,
     pub direction: CallDirection,
-    pub state: CallState,
+    /// Where the INVITE session stands, with what that phase needs (see `session_state.rs`).
+    pub phase: SessionState,
+    /// The RFC 3264 offer/answer state.
+    pub offer_answer: OfferAnswer,
+    /// The state the user was last told (an event goes out when `state()` differs).
+    pub reported: CallState,
     pub dialog: Dialog,
     /// The peer as shown to the user: user part or number.
     pub peer: String,
@@ -132,31 +140,13 @@ pub struct Call {
     pub local_sdp: Option<String>,
     pub negotiated: Option<Negotiated>,
     pub session: (u64, u64),
-    /// Outgoing: the INVITE last sent (for CANCEL and the auth retry).
-    pub invite: Option<SipMessage>,
-    pub got_provisional: bool,
-    pub cancel_pending: bool,
-    pub auth_tries: u32,
-    /// Outgoing: the ACK sent for the 2xx, repeated for 2xx retransmissions.
-    pub ack: Option<SipMessage>,
-    /// Incoming: the INVITE server transaction and request.
-    pub server_tx: Option<TxKey>,
-    pub request: Option<SipMessage>,
-    /// Where responses to the INVITE go (for our own 2xx retransmissions).
-    pub response_dest: Option<crate::sip::transport::Destination>,
     /// Where this call's requests go when not to the configured server: the host of a SIP
     /// URI dialled directly, or the caller of an incoming call when there is no server.
     pub hop: Option<crate::sip::transport::Destination>,
-    /// No offer in the (re-)INVITE: our 200 carries the offer, the ACK the answer.
-    pub late_offer: bool,
+    /// Our 2xx to an INVITE or re-INVITE, resent until its ACK (§13.3.1.4).
     pub ok_retransmit: Option<OkRetransmit>,
-    /// Our re-INVITE (hold/resume): the ACK sent for its 2xx (repeated for
-    /// retransmissions), whether one is pending, what it asks for, and the glare retry time.
-    pub reinvite_ack: Option<SipMessage>,
-    pub reinvite_pending: bool,
+    /// The hold (`true`) or resume the user asked for that is not in place yet.
     pub hold_wanted: Option<bool>,
-    /// Whether the re-INVITE now out offers hold: what the call becomes when it succeeds.
-    pub reinvite_offers_hold: bool,
     /// We hold the peer / the peer holds us.
     pub local_hold: bool,
     pub remote_hold: bool,
@@ -169,18 +159,8 @@ pub struct Call {
     /// The call's named timers (ring and call limits, glare retry, auto-answer, reliable
     /// provisional resends, session refresh and expiry).
     pub timers: TimerTable,
-    /// Incoming: our reliable ringing response (RFC 3262) until its PRACK comes.
-    pub reliable: Option<ReliableProvisional>,
-    /// Outgoing: the RSeq of the last reliable provisional response we PRACKed.
-    pub last_rseq: Option<u32>,
     /// The RFC 4028 session timer agreed for this call, when there is one.
     pub session_timer: Option<SessionTimer>,
-    /// Outgoing: the `Session-Expires` our INVITE asks for (raised by a 422).
-    pub session_expires_asked: Option<u32>,
-    /// Outgoing: how many 422 (interval too small) answers we retried after.
-    pub retries_422: u32,
-    /// A session refresh is out (its answer restarts the timer).
-    pub refresh_pending: bool,
     /// The far end's Allow names UPDATE: sessions are refreshed by UPDATE, not re-INVITE.
     pub peer_allows_update: bool,
     /// We are transferring this call's peer elsewhere.
@@ -194,10 +174,6 @@ pub struct Call {
     pub referred_by: Option<SessionId>,
     /// Incoming: this call replaces session `.0` (RFC 3891), hung up once this one is up.
     pub replacing: Option<SessionId>,
-    /// Outgoing: the targets a 3xx moved this call away from, oldest first.
-    pub redirects: Vec<String>,
-    /// Outgoing: the Replaces header our INVITE carries (a transfer that swaps calls).
-    pub replaces: Option<String>,
 }
 
 impl Call {
@@ -206,7 +182,7 @@ impl Call {
         id: SessionId,
         line: u32,
         direction: CallDirection,
-        state: CallState,
+        phase: SessionState,
         dialog: Dialog,
         (peer, peer_display): (String, String),
         media: LocalMedia,
@@ -215,7 +191,9 @@ impl Call {
             id,
             line,
             direction,
-            state,
+            reported: phase.user_state(),
+            phase,
+            offer_answer: OfferAnswer::Stable,
             dialog,
             peer,
             peer_display,
@@ -223,42 +201,28 @@ impl Call {
             local_sdp: None,
             negotiated: None,
             session: (0, 0),
-            invite: None,
-            got_provisional: false,
-            cancel_pending: false,
-            auth_tries: 0,
-            ack: None,
-            server_tx: None,
-            request: None,
-            response_dest: None,
             hop: None,
-            late_offer: false,
             ok_retransmit: None,
-            reinvite_ack: None,
-            reinvite_pending: false,
             hold_wanted: None,
-            reinvite_offers_hold: false,
             local_hold: false,
             remote_hold: false,
             info_queue: Default::default(),
             end_reason: String::new(),
             ended_by_us: false,
             timers: TimerTable::default(),
-            reliable: None,
-            last_rseq: None,
             session_timer: None,
-            session_expires_asked: None,
-            retries_422: 0,
-            refresh_pending: false,
             peer_allows_update: false,
             transfer: None,
             refer_in: None,
             transferred_away: false,
             referred_by: None,
-            replaces: None,
-            redirects: Vec::new(),
             replacing: None,
         }
+    }
+
+    /// The state shown to the user, from the session's phase.
+    pub fn state(&self) -> CallState {
+        self.phase.user_state()
     }
 
     /// The next instant this call needs the clock.
@@ -269,7 +233,7 @@ impl Call {
             self.transfer
                 .as_ref()
                 .and_then(TransferOut::deadline)
-                .filter(|_| !self.reinvite_pending && !self.timers.is_set(CallTimer::GlareRetry)),
+                .filter(|_| !self.phase.reinvite_open()),
             self.timers.next(),
         ]
         .into_iter()

@@ -12,6 +12,7 @@
 pub mod builder;
 pub mod call;
 pub mod call_timers;
+pub mod client_auth;
 pub mod dial_check;
 pub mod dialog_info;
 pub mod digest;
@@ -24,6 +25,7 @@ pub mod registration;
 pub mod rel100;
 pub mod session_expires;
 pub mod session_id;
+pub mod session_state;
 pub mod stream;
 pub mod transaction;
 pub mod transport;

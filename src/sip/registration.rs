@@ -2,7 +2,8 @@
 //! Via, which the UA adds with its branch), answers 401/407 challenges, follows 423
 //! Min-Expires, refreshes before expiry, retries with back-off after failures, unregisters.
 
-use super::digest::{Challenge, Credentials, DigestRequest, authorization};
+use super::client_auth::ClientAuth;
+use super::digest::Credentials;
 use super::headers::{NameAddr, parse_u32};
 use super::message::{Method, SipMessage};
 use super::random_token;
@@ -92,12 +93,8 @@ pub struct Registration {
     /// The contact changed while a REGISTER with the old one was in flight: rebind after it.
     rebind_after_response: bool,
     expires: u32,
-    challenge: Option<(Challenge, bool)>,
-    nonce_count: u32,
-    /// Nonce of the challenge answered by the request in flight, to spot rejected credentials.
-    answered_nonce: Option<String>,
-    /// Challenges answered in a row without success in this attempt.
-    auth_retries: u32,
+    /// The digest challenge our REGISTERs answer (nonce count, rejected credentials).
+    auth: ClientAuth,
     /// Consecutive failed attempts, for the back-off.
     failures: u32,
     timer: Option<Instant>,
@@ -122,10 +119,7 @@ impl Registration {
             stale_contact: None,
             rebind_after_response: false,
             expires,
-            challenge: None,
-            nonce_count: 0,
-            answered_nonce: None,
-            auth_retries: 0,
+            auth: ClientAuth::default(),
             failures: 0,
             timer: None,
             out: VecDeque::new(),
@@ -150,7 +144,7 @@ impl Registration {
     /// Starts (or restarts) registering now.
     pub fn register(&mut self) {
         self.failures = 0;
-        self.auth_retries = 0;
+        self.auth.start_afresh();
         self.state = RegState::Registering;
         self.expires = self.cfg.requested_expires();
         self.out.push_back(RegOutput::Registering);
@@ -219,26 +213,12 @@ impl Registration {
         for (k, v) in &self.cfg.extra_headers {
             m.headers.push(k, v.clone());
         }
-        self.answered_nonce = None;
-        if let Some((ch, proxy)) = &self.challenge {
-            self.nonce_count += 1;
-            let cnonce = random_token(&mut self.rng, 16);
-            let req = DigestRequest {
-                method: "REGISTER",
-                uri: &uri,
-                body: &m.body,
-                nc: self.nonce_count,
-                cnonce: &cnonce,
-            };
-            if let Ok(value) = authorization(ch, &self.cfg.credentials, &req) {
-                let name = if *proxy {
-                    "Proxy-Authorization"
-                } else {
-                    "Authorization"
-                };
-                m.headers.push(name, value);
-                self.answered_nonce = Some(ch.nonce.clone());
-            }
+        let cnonce = random_token(&mut self.rng, 16);
+        if let Some((name, value)) =
+            self.auth
+                .authorize(&self.cfg.credentials, "REGISTER", &uri, &m.body, &cnonce)
+        {
+            m.headers.push(name, value);
         }
         self.timer = None;
         self.out.push_back(RegOutput::Send(m));
@@ -251,7 +231,9 @@ impl Registration {
             return;
         }
         if self.state == RegState::Unregistering {
-            if (code == 401 || code == 407) && self.answer_challenge(resp, code == 407).is_ok() {
+            if (code == 401 || code == 407)
+                && self.auth.on_challenge(resp, &self.cfg.credentials).is_ok()
+            {
                 self.send(0);
                 return;
             }
@@ -262,7 +244,7 @@ impl Registration {
             200..=299 => {
                 let granted = self.granted_expires(resp);
                 self.failures = 0;
-                self.auth_retries = 0;
+                self.auth.start_afresh();
                 self.state = RegState::Registered;
                 let refresh = Duration::from_secs(u64::from(
                     self.cfg.interval.min(granted.saturating_mul(3) / 4).max(1),
@@ -275,8 +257,8 @@ impl Registration {
                     .push_back(RegOutput::Registered { expires: granted });
             }
             401 | 407 => {
-                if let Err(why) = self.answer_challenge(resp, code == 407) {
-                    self.fail(now, code, resp.reason(), &why);
+                if let Err(why) = self.auth.on_challenge(resp, &self.cfg.credentials) {
+                    self.fail(now, code, resp.reason(), &why.to_string());
                 } else {
                     self.send(self.expires);
                 }
@@ -312,37 +294,6 @@ impl Registration {
         }
     }
 
-    /// Takes the challenge of a 401/407 if another REGISTER should answer it. A challenge that
-    /// follows our answer is accepted once more when it is stale or brings a new nonce (the
-    /// old one may have expired); after that the credentials are taken as rejected.
-    fn answer_challenge(&mut self, resp: &SipMessage, proxy: bool) -> Result<(), String> {
-        if !self.cfg.credentials.is_usable() {
-            return Err("no password configured".into());
-        }
-        let header = if proxy {
-            "Proxy-Authenticate"
-        } else {
-            "WWW-Authenticate"
-        };
-        let ch = Challenge::pick(resp.headers.get_all(header)).map_err(|e| e.to_string())?;
-        if let Some(previous) = self.answered_nonce.take() {
-            let fresh = ch.stale || (previous != ch.nonce && self.auth_retries == 0);
-            if !fresh {
-                return Err("credentials rejected".into());
-            }
-            self.auth_retries += 1;
-        }
-        let same_nonce = self
-            .challenge
-            .as_ref()
-            .is_some_and(|(c, _)| c.nonce == ch.nonce);
-        if !same_nonce {
-            self.nonce_count = 0;
-        }
-        self.challenge = Some((ch, proxy));
-        Ok(())
-    }
-
     /// The expiry the server granted to our contact, filtered by `acceptexpires`.
     fn granted_expires(&self, resp: &SipMessage) -> u32 {
         let header = resp
@@ -372,7 +323,7 @@ impl Registration {
     fn fail(&mut self, now: Instant, code: u16, reason: &str, detail: &str) {
         self.failures += 1;
         self.state = RegState::Failed;
-        self.challenge = None;
+        self.auth = ClientAuth::default();
         let shift = (self.failures - 1).min(16);
         let delay = self
             .cfg
@@ -395,7 +346,7 @@ impl Registration {
     fn finish_unregister(&mut self) {
         self.state = RegState::Idle;
         self.timer = None;
-        self.challenge = None;
+        self.auth = ClientAuth::default();
         self.out.push_back(RegOutput::Unregistered);
     }
 
@@ -416,7 +367,7 @@ impl Registration {
         self.timer = None;
         match self.state {
             RegState::Registered => {
-                self.auth_retries = 0;
+                self.auth.start_afresh();
                 self.expires = self.cfg.requested_expires().max(self.expires);
                 self.send(self.expires);
             }

@@ -40,6 +40,7 @@ fn ua_with(
 
 mod forward;
 mod hold;
+mod offer_answer;
 mod prack;
 mod session_timer;
 mod transfer;

@@ -93,6 +93,19 @@ fn session_interval_too_small_both_ways() {
 }
 
 #[test]
+fn a_stale_challenge_is_answered_again_and_a_repeated_one_ends_the_call() {
+    let (mut sipp, mut sp) = call_sipp(
+        "uas_auth_stale.xml",
+        &["register=0", "username=1001", "password=pw1001"],
+    );
+    sp.wait_for(T, |l| {
+        l == "EVENT,Call on line 1 with sipp ended: 407 Proxy Authentication Required (credentials rejected)"
+    });
+    // sipp checked each INVITE's nonce and that no fourth INVITE came.
+    sipp.expect_success(T);
+}
+
+#[test]
 fn a_forwarded_call_names_who_forwarded_it() {
     let mut sp = Softphone::start(&[]);
     let mut sipp = Sipp::uac("uac_diverted.xml", sp.port, "1001");

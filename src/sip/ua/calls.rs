@@ -1,7 +1,8 @@
-//! The UA's call handling (placing a call is in `dial.rs`): the INVITE's provisional and final
-//! responses with the 401/407 and 422 retries, ACK for 2xx, CANCEL, BYE; incoming INVITE with ringing, answer with 2xx
-//! retransmission until the ACK, reject, CANCEL (487), BYE, re-INVITE; forked 2xx beyond the
-//! first are ACKed and hung up. Lines are numbered 1..=maxlines.
+//! The UA's call handling common to every operation: the INVITE's provisional and final
+//! responses (with the 401/407, 3xx and 422 retries), ACK for 2xx, forked 2xx beyond the first
+//! ACKed and hung up, routing of client-transaction answers to the session that sent them, and
+//! the dispatch of in-dialog requests. Placing a call is in `dial.rs`, answering in
+//! `incoming.rs`, hanging up in `close.rs`. Lines are numbered 1..=maxlines.
 
 use super::fields::{allows_update, bare_uri, sdp_body, tag_of};
 use super::owners::{SessionTx, Usage};
@@ -10,8 +11,10 @@ use crate::sdp::{self, Direction, LocalMedia, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{CallState, SessionId};
 use crate::sip::call_timers::CallTimer;
-use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
+use crate::sip::session_state::{
+    Confirmed, Modify, OfferAnswer, Progress, SessionState, Terminating,
+};
 use crate::sip::transaction::TxKey;
 use crate::sip::transport::Destination;
 use std::time::Instant;
@@ -66,11 +69,14 @@ impl UserAgent {
         Self::contact_uri(&self.cfg, self.contact_addr())
     }
 
+    /// Tells the user the call's state (and records it as told).
     pub(super) fn call_event(&mut self, idx: usize) {
+        let c = &mut self.calls[idx];
+        c.reported = c.state();
         let c = &self.calls[idx];
         self.events.push_back(UaEvent::Call {
             line: c.line,
-            state: c.state,
+            state: c.state(),
             direction: c.direction,
             peer: c.peer.clone(),
             peer_uri: bare_uri(&c.dialog.remote_uri),
@@ -96,12 +102,20 @@ impl UserAgent {
             .position(|c| c.dialog.matches_request(req))
     }
 
-    pub(super) fn set_state(&mut self, idx: usize, state: CallState) {
+    /// Moves call `idx` to `phase` and reports what changed (see [`UserAgent::report`]).
+    pub(super) fn enter(&mut self, idx: usize, phase: SessionState) {
+        self.calls[idx].phase = phase;
+        self.report(idx);
+    }
+
+    /// After call `idx`'s phase changed: the user hears of a new state, a REFER that asked
+    /// for the call hears of its progress, and a call that is over leaves the UA.
+    pub(super) fn report(&mut self, idx: usize) {
+        let state = self.calls[idx].state();
         if state == CallState::Connected {
             self.calls[idx].timers.clear(CallTimer::RingTimeout);
         }
-        if self.calls[idx].state != state {
-            self.calls[idx].state = state;
+        if self.calls[idx].reported != state {
             self.call_event(idx);
             self.referred_progress(idx);
         }
@@ -118,13 +132,6 @@ impl UserAgent {
         }
     }
 
-    pub(super) fn end(&mut self, idx: usize, reason: &str) {
-        if self.calls[idx].end_reason.is_empty() {
-            self.calls[idx].end_reason = reason.to_string();
-        }
-        self.set_state(idx, CallState::Terminated);
-    }
-
     pub(super) fn media_update(&mut self, idx: usize, n: sdp::Negotiated) {
         let line = self.calls[idx].line;
         self.calls[idx].negotiated = Some(n.clone());
@@ -137,94 +144,6 @@ impl UserAgent {
     pub(super) fn rng_u64(&mut self) -> u64 {
         use rand::Rng;
         self.rng.random()
-    }
-
-    pub fn hangup(&mut self, now: Instant, line: u32) -> Result<(), CallError> {
-        let idx = self.line_index(line)?;
-        self.calls[idx].ended_by_us = true;
-        match self.calls[idx].state {
-            CallState::Incoming => self.reject_with(now, idx, 486, "rejected"),
-            CallState::Calling | CallState::Proceeding | CallState::Ringing => {
-                if self.calls[idx].got_provisional {
-                    self.send_cancel(now, idx);
-                } else {
-                    // RFC 3261 §9.1: no CANCEL before a provisional response; sent when one comes.
-                    self.calls[idx].cancel_pending = true;
-                }
-                if self.calls[idx].end_reason.is_empty() {
-                    self.calls[idx].end_reason = "cancelled".into();
-                }
-                self.set_state(idx, CallState::Terminating);
-            }
-            CallState::Connecting | CallState::Connected => {
-                if self.calls[idx].end_reason.is_empty() {
-                    self.calls[idx].end_reason = "hung up".into();
-                }
-                self.send_bye(now, idx);
-            }
-            CallState::Terminating | CallState::Terminated => {}
-        }
-        self.pump(now);
-        Ok(())
-    }
-
-    /// Hangs up `line` saying why (timeouts, media loss); the reason ends up in the event.
-    pub fn hangup_because(
-        &mut self,
-        now: Instant,
-        line: u32,
-        reason: &str,
-    ) -> Result<(), CallError> {
-        if let Some(c) = self.calls.iter_mut().find(|c| c.line == line) {
-            c.end_reason = reason.to_string();
-        }
-        self.hangup(now, line)
-    }
-
-    /// Hangs up every call (at exit).
-    pub fn hangup_all(&mut self, now: Instant) {
-        let lines: Vec<u32> = self.calls.iter().map(|c| c.line).collect();
-        for l in lines {
-            let _ = self.hangup(now, l);
-        }
-    }
-
-    pub(super) fn send_cancel(&mut self, now: Instant, idx: usize) {
-        let Some(invite) = self.calls[idx].invite.clone() else {
-            return;
-        };
-        let mut cancel =
-            SipMessage::request(Method::Cancel, invite.request_uri().unwrap_or_default());
-        for name in ["Via", "Route"] {
-            for v in invite
-                .headers
-                .get_all(name)
-                .take(if name == "Via" { 1 } else { usize::MAX })
-            {
-                cancel.headers.push(name, v);
-            }
-        }
-        cancel.headers.push("Max-Forwards", "70");
-        for name in ["From", "To", "Call-ID"] {
-            if let Some(v) = invite.headers.get(name) {
-                cancel.headers.push(name, v);
-            }
-        }
-        let seq = CSeq::of(&invite).map(|c| c.seq).unwrap_or(1);
-        cancel.headers.push("CSeq", format!("{seq} CANCEL"));
-        if let Some(dest) = self.call_hop(idx) {
-            let _ = self.layer.send_request(now, cancel, dest);
-        }
-    }
-
-    pub(super) fn send_bye(&mut self, now: Instant, idx: usize) {
-        let bye = self.calls[idx].dialog.request(Method::Bye);
-        self.calls[idx].ok_retransmit = None;
-        let sent = self.send_session_request(now, idx, bye, SessionTx::Bye);
-        self.set_state(idx, CallState::Terminating);
-        if !sent {
-            self.end(idx, "could not send BYE");
-        }
     }
 
     /// The call and request a client transaction belongs to, when a session sent it.
@@ -272,14 +191,16 @@ impl UserAgent {
         let code = resp.status().unwrap_or(0);
         match code {
             100..=199 => {
-                self.calls[idx].got_provisional = true;
-                if self.calls[idx].cancel_pending {
-                    self.calls[idx].cancel_pending = false;
-                    self.send_cancel(now, idx);
-                    return;
-                }
-                if self.calls[idx].state == CallState::Terminating {
-                    return;
+                match &mut self.calls[idx].phase {
+                    SessionState::Calling(_) => {}
+                    // The provisional a held-back CANCEL waited for (RFC 3261 §9.1).
+                    SessionState::Terminating(Terminating::Cancelling { cancel_sent, .. }) => {
+                        if !std::mem::replace(cancel_sent, true) {
+                            self.send_cancel(now, idx);
+                        }
+                        return;
+                    }
+                    _ => return,
                 }
                 if code > 100
                     && let Some(tag) = tag_of(resp.headers.get("To"))
@@ -308,27 +229,35 @@ impl UserAgent {
                     self.media_update(idx, n);
                 }
                 // Once ringing, a later provisional does not make it "proceeding" again.
-                let state = if rings || self.calls[idx].state == CallState::Ringing {
-                    CallState::Ringing
-                } else {
-                    CallState::Proceeding
-                };
-                self.set_state(idx, state);
+                if let Some(o) = self.calls[idx].phase.outgoing_mut() {
+                    o.progress = if rings || o.progress == Progress::Ringing {
+                        Progress::Ringing
+                    } else {
+                        Progress::Proceeding
+                    };
+                }
+                self.report(idx);
             }
             200..=299 => self.invite_ok(now, idx, resp),
-            401 | 407
-                if self.calls[idx].auth_tries == 0
-                    && self.calls[idx].state != CallState::Terminating =>
-            {
-                let c = &self.calls[idx];
+            401 | 407 if matches!(self.calls[idx].phase, SessionState::Calling(_)) => {
+                let c = &mut self.calls[idx];
                 let (uri, body) = (
                     c.dialog.remote_target.clone(),
                     c.local_sdp.clone().unwrap_or_default(),
                 );
-                match self.answer_challenge(resp, "INVITE", &uri, body.as_bytes()) {
+                let mut auth = c
+                    .phase
+                    .outgoing_mut()
+                    .map(|o| std::mem::take(&mut o.auth))
+                    .unwrap_or_default();
+                let answer =
+                    self.answer_challenge(&mut auth, resp, ("INVITE", &uri, body.as_bytes()));
+                let c = &mut self.calls[idx];
+                if let Some(o) = c.phase.outgoing_mut() {
+                    o.auth = auth;
+                }
+                match answer {
                     Ok((name, value)) => {
-                        let c = &mut self.calls[idx];
-                        c.auth_tries += 1;
                         c.dialog.local_cseq += 1;
                         self.send_invite(now, idx, Some((name.to_string(), value)));
                     }
@@ -348,7 +277,7 @@ impl UserAgent {
         let tag = tag_of(resp.headers.get("To"));
         let c = &self.calls[idx];
         // A 2xx from a second fork (another tag): ACK it and hang that leg up (first wins).
-        if c.ack.is_some() && tag.is_some() && tag != c.dialog.remote_tag {
+        if c.phase.ack().is_some() && tag.is_some() && tag != c.dialog.remote_tag {
             let mut other = c.dialog.clone();
             let cseq = other.confirm(resp);
             let ack = other.ack(cseq);
@@ -357,33 +286,50 @@ impl UserAgent {
             self.send_call_request(now, idx, bye);
             return;
         }
-        if let Some(ack) = self.calls[idx].ack.clone() {
+        if let Some(ack) = c.phase.ack().cloned() {
             // A retransmitted 2xx: our ACK got lost.
             self.resend(now, idx, ack);
+            return;
+        }
+        if c.phase.outgoing().is_none() {
+            // A 2xx for an INVITE of a call that has moved on (answered by BYE before it).
             return;
         }
         let c = &mut self.calls[idx];
         let cseq = c.dialog.confirm(resp);
         c.peer_allows_update = allows_update(resp);
         let ack = c.dialog.ack(cseq);
-        c.ack = Some(ack.clone());
-        self.send_call_request(now, idx, ack);
-        let cancelled = self.calls[idx].state == CallState::Terminating;
+        self.send_call_request(now, idx, ack.clone());
+        let cancelled = matches!(self.calls[idx].phase, SessionState::Terminating(_));
+        self.calls[idx].offer_answer = OfferAnswer::Stable;
         let media = sdp_body(resp)
             .ok_or(SdpError::NoAudio)
             .and_then(|b| sdp::parse(&b))
             .and_then(|a| sdp::accept_answer(&a, &self.calls[idx].media));
+        let hung_up = SessionState::Terminating(Terminating::Bye {
+            ack: Some(ack.clone()),
+        });
         match media {
             Ok(n) if !cancelled => {
                 self.media_update(idx, n);
                 let limit = self.deadline(now, self.cfg.call_timeout);
                 self.calls[idx].timers.set_opt(CallTimer::CallLimit, limit);
                 self.session_timer_uac(now, idx, resp);
-                self.set_state(idx, CallState::Connected);
+                self.enter(
+                    idx,
+                    SessionState::Confirmed(Confirmed {
+                        ack: Some(ack),
+                        modify: Modify::Idle,
+                    }),
+                );
             }
-            Ok(_) => self.send_bye(now, idx),
+            Ok(_) => {
+                self.calls[idx].phase = hung_up;
+                self.send_bye(now, idx);
+            }
             Err(e) => {
                 self.calls[idx].end_reason = format!("unusable answer: {e}");
+                self.calls[idx].phase = hung_up;
                 self.send_bye(now, idx);
             }
         }
@@ -455,7 +401,7 @@ impl UserAgent {
             .calls
             .iter()
             .position(|c| Some(c.dialog.call_id.as_str()) == call_id)
-            && let Some(ack) = self.calls[idx].ack.clone()
+            && let Some(ack) = self.calls[idx].phase.ack().cloned()
         {
             self.resend(now, idx, ack);
         }
@@ -478,7 +424,11 @@ impl UserAgent {
                     error: format!("DTMF by INFO on line {}: {why}", c.line),
                 });
             }
-            SessionTx::Reinvite if !self.calls[idx].reinvite_pending => {}
+            SessionTx::Reinvite
+                if !matches!(
+                    self.calls[idx].phase.modify(),
+                    Some(Modify::Reinviting { .. })
+                ) => {}
             SessionTx::Reinvite => self.end(idx, &format!("re-INVITE: {why}")),
             SessionTx::Invite | SessionTx::Bye => self.end(idx, why),
             SessionTx::Refer => self.refer_failed(now, idx, why),
@@ -489,7 +439,7 @@ impl UserAgent {
             SessionTx::Prack => {}
             // A refresh nobody answered (RFC 4028 §10: 408 ends the session).
             SessionTx::Update => {
-                self.calls[idx].refresh_pending = false;
+                self.update_done(idx);
                 self.calls[idx].end_reason = format!("session refresh: {why}");
                 self.send_bye(now, idx);
             }
@@ -544,12 +494,13 @@ impl UserAgent {
             }
             Method::Cancel => {
                 let invite_key = self.layer.invite_for_cancel(key);
-                let idx = self
-                    .calls
-                    .iter()
-                    .position(|c| c.server_tx.is_some() && c.server_tx == invite_key);
+                let idx = self.calls.iter().position(|c| {
+                    c.phase
+                        .incoming()
+                        .is_some_and(|i| Some(&i.server_tx) == invite_key.as_ref())
+                });
                 match (idx, invite_key) {
-                    (Some(idx), _) if self.calls[idx].state == CallState::Incoming => {
+                    (Some(idx), _) => {
                         self.reject_with(now, idx, 487, "caller cancelled");
                         Some(response_to(req, 200, None, Some(tag)))
                     }

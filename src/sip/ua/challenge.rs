@@ -1,30 +1,16 @@
-//! The answer to a 401/407 challenge, for every request a session sends (INVITE, REFER): one
-//! place that picks the challenge, fills in the account's credentials and computes the digest
-//! (RFC 3261 §22.2, RFC 7616). REGISTER keeps its own in `registration.rs`, which also tracks
-//! the nonce count across refreshes.
+//! The credentials of the account for the requests a session sends (INVITE, REFER): the
+//! challenge itself is taken and answered by [`ClientAuth`] (`sip/client_auth.rs`), the same
+//! code that answers the registration's challenges.
 
 use super::{UserAgent, random_token};
-use crate::sip::digest::{Challenge, Credentials, DigestRequest, authorization};
+use crate::sip::client_auth::ClientAuth;
+use crate::sip::digest::Credentials;
 use crate::sip::message::SipMessage;
 
 impl UserAgent {
-    /// The Authorization (401) or Proxy-Authorization (407) header answering `resp`'s
-    /// challenge for a `method` request to `uri` with `body`: its name and value, or why the
-    /// challenge cannot be answered (no credentials, an algorithm we do not know).
-    pub(super) fn answer_challenge(
-        &mut self,
-        resp: &SipMessage,
-        method: &str,
-        uri: &str,
-        body: &[u8],
-    ) -> Result<(&'static str, String), String> {
-        let proxy = resp.status() == Some(407);
-        let (challenge_header, answer_header) = if proxy {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        } else {
-            ("WWW-Authenticate", "Authorization")
-        };
-        let creds = Credentials {
+    /// The account's credentials, as a challenge is answered with them.
+    fn credentials(&self) -> Credentials {
+        Credentials {
             username: self
                 .cfg
                 .auth_user
@@ -33,22 +19,21 @@ impl UserAgent {
             password: self.cfg.password.clone(),
             ha1_md5: self.cfg.ha1_md5.clone(),
             realm: self.cfg.realm.clone(),
-        };
-        let challenge =
-            Challenge::pick(resp.headers.get_all(challenge_header)).map_err(|e| e.to_string())?;
+        }
+    }
+
+    /// The Authorization (401) or Proxy-Authorization (407) header answering `resp`'s
+    /// challenge for a `method` request to `uri` with `body`, kept in `auth` (the series of
+    /// requests it belongs to): its name and value, or why the challenge is not answered (no
+    /// credentials, rejected ones, an algorithm we do not know).
+    pub(super) fn answer_challenge(
+        &mut self,
+        auth: &mut ClientAuth,
+        resp: &SipMessage,
+        (method, uri, body): (&str, &str, &[u8]),
+    ) -> Result<(&'static str, String), String> {
         let cnonce = random_token(&mut self.rng, 16);
-        let value = authorization(
-            &challenge,
-            &creds,
-            &DigestRequest {
-                method,
-                uri,
-                body,
-                nc: 1,
-                cnonce: &cnonce,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        Ok((answer_header, value))
+        auth.answer(resp, &self.credentials(), (method, uri, body), &cnonce)
+            .map_err(|e| e.to_string())
     }
 }

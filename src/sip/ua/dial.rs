@@ -7,9 +7,10 @@ use super::calls::CallError;
 use super::owners::{SessionTx, Usage};
 use super::{UserAgent, random_token};
 use crate::sdp;
-use crate::sip::call::{Call, CallDirection, CallState, Dialog, SessionId};
+use crate::sip::call::{Call, CallDirection, Dialog, SessionId};
 use crate::sip::call_timers::CallTimer;
 use crate::sip::message::{Method, SipMessage};
+use crate::sip::session_state::{AnswerIn, OfferAnswer, Outgoing, SessionState};
 use crate::sip::transport::Destination;
 use crate::sip::uri::Uri;
 use std::time::Instant;
@@ -203,33 +204,41 @@ impl UserAgent {
         };
         let peer = uri.user.clone().unwrap_or_else(|| uri.host.clone());
         let id = self.new_session_id();
+        let mut outgoing = Outgoing {
+            session_expires_asked: self.cfg.session_timer.interval,
+            ..Outgoing::default()
+        };
+        let mut referred_by = None;
+        match origin {
+            // A call the far end asked for is not what the user dialled: redial keeps theirs.
+            DialOrigin::Referred { by, replaces } => {
+                referred_by = Some(by);
+                outgoing.replaces = replaces;
+            }
+            // Redialling a pickup would try to take a call that is long gone.
+            DialOrigin::Pickup { replaces } => outgoing.replaces = Some(replaces),
+            DialOrigin::User => self.last_dialed = Some(target),
+        }
         let mut call = Call::new(
             id,
             line,
             CallDirection::Outgoing,
-            CallState::Calling,
+            SessionState::Calling(outgoing),
             dialog,
             (peer, String::new()),
             media,
         );
         call.local_sdp = Some(offer);
+        call.offer_answer = OfferAnswer::LocalOffer {
+            answer_in: AnswerIn::Response,
+        };
         call.session = session;
         call.hop = hop;
-        call.session_expires_asked = self.cfg.session_timer.interval;
+        call.referred_by = referred_by;
         call.timers.set_opt(
             CallTimer::RingTimeout,
             self.deadline(now, self.cfg.ring_timeout),
         );
-        match origin {
-            // A call the far end asked for is not what the user dialled: redial keeps theirs.
-            DialOrigin::Referred { by, replaces } => {
-                call.referred_by = Some(by);
-                call.replaces = replaces;
-            }
-            // Redialling a pickup would try to take a call that is long gone.
-            DialOrigin::Pickup { replaces } => call.replaces = Some(replaces),
-            DialOrigin::User => self.last_dialed = Some(target),
-        }
         self.calls.push(call);
         let idx = self.calls.len() - 1;
         self.call_event(idx);
@@ -241,8 +250,12 @@ impl UserAgent {
     /// Sends the (first or authenticated) INVITE of an outgoing call.
     pub(super) fn send_invite(&mut self, now: Instant, idx: usize, auth: Option<(String, String)>) {
         let c = &mut self.calls[idx];
+        let Some(outgoing) = c.phase.outgoing_mut() else {
+            return;
+        };
         // A new INVITE transaction numbers its reliable responses afresh.
-        c.last_rseq = None;
+        outgoing.last_rseq = None;
+        let replaces = outgoing.replaces.clone();
         let cseq = c.dialog.local_cseq;
         let mut req = SipMessage::request(Method::Invite, c.dialog.remote_target.clone());
         req.headers.push("Max-Forwards", "70");
@@ -261,9 +274,8 @@ impl UserAgent {
         );
         req.headers.push("User-Agent", self.cfg.user_agent.clone());
         req.headers.push("Supported", self.supported_header());
-        let c = &self.calls[idx];
-        if let Some(replaces) = &c.replaces {
-            req.headers.push("Replaces", replaces.clone());
+        if let Some(replaces) = replaces {
+            req.headers.push("Replaces", replaces);
         }
         if let Some((name, value)) = auth {
             req.headers.push(&name, value);
@@ -283,7 +295,9 @@ impl UserAgent {
             .flatten();
         let c = &mut self.calls[idx];
         // Keep the INVITE as sent (with its Via): the CANCEL repeats its branch.
-        c.invite = key.as_ref().map(|_| req);
+        if let Some(o) = c.phase.outgoing_mut() {
+            o.invite = key.as_ref().map(|_| req);
+        }
         match key {
             Some(key) => self
                 .owners

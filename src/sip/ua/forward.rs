@@ -9,6 +9,7 @@ use crate::model::CallState;
 use crate::sip::builder::response_to;
 use crate::sip::headers::NameAddr;
 use crate::sip::message::SipMessage;
+use crate::sip::session_state::{Progress, SessionState};
 use crate::sip::uri::Scheme;
 use std::time::Instant;
 
@@ -150,13 +151,14 @@ impl UserAgent {
     /// Forwards the call ringing on `line` to `target` (API_Forward): 302 with its Contact.
     pub fn forward(&mut self, now: Instant, line: u32, target: &str) -> Result<(), CallError> {
         let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Incoming {
+        if self.calls[idx].state() != CallState::Incoming {
             return Err(CallError::NotRinging(line));
         }
-        let (Some(req), Some(key)) = (
-            self.calls[idx].request.clone(),
-            self.calls[idx].server_tx.clone(),
-        ) else {
+        let Some((req, key)) = self.calls[idx]
+            .phase
+            .incoming()
+            .map(|i| (i.request.clone(), i.server_tx.clone()))
+        else {
             return Err(CallError::NotRinging(line));
         };
         let r = self.redirect_response(&req, target, &self.calls[idx].dialog.local_tag)?;
@@ -170,12 +172,13 @@ impl UserAgent {
     /// A 3xx to our INVITE: the call goes on to the first Contact that is a `sip:` URI not
     /// tried yet. Gives false when it cannot be followed (the call then ends with the 3xx).
     pub(super) fn follow_redirect(&mut self, now: Instant, idx: usize, resp: &SipMessage) -> bool {
-        if self.calls[idx].state == CallState::Terminating
-            || self.calls[idx].redirects.len() as u32 >= MAX_REDIRECTS
-        {
+        let SessionState::Calling(outgoing) = &self.calls[idx].phase else {
+            return false;
+        };
+        if outgoing.redirects.len() as u32 >= MAX_REDIRECTS {
             return false;
         }
-        let tried = &self.calls[idx].redirects;
+        let tried = &outgoing.redirects;
         let current = self.calls[idx].dialog.remote_target.clone();
         let Some(uri) = resp
             .headers
@@ -197,15 +200,17 @@ impl UserAgent {
             return false;
         };
         let c = &mut self.calls[idx];
-        c.redirects.push(current);
+        if let Some(o) = c.phase.outgoing_mut() {
+            o.redirects.push(current);
+            o.progress = Progress::Sent;
+            o.auth = Default::default();
+        }
         c.dialog.remote_target = uri.to_string();
         c.dialog.remote_uri = format!("<{uri}>");
         c.dialog.remote_tag = None;
         c.dialog.local_cseq += 1;
-        c.got_provisional = false;
-        c.auth_tries = 0;
         c.peer = uri.user.clone().unwrap_or_else(|| uri.host.clone());
-        c.state = CallState::Calling;
+        // The peer changed even when the state did not: always told.
         self.call_event(idx);
         self.send_invite(now, idx, None);
         true

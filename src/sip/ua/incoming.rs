@@ -7,11 +7,11 @@ use super::fields::{allows_update, contact_uri, peer_of, sdp_body, tag_of, witho
 use super::{UaEvent, UserAgent};
 use crate::sdp::{self, SdpError};
 use crate::sip::builder::response_to;
-use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit, SessionId};
+use crate::sip::call::{Call, CallDirection, CallState, Dialog, OkRetransmit};
 use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::{CSeq, NameAddr};
 use crate::sip::message::SipMessage;
-use crate::sip::refer::replaces_parts;
+use crate::sip::session_state::{AnswerIn, Confirmed, Incoming, Modify, OfferAnswer, SessionState};
 use crate::sip::transaction::TxKey;
 use crate::sip::transport::Destination;
 use crate::sip::uri::Scheme;
@@ -21,14 +21,15 @@ impl UserAgent {
     /// Answers the ringing call on `line` with media on `rtp_port`.
     pub fn answer(&mut self, now: Instant, line: u32, rtp_port: u16) -> Result<(), CallError> {
         let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Incoming {
+        if self.calls[idx].state() != CallState::Incoming {
             return Err(CallError::NotRinging(line));
         }
         let media = self.local_media(rtp_port);
-        let (Some(req), Some(key)) = (
-            self.calls[idx].request.clone(),
-            self.calls[idx].server_tx.clone(),
-        ) else {
+        let Some((req, key, dest)) = self.calls[idx]
+            .phase
+            .incoming()
+            .map(|i| (i.request.clone(), i.server_tx.clone(), i.response_dest))
+        else {
             return Err(CallError::NotRinging(line));
         };
         let session = (self.rng_u64() >> 1, 1);
@@ -37,6 +38,7 @@ impl UserAgent {
                 match sdp::parse(&offer_text).and_then(|o| sdp::answer(&o, &media, session)) {
                     Ok((text, n)) => {
                         self.media_update(idx, n);
+                        self.calls[idx].offer_answer = OfferAnswer::Stable;
                         text
                     }
                     Err(e) => {
@@ -46,7 +48,9 @@ impl UserAgent {
                 }
             }
             None => {
-                self.calls[idx].late_offer = true;
+                self.calls[idx].offer_answer = OfferAnswer::LocalOffer {
+                    answer_in: AnswerIn::Ack,
+                };
                 sdp::offer(&media, session)
             }
         };
@@ -67,7 +71,6 @@ impl UserAgent {
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = body.into_bytes();
         // The final response ends the resends of our reliable ringing (RFC 3262 §3).
-        c.reliable = None;
         c.timers.clear(CallTimer::ProvisionalResend);
         ok.headers.push("Supported", self.supported_header());
         self.session_timer_uas(now, idx, &req, &mut ok);
@@ -75,23 +78,23 @@ impl UserAgent {
         let c = &mut self.calls[idx];
         c.ok_retransmit = Some(OkRetransmit {
             response: ok.clone(),
+            dest,
             next: now + t1,
             interval: t1,
             give_up: now + self.cfg.timers.t1x64(),
         });
         let _ = self.layer.send_response(now, &key, &ok);
-        self.set_state(idx, CallState::Connecting);
+        self.enter(idx, SessionState::Accepted);
         self.pump(now);
         Ok(())
     }
 
     pub(super) fn reject_with(&mut self, now: Instant, idx: usize, code: u16, reason: &str) {
         self.calls[idx].ended_by_us = true;
-        if let (Some(req), Some(key)) = (
-            self.calls[idx].request.clone(),
-            self.calls[idx].server_tx.clone(),
-        ) {
-            let r = response_to(&req, code, None, Some(&self.calls[idx].dialog.local_tag));
+        let c = &self.calls[idx];
+        if let Some(i) = c.phase.incoming() {
+            let r = response_to(&i.request, code, None, Some(&c.dialog.local_tag));
+            let key = i.server_tx.clone();
             let _ = self.layer.send_response(now, &key, &r);
         }
         self.end(idx, reason);
@@ -129,67 +132,6 @@ impl UserAgent {
             }
         }
         from
-    }
-
-    /// The call an INVITE's Replaces header (RFC 3891) names, when it has one: `Ok(None)`
-    /// without the header, `Err` with the response when it cannot be honoured (481 no such
-    /// dialog, 486 early-only for a confirmed call, 603 a call that is ending, 403 when
-    /// `allowreplace` is 0, 400 for more than one header or a malformed one).
-    fn replaced_session(
-        &self,
-        req: &SipMessage,
-        tag: &str,
-    ) -> Result<Option<SessionId>, SipMessage> {
-        let values = req.headers.list("Replaces");
-        let value = match values.as_slice() {
-            [] => return Ok(None),
-            [one] => one,
-            _ => {
-                return Err(response_to(
-                    req,
-                    400,
-                    Some("Bad Request (more than one Replaces)"),
-                    Some(tag),
-                ));
-            }
-        };
-        if !self.cfg.incoming.allow_replaces {
-            return Err(response_to(
-                req,
-                403,
-                Some("Forbidden (calls are not replaced here: allowreplace=0)"),
-                Some(tag),
-            ));
-        }
-        let Some((call_id, to_tag, from_tag, early_only)) = replaces_parts(value) else {
-            return Err(response_to(
-                req,
-                400,
-                Some("Bad Request (malformed Replaces)"),
-                Some(tag),
-            ));
-        };
-        // The to-tag is ours (the recipient's), the from-tag the peer's.
-        let Some(c) = self.calls.iter().find(|c| {
-            c.dialog.call_id == call_id
-                && c.dialog.local_tag == to_tag
-                && c.dialog.remote_tag.as_deref() == Some(from_tag.as_str())
-        }) else {
-            return Err(response_to(req, 481, None, Some(tag)));
-        };
-        match c.state {
-            CallState::Connected | CallState::Connecting if early_only => {
-                Err(response_to(req, 486, None, Some(tag)))
-            }
-            CallState::Connected | CallState::Connecting => Ok(Some(c.id)),
-            // Only an early dialog we started may be replaced (RFC 3891 §3); an incoming
-            // call still ringing here is not ours to give away.
-            CallState::Calling | CallState::Proceeding | CallState::Ringing => Ok(Some(c.id)),
-            CallState::Incoming => Err(response_to(req, 481, None, Some(tag))),
-            CallState::Terminating | CallState::Terminated => {
-                Err(response_to(req, 603, None, Some(tag)))
-            }
-        }
     }
 
     /// How long after it arrives the server wants this INVITE answered by itself, when it
@@ -244,7 +186,7 @@ impl UserAgent {
             && self
                 .calls
                 .iter()
-                .any(|c| !matches!(c.state, CallState::Terminated));
+                .any(|c| !matches!(c.state(), CallState::Terminated));
         let replacing = match self.replaced_session(req, tag) {
             Ok(r) => r,
             Err(refusal) => return Some(refusal),
@@ -256,7 +198,7 @@ impl UserAgent {
         let in_call = self
             .calls
             .iter()
-            .any(|c| !matches!(c.state, CallState::Terminated));
+            .any(|c| !matches!(c.state(), CallState::Terminated));
         // A call that replaces one of ours is not forwarded or screened: it is that call.
         if replacing.is_none()
             && let Some(r) =
@@ -292,16 +234,29 @@ impl UserAgent {
         };
         let media = self.local_media(0);
         let id = self.new_session_id();
+        let incoming = Incoming {
+            server_tx: key.clone(),
+            request: req.clone(),
+            response_dest: req
+                .headers
+                .list("Via")
+                .first()
+                .and_then(|v| crate::sip::headers::Via::parse(v).ok())
+                .map(|via| crate::sip::transaction::response_destination(&via, source)),
+            reliable: None,
+        };
         let mut call = Call::new(
             id,
             line,
             CallDirection::Incoming,
-            CallState::Incoming,
+            SessionState::Incoming(incoming),
             dialog,
             (peer, peer_display),
             media,
         );
-        call.server_tx = Some(key.clone());
+        if sdp_body(req).is_some() {
+            call.offer_answer = OfferAnswer::RemoteOffer;
+        }
         // No server: our requests in this dialog go back where the INVITE came from.
         if self.cfg.first_hop.is_none() {
             call.hop = Some(source);
@@ -316,13 +271,6 @@ impl UserAgent {
         {
             call.timers.set(CallTimer::ForwardNoAnswer, now + *after);
         }
-        call.request = Some(req.clone());
-        call.response_dest = req
-            .headers
-            .list("Via")
-            .first()
-            .and_then(|v| crate::sip::headers::Via::parse(v).ok())
-            .map(|via| crate::sip::transaction::response_destination(&via, source));
         call.replacing = replacing;
         call.peer_allows_update = allows_update(req);
         self.calls.push(call);
@@ -358,8 +306,11 @@ impl UserAgent {
             return;
         };
         self.calls[idx].ok_retransmit = None;
-        if self.calls[idx].late_offer {
-            self.calls[idx].late_offer = false;
+        let late = OfferAnswer::LocalOffer {
+            answer_in: AnswerIn::Ack,
+        };
+        if self.calls[idx].offer_answer == late {
+            self.calls[idx].offer_answer = OfferAnswer::Stable;
             let answer = sdp_body(req)
                 .ok_or(SdpError::NoAudio)
                 .and_then(|b| sdp::parse(&b))
@@ -373,12 +324,18 @@ impl UserAgent {
                 }
             }
         }
-        if self.calls[idx].state == CallState::Connecting {
+        if matches!(self.calls[idx].phase, SessionState::Accepted) {
             let limit = self.deadline(now, self.cfg.call_timeout);
             self.calls[idx].timers.set_opt(CallTimer::CallLimit, limit);
             let replaced = self.calls[idx].replacing.take();
             let id = self.calls[idx].id;
-            self.set_state(idx, CallState::Connected);
+            self.enter(
+                idx,
+                SessionState::Confirmed(Confirmed {
+                    ack: None,
+                    modify: Modify::Idle,
+                }),
+            );
             // The call this one replaces is over.
             if let Some(old) = replaced.and_then(|id| self.session_index(id)) {
                 let line = self.calls[old].line;

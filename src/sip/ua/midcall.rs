@@ -11,6 +11,7 @@ use crate::sip::builder::response_to;
 use crate::sip::call::{Call, CallState};
 use crate::sip::call_timers::CallTimer;
 use crate::sip::message::{Method, SipMessage};
+use crate::sip::session_state::Modify;
 use std::time::Instant;
 
 impl UserAgent {
@@ -24,7 +25,7 @@ impl UserAgent {
     ) -> Result<(), CallError> {
         let idx = self.line_index(line)?;
         if !matches!(
-            self.calls[idx].state,
+            self.calls[idx].state(),
             CallState::Connected | CallState::Connecting
         ) {
             return Err(CallError::NotConnected(line));
@@ -114,10 +115,14 @@ impl UserAgent {
             };
             // Taken when due whatever the state: a retry that no longer applies is dropped.
             if self.calls[i].timers.take_due(CallTimer::GlareRetry, now)
-                && self.calls[i].hold_wanted.is_some()
-                && self.calls[i].state == CallState::Connected
+                && let Some(Modify::GlareWait { refresh }) = self.calls[i].phase.modify()
             {
-                self.send_reinvite(now, i);
+                let refresh = *refresh;
+                if self.calls[i].hold_wanted.is_some() || refresh {
+                    self.send_reinvite(now, i, refresh);
+                } else if let Some(m) = self.calls[i].phase.modify_mut() {
+                    *m = Modify::Idle;
+                }
             }
             let Some(ok) = self.calls[i].ok_retransmit.clone() else {
                 continue;
@@ -127,7 +132,7 @@ impl UserAgent {
                 self.calls[i].end_reason = "no ACK for our answer".into();
                 self.send_bye(now, i);
             } else if ok.next <= now {
-                if let Some(dest) = self.calls[i].response_dest {
+                if let Some(dest) = ok.dest {
                     self.layer.send_stateless(dest, &ok.response);
                 }
                 let interval = (ok.interval * 2).min(self.cfg.timers.t2);
@@ -147,13 +152,14 @@ impl UserAgent {
     /// `ringtimeout` ends calls nobody answered, `calltimeout` ends calls that last too long.
     pub(super) fn call_deadlines(&mut self, now: Instant) {
         for c in &mut self.calls {
-            if c.timers.take_due(CallTimer::AutoAnswer, now) && c.state == CallState::Incoming {
+            if c.timers.take_due(CallTimer::AutoAnswer, now) && c.state() == CallState::Incoming {
                 self.events.push_back(UaEvent::AutoAnswer { line: c.line });
             }
         }
         let mut unanswered: Vec<u32> = Vec::new();
         for c in &mut self.calls {
-            if c.timers.take_due(CallTimer::ForwardNoAnswer, now) && c.state == CallState::Incoming
+            if c.timers.take_due(CallTimer::ForwardNoAnswer, now)
+                && c.state() == CallState::Incoming
             {
                 unanswered.push(c.line);
             }
@@ -180,10 +186,10 @@ impl UserAgent {
             .calls
             .iter()
             .filter_map(|c| {
-                if c.timers.is_due(CallTimer::RingTimeout, now) && ringing(c.state) {
+                if c.timers.is_due(CallTimer::RingTimeout, now) && ringing(c.state()) {
                     Some((c.line, true))
                 } else if c.timers.is_due(CallTimer::CallLimit, now)
-                    && c.state == CallState::Connected
+                    && c.state() == CallState::Connected
                 {
                     Some((c.line, false))
                 } else {
@@ -197,7 +203,7 @@ impl UserAgent {
             };
             self.calls[idx].timers.clear(CallTimer::RingTimeout);
             self.calls[idx].timers.clear(CallTimer::CallLimit);
-            if unanswered && self.calls[idx].state == CallState::Incoming {
+            if unanswered && self.calls[idx].state() == CallState::Incoming {
                 self.reject_with(now, idx, 480, "not answered (ringtimeout)");
                 continue;
             }

@@ -15,6 +15,7 @@
 
 mod calls;
 mod challenge;
+mod close;
 mod dial;
 mod events;
 mod fields;
@@ -27,6 +28,7 @@ mod owners;
 mod prack;
 mod reconfigure;
 mod refer;
+mod replaces;
 mod server_params;
 mod session_refresh;
 mod uas;

@@ -12,6 +12,7 @@ use crate::sip::call::{CallDirection, CallState, OkRetransmit};
 use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
+use crate::sip::session_state::{AnswerIn, Modify, OfferAnswer};
 use crate::sip::transport::Destination;
 use std::time::Instant;
 
@@ -20,25 +21,27 @@ impl UserAgent {
     /// re-INVITE. A glare (491) is retried after the RFC 3261 §14.1 random delay.
     pub fn hold(&mut self, now: Instant, line: u32, on: bool) -> Result<(), CallError> {
         let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Connected {
+        if self.calls[idx].state() != CallState::Connected {
             return Err(CallError::NotConnected(line));
         }
         let c = &mut self.calls[idx];
-        if c.local_hold == on && !c.reinvite_pending {
+        let reinviting = matches!(c.phase.modify(), Some(Modify::Reinviting { .. }));
+        if c.local_hold == on && !reinviting {
             return Ok(());
         }
         c.hold_wanted = Some(on);
-        if !c.reinvite_pending && !c.timers.is_set(CallTimer::GlareRetry) {
-            self.send_reinvite(now, idx);
+        if !c.phase.reinvite_open() {
+            self.send_reinvite(now, idx, false);
         }
         self.pump(now);
         Ok(())
     }
 
-    pub(super) fn send_reinvite(&mut self, now: Instant, idx: usize) {
+    /// Sends a re-INVITE offering what the user wants (hold or not); `refresh` when it is
+    /// (also) the session refresh.
+    pub(super) fn send_reinvite(&mut self, now: Instant, idx: usize, refresh: bool) {
         let c = &mut self.calls[idx];
         let on = c.hold_wanted.unwrap_or(c.local_hold);
-        c.reinvite_offers_hold = on;
         c.media.direction = if on {
             self.cfg.media.hold
         } else {
@@ -50,11 +53,23 @@ impl UserAgent {
         req.headers.push("Content-Type", "application/sdp");
         req.body = offer.clone().into_bytes();
         c.local_sdp = Some(offer);
-        c.reinvite_ack = None;
+        c.offer_answer = OfferAnswer::LocalOffer {
+            answer_in: AnswerIn::Response,
+        };
         // Every re-INVITE refreshes the session timer it carries (RFC 4028 §7.4).
         self.add_session_expires_refresh(idx, &mut req);
         let sent = self.send_session_request(now, idx, req, SessionTx::Reinvite);
-        self.calls[idx].reinvite_pending = sent;
+        let c = &mut self.calls[idx];
+        if !sent {
+            c.offer_answer = OfferAnswer::Stable;
+        }
+        if let Some(m) = c.phase.modify_mut() {
+            *m = if sent {
+                Modify::Reinviting { hold: on, refresh }
+            } else {
+                Modify::Idle
+            };
+        }
     }
 
     pub(super) fn reinvite_response(&mut self, now: Instant, idx: usize, resp: &SipMessage) {
@@ -62,15 +77,21 @@ impl UserAgent {
         if code < 200 {
             return;
         }
-        if !self.calls[idx].reinvite_pending {
+        let c = &mut self.calls[idx];
+        let Some(modify) = c.phase.modify_mut() else {
+            return;
+        };
+        let Modify::Reinviting { hold, refresh } = *modify else {
             // A retransmitted 2xx: our ACK was lost.
-            if let (200..=299, Some(ack)) = (code, self.calls[idx].reinvite_ack.clone()) {
+            if let (200..=299, Some(ack)) = (code, modify.last_ack().cloned()) {
                 self.resend(now, idx, ack);
             }
             return;
-        }
-        self.calls[idx].reinvite_pending = false;
-        let refresh = std::mem::take(&mut self.calls[idx].refresh_pending);
+        };
+        *modify = Modify::Idle;
+        // Answered or refused, our offer is no longer outstanding (a refusal keeps the session
+        // as it was, RFC 3261 §14.1).
+        c.offer_answer = OfferAnswer::Stable;
         match code {
             200..=299 => {
                 let cseq = CSeq::of(resp).map(|c| c.seq).unwrap_or(1);
@@ -78,7 +99,9 @@ impl UserAgent {
                     self.calls[idx].dialog.remote_target = t;
                 }
                 let ack = self.calls[idx].dialog.ack(cseq);
-                self.calls[idx].reinvite_ack = Some(ack.clone());
+                if let Some(m) = self.calls[idx].phase.modify_mut() {
+                    *m = Modify::Acked(ack.clone());
+                }
                 self.send_call_request(now, idx, ack);
                 let answer = sdp_body(resp)
                     .ok_or(SdpError::NoAudio)
@@ -92,7 +115,7 @@ impl UserAgent {
                         // for while it was out goes next.
                         let c = &mut self.calls[idx];
                         let was = c.local_hold;
-                        c.local_hold = c.reinvite_offers_hold;
+                        c.local_hold = hold;
                         if c.hold_wanted == Some(c.local_hold) {
                             c.hold_wanted = None;
                         }
@@ -101,7 +124,7 @@ impl UserAgent {
                             self.hold_event(idx);
                         }
                         if again {
-                            self.send_reinvite(now, idx);
+                            self.send_reinvite(now, idx, false);
                         }
                     }
                     Err(e) => {
@@ -118,6 +141,9 @@ impl UserAgent {
                 } else {
                     self.rng.random_range(0..=2000)
                 };
+                if let Some(m) = self.calls[idx].phase.modify_mut() {
+                    *m = Modify::GlareWait { refresh };
+                }
                 self.calls[idx].timers.set(
                     CallTimer::GlareRetry,
                     now + std::time::Duration::from_millis(ms),
@@ -163,9 +189,19 @@ impl UserAgent {
         let Some(idx) = self.dialog_index(req) else {
             return response_to(req, 481, None, Some(tag));
         };
-        if self.calls[idx].reinvite_pending {
-            // Glare (RFC 3261 §14.2): our own re-INVITE is still open.
-            let mut r = response_to(req, 491, None, None);
+        // Glare (RFC 3261 §14.2, RFC 3311 §5.2): our own re-INVITE is still open, or an offer
+        // (ours or theirs) is still unanswered.
+        let c = &self.calls[idx];
+        let offers = req.method() == Some(&Method::Invite) || sdp_body(req).is_some();
+        let refusal = if matches!(c.phase.modify(), Some(Modify::Reinviting { .. })) {
+            Some(491)
+        } else if offers {
+            c.offer_answer.refuses_offer()
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
+            let mut r = response_to(req, code, None, None);
             r.headers.push("Retry-After", "1");
             return r;
         }
@@ -178,7 +214,7 @@ impl UserAgent {
             ua.session_timer_uas(now, idx, req, &mut ok);
             ok
         };
-        self.calls[idx].response_dest = req
+        let dest = req
             .headers
             .list("Via")
             .first()
@@ -211,6 +247,7 @@ impl UserAgent {
                 }
                 match n {
                     Some(n) => {
+                        self.calls[idx].offer_answer = OfferAnswer::Stable;
                         let held = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
                         self.media_update(idx, n);
                         if held != self.calls[idx].remote_hold {
@@ -218,7 +255,11 @@ impl UserAgent {
                             self.hold_event(idx);
                         }
                     }
-                    None => self.calls[idx].late_offer = true,
+                    None => {
+                        self.calls[idx].offer_answer = OfferAnswer::LocalOffer {
+                            answer_in: AnswerIn::Ack,
+                        }
+                    }
                 }
                 let c = &mut self.calls[idx];
                 c.local_sdp = Some(text.clone());
@@ -232,6 +273,7 @@ impl UserAgent {
                     let t1 = self.cfg.timers.t1;
                     self.calls[idx].ok_retransmit = Some(OkRetransmit {
                         response: ok.clone(),
+                        dest,
                         next: now + t1,
                         interval: t1,
                         give_up: now + self.cfg.timers.t1x64(),

@@ -8,12 +8,12 @@ use super::UserAgent;
 use super::fields::contact_uri;
 use super::owners::SessionTx;
 use crate::sip::builder::response_to;
-use crate::sip::call::CallState;
 use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::rel100::{self, RAck, ReliableProvisional};
 use crate::sip::session_expires::supports;
+use crate::sip::session_state::SessionState;
 use std::time::Instant;
 
 impl UserAgent {
@@ -25,16 +25,19 @@ impl UserAgent {
             return;
         };
         let c = &mut self.calls[idx];
-        if c.state == CallState::Terminating {
+        let SessionState::Calling(outgoing) = &mut c.phase else {
             return;
-        }
-        if c.last_rseq.is_some_and(|last| rseq != last.wrapping_add(1)) {
+        };
+        if outgoing
+            .last_rseq
+            .is_some_and(|last| rseq != last.wrapping_add(1))
+        {
             return;
         }
         let Some(cseq) = CSeq::of(resp).map(|c| c.seq) else {
             return;
         };
-        c.last_rseq = Some(rseq);
+        outgoing.last_rseq = Some(rseq);
         // The PRACK goes inside the early dialog the response made: to its Contact, along its
         // Record-Route in reverse (RFC 3261 §12.1.2).
         if let Some(target) = contact_uri(resp) {
@@ -80,7 +83,10 @@ impl UserAgent {
         let cseq = self.calls[idx].dialog.remote_cseq.unwrap_or(1);
         let t1 = self.cfg.timers.t1;
         let c = &mut self.calls[idx];
-        c.reliable = Some(ReliableProvisional {
+        let Some(incoming) = c.phase.incoming_mut() else {
+            return;
+        };
+        incoming.reliable = Some(ReliableProvisional {
             response: ringing.clone(),
             rseq,
             cseq,
@@ -97,7 +103,11 @@ impl UserAgent {
         let Some(idx) = self.dialog_index(req) else {
             return response_to(req, 481, None, Some(tag));
         };
-        let matches = match (RAck::of(req), &self.calls[idx].reliable) {
+        let reliable = self.calls[idx]
+            .phase
+            .incoming()
+            .and_then(|i| i.reliable.as_ref());
+        let matches = match (RAck::of(req), reliable) {
             (Some(rack), Some(rel)) => {
                 rack.rseq == rel.rseq && rack.cseq == rel.cseq && rack.method == Method::Invite
             }
@@ -107,7 +117,7 @@ impl UserAgent {
             return response_to(req, 481, Some("No such reliable response"), None);
         }
         let c = &mut self.calls[idx];
-        if let Some(rel) = c.reliable.as_mut() {
+        if let Some(rel) = c.phase.incoming_mut().and_then(|i| i.reliable.as_mut()) {
             rel.acked = true;
         }
         c.timers.clear(CallTimer::ProvisionalResend);
@@ -129,10 +139,14 @@ impl UserAgent {
                 continue;
             }
             let c = &self.calls[idx];
-            let (Some(rel), Some(key)) = (c.reliable.clone(), c.server_tx.clone()) else {
+            let Some((Some(rel), key)) = c
+                .phase
+                .incoming()
+                .map(|i| (i.reliable.clone(), i.server_tx.clone()))
+            else {
                 continue;
             };
-            if rel.acked || c.state != CallState::Incoming {
+            if rel.acked {
                 continue;
             }
             if rel.give_up <= now {
@@ -142,7 +156,7 @@ impl UserAgent {
             let _ = self.layer.send_response(now, &key, &rel.response);
             let c = &mut self.calls[idx];
             let interval = rel.interval * 2;
-            if let Some(r) = c.reliable.as_mut() {
+            if let Some(r) = c.phase.incoming_mut().and_then(|i| i.reliable.as_mut()) {
                 r.interval = interval;
             }
             c.timers.set(

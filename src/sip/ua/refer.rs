@@ -11,7 +11,6 @@ use super::{UaEvent, UserAgent};
 use crate::model::{CallState, TransferRole, TransferState, TransferStep};
 use crate::sip::builder::response_to;
 use crate::sip::call::SessionId;
-use crate::sip::call_timers::CallTimer;
 use crate::sip::headers::CSeq;
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::refer::{
@@ -47,7 +46,7 @@ impl UserAgent {
             return Err(CallError::TransferOff);
         }
         let idx = self.line_index(line)?;
-        if self.calls[idx].state != CallState::Connected {
+        if self.calls[idx].state() != CallState::Connected {
             return Err(CallError::NotConnected(line));
         }
         if self.calls[idx].transfer.is_some() {
@@ -96,7 +95,7 @@ impl UserAgent {
         let others: Vec<_> = self
             .calls
             .iter()
-            .filter(|c| c.line != line && c.state == CallState::Connected)
+            .filter(|c| c.line != line && c.state() == CallState::Connected)
             .collect();
         let [other] = others.as_slice() else {
             return Err(CallError::NoOtherCall(line, others.len()));
@@ -127,10 +126,7 @@ impl UserAgent {
                 target,
                 not_before,
                 holds,
-            }) if *not_before <= now
-                && !c.reinvite_pending
-                && !c.timers.is_set(CallTimer::GlareRetry) =>
-            {
+            }) if *not_before <= now && !c.phase.reinvite_open() => {
                 // Resumed on failure only when the hold was ours and took effect.
                 let held = *holds && c.local_hold;
                 let target = target.clone();
@@ -212,7 +208,8 @@ impl UserAgent {
             // fails.
             401 | 407 if !authed => {
                 let uri = self.calls[idx].dialog.remote_target.clone();
-                match self.answer_challenge(resp, "REFER", &uri, b"") {
+                let mut auth = crate::sip::client_auth::ClientAuth::default();
+                match self.answer_challenge(&mut auth, resp, ("REFER", &uri, b"")) {
                     Ok(auth) => self.send_refer(now, idx, target, held, Some(auth)),
                     Err(why) => {
                         self.refer_failed(now, idx, &format!("{code} {} ({why})", resp.reason()))
@@ -246,7 +243,7 @@ impl UserAgent {
             TransferOut::Holding { holds, .. } => holds && self.calls[idx].local_hold,
             TransferOut::Referring { held, .. } | TransferOut::Accepted { held, .. } => held,
         };
-        if held && self.calls[idx].state == CallState::Connected {
+        if held && self.calls[idx].state() == CallState::Connected {
             let line = self.calls[idx].line;
             let _ = self.hold(now, line, false);
         }
@@ -367,7 +364,7 @@ impl UserAgent {
     /// A REFER in the dialog of call `idx`: the far end asks us to call someone. Answered with
     /// 202 and followed (the driver places the call on [`UaEvent::Referred`]).
     pub(super) fn incoming_refer(&mut self, idx: usize, req: &SipMessage) -> SipMessage {
-        if self.calls[idx].state != CallState::Connected {
+        if self.calls[idx].state() != CallState::Connected {
             return response_to(
                 req,
                 403,
@@ -469,7 +466,7 @@ impl UserAgent {
         let Some(to) = c.referred_by else {
             return;
         };
-        let (code, reason) = match c.state {
+        let (code, reason) = match c.state() {
             CallState::Ringing => (180, "Ringing".to_string()),
             CallState::Connected => (200, "OK".to_string()),
             CallState::Terminated => match leading_code(&c.end_reason) {
@@ -551,7 +548,7 @@ impl UserAgent {
     /// A NOTIFY of call `idx` was answered (or timed out): a call that was transferred away
     /// is hung up now, unless the transferor has done so already.
     pub(super) fn notify_done(&mut self, now: Instant, idx: usize) {
-        if self.calls[idx].transferred_away && self.calls[idx].state == CallState::Connected {
+        if self.calls[idx].transferred_away && self.calls[idx].state() == CallState::Connected {
             let line = self.calls[idx].line;
             let _ = self.hangup_because(now, line, "transferred");
         }

@@ -12,6 +12,7 @@ use crate::sip::rel100;
 use crate::sip::session_expires::{
     MIN_SE, SessionExpires, SessionTimer, UasTimer, after_422, uac_timer, uas_timer,
 };
+use crate::sip::session_state::{Modify, SessionState};
 use std::time::Instant;
 
 /// How many 422 answers one call retries after before giving up.
@@ -32,7 +33,10 @@ impl UserAgent {
     /// Adds the session-timer headers our initial INVITE carries: `Session-Expires` and `Min-SE`
     /// when `sessiontimer` asks for one (or a 422 raised it).
     pub(super) fn add_session_expires_request(&self, idx: usize, req: &mut SipMessage) {
-        if let Some(interval) = self.calls[idx].session_expires_asked {
+        let Some(outgoing) = self.calls[idx].phase.outgoing() else {
+            return;
+        };
+        if let Some(interval) = outgoing.session_expires_asked {
             req.headers.push(
                 "Session-Expires",
                 SessionExpires {
@@ -42,7 +46,7 @@ impl UserAgent {
                 .value(),
             );
             // After a 422 the Min-SE is what the far end asked for (§7.4), which is the interval.
-            let min_se = if self.calls[idx].retries_422 > 0 {
+            let min_se = if outgoing.retries_422 > 0 {
                 interval
             } else {
                 MIN_SE
@@ -54,17 +58,19 @@ impl UserAgent {
     /// A 422 to our INVITE: retry with the interval the far end wants, a couple of times.
     /// Gives false when the call cannot be retried (it is then ended by the caller).
     pub(super) fn retry_after_422(&mut self, now: Instant, idx: usize, resp: &SipMessage) -> bool {
-        let c = &self.calls[idx];
-        if c.retries_422 >= MAX_422_RETRIES || c.state == CallState::Terminating {
+        let c = &mut self.calls[idx];
+        let SessionState::Calling(outgoing) = &mut c.phase else {
+            return false;
+        };
+        if outgoing.retries_422 >= MAX_422_RETRIES {
             return false;
         }
-        let asked = c.session_expires_asked.unwrap_or(MIN_SE);
+        let asked = outgoing.session_expires_asked.unwrap_or(MIN_SE);
         let Some(interval) = after_422(resp, asked) else {
             return false;
         };
-        let c = &mut self.calls[idx];
-        c.retries_422 += 1;
-        c.session_expires_asked = Some(interval);
+        outgoing.retries_422 += 1;
+        outgoing.session_expires_asked = Some(interval);
         c.dialog.local_cseq += 1;
         self.send_invite(now, idx, None);
         true
@@ -156,14 +162,15 @@ impl UserAgent {
             };
             let c = &mut self.calls[idx];
             if c.timers.take_due(CallTimer::SessionExpiry, now) {
-                if c.state == CallState::Connected {
+                if c.state() == CallState::Connected {
                     c.end_reason = "session expired (the far end stopped refreshing it)".into();
                     c.ended_by_us = true;
                     self.send_bye(now, idx);
                 }
                 continue;
             }
-            if c.timers.take_due(CallTimer::SessionRefresh, now) && c.state == CallState::Connected
+            if c.timers.take_due(CallTimer::SessionRefresh, now)
+                && c.state() == CallState::Connected
             {
                 self.refresh_session(now, idx);
             }
@@ -175,7 +182,7 @@ impl UserAgent {
     /// ours is out, that one carries the refresh.
     fn refresh_session(&mut self, now: Instant, idx: usize) {
         let c = &mut self.calls[idx];
-        if c.reinvite_pending {
+        if c.phase.reinvite_open() || matches!(c.phase.modify(), Some(Modify::Updating)) {
             return;
         }
         // Until the answer restarts it, the timer keeps the session alive by the old interval
@@ -187,11 +194,23 @@ impl UserAgent {
         if c.peer_allows_update {
             let mut req = c.dialog.request(Method::Update);
             self.add_session_expires_refresh(idx, &mut req);
-            let sent = self.send_session_request(now, idx, req, SessionTx::Update);
-            self.calls[idx].refresh_pending = sent;
+            if self.send_session_request(now, idx, req, SessionTx::Update)
+                && let Some(m) = self.calls[idx].phase.modify_mut()
+            {
+                *m = Modify::Updating;
+            }
         } else {
-            self.calls[idx].refresh_pending = true;
-            self.send_reinvite(now, idx);
+            self.send_reinvite(now, idx, true);
+        }
+    }
+
+    /// Our refreshing UPDATE is over (answered or timed out); a re-INVITE sent meanwhile
+    /// stays open.
+    pub(super) fn update_done(&mut self, idx: usize) {
+        if let Some(m) = self.calls[idx].phase.modify_mut()
+            && matches!(m, Modify::Updating)
+        {
+            *m = Modify::Idle;
         }
     }
 
@@ -201,7 +220,7 @@ impl UserAgent {
         if code < 200 {
             return;
         }
-        self.calls[idx].refresh_pending = false;
+        self.update_done(idx);
         match code {
             200..=299 => self.session_timer_uac(now, idx, resp),
             // The far end has lost the call (RFC 4028 §10: a refresh that gets 408 or 481 ends
