@@ -16,7 +16,7 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
 /// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
-/// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -103,6 +103,21 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 .ok_or("unpark: the orbit (slot) number is needed")?
                 .to_string(),
         },
+        // The reference's order: line (any number, -1 for none: a message needs no call),
+        // peer, then the text, which may hold commas.
+        "sendchat" => {
+            arg.filter(|a| a.is_empty() || a.parse::<i64>().is_ok())
+                .ok_or("sendchat: SendChat,LINE,PEER,TEXT (LINE -1 when not about a call)")?;
+            let (peer, text) = rest
+                .and_then(|r| r.split_once(','))
+                .map(|(p, t)| (p.trim(), t.trim()))
+                .filter(|(p, t)| !p.is_empty() && !t.is_empty())
+                .ok_or("sendchat: a peer and a text are needed (SendChat,-1,1002,hello)")?;
+            Command::SendChat {
+                peer: peer.to_string(),
+                text: text.to_string(),
+            }
+        }
         "pickup" => Command::Pickup {
             extension: arg.unwrap_or("").to_string(),
         },
@@ -235,6 +250,21 @@ mod tests {
             })
         );
         assert!(parse_line("Unpark").is_err());
+        assert_eq!(
+            parse_line("SendChat,-1,1002,hello, are you free?"),
+            Ok(Command::SendChat {
+                peer: "1002".into(),
+                text: "hello, are you free?".into()
+            })
+        );
+        for bad in [
+            "SendChat",
+            "SendChat,-1,1002",
+            "SendChat,-1,,hi",
+            "SendChat,bob,1002,hi",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             parse_line("Pickup"),
             Ok(Command::Pickup {

@@ -289,6 +289,26 @@ impl Notifier {
                 result: Reply::Failed { message, .. },
                 ..
             } => out.push(format!("ERROR,{}", field(message))),
+            // The reference's `CHAT,line,peername,text`: the text is the last field, so its
+            // commas stay; line breaks would start a forged line and become spaces.
+            Event::ChatReceived {
+                line, from, text, ..
+            } => out.push(format!(
+                "CHAT,{},{},{}",
+                line.map_or(-1, i64::from),
+                field(from),
+                text.replace(['\r', '\n'], " ")
+            )),
+            Event::ChatDelivery {
+                to,
+                delivered: true,
+                ..
+            } => out.push(format!("EVENT,Chat to {} delivered", field(to))),
+            Event::ChatDelivery { to, reason, .. } => out.push(format!(
+                "WARNING,Chat to {} failed: {}",
+                field(to),
+                field(reason)
+            )),
             Event::Reply { .. } | Event::Stopped => {}
         }
         out

@@ -82,6 +82,12 @@ impl Engine {
                 .ua
                 .forward(now, line, &target)
                 .map_or_else(|e| call_error(&e), |()| Reply::Done),
+            Command::SendChat { peer, text } => {
+                self.ua.send_message(now, id.0, &peer, &text).map_or_else(
+                    |e| failed(NoticeKind::Chat, e.to_string()),
+                    |()| Reply::Done,
+                )
+            }
             Command::SetLine { line } => done_or(self.phone.set_line(line)),
             Command::Mute {
                 line,

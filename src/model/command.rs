@@ -113,6 +113,10 @@ pub enum Command {
     /// Answer a call ringing elsewhere: at `extension` (`directedpickupcode` + extension),
     /// or anywhere in our pickup group when it is empty (`pickupcode`).
     Pickup { extension: String },
+    /// Send `text` to `peer` (a number, a user or a SIP address) as an instant message
+    /// (API_SendChat; SIP MESSAGE). How it went comes back in a `chat_delivery` event with
+    /// this request's id.
+    SendChat { peer: String, text: String },
     /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
     /// removing one entry): the `blacklist` parameter, kept across restarts. Answered by a
     /// `parameter` event with the whole list, also when nothing changed.
@@ -206,6 +210,7 @@ impl Command {
             Command::Park { .. } => "Park",
             Command::Unpark { .. } => "Unpark",
             Command::Pickup { .. } => "Pickup",
+            Command::SendChat { .. } => "SendChat",
             Command::Blacklist { change } => match change {
                 BlacklistChange::Get => "GetBlacklist",
                 BlacklistChange::Set { .. } => "SetBlacklist",

@@ -205,6 +205,8 @@ pub enum NoticeKind {
     Input,
     /// The engine itself (start-up, a single-instance hand-over).
     Engine,
+    /// An instant message could not be sent.
+    Chat,
 }
 
 /// Why a call was passed on to us before it rang here (from the diverting party's
@@ -365,6 +367,23 @@ pub enum Event {
         line: u32,
         from: String,
         reason: DiversionReason,
+    },
+    /// An instant message came from `from` (user part or number; `display` its name). `line`
+    /// is that of a call with the same peer, when there is one.
+    ChatReceived {
+        line: Option<u32>,
+        from: String,
+        display: String,
+        text: String,
+    },
+    /// How the message sent for `request` to `to` went: delivered (the far end or its server
+    /// took it) or failed, with the final response (`code` none when nothing answered).
+    ChatDelivery {
+        request: RequestId,
+        to: String,
+        delivered: bool,
+        code: Option<u16>,
+        reason: String,
     },
     /// Mute changed on a line.
     Mute {

@@ -38,6 +38,10 @@ pub fn command_examples() -> Vec<Request> {
         Command::Pickup {
             extension: "1005".into(),
         },
+        Command::SendChat {
+            peer: "1002".into(),
+            text: "Can you take the next call?".into(),
+        },
         Command::Blacklist {
             change: BlacklistChange::Add {
                 number: "1005".into(),
@@ -131,6 +135,19 @@ pub fn event_examples() -> Vec<Event> {
             line: 2,
             from: "1005".into(),
             reason: DiversionReason::Busy,
+        },
+        Event::ChatReceived {
+            line: None,
+            from: "1002".into(),
+            display: "Bob".into(),
+            text: "Sure, send it over.".into(),
+        },
+        Event::ChatDelivery {
+            request: RequestId(16),
+            to: "1002".into(),
+            delivered: true,
+            code: Some(200),
+            reason: "200 OK".into(),
         },
         Event::Hold {
             line: 1,
@@ -246,9 +263,10 @@ mod tests {
             Command::Park { .. } => 18,
             Command::Unpark { .. } => 19,
             Command::Pickup { .. } => 20,
+            Command::SendChat { .. } => 21,
         }
     }
-    const COMMANDS: usize = 21;
+    const COMMANDS: usize = 22;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -275,9 +293,11 @@ mod tests {
             Event::Stopped => 20,
             Event::Transfer { .. } => 21,
             Event::CallDiverted { .. } => 22,
+            Event::ChatReceived { .. } => 23,
+            Event::ChatDelivery { .. } => 24,
         }
     }
-    const EVENTS: usize = 23;
+    const EVENTS: usize = 25;
 
     #[test]
     fn every_command_round_trips_through_json() {

@@ -324,7 +324,10 @@ impl PhoneState {
                 self.lines.clear();
                 self.current_line = None;
             }
+            // Conversations are kept by the store, not in the snapshot the faces draw.
             Event::CapabilityResponse { .. }
+            | Event::ChatReceived { .. }
+            | Event::ChatDelivery { .. }
             | Event::PublicAddress { .. }
             | Event::DtmfReceived { .. }
             | Event::DevicesSwitched { .. }

@@ -137,6 +137,30 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             kind: NoticeKind::Call,
             text: format!("Call from {peer} answered {code}: {why}"),
         },
+        UaEvent::MessageReceived {
+            line,
+            from,
+            display,
+            text,
+        } => Event::ChatReceived {
+            line: *line,
+            from: from.clone(),
+            display: display.clone(),
+            text: text.clone(),
+        },
+        UaEvent::MessageDelivery {
+            tag,
+            to,
+            delivered,
+            code,
+            reason,
+        } => Event::ChatDelivery {
+            request: crate::model::RequestId(*tag),
+            to: to.clone(),
+            delivered: *delivered,
+            code: (*code > 0).then_some(*code),
+            reason: reason.clone(),
+        },
         UaEvent::Call { .. }
         | UaEvent::Referred { .. }
         | UaEvent::Replacing { .. }

@@ -8,6 +8,7 @@
 mod audio_compare;
 mod audio_tools;
 mod calls;
+mod chat;
 mod codecs;
 mod config;
 mod early_media;

@@ -129,7 +129,7 @@ fn cases() -> Vec<Case> {
         ),
         (
             "known but not allowed method",
-            |m| m.replace("OPTIONS", "MESSAGE").into_bytes(),
+            |m| m.replace("OPTIONS", "PUBLISH").into_bytes(),
             Some(405),
         ),
         (

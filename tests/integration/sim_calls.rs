@@ -41,6 +41,7 @@ fn ua_with(
 mod forward;
 mod hold;
 mod offer_answer;
+mod pager;
 mod prack;
 mod session_timer;
 mod transfer;

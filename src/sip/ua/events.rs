@@ -33,6 +33,21 @@ pub enum UaCommand {
 /// What the UA core reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UaEvent {
+    /// A text message (MESSAGE) came: `line` is that of a call with the same peer, if any.
+    MessageReceived {
+        line: Option<u32>,
+        from: String,
+        display: String,
+        text: String,
+    },
+    /// How our message `tag` to `to` went: its final response (`code` 0 when none came).
+    MessageDelivery {
+        tag: u64,
+        to: String,
+        delivered: bool,
+        code: u16,
+        reason: String,
+    },
     Registering,
     Registered {
         expires: u32,

@@ -25,6 +25,7 @@ mod midcall;
 mod modify;
 mod nat;
 mod owners;
+mod pager;
 mod prack;
 mod reconfigure;
 mod refer;
@@ -68,6 +69,7 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Refer,
     Method::Notify,
     Method::Prack,
+    Method::Message,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -245,6 +247,10 @@ pub struct UserAgent {
     transmits: VecDeque<Transmit>,
     events: VecDeque<UaEvent>,
     calls: Vec<Call>,
+    /// Our MESSAGEs waiting for their final response, by the id their transaction is owned as.
+    pagers: std::collections::HashMap<u64, pager::OutgoingMessage>,
+    /// The last pager id handed out.
+    next_pager: u64,
     /// What was dialled last, for redial (an empty number).
     last_dialed: Option<String>,
     /// The account changed while registered: the old binding is being removed, then the new
@@ -292,6 +298,8 @@ impl UserAgent {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             calls: Vec::new(),
+            pagers: Default::default(),
+            next_pager: 0,
             last_dialed: None,
             account_pending: false,
         }
@@ -628,6 +636,10 @@ impl UserAgent {
                             r.on_response(now, &response);
                         }
                     }
+                    Some(Usage::Pager(id)) if is_final => {
+                        self.owners.release(&key);
+                        self.pager_response(now, id, &response);
+                    }
                     Some(Usage::Capability) if is_final => {
                         self.owners.release(&key);
                         self.events.push_back(UaEvent::CapabilityResponse {
@@ -679,6 +691,7 @@ impl UserAgent {
                 reason: reason.into(),
                 allow: None,
             }),
+            Some(Usage::Pager(id)) => self.pager_failed(id, &format!("{code} {reason}")),
             Some(Usage::Session(..)) | None => {}
         }
     }

@@ -19,6 +19,8 @@ pub(super) enum Usage {
     Capability,
     /// A request of one INVITE session.
     Session(SessionId, SessionTx),
+    /// One of our MESSAGEs (pager mode, RFC 3428), by its own id.
+    Pager(u64),
 }
 
 /// The requests a session sends on client transactions of their own.

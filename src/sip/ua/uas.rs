@@ -89,6 +89,7 @@ impl UserAgent {
                         None => return,
                     }
                 }
+                Some(Method::Message) => self.incoming_message(req, &tag),
                 _ => response_to(req, 405, None, Some(&tag)),
             }
         };
