@@ -46,7 +46,11 @@ fn a_message_reaches_baresip_through_kamailio_and_one_to_nobody_fails() {
     assert_eq!(failed, "WARNING,Chat to 1099 failed: 404 Not Found");
     // A message without text is refused before anything is sent.
     sp.send_line("SendChat,-1,1002,   ");
-    sp.wait_for(T, |l| l.starts_with("WARNING,") || l.starts_with("ERROR,"));
+    let refused = sp.wait_for(T, |l| l.starts_with("WARNING,") || l.starts_with("ERROR,"));
+    assert!(
+        refused.contains("a peer and a text are needed"),
+        "{refused}"
+    );
 }
 
 #[test]
