@@ -4,6 +4,16 @@
 use crate::sip::headers::NameAddr;
 use crate::sip::message::SipMessage;
 
+/// The body's media type without parameters, lower case (`text/plain;charset=UTF-8` gives
+/// `text/plain`); empty without a Content-Type.
+pub(super) fn media_type(msg: &SipMessage) -> String {
+    msg.headers
+        .get("Content-Type")
+        .and_then(|t| t.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` gives `sip:bob@host`).
 pub(super) fn bare_uri(addr: &str) -> String {
     match (addr.find('<'), addr.find('>')) {

@@ -4,6 +4,7 @@
 //! `dial.rs`, responses and tear-down in `calls.rs`.
 
 use super::calls::CallError;
+use super::fields::media_type;
 use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent};
 use crate::media::dtmf::event_code;
@@ -53,17 +54,7 @@ impl UserAgent {
 
     /// INFO in a dialog: DTMF as `application/dtmf-relay` (`Signal=5`) or `application/dtmf`.
     pub(super) fn incoming_info(&mut self, idx: usize, req: &SipMessage) -> SipMessage {
-        let ctype = req
-            .headers
-            .get("Content-Type")
-            .map(|t| {
-                t.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let ctype = media_type(req);
         let body = String::from_utf8_lossy(&req.body);
         let digit = match ctype.as_str() {
             "application/dtmf-relay" => body

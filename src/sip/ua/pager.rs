@@ -5,7 +5,7 @@
 //! sender. "Is typing" notices (RFC 3994) are accepted and not shown.
 
 use super::calls::CallError;
-use super::fields::peer_of;
+use super::fields::{media_type, peer_of};
 use super::owners::Usage;
 use super::{UaEvent, UserAgent, random_token};
 use crate::sip::builder::response_to;
@@ -177,17 +177,7 @@ impl UserAgent {
         if self.cfg.incoming.blocks(&peer) {
             return response_to(req, 603, None, Some(tag));
         }
-        let ctype = req
-            .headers
-            .get("Content-Type")
-            .map(|t| {
-                t.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let ctype = media_type(req);
         match ctype.as_str() {
             "text/plain" => {}
             // Someone is typing (RFC 3994): nothing to show yet.
