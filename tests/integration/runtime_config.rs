@@ -5,7 +5,7 @@
 //! `x-mparamp` headers in its REGISTER replies.
 
 use crate::config::{folders, run, shown};
-use crate::peers::{Kamailio, KamailioOptions, Softphone, free_port};
+use crate::peers::{Kamailio, KamailioOptions, Softphone};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
@@ -47,7 +47,7 @@ fn runtime_changes_apply_persist_and_survive_a_restart() {
     sp.send_line("SaveParameter,maxlines,1");
     sp.wait_line(T, "EVENT,parameter maxlines=1 (runtime)");
     // A far end that never answers keeps line 1 busy.
-    let silent = format!("Call,sip:1002@127.0.0.1:{}", free_port());
+    let (_far_end, silent) = silent_far_end();
     sp.send_line(&silent);
     sp.send_line(&silent);
     sp.wait_line(T, "ERROR,all 1 lines are busy");
@@ -135,11 +135,12 @@ fn the_server_pushes_parameters_in_register_replies() {
         "WARNING,maxlines keeps the value set by the server (it wins over the runtime)",
     );
     // And it applies: two lines.
-    let silent = format!("Call,sip:1002@127.0.0.1:{}", free_port());
+    let (far_end, silent) = silent_far_end();
     for _ in 0..3 {
         sp.send_line(&silent);
     }
     sp.wait_line(T, "ERROR,all 2 lines are busy");
+    assert!(heard_invite(&far_end), "the proxy relayed no INVITE to the far end");
     sp.send_line("Exit");
     // Settings are written off the engine's loop; an orderly exit has them on disk first.
     sp.wait_line(T, "EVENT,Unregistered");
@@ -278,4 +279,23 @@ fn a_speaker_changed_mid_call_takes_over_at_once() {
     assert!((2.0..6.0).contains(&la), "first file {la:.2} s");
     assert!(a > 0.5, "the first speaker got {a:.2} s of speech");
     assert!(b > 1.5, "the second speaker got {b:.2} s of speech");
+}
+
+/// A far end that takes every request and never answers: the proxy relays the INVITE to it and
+/// the call rings on (a closed port could instead fail at once on an ICMP error, or the proxy could
+/// answer 404 for a user it does not know, and the line would be free again before the test looks).
+fn silent_far_end() -> (std::net::UdpSocket, String) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the silent far end");
+    let port = socket.local_addr().expect("its address").port();
+    (socket, format!("Call,sip:1002@127.0.0.1:{port}"))
+}
+
+/// Whether the silent far end was sent an INVITE (so the lines were busy with a ringing call, not
+/// with one the proxy refused).
+fn heard_invite(socket: &std::net::UdpSocket) -> bool {
+    let mut buf = [0u8; 4096];
+    socket.set_read_timeout(Some(T)).expect("read timeout");
+    socket
+        .recv(&mut buf)
+        .is_ok_and(|n| buf[..n].starts_with(b"INVITE "))
 }
