@@ -190,6 +190,34 @@ fn history_command(dirs: Option<&directories::ProjectDirs>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `softphone --chat PEER`: the latest messages with `PEER`, oldest first (`>` ours, `<`
+/// theirs).
+fn chat_command(dirs: Option<&directories::ProjectDirs>, peer: &str) -> ExitCode {
+    let Some(d) = dirs else {
+        eprintln!("softphone: no data folder (no home directory)");
+        return ExitCode::FAILURE;
+    };
+    let path = d.data_dir().join("softphone.db");
+    match softphone::store::Store::open(&path).and_then(|s| s.chat_with(peer, 200)) {
+        Ok(messages) if messages.is_empty() => println!("no messages with {peer}"),
+        Ok(messages) => {
+            for m in messages {
+                let arrow = if m.outgoing { '>' } else { '<' };
+                println!(
+                    "{} {arrow} {}",
+                    softphone::store::format_utc(m.at_ms),
+                    m.text
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("softphone: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// How headless mode writes events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -291,6 +319,15 @@ fn main() -> ExitCode {
     }
     if args.iter().any(|a| a == "--history") {
         return history_command(dirs.as_ref());
+    }
+    if let Some(i) = args.iter().position(|a| a == "--chat") {
+        return match args.get(i + 1) {
+            Some(peer) => chat_command(dirs.as_ref(), peer),
+            None => {
+                eprintln!("softphone: --chat needs the peer (softphone --chat 1002)");
+                ExitCode::from(2)
+            }
+        };
     }
     let headless = args.iter().any(|a| a == "--headless");
     let show_config = args.iter().any(|a| a == "--show-config");

@@ -47,6 +47,10 @@ fn ua() -> UserAgent {
         // Both extensions on, so that fuzzed PRACKs and session timers reach their code.
         use_100rel: true,
         check_target: Default::default(),
+        // Unsolicited message-summary NOTIFYs reach the MWI parser.
+        voicemail: softphone::sip::ua::VoicemailMode::Unsolicited,
+        presence_enabled: false,
+        presence_expires: 3600,
         session_timer: softphone::sip::session_expires::SessionTimerPrefs { interval: Some(90) },
     };
     UserAgent::new(cfg, 1)

@@ -13,10 +13,20 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
     }
 }
 
+/// The users after the verb of `Verb,user,user,...` (empty ones dropped).
+fn user_list(line: &str) -> Vec<String> {
+    line.split(',')
+        .skip(1)
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
 /// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
-/// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `CheckVoicemail`, `CheckPresence,1002,1003`,
+/// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -118,6 +128,27 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 text: text.to_string(),
             }
         }
+        "checkvoicemail" => Command::CheckVoicemail,
+        // `CheckPresence,1002,1003,...`: the whole list to watch (none: stop watching).
+        "checkpresence" => Command::CheckPresence {
+            users: user_list(line),
+        },
+        // `WatchBusyLamps,1005,1006`: the whole list of busy lamps (none: stop watching).
+        "watchbusylamps" => Command::WatchBusyLamps {
+            users: user_list(line),
+        },
+        "setpresencestatus" => Command::SetPresenceStatus {
+            status: arg
+                .and_then(crate::model::PresenceStatus::from_word)
+                .filter(|s| {
+                    !matches!(
+                        s,
+                        crate::model::PresenceStatus::Pending
+                            | crate::model::PresenceStatus::Unknown
+                    )
+                })
+                .ok_or("setpresencestatus: Online, Away, DND, Invisible or Offline")?,
+        },
         "pickup" => Command::Pickup {
             extension: arg.unwrap_or("").to_string(),
         },
@@ -262,6 +293,26 @@ mod tests {
             "SendChat,-1,1002",
             "SendChat,-1,,hi",
             "SendChat,bob,1002,hi",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_line("checkvoicemail"), Ok(Command::CheckVoicemail));
+        assert_eq!(
+            parse_line("CheckPresence,1002, 1003,,sip:x@pbx"),
+            Ok(Command::CheckPresence {
+                users: vec!["1002".into(), "1003".into(), "sip:x@pbx".into()]
+            })
+        );
+        assert_eq!(
+            parse_line("SetPresenceStatus,dnd"),
+            Ok(Command::SetPresenceStatus {
+                status: crate::model::PresenceStatus::Dnd
+            })
+        );
+        for bad in [
+            "SetPresenceStatus",
+            "SetPresenceStatus,pending",
+            "SetPresenceStatus,gone",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }

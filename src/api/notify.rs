@@ -309,6 +309,32 @@ impl Notifier {
                 field(to),
                 field(reason)
             )),
+            // The reference's `PRESENCE,status,username,displayname,email` (the last two are not
+            // in a presence document; empty).
+            Event::Presence { user, status, .. } => {
+                out.push(format!("PRESENCE,{},{},,", status.word(), field(user)))
+            }
+            // `BLF,user,idle|ringing|incall|unknown,pickup` (pickup 1: Pickup,user replaces the
+            // ringing call).
+            Event::BusyLamp {
+                user,
+                state,
+                pickup,
+            } => out.push(format!(
+                "BLF,{},{},{}",
+                field(user),
+                state.word(),
+                u8::from(*pickup)
+            )),
+            // `MWI,waiting,new,old,urgent new,urgent old`: the voicemail box (yes/no, counts).
+            Event::Voicemail(m) => out.push(format!(
+                "MWI,{},{},{},{},{}",
+                if m.waiting { "yes" } else { "no" },
+                m.new,
+                m.old,
+                m.urgent_new,
+                m.urgent_old
+            )),
             Event::Reply { .. } | Event::Stopped => {}
         }
         out

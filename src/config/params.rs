@@ -240,7 +240,8 @@ pub fn help_text() -> String {
          \x20      softphone --show-config [key=value ...]   (effective values and their source)\n\
          \x20      softphone --encrypt N VALUE   (an encrypted__N__ value: 1 xor, 3 xor+base64, 4 base64)\n\
          \x20      softphone --devices   (list the sound cards)\n\
-         \x20      softphone --history   (the latest calls)\n\n\
+         \x20      softphone --history   (the latest calls)\n\
+         \x20      softphone --chat PEER   (the messages with PEER, > ours, < theirs)\n\n\
          wpcfg.ini (key=value lines) is read beside the binary, then in the config folder;\n\
          the command line wins over it.\n\n\
          Parameters (key=value; DEF resets to the default, NULL empties):\n",

@@ -324,6 +324,28 @@ impl Engine {
                     m.stop().await;
                 }
             }
+            Action::StoreChat {
+                peer,
+                outgoing,
+                text,
+                at_ms,
+            } => {
+                let message = crate::store::ChatMessage {
+                    at_ms,
+                    peer,
+                    outgoing,
+                    text,
+                };
+                self.worker.run(move |state| {
+                    match state.store.as_ref().map(|s| s.add_chat(&message)) {
+                        Some(Err(e)) => Some(Done::Events(vec![Event::warning(
+                            NoticeKind::History,
+                            format!("the message was not added to the chat history: {e}"),
+                        )])),
+                        _ => None,
+                    }
+                });
+            }
             Action::StoreCdr(cdr) => {
                 // Reported once it is in the history, so that whoever sees the record can
                 // find it there (`softphone --history`, the window's list after a restart).

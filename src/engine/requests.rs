@@ -72,6 +72,30 @@ impl Engine {
                     Err(r) => r.into(),
                 }
             }
+            Command::CheckPresence { users } => match self.ua.watch_presence(now, &users) {
+                Ok(()) => Reply::Done,
+                Err(e) => failed(NoticeKind::Subscription, e),
+            },
+            Command::WatchBusyLamps { users } => match self.ua.watch_busy_lamps(now, &users) {
+                Ok(()) => Reply::Done,
+                Err(e) => failed(NoticeKind::Subscription, e),
+            },
+            Command::SetPresenceStatus { status } => {
+                self.ua.set_presence(now, status);
+                Reply::Done
+            }
+            Command::CheckVoicemail => match self.settings.text("voicemailnum").trim() {
+                "" => failed(
+                    NoticeKind::Call,
+                    "no voicemail number: set voicemailnum (or let the server push it)",
+                ),
+                number => return self.place(id, number.to_string()).await,
+            },
+            // A lamp that shows this extension's ringing call with its identifiers: replace
+            // exactly that call. Otherwise the PBX's feature code does it.
+            Command::Pickup { extension } if self.ua.lamp_pickup(&extension).is_some() => {
+                return self.pick_up_from_lamp(id, &extension).await;
+            }
             Command::Pickup { extension } => {
                 match FeatureCodes::from_settings(&self.settings).pickup_number(&extension) {
                     Ok(number) => return self.place(id, number).await,
@@ -205,6 +229,25 @@ impl Engine {
                 .map_err(|e| format!("{e:#}"));
             let _ = results.send(Done::CallTarget { id, number, result });
         });
+    }
+
+    /// Picks up the ringing call a busy lamp shows at `extension` (INVITE with Replaces to
+    /// the caller's side, through our server when there is one).
+    async fn pick_up_from_lamp(&mut self, id: RequestId, extension: &str) {
+        let Some(dialog) = self.ua.lamp_pickup(extension) else {
+            return self.call_failed(id, format!("no ringing call at {extension} to pick up"));
+        };
+        let (socket, port) = match self.calls.bind().await {
+            Ok(bound) => bound,
+            Err(e) => return self.call_failed(id, format!("pick up at {extension}: {e:#}")),
+        };
+        match self.ua.pickup_dialog(Instant::now(), &dialog, port, None) {
+            Ok(line) => {
+                self.calls.sockets.insert(line, socket);
+                self.reporter.reply(id, Reply::Line { line });
+            }
+            Err(e) => self.call_failed(id, e.to_string()),
+        }
     }
 
     /// Dials with the RTP sockets bound for the call.

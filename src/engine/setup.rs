@@ -264,6 +264,9 @@ pub(super) fn ua_config(
         ),
         use_100rel: settings.bool("use100rel"),
         check_target: crate::sip::dial_check::TargetCheck::from_param(settings.int("checktarget")),
+        voicemail: crate::sip::ua::VoicemailMode::from_param(settings.int("voicemail")),
+        presence_enabled: settings.bool("enablepresence"),
+        presence_expires: u32::try_from(settings.int("presenceexpiresec")).unwrap_or(3600),
         session_timer: crate::sip::session_expires::SessionTimerPrefs {
             interval: u32::try_from(settings.int("sessiontimer"))
                 .ok()

@@ -2,7 +2,7 @@
 //! engine answers each with one [`crate::model::Event::Reply`] carrying the same id, so a
 //! reply or an error is always tied to the command that caused it.
 
-use super::modes::MuteDirection;
+use super::modes::{MuteDirection, PresenceStatus};
 use super::secret::Secret;
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +117,16 @@ pub enum Command {
     /// (API_SendChat; SIP MESSAGE). How it went comes back in a `chat_delivery` event with
     /// this request's id.
     SendChat { peer: String, text: String },
+    /// Call the voicemail box (API_CheckVoicemail): dials `voicemailnum`.
+    CheckVoicemail,
+    /// Watch these users' presence (API_CheckPresence): the list replaces the one watched
+    /// before; an empty list stops watching. Each answer is a `presence` event.
+    CheckPresence { users: Vec<String> },
+    /// Watch these extensions' busy lamps (RFC 4235 dialog package); the list replaces the one
+    /// watched before. Each change is a `busy_lamp` event.
+    WatchBusyLamps { users: Vec<String> },
+    /// Set and publish our presence status (API_SetPresenceStatus).
+    SetPresenceStatus { status: PresenceStatus },
     /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
     /// removing one entry): the `blacklist` parameter, kept across restarts. Answered by a
     /// `parameter` event with the whole list, also when nothing changed.
@@ -211,6 +221,10 @@ impl Command {
             Command::Unpark { .. } => "Unpark",
             Command::Pickup { .. } => "Pickup",
             Command::SendChat { .. } => "SendChat",
+            Command::CheckVoicemail => "CheckVoicemail",
+            Command::CheckPresence { .. } => "CheckPresence",
+            Command::SetPresenceStatus { .. } => "SetPresenceStatus",
+            Command::WatchBusyLamps { .. } => "WatchBusyLamps",
             Command::Blacklist { change } => match change {
                 BlacklistChange::Get => "GetBlacklist",
                 BlacklistChange::Set { .. } => "SetBlacklist",

@@ -3,6 +3,7 @@
 
 use super::cdr::Cdr;
 use super::command::RequestId;
+use super::modes::{LampState, PresenceStatus};
 use serde::{Deserialize, Serialize};
 
 /// Where a parameter's value came from, lowest precedence first: a higher source always wins
@@ -207,6 +208,19 @@ pub enum NoticeKind {
     Engine,
     /// An instant message could not be sent.
     Chat,
+    /// A subscription (voicemail, presence) failed or was ended by the server.
+    Subscription,
+}
+
+/// Message waiting in a voicemail box: whether messages wait and how many voice messages
+/// are new and old (and of those, urgent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageWaiting {
+    pub waiting: bool,
+    pub new: u32,
+    pub old: u32,
+    pub urgent_new: u32,
+    pub urgent_old: u32,
 }
 
 /// Why a call was passed on to us before it rang here (from the diverting party's
@@ -423,6 +437,24 @@ pub enum Event {
         value: String,
         source: Source,
     },
+    /// A watched contact's presence: `user` as it was asked for in CheckPresence, its status
+    /// and the note it published (RPID/PIDF `<note>`).
+    Presence {
+        user: String,
+        status: PresenceStatus,
+        note: String,
+    },
+    /// A watched extension's busy lamp. `pickup`: its ringing call carries the identifiers a
+    /// directed pickup needs (Pickup with that extension replaces it; otherwise the feature code
+    /// is dialled).
+    BusyLamp {
+        user: String,
+        state: LampState,
+        pickup: bool,
+    },
+    /// What the voicemail box says (RFC 3842 message summary): from our subscription, a poll,
+    /// or a server that tells us unasked.
+    Voicemail(MessageWaiting),
     /// A call ended: its record for the history.
     Cdr(Cdr),
     /// Something to tell that has no event of its own.

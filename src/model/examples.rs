@@ -42,6 +42,16 @@ pub fn command_examples() -> Vec<Request> {
             peer: "1002".into(),
             text: "Can you take the next call?".into(),
         },
+        Command::CheckVoicemail,
+        Command::CheckPresence {
+            users: vec!["1002".into(), "1003".into()],
+        },
+        Command::SetPresenceStatus {
+            status: PresenceStatus::Away,
+        },
+        Command::WatchBusyLamps {
+            users: vec!["1005".into()],
+        },
         Command::Blacklist {
             change: BlacklistChange::Add {
                 number: "1005".into(),
@@ -149,6 +159,23 @@ pub fn event_examples() -> Vec<Event> {
             code: Some(200),
             reason: "200 OK".into(),
         },
+        Event::Presence {
+            user: "1002".into(),
+            status: PresenceStatus::Dnd,
+            note: "In a meeting till 3".into(),
+        },
+        Event::BusyLamp {
+            user: "1005".into(),
+            state: LampState::Ringing,
+            pickup: true,
+        },
+        Event::Voicemail(MessageWaiting {
+            waiting: true,
+            new: 2,
+            old: 8,
+            urgent_new: 1,
+            urgent_old: 0,
+        }),
         Event::Hold {
             line: 1,
             local: true,
@@ -264,9 +291,13 @@ mod tests {
             Command::Unpark { .. } => 19,
             Command::Pickup { .. } => 20,
             Command::SendChat { .. } => 21,
+            Command::CheckVoicemail => 22,
+            Command::CheckPresence { .. } => 23,
+            Command::SetPresenceStatus { .. } => 24,
+            Command::WatchBusyLamps { .. } => 25,
         }
     }
-    const COMMANDS: usize = 22;
+    const COMMANDS: usize = 26;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -295,9 +326,12 @@ mod tests {
             Event::CallDiverted { .. } => 22,
             Event::ChatReceived { .. } => 23,
             Event::ChatDelivery { .. } => 24,
+            Event::Voicemail(_) => 25,
+            Event::Presence { .. } => 26,
+            Event::BusyLamp { .. } => 27,
         }
     }
-    const EVENTS: usize = 25;
+    const EVENTS: usize = 28;
 
     #[test]
     fn every_command_round_trips_through_json() {

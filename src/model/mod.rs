@@ -22,9 +22,12 @@ pub use command::{
 };
 pub use event::{
     CallDirection, CallState, CurrentLineCause, DiversionReason, Event, MediaDirection, MediaStats,
-    NoticeKind, Registration, Reply, Severity, Source, TransferRole, TransferState, TransferStep,
+    MessageWaiting, NoticeKind, Registration, Reply, Severity, Source, TransferRole, TransferState,
+    TransferStep,
 };
 pub use examples::{command_examples, event_examples};
-pub use modes::{AutoMode, DefaultMute, DtmfMode, MuteDirection, Transport};
+pub use modes::{
+    AutoMode, DefaultMute, DtmfMode, LampState, MuteDirection, PresenceStatus, Transport,
+};
 pub use secret::Secret;
 pub use state::{Account, KeptNotice, LineMedia, LineStatus, PhoneState};

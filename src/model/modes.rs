@@ -198,3 +198,79 @@ mod tests {
         assert_eq!(DtmfMode::from_param(1).routes(true), (false, true));
     }
 }
+
+/// A presence status: ours as the user sets it, or a contact's as its presence server tells.
+/// The words are the reference's (`PRESENCE,status,...`); their colours: green Online, red
+/// DND, orange Away / Speaking / Pending, grey Offline / Unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Online,
+    Away,
+    /// Do not disturb (RPID `busy`); ours also turns calls away.
+    Dnd,
+    /// On the phone (RPID `on-the-phone`): published by itself during our calls.
+    Speaking,
+    /// Ours only: shown as offline to others while we stay registered.
+    Invisible,
+    Offline,
+    /// The contact has not said yes to our watching yet.
+    Pending,
+    /// No word yet, or a document we could not read.
+    Unknown,
+}
+
+impl PresenceStatus {
+    /// The reference's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            PresenceStatus::Online => "Online",
+            PresenceStatus::Away => "Away",
+            PresenceStatus::Dnd => "DND",
+            PresenceStatus::Speaking => "Speaking",
+            PresenceStatus::Invisible => "Invisible",
+            PresenceStatus::Offline => "Offline",
+            PresenceStatus::Pending => "Pending",
+            PresenceStatus::Unknown => "Unknown",
+        }
+    }
+
+    /// From a word the user typed (any case; `busy` and `donotdisturb` are DND too).
+    pub fn from_word(word: &str) -> Option<PresenceStatus> {
+        Some(match word.trim().to_ascii_lowercase().as_str() {
+            "online" | "available" => PresenceStatus::Online,
+            "away" => PresenceStatus::Away,
+            "dnd" | "busy" | "donotdisturb" | "do-not-disturb" => PresenceStatus::Dnd,
+            "speaking" | "onthephone" | "on-the-phone" => PresenceStatus::Speaking,
+            "invisible" => PresenceStatus::Invisible,
+            "offline" => PresenceStatus::Offline,
+            _ => return None,
+        })
+    }
+}
+
+/// A busy lamp: what a watched extension's phone is doing (RFC 4235 dialog package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LampState {
+    /// No call.
+    Idle,
+    /// A call rings there (it can be picked up).
+    Ringing,
+    /// In a call (or calling out).
+    InCall,
+    /// No word yet, or the server does not say.
+    Unknown,
+}
+
+impl LampState {
+    /// The word in `BLF` lines.
+    pub fn word(self) -> &'static str {
+        match self {
+            LampState::Idle => "idle",
+            LampState::Ringing => "ringing",
+            LampState::InCall => "incall",
+            LampState::Unknown => "unknown",
+        }
+    }
+}

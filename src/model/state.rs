@@ -4,9 +4,10 @@
 
 use super::cdr::Cdr;
 use super::event::{
-    CallDirection, CallState, Event, MediaDirection, MediaStats, Registration, Severity,
-    TransferStep,
+    CallDirection, CallState, Event, MediaDirection, MediaStats, MessageWaiting, Registration,
+    Severity, TransferStep,
 };
+use super::modes::{LampState, PresenceStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -137,6 +138,12 @@ pub struct PhoneState {
     pub input_level: Option<u8>,
     /// Warnings and errors, oldest first.
     pub notices: VecDeque<KeptNotice>,
+    /// The voicemail box, once the server told us.
+    pub voicemail: Option<MessageWaiting>,
+    /// The watched contacts' presence (status and note), by user as asked for.
+    pub presence: BTreeMap<String, (PresenceStatus, String)>,
+    /// The watched extensions' busy lamps, and whether the ringing call can be picked up.
+    pub lamps: BTreeMap<String, (LampState, bool)>,
     /// The SIP stack is up.
     pub started: bool,
     /// The engine has stopped.
@@ -325,6 +332,17 @@ impl PhoneState {
                 self.current_line = None;
             }
             // Conversations are kept by the store, not in the snapshot the faces draw.
+            Event::Voicemail(summary) => self.voicemail = Some(*summary),
+            Event::BusyLamp {
+                user,
+                state,
+                pickup,
+            } => {
+                self.lamps.insert(user.clone(), (*state, *pickup));
+            }
+            Event::Presence { user, status, note } => {
+                self.presence.insert(user.clone(), (*status, note.clone()));
+            }
             Event::CapabilityResponse { .. }
             | Event::ChatReceived { .. }
             | Event::ChatDelivery { .. }

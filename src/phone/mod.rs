@@ -68,6 +68,14 @@ pub enum Action {
     StopLevelMeter,
     /// Keep a finished call in the history (then report it).
     StoreCdr(crate::model::Cdr),
+    /// Keep a chat message in the conversation with `peer` (one that came in, or one of ours
+    /// that was delivered), at `at_ms` wall-clock milliseconds.
+    StoreChat {
+        peer: String,
+        outgoing: bool,
+        text: String,
+        at_ms: i64,
+    },
 }
 
 /// The call behaviour taken from the settings.
@@ -225,6 +233,23 @@ impl Phone {
                     Some(n) => self.media_negotiated(*line, n),
                     None => self.stop_media(*line),
                 }
+            }
+            UaEvent::MessageReceived { from, text, .. }
+            | UaEvent::MessageDelivery {
+                to: from,
+                text,
+                delivered: true,
+                ..
+            } => {
+                if let Some(e) = report::translate(ev) {
+                    self.report(e);
+                }
+                self.actions.push_back(Action::StoreChat {
+                    peer: from.clone(),
+                    outgoing: matches!(ev, UaEvent::MessageDelivery { .. }),
+                    text: text.clone(),
+                    at_ms: wall_ms,
+                });
             }
             UaEvent::Replacing { line } => {
                 self.replacing.insert(*line);

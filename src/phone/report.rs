@@ -154,6 +154,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             delivered,
             code,
             reason,
+            ..
         } => Event::ChatDelivery {
             request: crate::model::RequestId(*tag),
             to: to.clone(),
@@ -161,6 +162,72 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             code: (*code > 0).then_some(*code),
             reason: reason.clone(),
         },
+        UaEvent::MessageWaiting { summary } => Event::Voicemail(*summary),
+        UaEvent::Presence { user, status, note } => Event::Presence {
+            user: user.clone(),
+            status: *status,
+            note: note.clone(),
+        },
+        UaEvent::BusyLamp {
+            user,
+            state,
+            pickup,
+        } => Event::BusyLamp {
+            user: user.clone(),
+            state: *state,
+            pickup: *pickup,
+        },
+        UaEvent::PresencePublished { status } => Event::info(
+            NoticeKind::Subscription,
+            format!("Presence published: {}", status.word()),
+        ),
+        UaEvent::PublishFailed { reason, retry_in } => Event::warning(
+            NoticeKind::Subscription,
+            match retry_in {
+                Some(d) => format!(
+                    "Publishing our presence failed: {reason} (retry in {} s)",
+                    d.as_secs()
+                ),
+                None => format!("Publishing our presence failed: {reason}"),
+            },
+        ),
+        UaEvent::Subscription {
+            event,
+            target,
+            status,
+        } => {
+            use crate::sip::subscription::SubStatus;
+            let what = match event.as_str() {
+                "message-summary" => format!("the voicemail box {target}"),
+                _ => format!("{event} of {target}"),
+            };
+            match status {
+                SubStatus::Active => {
+                    Event::info(NoticeKind::Subscription, format!("Subscribed to {what}"))
+                }
+                SubStatus::Pending => Event::info(
+                    NoticeKind::Subscription,
+                    format!("Subscription to {what} waits for approval"),
+                ),
+                SubStatus::Failed {
+                    reason, retry_in, ..
+                } => Event::warning(
+                    NoticeKind::Subscription,
+                    match retry_in {
+                        Some(d) => format!(
+                            "Subscription to {what} failed: {reason} (retry in {} s)",
+                            d.as_secs()
+                        ),
+                        None => format!("Subscription to {what} failed: {reason}"),
+                    },
+                ),
+                SubStatus::Ended { reason } if reason.starts_with("unsubscribed") => return None,
+                SubStatus::Ended { reason } => Event::warning(
+                    NoticeKind::Subscription,
+                    format!("Subscription to {what} ended: {reason}"),
+                ),
+            }
+        }
         UaEvent::Call { .. }
         | UaEvent::Referred { .. }
         | UaEvent::Replacing { .. }

@@ -117,9 +117,34 @@ impl ClientAuth {
             .ok_or_else(|| AuthError::Challenge("the challenge cannot be answered".into()))
     }
 
-    /// The request succeeded (or a new attempt begins): a later challenge starts afresh.
+    /// The request `sent` again as its challenge `resp` asks: CSeq `cseq`, the old answer
+    /// replaced by the new one (a new transaction, RFC 3261 §22.2).
+    pub fn retry(
+        &mut self,
+        sent: &SipMessage,
+        resp: &SipMessage,
+        creds: &Credentials,
+        cseq: u32,
+        cnonce: &str,
+    ) -> Result<SipMessage, AuthError> {
+        let method = sent.method().map(|m| m.to_string()).unwrap_or_default();
+        let uri = sent.request_uri().unwrap_or_default().to_string();
+        let (name, value) = self.answer(resp, creds, (&method, &uri, &sent.body), cnonce)?;
+        let mut again = sent.clone();
+        for h in ["CSeq", "Authorization", "Proxy-Authorization"] {
+            again.headers.remove(h);
+        }
+        again.headers.push("CSeq", format!("{cseq} {method}"));
+        again.headers.push(name, value);
+        Ok(again)
+    }
+
+    /// The request succeeded (or a new attempt begins): a later challenge starts afresh. The
+    /// nonce our answer used is spent too: the next request, sent without credentials, may be
+    /// challenged with the same nonce, and that is not a refusal of them.
     pub fn start_afresh(&mut self) {
         self.fresh_challenges = 0;
+        self.answered_nonce = None;
     }
 }
 
@@ -174,6 +199,22 @@ From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n
             .authorize(&creds(), "INVITE", "sip:b", b"", "c2")
             .expect("reused");
         assert!(again.contains("nc=00000002"), "{again}");
+    }
+
+    #[test]
+    fn after_a_success_the_same_nonce_is_a_new_challenge_not_a_refusal() {
+        let mut auth = ClientAuth::default();
+        let c = challenge(407, "n1", false);
+        assert!(
+            auth.answer(&c, &creds(), ("PUBLISH", "sip:b", b""), "c")
+                .is_ok()
+        );
+        auth.start_afresh();
+        // The next PUBLISH went without credentials and meets the same nonce.
+        assert!(
+            auth.answer(&c, &creds(), ("PUBLISH", "sip:b", b""), "c")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The dialog event package's body (RFC 4235 `application/dialog-info+xml`): which dialogs a
 //! watched colleague has, and which of them are ringing calls we could pick up. The busy-lamp
-//! subscription that brings these bodies is part of the presence work; a pickup from it goes
-//! through [`PickupDialog`] and `UserAgent::pickup_dialog`.
+//! subscriptions that bring these bodies are the UA's (`ua/busy_lamp.rs`); a pickup from a lamp
+//! goes through [`PickupDialog`] and `UserAgent::pickup_dialog`.
 //!
 //! The body is untrusted: anything that does not parse gives no dialogs, never a panic, and
 //! only dialogs with a Call-ID and both tags can be picked up.
 
 use quick_xml::Reader;
 use quick_xml::events::Event;
+
+/// The package name in Event headers.
+pub const EVENT: &str = "dialog";
+/// The body type.
+pub const CONTENT_TYPE: &str = "application/dialog-info+xml";
 
 /// One `<dialog>` of a dialog-info document, from the watched party's side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! second one; sipp sends us text (shown as a `CHAT` line, a forged line inside it defused),
 //! an "is typing" notice (not shown) and a body we cannot show (415).
 
+use crate::config::{folders, run};
 use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
 use crate::sipp::Sipp;
 use std::time::{Duration, Instant};
@@ -27,7 +28,12 @@ fn a_message_reaches_baresip_through_kamailio_and_one_to_nobody_fails() {
     let work = tempfile::tempdir().expect("tempdir");
     let (_, padded) = speech(work.path(), "theirs", "One two three.", 2);
     let bs = Baresip::start(&kam, "1002", &padded, "PCMU");
-    let mut sp = Softphone::user_1001(&kam, &[]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let server = format!("serveraddress={}", kam.addr());
+    let mut sp = Softphone::start_env(
+        &[&server, "username=1001", "password=pw1001"],
+        &folders(home.path()),
+    );
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     assert!(
         wait_until(T, || !kam.bindings("1002").is_empty()),
@@ -51,11 +57,22 @@ fn a_message_reaches_baresip_through_kamailio_and_one_to_nobody_fails() {
         refused.contains("a peer and a text are needed"),
         "{refused}"
     );
+    // The delivered message is in the conversation with 1002; the failed one is not kept.
+    sp.send_line("Exit");
+    let _ = sp.terminate(T);
+    let (out, err) = run(home.path(), &["--chat", "1002"]);
+    let kept: Vec<&str> = out.lines().collect();
+    assert_eq!(kept.len(), 1, "{out}{err}");
+    assert!(kept[0].ends_with(&format!(" > {text}")), "{out}");
+    let (out, _) = run(home.path(), &["--chat", "1099"]);
+    assert_eq!(out.trim(), "no messages with 1099");
 }
 
 #[test]
 fn messages_from_sipp_are_shown_typing_is_not_and_a_binary_body_gets_415() {
-    let mut sp = Softphone::start(&[]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = folders(home.path());
+    let mut sp = Softphone::start_env(&[], &env);
     let mut sipp = Sipp::uac("uac_message.xml", sp.port, "1001");
     let chat = sp.wait_for(T, |l| l.starts_with("CHAT,"));
     // The line break became a space: the far end cannot start a notification line of its own.
@@ -67,6 +84,20 @@ fn messages_from_sipp_are_shown_typing_is_not_and_a_binary_body_gets_415() {
         "{:?}",
         sp.seen
     );
+    // The text is in the conversation with sipp (the store is written off the engine's loop:
+    // an orderly exit has it on disk).
+    sp.send_line("Exit");
+    let _ = sp.terminate(T);
+    let (out, err) = run(home.path(), &["--chat", "sipp"]);
+    let kept: Vec<&str> = out.lines().collect();
+    assert_eq!(kept.len(), 1, "{out}{err}");
+    assert!(
+        kept[0].ends_with(" < hello, from sipp CHAT,1,forged line"),
+        "{out}"
+    );
+    // Negative control: nobody else wrote.
+    let (out, _) = run(home.path(), &["--chat", "1099"]);
+    assert_eq!(out.trim(), "no messages with 1099");
 }
 
 #[test]

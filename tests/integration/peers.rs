@@ -51,6 +51,8 @@ pub struct KamailioOptions {
     pub algorithm: &'static str,
     /// Header lines (CRLF-terminated) added to every REGISTER reply, e.g. `x-mparam: ...`.
     pub register_reply_headers: &'static str,
+    /// Be a presence server too (presence, presence_mwi: SUBSCRIBE and PUBLISH handled here).
+    pub presence: bool,
 }
 
 impl Default for KamailioOptions {
@@ -59,6 +61,7 @@ impl Default for KamailioOptions {
             min_expires: 10,
             algorithm: "MD5",
             register_reply_headers: "",
+            presence: false,
         }
     }
 }
@@ -122,12 +125,31 @@ impl Kamailio {
             }
         }
         std::fs::write(db.join("subscriber"), sub).expect("subscriber");
+        if self.opts.presence {
+            // Fresh presence tables each start (db_text writes rows at shutdown that presence
+            // then fails to read back).
+            for table in ["presentity", "active_watchers", "watchers", "pua", "xcap"] {
+                std::fs::copy(
+                    format!("/usr/share/kamailio/dbtext/kamailio/{table}"),
+                    db.join(table),
+                )
+                .expect("kamailio presence schema");
+            }
+        }
         let template = include_str!("../peers/kamailio.cfg.in");
         let cfg = template
             .replace("@RUNDIR@", &run.display().to_string())
             .replace("@PORT@", &self.port.to_string())
             .replace("@MINEXPIRES@", &self.opts.min_expires.to_string())
             .replace("@ALGORITHM@", self.opts.algorithm)
+            .replace(
+                "@PRESENCE_DEFINE@",
+                if self.opts.presence {
+                    "#!define WITH_PRESENCE"
+                } else {
+                    ""
+                },
+            )
             .replace(
                 "@REGISTER_REPLY_HEADERS@",
                 &if self.opts.register_reply_headers.is_empty() {

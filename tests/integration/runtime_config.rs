@@ -59,10 +59,10 @@ fn runtime_changes_apply_persist_and_survive_a_restart() {
             && l.ends_with("the password stays in memory only")
     });
     // Not implemented parameters say so.
-    sp.send_line("SetParameter,voicemailnum,*97");
+    sp.send_line("SetParameter,httpsessiontimeout,5");
     sp.wait_line(
         T,
-        "WARNING,voicemailnum is not implemented in this build yet; the value is kept but does nothing",
+        "WARNING,httpsessiontimeout is not implemented in this build yet; the value is kept but does nothing",
     );
     // The blacklist verbs edit the kept list and answer with it (a comma inside a value
     // shows as a space: commas separate the fields of a line).
@@ -140,7 +140,10 @@ fn the_server_pushes_parameters_in_register_replies() {
         sp.send_line(&silent);
     }
     sp.wait_line(T, "ERROR,all 2 lines are busy");
-    assert!(heard_invite(&far_end), "the proxy relayed no INVITE to the far end");
+    assert!(
+        heard_invite(&far_end),
+        "the proxy relayed no INVITE to the far end"
+    );
     sp.send_line("Exit");
     // Settings are written off the engine's loop; an orderly exit has them on disk first.
     sp.wait_line(T, "EVENT,Unregistered");

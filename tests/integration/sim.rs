@@ -66,6 +66,9 @@ pub fn ua_config(password: &str) -> UaConfig {
         transfer: softphone::sip::refer::TransferPrefs::default(),
         use_100rel: false,
         check_target: Default::default(),
+        voicemail: softphone::sip::ua::VoicemailMode::Off,
+        presence_enabled: false,
+        presence_expires: 3600,
         session_timer: Default::default(),
     }
 }

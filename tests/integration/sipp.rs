@@ -27,11 +27,38 @@ impl Sipp {
         Self::start(name, &[])
     }
 
+    /// sipp waiting for requests, with `-key NAME VALUE` for each of `keys` (`[NAME]` in the
+    /// scenario).
+    pub fn uas_with(name: &str, keys: &[(&str, String)]) -> Sipp {
+        let args: Vec<String> = keys
+            .iter()
+            .flat_map(|(k, v)| ["-key".to_string(), k.to_string(), v.clone()])
+            .collect();
+        Self::start(name, &args)
+    }
+
     /// sipp calling `user` at the softphone on `port` (a UAC scenario).
     pub fn uac(name: &str, port: u16, user: &str) -> Sipp {
         Self::start(
             name,
             &[format!("127.0.0.1:{port}"), "-s".into(), user.into()],
+        )
+    }
+
+    /// sipp sending requests as `user` (password `password`) to the server at `port` (a UAC
+    /// scenario that answers the server's challenges with `[authentication]`).
+    pub fn client_of(name: &str, port: u16, user: &str, password: &str) -> Sipp {
+        Self::start(
+            name,
+            &[
+                format!("127.0.0.1:{port}"),
+                "-s".into(),
+                user.into(),
+                "-au".into(),
+                user.into(),
+                "-ap".into(),
+                password.into(),
+            ],
         )
     }
 

@@ -150,7 +150,11 @@ impl UserAgent {
     fn tx_owner(&self, key: &TxKey) -> Option<(Option<usize>, SessionTx)> {
         match self.owners.owner(key)? {
             Usage::Session(id, tx) => Some((self.session_index(id), tx)),
-            Usage::Registration | Usage::Capability | Usage::Pager(_) => None,
+            Usage::Registration
+            | Usage::Capability
+            | Usage::Pager(_)
+            | Usage::Subscription(_)
+            | Usage::Publication => None,
         }
     }
 

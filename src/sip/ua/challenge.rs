@@ -1,4 +1,5 @@
-//! The credentials of the account for the requests a session sends (INVITE, REFER): the
+//! The credentials of the account for the requests a session sends (INVITE, REFER) and for
+//! subscriptions (SUBSCRIBE): the
 //! challenge itself is taken and answered by [`ClientAuth`] (`sip/client_auth.rs`), the same
 //! code that answers the registration's challenges.
 
@@ -9,7 +10,7 @@ use crate::sip::message::SipMessage;
 
 impl UserAgent {
     /// The account's credentials, as a challenge is answered with them.
-    fn credentials(&self) -> Credentials {
+    pub(super) fn credentials(&self) -> Credentials {
         Credentials {
             username: self
                 .cfg

@@ -44,9 +44,42 @@ pub enum UaEvent {
     MessageDelivery {
         tag: u64,
         to: String,
+        /// What was sent (kept in the chat history once delivered).
+        text: String,
         delivered: bool,
         code: u16,
         reason: String,
+    },
+    /// A watched extension's busy lamp changed.
+    BusyLamp {
+        user: String,
+        state: crate::model::LampState,
+        pickup: bool,
+    },
+    /// A watched contact's presence.
+    Presence {
+        user: String,
+        status: crate::model::PresenceStatus,
+        note: String,
+    },
+    /// Our presence document is at the server.
+    PresencePublished {
+        status: crate::model::PresenceStatus,
+    },
+    /// Publishing our presence failed; tried again in `retry_in`.
+    PublishFailed {
+        reason: String,
+        retry_in: Option<std::time::Duration>,
+    },
+    /// The voicemail box's message summary (RFC 3842).
+    MessageWaiting {
+        summary: crate::model::MessageWaiting,
+    },
+    /// A subscription's status changed (`event` package, `target` resource).
+    Subscription {
+        event: String,
+        target: String,
+        status: crate::sip::subscription::SubStatus,
     },
     Registering,
     Registered {

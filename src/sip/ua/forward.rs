@@ -97,7 +97,11 @@ impl UserAgent {
         let refusal = if policy.ignore {
             Some((480, "incoming calls are ignored (ignoreincoming)"))
         } else {
-            policy.dnd.map(|code| (code, "do not disturb"))
+            policy.dnd.map(|code| (code, "do not disturb")).or_else(|| {
+                // Our presence says DND: it turns calls away like the `dnd` switch does.
+                (self.presence_status == crate::model::PresenceStatus::Dnd)
+                    .then_some((486, "do not disturb (presence)"))
+            })
         };
         if policy.forward_all.is_empty()
             && let Some((code, why)) = refusal

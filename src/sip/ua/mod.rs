@@ -13,6 +13,7 @@
 //! DTMF by INFO and runs the call timers, `reconfigure.rs` takes settings changed at run time,
 //! `server_params.rs` reads the server's `x-mparam` headers.
 
+mod busy_lamp;
 mod calls;
 mod challenge;
 mod close;
@@ -27,11 +28,13 @@ mod nat;
 mod owners;
 mod pager;
 mod prack;
+mod presence;
 mod reconfigure;
 mod refer;
 mod replaces;
 mod server_params;
 mod session_refresh;
+mod subscribe;
 mod uas;
 
 pub use calls::CallError;
@@ -39,6 +42,7 @@ pub use events::{UaCommand, UaEvent};
 pub use forward::{IncomingPolicy, MAX_REDIRECTS};
 pub use reconfigure::Reconfigured;
 pub use server_params::parse_mparam;
+pub use subscribe::{MWI_EXPIRES, MWI_POLL_INTERVAL, VoicemailMode};
 
 use super::call::Call;
 use super::digest::Secret;
@@ -187,6 +191,12 @@ pub struct UaConfig {
     pub session_timer: crate::sip::session_expires::SessionTimerPrefs,
     /// `checktarget`: how strictly what we are asked to call is checked.
     pub check_target: crate::sip::dial_check::TargetCheck,
+    /// `voicemail`: how message waiting is learned.
+    pub voicemail: VoicemailMode,
+    /// `enablepresence`: publish our status after registering.
+    pub presence_enabled: bool,
+    /// `presenceexpiresec`: lifetime of presence subscriptions and publications, seconds.
+    pub presence_expires: u32,
 }
 
 /// Codec and media preferences (from the `use_xxx` and media parameters).
@@ -251,6 +261,37 @@ pub struct UserAgent {
     pagers: std::collections::HashMap<u64, pager::OutgoingMessage>,
     /// The last pager id handed out.
     next_pager: u64,
+    /// Our subscriptions (voicemail), by the id their SUBSCRIBEs are owned as.
+    subscriptions: std::collections::BTreeMap<
+        u64,
+        (
+            subscribe::Purpose,
+            crate::sip::subscription::ClientSubscription,
+        ),
+    >,
+    /// The last subscription id handed out.
+    next_subscription: u64,
+    /// The voicemail subscription was made for this account (it is not made again after the
+    /// server refused it for good).
+    voicemail_started: bool,
+    /// Our presence publication, once something was published.
+    publication: Option<crate::sip::publication::Publication>,
+    /// The status the user chose (Online until told otherwise).
+    presence_status: crate::model::PresenceStatus,
+    /// What the publication holds now (the chosen status, or on the phone).
+    published_status: Option<crate::model::PresenceStatus>,
+    /// The tuple id of our presence documents (one per publication).
+    presence_tuple: String,
+    /// A call is up: an Online status is published as on the phone.
+    on_phone: bool,
+    /// The watched extensions' busy lamps and their ringing call, when it can be picked up.
+    lamps: std::collections::BTreeMap<
+        String,
+        (
+            crate::model::LampState,
+            Option<crate::sip::dialog_info::PickupDialog>,
+        ),
+    >,
     /// What was dialled last, for redial (an empty number).
     last_dialed: Option<String>,
     /// The account changed while registered: the old binding is being removed, then the new
@@ -300,6 +341,15 @@ impl UserAgent {
             calls: Vec::new(),
             pagers: Default::default(),
             next_pager: 0,
+            subscriptions: Default::default(),
+            next_subscription: 0,
+            voicemail_started: false,
+            publication: None,
+            presence_status: crate::model::PresenceStatus::Online,
+            published_status: None,
+            presence_tuple: String::new(),
+            on_phone: false,
+            lamps: Default::default(),
             last_dialed: None,
             account_pending: false,
         }
@@ -374,6 +424,8 @@ impl UserAgent {
                 {
                     self.events.push_back(UaEvent::Unregistered);
                 }
+                self.end_subscriptions(now);
+                self.end_presence();
                 self.keepalive_at = None;
             }
             UaCommand::CapabilityRequest => self.send_options(now),
@@ -400,6 +452,8 @@ impl UserAgent {
             }
             UaCommand::Shutdown => {
                 self.hangup_all(now);
+                self.end_subscriptions(now);
+                self.end_presence();
                 self.shutdown_deadline = Some(now + self.cfg.wait_for_unregister);
                 let unregistering = self.cfg.unregister_on_exit
                     && self.registration.as_mut().is_some_and(|r| r.unregister());
@@ -461,6 +515,29 @@ impl UserAgent {
     /// Prepares `req` and starts its client transaction towards the first hop.
     fn send_request(&mut self, now: Instant, mut req: SipMessage) -> Option<TxKey> {
         let dest = self.cfg.first_hop?;
+        self.prepare_request(&mut req);
+        self.layer.send_request(now, req, dest).ok().flatten()
+    }
+
+    /// Where a request to `uri` goes without a server: the URI's own host, when it is an IP
+    /// address (names are resolved by the driver before, as for calls).
+    pub(super) fn direct_hop(&self, uri: &super::uri::Uri) -> Option<Destination> {
+        let host = uri.host.trim_start_matches('[').trim_end_matches(']');
+        let ip: IpAddr = host.parse().ok()?;
+        Some(Destination {
+            transport: self.cfg.transport,
+            addr: SocketAddr::new(ip, uri.port.unwrap_or(5060)),
+        })
+    }
+
+    /// As [`Self::send_request`], and without a server straight to the Request-URI's host
+    /// (peer-to-peer subscriptions and messages).
+    fn send_request_or_direct(&mut self, now: Instant, mut req: SipMessage) -> Option<TxKey> {
+        if self.cfg.first_hop.is_some() {
+            return self.send_request(now, req);
+        }
+        let uri = super::uri::Uri::parse(req.request_uri()?).ok()?;
+        let dest = self.direct_hop(&uri)?;
         self.prepare_request(&mut req);
         self.layer.send_request(now, req, dest).ok().flatten()
     }
@@ -528,6 +605,10 @@ impl UserAgent {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.on_timeout(now);
         self.call_timers(now);
+        self.subscription_timers(now);
+        if let Some(p) = &mut self.publication {
+            p.on_timeout(now);
+        }
         if let Some(r) = &mut self.registration {
             r.on_timeout(now);
         }
@@ -561,6 +642,9 @@ impl UserAgent {
                 moved = true;
                 self.flush_notifies(now);
             }
+            moved |= self.flush_subscriptions(now);
+            self.presence_follows_calls();
+            moved |= self.flush_publication(now);
             if !moved {
                 break;
             }
@@ -587,6 +671,8 @@ impl UserAgent {
                     self.keepalive_at = Some(now + self.cfg.keepalive_interval);
                 }
                 self.events.push_back(UaEvent::Registered { expires });
+                self.start_voicemail(now);
+                self.start_presence();
             }
             RegOutput::Failed {
                 code,
@@ -640,6 +726,16 @@ impl UserAgent {
                         self.owners.release(&key);
                         self.pager_response(now, id, &response);
                     }
+                    Some(Usage::Subscription(id)) if is_final => {
+                        self.owners.release(&key);
+                        self.subscription_response(now, id, &response);
+                    }
+                    Some(Usage::Publication) if is_final => {
+                        self.owners.release(&key);
+                        if let Some(p) = &mut self.publication {
+                            p.on_response(now, &response);
+                        }
+                    }
                     Some(Usage::Capability) if is_final => {
                         self.owners.release(&key);
                         self.events.push_back(UaEvent::CapabilityResponse {
@@ -692,6 +788,12 @@ impl UserAgent {
                 allow: None,
             }),
             Some(Usage::Pager(id)) => self.pager_failed(id, &format!("{code} {reason}")),
+            Some(Usage::Subscription(id)) => self.subscription_no_response(now, id, code, reason),
+            Some(Usage::Publication) => {
+                if let Some(p) = &mut self.publication {
+                    p.on_no_response(now, code, reason);
+                }
+            }
             Some(Usage::Session(..)) | None => {}
         }
     }
@@ -706,6 +808,10 @@ impl UserAgent {
             self.keepalive_at,
             self.shutdown_deadline,
             self.calls_timeout(),
+            self.subscriptions_timeout(),
+            self.publication
+                .as_ref()
+                .and_then(crate::sip::publication::Publication::poll_timeout),
         ]
         .into_iter()
         .flatten()

@@ -21,6 +21,10 @@ pub(super) enum Usage {
     Session(SessionId, SessionTx),
     /// One of our MESSAGEs (pager mode, RFC 3428), by its own id.
     Pager(u64),
+    /// A SUBSCRIBE of one of our subscriptions (RFC 6665), by the subscription's id.
+    Subscription(u64),
+    /// A PUBLISH of our presence (RFC 3903).
+    Publication,
 }
 
 /// The requests a session sends on client transactions of their own.

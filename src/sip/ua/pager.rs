@@ -55,14 +55,7 @@ impl UserAgent {
         let uri = self.dial_target(target)?;
         let hop = match self.cfg.first_hop {
             Some(_) => None,
-            None => {
-                let host = uri.host.trim_start_matches('[').trim_end_matches(']');
-                let ip: std::net::IpAddr = host.parse().map_err(|_| CallError::NoRoute)?;
-                Some(Destination {
-                    transport: self.cfg.transport,
-                    addr: std::net::SocketAddr::new(ip, uri.port.unwrap_or(5060)),
-                })
-            }
+            None => Some(self.direct_hop(&uri).ok_or(CallError::NoRoute)?),
         };
         let mut req = SipMessage::request(Method::Message, uri.to_string());
         req.headers.push("Max-Forwards", "70");
@@ -118,6 +111,7 @@ impl UserAgent {
         self.events.push_back(UaEvent::MessageDelivery {
             tag: message.tag,
             to: message.to,
+            text: String::from_utf8_lossy(&message.request.body).into_owned(),
             delivered,
             code,
             reason,

@@ -107,6 +107,13 @@ impl UserAgent {
     pub(super) fn switch_account(&mut self) {
         self.account_pending = false;
         self.owners.release_usage(Usage::Registration);
+        // What the old account subscribed and published belongs to it: dropped here (the
+        // server's NOTIFYs for it now get 481, which ends them there); the new account
+        // subscribes anew once registered.
+        self.subscriptions.clear();
+        self.publication = None;
+        self.published_status = None;
+        self.voicemail_started = false;
         self.registration = Self::build_registration(&self.cfg, self.contact_addr(), &mut self.rng);
         if self.cfg.register {
             if self.registration.is_some() && self.cfg.first_hop.is_some() {

@@ -73,6 +73,9 @@ impl UserAgent {
                     r.headers.push("User-Agent", self.cfg.user_agent.clone());
                     r
                 }
+                Some(Method::Notify) if self.is_subscription_notify(req) => {
+                    self.subscription_notify(now, req, &tag)
+                }
                 Some(
                     Method::Invite
                     | Method::Bye

@@ -1,0 +1,113 @@
+//! Presence against a real presence server (Kamailio with presence and presence_xml): one
+//! softphone publishes its status (PUBLISH, answering the server's challenge), another watches
+//! it (SUBSCRIBE) and prints each change as a `PRESENCE` line. Busy (DND) turns calls away, a
+//! call in progress shows as on the phone, and going offline removes the publication.
+
+use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
+use crate::sipp::Sipp;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_watched_colleague_s_status_changes_are_seen_and_dnd_turns_calls_away() {
+    let kam = Kamailio::start(KamailioOptions {
+        presence: true,
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, padded) = speech(work.path(), "theirs", "One two three four five.", 6);
+    let _bs = Baresip::start(&kam, "1003", &padded, "PCMU");
+    let mut me = Softphone::user_1001(&kam, &["enablepresence=true"]);
+    me.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    me.wait_line(T, "EVENT,Presence published: Online");
+    let server = format!("serveraddress={}", kam.addr());
+    let mut colleague = Softphone::start(&[&server, "username=1002", "password=pw1002"]);
+    colleague.wait_line(T, "STATUS,-1,Registered,,1002,0,,");
+    colleague.send_line("CheckPresence,1001");
+    colleague.wait_line(T, "PRESENCE,Online,1001,,");
+
+    me.send_line("SetPresenceStatus,Away");
+    me.wait_line(T, "EVENT,Presence published: Away");
+    colleague.wait_line(T, "PRESENCE,Away,1001,,");
+
+    // DND: published as busy, and calls are turned away here.
+    me.send_line("SetPresenceStatus,DND");
+    colleague.wait_line(T, "PRESENCE,DND,1001,,");
+    colleague.send_line("Call,1001");
+    colleague.wait_line(T, "EVENT,Call on line 1 with 1001 ended: 486 Busy Here");
+    me.wait_line(
+        T,
+        "EVENT,Call from 1002 answered 486: do not disturb (presence)",
+    );
+
+    // Back online; a call makes us "on the phone" until it ends.
+    me.send_line("SetPresenceStatus,Online");
+    colleague.wait_line(T, "PRESENCE,Online,1001,,");
+    me.send_line("Call,1003");
+    me.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1003"));
+    colleague.wait_line(T, "PRESENCE,Speaking,1001,,");
+    me.send_line("Hangup,1");
+    colleague.wait_line(T, "PRESENCE,Online,1001,,");
+
+    // Offline removes what we published: the watcher hears the server's offline answer.
+    me.send_line("SetPresenceStatus,Offline");
+    if colleague
+        .try_wait_for(T, |l| l == "PRESENCE,Offline,1001,,")
+        .is_none()
+    {
+        panic!(
+            "DEBUG\n{}\nME:\n{}\n{}",
+            kam.log(),
+            me.seen.join("\n"),
+            me.stderr()
+        );
+    }
+    // Negative control: nobody else's status came in.
+    assert!(
+        colleague
+            .seen
+            .iter()
+            .filter(|l| l.starts_with("PRESENCE,"))
+            .all(|l| l.ends_with(",1001,,")),
+        "{:?}",
+        colleague.seen
+    );
+}
+
+/// Busy lamps without a server (peer-to-peer, straight to the notifier's address): sipp plays
+/// the PBX that tells us extension 1005 is ringing, with the call's identifiers; Pickup then
+/// sends an INVITE replacing exactly that call to the caller's side (a second sipp, which checks
+/// the Replaces header). When the lamp goes idle a pickup falls back to the feature code.
+#[test]
+fn a_ringing_lamp_is_shown_and_picking_it_up_replaces_that_call() {
+    let mut caller_side = Sipp::uas("uas_pickup_target.xml");
+    let mut sp = Softphone::start(&[]);
+    let mut pbx = Sipp::uas_with(
+        "uas_dialog_notifier.xml",
+        &[
+            ("target_port", caller_side.port.to_string()),
+            ("softphone_port", sp.port.to_string()),
+        ],
+    );
+    let lamp = format!("sip:1005@127.0.0.1:{}", pbx.port);
+    // Negative control: nothing is watched yet, so a pickup needs the feature code.
+    sp.send_line(&format!("Pickup,{lamp}"));
+    sp.wait_for(T, |l| {
+        l.starts_with("ERROR,picking up an extension's call needs")
+    });
+    sp.send_line(&format!("WatchBusyLamps,{lamp}"));
+    sp.wait_line(T, &format!("BLF,{lamp},ringing,1"));
+    sp.send_line(&format!("Pickup,{lamp}"));
+    // The caller's side checked the Replaces and refused (its caller had hung up).
+    caller_side.expect_success(T);
+    sp.wait_for(T, |l| {
+        l.starts_with("EVENT,Call on line 1 with caller ended: 481")
+    });
+    sp.wait_line(T, &format!("BLF,{lamp},idle,0"));
+    pbx.expect_success(T);
+    sp.send_line(&format!("Pickup,{lamp}"));
+    sp.wait_for(T, |l| {
+        l.starts_with("ERROR,picking up an extension's call needs")
+    });
+}
