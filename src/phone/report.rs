@@ -45,6 +45,14 @@ pub(super) fn call_event(ev: &UaEvent, answered_at_ms: Option<i64>) -> Option<Ev
 }
 
 /// Every other core event: what the faces hear of it (nothing for some).
+/// `WHAT failed: REASON (retry in N s)`.
+fn failed_text(what: &str, reason: &str, retry_in: Option<std::time::Duration>) -> String {
+    match retry_in {
+        Some(d) => format!("{what} failed: {reason} (retry in {} s)", d.as_secs()),
+        None => format!("{what} failed: {reason}"),
+    }
+}
+
 pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
     Some(match ev {
         UaEvent::Registering => Event::Registration(Registration::Registering),
@@ -183,13 +191,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
         ),
         UaEvent::PublishFailed { reason, retry_in } => Event::warning(
             NoticeKind::Subscription,
-            match retry_in {
-                Some(d) => format!(
-                    "Publishing our presence failed: {reason} (retry in {} s)",
-                    d.as_secs()
-                ),
-                None => format!("Publishing our presence failed: {reason}"),
-            },
+            failed_text("Publishing our presence", reason, *retry_in),
         ),
         UaEvent::Subscription {
             event,
@@ -213,13 +215,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
                     reason, retry_in, ..
                 } => Event::warning(
                     NoticeKind::Subscription,
-                    match retry_in {
-                        Some(d) => format!(
-                            "Subscription to {what} failed: {reason} (retry in {} s)",
-                            d.as_secs()
-                        ),
-                        None => format!("Subscription to {what} failed: {reason}"),
-                    },
+                    failed_text(&format!("Subscription to {what}"), reason, *retry_in),
                 ),
                 SubStatus::Ended { reason } if reason.starts_with("unsubscribed") => return None,
                 SubStatus::Ended { reason } => Event::warning(

@@ -2,7 +2,7 @@
 //! INVITE dialog and a subscription's SUBSCRIBE/NOTIFY dialog build their in-dialog requests
 //! and match the peer's requests the same way.
 
-use super::headers::{CSeq, NameAddr};
+use super::headers::{CSeq, NameAddr, contact_uri};
 use super::message::{Method, SipMessage};
 
 /// The dialog identifiers and routing (RFC 3261 §12.1).
@@ -65,14 +65,7 @@ impl Dialog {
             .get("To")
             .and_then(|v| NameAddr::parse("To", v).ok())
             .and_then(|n| n.tag().map(str::to_string));
-        if let Some(target) = resp
-            .headers
-            .list("Contact")
-            .first()
-            .and_then(|c| NameAddr::parse("Contact", c).ok())
-        {
-            self.remote_target = target.uri.to_string();
-        }
+        self.refresh_target(resp);
         self.route_set = resp
             .headers
             .list("Record-Route")
@@ -80,6 +73,14 @@ impl Dialog {
             .rev()
             .collect();
         CSeq::of(resp).map(|c| c.seq).unwrap_or(1)
+    }
+
+    /// A target refresh (§12.2.2): the peer's message carries a new Contact, which becomes
+    /// the remote target.
+    pub fn refresh_target(&mut self, msg: &SipMessage) {
+        if let Some(uri) = contact_uri(msg) {
+            self.remote_target = uri;
+        }
     }
 
     /// Whether an in-dialog request from the peer belongs to this dialog: same Call-ID, its

@@ -286,6 +286,36 @@ impl std::fmt::Display for NameAddr {
     }
 }
 
+/// A header's value without its parameters, lower case (`text/plain;charset=UTF-8` gives
+/// `text/plain`); empty when the header is missing.
+fn bare_value(msg: &SipMessage, name: &str) -> String {
+    msg.headers
+        .get(name)
+        .and_then(|t| t.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The URI of a message's (first) Contact, when it has a well-formed one.
+pub fn contact_uri(msg: &SipMessage) -> Option<String> {
+    msg.headers
+        .list("Contact")
+        .first()
+        .and_then(|c| NameAddr::parse("Contact", c).ok())
+        .map(|n| n.uri.to_string())
+}
+
+/// The body's media type without parameters, lower case; empty without a Content-Type.
+pub fn media_type(msg: &SipMessage) -> String {
+    bare_value(msg, "Content-Type")
+}
+
+/// The event package a SUBSCRIBE or NOTIFY names (`Event: presence;id=1` gives `presence`),
+/// lower case; empty without an Event header.
+pub fn event_package(msg: &SipMessage) -> String {
+    bare_value(msg, "Event")
+}
+
 /// The CSeq header: sequence number and method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CSeq {

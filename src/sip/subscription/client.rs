@@ -16,7 +16,9 @@
 use crate::sip::client_auth::ClientAuth;
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::Credentials;
-use crate::sip::headers::{CSeq, NameAddr, parse_header_params, parse_u32};
+use crate::sip::headers::{
+    CSeq, NameAddr, event_package, media_type, parse_header_params, parse_u32,
+};
 use crate::sip::message::{Method, SipMessage};
 use crate::sip::random_token;
 use rand::Rng;
@@ -463,14 +465,7 @@ impl ClientSubscription {
     /// A NOTIFY for this subscription ([`Self::matches`] said so): its status code and reason
     /// (200, or why it is refused); what it says is in the outputs.
     pub fn on_notify(&mut self, now: Instant, req: &SipMessage) -> (u16, &'static str) {
-        let event = req.headers.get("Event").map(|e| {
-            e.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-        if event.as_deref() != Some(self.cfg.event) {
+        if event_package(req) != self.cfg.event {
             return (489, "Bad Event");
         }
         let Some(state) = req.headers.get("Subscription-State") else {
@@ -505,28 +500,14 @@ impl ClientSubscription {
                     return (500, "Server Internal Error (out of order)");
                 }
                 dialog.remote_cseq = Some(cseq);
-                if let Some(contact) = req
-                    .headers
-                    .list("Contact")
-                    .first()
-                    .and_then(|c| NameAddr::parse("Contact", c).ok())
-                {
-                    dialog.remote_target = contact.uri.to_string();
-                }
+                dialog.refresh_target(req);
             }
             Phase::Trying | Phase::Ending => {
                 if matches!(self.phase, Phase::Trying) {
                     let mut dialog = self.new_dialog();
                     dialog.remote_tag = Some(from_tag);
                     dialog.remote_cseq = Some(cseq);
-                    if let Some(contact) = req
-                        .headers
-                        .list("Contact")
-                        .first()
-                        .and_then(|c| NameAddr::parse("Contact", c).ok())
-                    {
-                        dialog.remote_target = contact.uri.to_string();
-                    }
+                    dialog.refresh_target(req);
                     // The notifier's Record-Route, in order, is our route set (§12.1.1).
                     dialog.route_set = req.headers.list("Record-Route");
                     self.phase = Phase::Established {
@@ -546,15 +527,7 @@ impl ClientSubscription {
         // ends says nothing about the resource unless it has a body.
         let ending_notify = value.trim().eq_ignore_ascii_case("terminated");
         if !req.body.is_empty() || !ending_notify {
-            let content_type = req
-                .headers
-                .get("Content-Type")
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+            let content_type = media_type(req);
             self.out.push_back(SubOutput::Content {
                 content_type,
                 body: req.body.clone(),

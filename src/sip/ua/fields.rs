@@ -4,15 +4,7 @@
 use crate::sip::headers::NameAddr;
 use crate::sip::message::SipMessage;
 
-/// The body's media type without parameters, lower case (`text/plain;charset=UTF-8` gives
-/// `text/plain`); empty without a Content-Type.
-pub(super) fn media_type(msg: &SipMessage) -> String {
-    msg.headers
-        .get("Content-Type")
-        .and_then(|t| t.split(';').next())
-        .map(|t| t.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
+pub(super) use crate::sip::headers::media_type;
 
 /// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` gives `sip:bob@host`).
 pub(super) fn bare_uri(addr: &str) -> String {
@@ -48,13 +40,7 @@ pub(super) fn tag_of(value: Option<&str>) -> Option<String> {
         .and_then(|n| n.tag().map(str::to_string))
 }
 
-pub(super) fn contact_uri(msg: &SipMessage) -> Option<String> {
-    msg.headers
-        .list("Contact")
-        .first()
-        .and_then(|c| NameAddr::parse("Contact", c).ok())
-        .map(|n| n.uri.to_string())
-}
+pub(super) use crate::sip::headers::contact_uri;
 
 pub(super) fn sdp_body(msg: &SipMessage) -> Option<String> {
     let is_sdp = msg

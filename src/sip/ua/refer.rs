@@ -280,14 +280,7 @@ impl UserAgent {
         idx: usize,
         req: &SipMessage,
     ) -> SipMessage {
-        let event = req.headers.get("Event").map(|e| {
-            e.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-        if event.as_deref() != Some("refer") {
+        if crate::sip::headers::event_package(req) != "refer" {
             let mut r = response_to(req, 489, None, None);
             r.headers.push("Allow-Events", "refer");
             return r;

@@ -10,6 +10,7 @@ use super::owners::Usage;
 use super::{ALLOWED_METHODS, UaEvent, UserAgent};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::dialog_info;
+use crate::sip::headers::{event_package, media_type};
 use crate::sip::message::SipMessage;
 use crate::sip::subscription::{
     ClientSubscription, SubOutput, SubStatus, SubscriptionConfig, mwi, presence,
@@ -325,7 +326,7 @@ impl UserAgent {
     /// rather than for a call's transfer.
     pub(super) fn is_subscription_notify(&self, req: &SipMessage) -> bool {
         self.subscriptions.values().any(|(_, s)| s.matches(req))
-            || (!req.headers.get("To").is_some_and(has_tag) && event_of(req) == mwi::EVENT)
+            || (!req.headers.get("To").is_some_and(has_tag) && event_package(req) == mwi::EVENT)
     }
 
     /// Answers a NOTIFY that [`Self::is_subscription_notify`] took.
@@ -347,7 +348,7 @@ impl UserAgent {
         if self.cfg.voicemail == VoicemailMode::Off {
             return response_to(req, 489, None, Some(tag));
         }
-        let ctype = super::fields::media_type(req);
+        let ctype = media_type(req);
         let code = self.message_summary(&ctype, &req.body);
         let mut r = response_to(req, code, None, Some(tag));
         if code == 415 {
@@ -370,14 +371,4 @@ impl UserAgent {
             sub.on_timeout(now);
         }
     }
-}
-
-/// The package named by a request's Event header (without parameters), lower case.
-fn event_of(req: &SipMessage) -> String {
-    req.headers
-        .get("Event")
-        .and_then(|e| e.split(';').next())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
