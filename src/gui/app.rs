@@ -48,6 +48,9 @@ pub struct ViewState {
     pub settings_message: Option<String>,
     /// Incoming calls already announced by a desktop notification.
     pub notified: Vec<u32>,
+    /// Desktop notifications waiting for the next frame (a message came in, new voicemail):
+    /// shown when the window is not focused, dropped when it is.
+    pub pending_notices: Vec<(String, String)>,
     /// The microphone level meter was asked for (the audio screen is open).
     pub meter_on: bool,
     /// The language and skin the window was last drawn with.
@@ -109,6 +112,7 @@ impl SoftphoneApp {
     /// Takes every event (and SIP trace line) waiting.
     pub fn drain_events(&mut self) {
         while let Ok(ev) = self.link.events.try_recv() {
+            self.notice_for(&ev);
             self.state.apply(&ev);
         }
         if let Some(trace) = &self.trace {
@@ -239,6 +243,41 @@ impl SoftphoneApp {
         }
     }
 
+    /// The desktop notification an event deserves, if any: a text message, and with
+    /// `voicemail=3` new voicemail (more new messages than the box had).
+    fn notice_for(&mut self, ev: &Event) {
+        match ev {
+            Event::ChatReceived { from, text, .. } => self.view.pending_notices.push((
+                self.tr.args("notify-chat-title", &[("peer", from)]),
+                text.clone(),
+            )),
+            Event::Voicemail(m)
+                if self.state.param("voicemail") == "3"
+                    && m.new > self.state.voicemail.map_or(0, |v| v.new) =>
+            {
+                self.view.pending_notices.push((
+                    self.tr.t("notify-voicemail-title"),
+                    self.tr
+                        .args("notify-voicemail", &[("count", &m.new.to_string())]),
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// Shows the waiting desktop notifications when the window is not focused.
+    fn show_notices(&mut self, ctx: &egui::Context) {
+        let notices = std::mem::take(&mut self.view.pending_notices);
+        if ctx.input(|i| i.focused) {
+            return;
+        }
+        if let Some(n) = &self.notifier {
+            for (summary, body) in notices {
+                n(&summary, &body);
+            }
+        }
+    }
+
     /// A desktop notification for a new incoming call while the window is not focused.
     fn notify_incoming(&mut self, ctx: &egui::Context) {
         let Some((line, l)) = self.state.incoming() else {
@@ -265,6 +304,7 @@ impl SoftphoneApp {
         self.follow_appearance(&ctx);
         self.keyboard(&ctx);
         self.notify_incoming(&ctx);
+        self.show_notices(&ctx);
         // Call timers tick once a second while a call is up; an idle window does not repaint.
         if self
             .state

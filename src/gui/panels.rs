@@ -107,6 +107,25 @@ impl SoftphoneApp {
     }
 
     /// The status line, the connect control and (unless hidden) the account entries.
+    /// The voicemail button: shown when there is a box to call or the server told us of one;
+    /// it carries the count of new messages and calls the box (`CheckVoicemail`).
+    fn voicemail_ui(&mut self, ui: &mut egui::Ui) {
+        let waiting = self.state.voicemail.filter(|m| m.waiting);
+        if waiting.is_none() && self.state.param("voicemailnum").trim().is_empty() {
+            return;
+        }
+        let label = match waiting {
+            Some(m) if m.new > 0 => self
+                .tr
+                .args("account-voicemail-new", &[("count", &m.new.to_string())]),
+            _ => self.tr.t("account-voicemail"),
+        };
+        let button = egui::Button::new(label).selected(waiting.is_some());
+        if ui.add(button).clicked() {
+            self.send(Command::CheckVoicemail);
+        }
+    }
+
     pub fn account_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let colour = match self.state.account {
@@ -149,6 +168,7 @@ impl SoftphoneApp {
                     persist: true,
                 });
             }
+            self.voicemail_ui(ui);
         });
         if self.state.flag("hideusernamepwdinput") || self.state.account == Account::Registered {
             return;

@@ -594,3 +594,28 @@ fn the_window_calls_and_answers_through_kamailio_and_baresip() {
         "{log:?}"
     );
 }
+
+/// The voicemail button: absent with no box to call and no word from the server, then it
+/// shows the new messages the server reports and calls the box.
+#[test]
+fn the_voicemail_button_shows_new_messages_and_calls_the_box() {
+    let mut w = Fed::new(&[]);
+    w.harness.run();
+    assert!(w.harness.query_by_label("Voicemail").is_none());
+    w.feed(Event::Voicemail(softphone::model::MessageWaiting {
+        waiting: true,
+        new: 2,
+        old: 8,
+        urgent_new: 0,
+        urgent_old: 0,
+    }));
+    w.harness.get_by_label("Voicemail (2 new)").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::CheckVoicemail]);
+    // Emptied: the button stays for the configured box, without a count.
+    let mut w = Fed::new(&[("voicemailnum", "*97")]);
+    w.feed(Event::Voicemail(softphone::model::MessageWaiting::default()));
+    w.harness.get_by_label("Voicemail").click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![Command::CheckVoicemail]);
+}
