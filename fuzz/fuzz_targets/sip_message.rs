@@ -51,6 +51,8 @@ fn ua() -> UserAgent {
         voicemail: softphone::sip::ua::VoicemailMode::Unsolicited,
         presence_enabled: false,
         presence_expires: 3600,
+        // Watchers are taken, so that fuzzed SUBSCRIBEs reach the notifier.
+        watcher_policy: softphone::sip::ua::WatcherPolicy::Everyone,
         session_timer: softphone::sip::session_expires::SessionTimerPrefs { interval: Some(90) },
     };
     UserAgent::new(cfg, 1)

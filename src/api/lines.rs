@@ -7,8 +7,8 @@ use crate::model::{BlacklistChange, Command, MuteDirection, ParamValue};
 fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> {
     match arg.map(|a| a.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") => Ok(default),
-        Some("on" | "true" | "1") => Ok(true),
-        Some("off" | "false" | "0") => Ok(false),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
         Some(other) => Err(format!("{verb}: {other:?} is not on or off")),
     }
 }
@@ -26,7 +26,8 @@ fn user_list(line: &str) -> Vec<String> {
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
 /// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
 /// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `CheckVoicemail`, `CheckPresence,1002,1003`,
-/// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
+/// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`,
+/// `AllowWatcher,sip:1002@pbx,yes|no`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
 /// (verbs in any case).
@@ -136,6 +137,14 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         // `WatchBusyLamps,1005,1006`: the whole list of busy lamps (none: stop watching).
         "watchbusylamps" => Command::WatchBusyLamps {
             users: user_list(line),
+        },
+        // `AllowWatcher,sip:1002@pbx,yes|no`.
+        "allowwatcher" => Command::AllowWatcher {
+            watcher: arg
+                .filter(|w| !w.is_empty())
+                .ok_or("allowwatcher: AllowWatcher,WATCHER,yes|no")?
+                .to_string(),
+            allow: switch("allowwatcher", rest, true)?,
         },
         "setpresencestatus" => Command::SetPresenceStatus {
             status: arg

@@ -326,6 +326,11 @@ impl Notifier {
                 state.word(),
                 u8::from(*pickup)
             )),
+            Event::WatcherRequest { watcher } => out.push(format!(
+                "EVENT,{} asks to see your presence (AllowWatcher,{},yes or no)",
+                field(watcher),
+                field(watcher)
+            )),
             // `MWI,waiting,new,old,urgent new,urgent old`: the voicemail box (yes/no, counts).
             Event::Voicemail(m) => out.push(format!(
                 "MWI,{},{},{},{},{}",

@@ -176,7 +176,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("enablepresence", Kind::Bool, "false", Part::Sip, "publish our presence status (Online at start, on the phone during calls) after registering; CheckPresence watches contacts either way"),
     p("email", Kind::Text, "", Part::NotYet, "e-mail address published with our presence"),
     p("presenceexpiresec", Kind::Int { min: 60, max: 86400 }, "3600", Part::Sip, "lifetime of presence subscriptions and of our publication, seconds (refreshed before it runs out)"),
-    p("autoacceptpresencerequests", Kind::Choice(&[-1, 0, 1, 2]), "-1", Part::NotYet, "others watching our presence: -1 ask, 0 reject, 1 accept contacts, 2 accept all"),
+    p("autoacceptpresencerequests", Kind::Choice(&[-1, 0, 1, 2]), "-1", Part::Sip, "others watching our presence directly (no presence server): -1 ask (AllowWatcher), 0 refuse, 1 allow the users we watch and ask about the rest, 2 allow everyone"),
     p("separatechatdiag", Kind::Bool, "false", Part::NotYet, "open each chat in its own window"),
     p("logtoconsole", Kind::Bool, "false", Part::NotYet, "also print the log on the console"),
     p("jsscriptevent", Kind::Choice(&[0, 1, 2, 3]), "2", Part::NotYet, "notification detail: 0 none, 1 important, 2 normal, 3 all"),

@@ -80,6 +80,16 @@ impl Engine {
                 Ok(()) => Reply::Done,
                 Err(e) => failed(NoticeKind::Subscription, e),
             },
+            Command::AllowWatcher { watcher, allow } => {
+                if self.ua.allow_watcher(now, &watcher, allow) {
+                    Reply::Done
+                } else {
+                    failed(
+                        NoticeKind::Subscription,
+                        format!("{watcher} does not wait for an answer"),
+                    )
+                }
+            }
             Command::SetPresenceStatus { status } => {
                 self.ua.set_presence(now, status);
                 Reply::Done

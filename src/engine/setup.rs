@@ -267,6 +267,9 @@ pub(super) fn ua_config(
         voicemail: crate::sip::ua::VoicemailMode::from_param(settings.int("voicemail")),
         presence_enabled: settings.bool("enablepresence"),
         presence_expires: u32::try_from(settings.int("presenceexpiresec")).unwrap_or(3600),
+        watcher_policy: crate::sip::ua::WatcherPolicy::from_param(
+            settings.int("autoacceptpresencerequests"),
+        ),
         session_timer: crate::sip::session_expires::SessionTimerPrefs {
             interval: u32::try_from(settings.int("sessiontimer"))
                 .ok()

@@ -125,6 +125,9 @@ pub enum Command {
     /// Watch these extensions' busy lamps (RFC 4235 dialog package); the list replaces the one
     /// watched before. Each change is a `busy_lamp` event.
     WatchBusyLamps { users: Vec<String> },
+    /// Let `watcher` (as a WatcherRequest named it, or its user part) see our presence, or
+    /// refuse it.
+    AllowWatcher { watcher: String, allow: bool },
     /// Set and publish our presence status (API_SetPresenceStatus).
     SetPresenceStatus { status: PresenceStatus },
     /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
@@ -225,6 +228,7 @@ impl Command {
             Command::CheckPresence { .. } => "CheckPresence",
             Command::SetPresenceStatus { .. } => "SetPresenceStatus",
             Command::WatchBusyLamps { .. } => "WatchBusyLamps",
+            Command::AllowWatcher { .. } => "AllowWatcher",
             Command::Blacklist { change } => match change {
                 BlacklistChange::Get => "GetBlacklist",
                 BlacklistChange::Set { .. } => "SetBlacklist",

@@ -444,6 +444,8 @@ pub enum Event {
         status: PresenceStatus,
         note: String,
     },
+    /// `watcher` asks to see our presence; it learns nothing until AllowWatcher says yes.
+    WatcherRequest { watcher: String },
     /// A watched extension's busy lamp. `pickup`: its ringing call carries the identifiers a
     /// directed pickup needs (Pickup with that extension replaces it; otherwise the feature code
     /// is dialled).

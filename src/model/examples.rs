@@ -52,6 +52,10 @@ pub fn command_examples() -> Vec<Request> {
         Command::WatchBusyLamps {
             users: vec!["1005".into()],
         },
+        Command::AllowWatcher {
+            watcher: "sip:1002@pbx".into(),
+            allow: true,
+        },
         Command::Blacklist {
             change: BlacklistChange::Add {
                 number: "1005".into(),
@@ -163,6 +167,9 @@ pub fn event_examples() -> Vec<Event> {
             user: "1002".into(),
             status: PresenceStatus::Dnd,
             note: "In a meeting till 3".into(),
+        },
+        Event::WatcherRequest {
+            watcher: "sip:1002@pbx".into(),
         },
         Event::BusyLamp {
             user: "1005".into(),
@@ -295,9 +302,10 @@ mod tests {
             Command::CheckPresence { .. } => 23,
             Command::SetPresenceStatus { .. } => 24,
             Command::WatchBusyLamps { .. } => 25,
+            Command::AllowWatcher { .. } => 26,
         }
     }
-    const COMMANDS: usize = 26;
+    const COMMANDS: usize = 27;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -329,9 +337,10 @@ mod tests {
             Event::Voicemail(_) => 25,
             Event::Presence { .. } => 26,
             Event::BusyLamp { .. } => 27,
+            Event::WatcherRequest { .. } => 28,
         }
     }
-    const EVENTS: usize = 28;
+    const EVENTS: usize = 29;
 
     #[test]
     fn every_command_round_trips_through_json() {

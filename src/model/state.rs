@@ -333,6 +333,8 @@ impl PhoneState {
             }
             // Conversations are kept by the store, not in the snapshot the faces draw.
             Event::Voicemail(summary) => self.voicemail = Some(*summary),
+            // A question for the user, not state: the faces ask and answer with AllowWatcher.
+            Event::WatcherRequest { .. } => {}
             Event::BusyLamp {
                 user,
                 state,

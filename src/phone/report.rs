@@ -185,6 +185,9 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             state: *state,
             pickup: *pickup,
         },
+        UaEvent::WatcherRequest { watcher } => Event::WatcherRequest {
+            watcher: watcher.clone(),
+        },
         UaEvent::PresencePublished { status } => Event::info(
             NoticeKind::Subscription,
             format!("Presence published: {}", status.word()),

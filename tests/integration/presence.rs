@@ -111,3 +111,40 @@ fn a_ringing_lamp_is_shown_and_picking_it_up_replaces_that_call() {
         l.starts_with("ERROR,picking up an extension's call needs")
     });
 }
+
+/// Peer-to-peer presence, served by the softphone itself: a watcher waits (pending, told
+/// nothing) until the user allows it, then hears our status and its changes, and is told when
+/// it leaves; with `autoacceptpresencerequests=0` it is refused.
+#[test]
+fn watchers_of_our_presence_wait_for_the_user_then_hear_every_change() {
+    let mut sp = Softphone::start(&["autoacceptpresencerequests=-1"]);
+    let mut watcher = Sipp::uac("uac_watch_presence.xml", sp.port, "1001");
+    let asked = sp.wait_for(T, |l| l.contains("asks to see your presence"));
+    let who = asked
+        .trim_start_matches("EVENT,")
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(who.starts_with("sip:sipp@127.0.0.1:"), "{asked}");
+    // Negative control: nobody else waits.
+    sp.send_line("AllowWatcher,sip:nobody@127.0.0.1,yes");
+    sp.wait_for(T, |l| {
+        l.starts_with("ERROR,sip:nobody@127.0.0.1 does not wait")
+    });
+    sp.send_line(&format!("AllowWatcher,{who},yes"));
+    sp.send_line("SetPresenceStatus,Away");
+    // sipp checked: pending and empty, then open, then away, then terminated after it left.
+    watcher.expect_success(T);
+
+    let mut refused = Softphone::start(&["autoacceptpresencerequests=0"]);
+    let mut watcher = Sipp::uac("uac_subscribe_refused.xml", refused.port, "1001");
+    watcher.expect_success(T);
+    refused.send_line("Exit");
+    let _ = refused.terminate(T);
+    assert!(
+        !refused.seen.iter().any(|l| l.contains("asks to see")),
+        "{:?}",
+        refused.seen
+    );
+}

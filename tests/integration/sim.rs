@@ -69,6 +69,7 @@ pub fn ua_config(password: &str) -> UaConfig {
         voicemail: softphone::sip::ua::VoicemailMode::Off,
         presence_enabled: false,
         presence_expires: 3600,
+        watcher_policy: softphone::sip::ua::WatcherPolicy::Refuse,
         session_timer: Default::default(),
     }
 }

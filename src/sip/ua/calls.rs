@@ -154,7 +154,8 @@ impl UserAgent {
             | Usage::Capability
             | Usage::Pager(_)
             | Usage::Subscription(_)
-            | Usage::Publication => None,
+            | Usage::Publication
+            | Usage::Watcher(_) => None,
         }
     }
 

@@ -50,6 +50,10 @@ pub enum UaEvent {
         code: u16,
         reason: String,
     },
+    /// Someone asks to watch our presence and waits for the user's word (AllowWatcher).
+    WatcherRequest {
+        watcher: String,
+    },
     /// A watched extension's busy lamp changed.
     BusyLamp {
         user: String,

@@ -36,6 +36,7 @@ mod server_params;
 mod session_refresh;
 mod subscribe;
 mod uas;
+mod watchers;
 
 pub use calls::CallError;
 pub use events::{UaCommand, UaEvent};
@@ -43,6 +44,7 @@ pub use forward::{IncomingPolicy, MAX_REDIRECTS};
 pub use reconfigure::Reconfigured;
 pub use server_params::parse_mparam;
 pub use subscribe::{MWI_EXPIRES, MWI_POLL_INTERVAL, VoicemailMode};
+pub use watchers::WatcherPolicy;
 
 use super::call::Call;
 use super::digest::Secret;
@@ -74,6 +76,7 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Notify,
     Method::Prack,
     Method::Message,
+    Method::Subscribe,
 ];
 
 /// `use_rport`: whether to ask for rport and whether to use the address the server saw.
@@ -197,6 +200,8 @@ pub struct UaConfig {
     pub presence_enabled: bool,
     /// `presenceexpiresec`: lifetime of presence subscriptions and publications, seconds.
     pub presence_expires: u32,
+    /// `autoacceptpresencerequests`: who may watch our presence.
+    pub watcher_policy: WatcherPolicy,
 }
 
 /// Codec and media preferences (from the `use_xxx` and media parameters).
@@ -284,6 +289,12 @@ pub struct UserAgent {
     presence_tuple: String,
     /// A call is up: an Online status is published as on the phone.
     on_phone: bool,
+    /// The watchers of our presence (peer-to-peer), by the id their NOTIFYs are owned as.
+    watchers: std::collections::BTreeMap<u64, crate::sip::subscription::server::ServerSubscription>,
+    next_watcher: u64,
+    /// NOTIFYs to send to watchers after the current answer: which, and the reason when it is
+    /// the last.
+    pending_watcher_notifies: Vec<(u64, Option<&'static str>)>,
     /// The watched extensions' busy lamps and their ringing call, when it can be picked up.
     lamps: std::collections::BTreeMap<
         String,
@@ -349,6 +360,9 @@ impl UserAgent {
             published_status: None,
             presence_tuple: String::new(),
             on_phone: false,
+            watchers: Default::default(),
+            next_watcher: 0,
+            pending_watcher_notifies: Vec::new(),
             lamps: Default::default(),
             last_dialed: None,
             account_pending: false,
@@ -454,6 +468,7 @@ impl UserAgent {
                 self.hangup_all(now);
                 self.end_subscriptions(now);
                 self.end_presence();
+                self.end_watchers();
                 self.shutdown_deadline = Some(now + self.cfg.wait_for_unregister);
                 let unregistering = self.cfg.unregister_on_exit
                     && self.registration.as_mut().is_some_and(|r| r.unregister());
@@ -645,6 +660,7 @@ impl UserAgent {
             moved |= self.flush_subscriptions(now);
             self.presence_follows_calls();
             moved |= self.flush_publication(now);
+            moved |= self.flush_watchers(now);
             if !moved {
                 break;
             }
@@ -730,6 +746,10 @@ impl UserAgent {
                         self.owners.release(&key);
                         self.subscription_response(now, id, &response);
                     }
+                    Some(Usage::Watcher(id)) if is_final => {
+                        self.owners.release(&key);
+                        self.watcher_response(id, response.status().unwrap_or(0));
+                    }
                     Some(Usage::Publication) if is_final => {
                         self.owners.release(&key);
                         if let Some(p) = &mut self.publication {
@@ -789,6 +809,7 @@ impl UserAgent {
             }),
             Some(Usage::Pager(id)) => self.pager_failed(id, &format!("{code} {reason}")),
             Some(Usage::Subscription(id)) => self.subscription_no_response(now, id, code, reason),
+            Some(Usage::Watcher(id)) => self.watcher_response(id, 408),
             Some(Usage::Publication) => {
                 if let Some(p) = &mut self.publication {
                     p.on_no_response(now, code, reason);
@@ -809,6 +830,7 @@ impl UserAgent {
             self.shutdown_deadline,
             self.calls_timeout(),
             self.subscriptions_timeout(),
+            self.watchers_timeout(),
             self.publication
                 .as_ref()
                 .and_then(crate::sip::publication::Publication::poll_timeout),

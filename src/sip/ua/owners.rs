@@ -25,6 +25,8 @@ pub(super) enum Usage {
     Subscription(u64),
     /// A PUBLISH of our presence (RFC 3903).
     Publication,
+    /// A NOTIFY to one of our presence's watchers, by the watcher's id.
+    Watcher(u64),
 }
 
 /// The requests a session sends on client transactions of their own.

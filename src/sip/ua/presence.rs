@@ -25,11 +25,12 @@ impl UserAgent {
     pub fn set_presence(&mut self, now: Instant, status: PresenceStatus) {
         self.presence_status = status;
         self.publish_presence();
+        self.notify_watchers();
         self.pump(now);
     }
 
     /// The status others should see now: on the phone while a call is up and we are Online.
-    fn effective_presence(&self) -> PresenceStatus {
+    pub(super) fn effective_presence(&self) -> PresenceStatus {
         if self.presence_status == PresenceStatus::Online && self.on_phone {
             PresenceStatus::Speaking
         } else {
@@ -95,6 +96,7 @@ impl UserAgent {
             return;
         }
         self.on_phone = up;
+        self.notify_watchers();
         if self.publication.is_some() && self.published_status != Some(self.effective_presence()) {
             self.publish_presence();
         }

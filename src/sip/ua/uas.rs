@@ -93,6 +93,7 @@ impl UserAgent {
                     }
                 }
                 Some(Method::Message) => self.incoming_message(req, &tag),
+                Some(Method::Subscribe) => self.incoming_subscribe(now, req, &tag),
                 _ => response_to(req, 405, None, Some(&tag)),
             }
         };
