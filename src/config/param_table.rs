@@ -141,7 +141,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("allowreplace", Kind::Choice(&[0, 1, 2]), "2", Part::Calls, "incoming INVITE with Replaces: 0 refuse (403); 1 and 2 let it replace the call of ours it names (answered at once, the old call hung up)"),
     p("discontransfer", Kind::Bool, "true", Part::Calls, "hang up our leg once a transfer succeeded"),
     p("transfdelay", Kind::Int { min: 0, max: 60000 }, "400", Part::Calls, "ms between hold and REFER in a transfer"),
-    p("voicemail", Kind::Choice(&[0, 1, 2, 3, 4]), "2", Part::Sip, "message waiting (MWI, RFC 3842): 0 off, 1 only what the server sends unasked, 2 subscribe to our box, 3 as 2 (the desktop notification for new messages comes with the window's notifications), 4 fetch the box's state every 120 s instead of subscribing"),
+    p("voicemail", Kind::Choice(&[0, 1, 2, 3, 4]), "2", Part::Sip, "message waiting (MWI, RFC 3842): 0 off, 1 only what the server sends unasked, 2 subscribe to our box, 3 as 2 and a desktop notification for new messages, 4 fetch the box's state every 120 s instead of subscribing"),
     p("voicemailnum", Kind::Text, "", Part::Calls, "number that reaches the voicemail box (CheckVoicemail dials it)"),
     p("use_g729", Kind::Choice(&[0, 1, 2, 3]), "0", Part::NotYet, "G.729 (not in this build): 0 never, 1 accept but don't offer, 2 low priority, 3 high priority"),
     p("use_gsm", Kind::Choice(&[0, 1, 2, 3]), "0", Part::NotYet, "GSM (not in this build): 0 never ... 3 high priority"),
