@@ -43,6 +43,7 @@ mod hold;
 mod offer_answer;
 mod pager;
 mod prack;
+mod presence;
 mod session_timer;
 mod transfer;
 use hold::hold_state;

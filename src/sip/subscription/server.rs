@@ -163,7 +163,6 @@ impl ServerSubscription {
         (content_type, body): (&str, &str),
     ) -> SipMessage {
         let mut req = self.dialog.request(Method::Notify);
-        req.headers.push("Max-Forwards", "70");
         req.headers.push("Event", self.event);
         let left = self.expires_at.saturating_duration_since(now).as_secs();
         let state = match (ending, self.authorization) {
@@ -230,6 +229,7 @@ mod tests {
                 .is_some_and(|t| t.ends_with("tag=me1"))
         );
         assert_eq!(n.body, b"<x/>");
+        assert_eq!(n.headers.get_all("Max-Forwards").count(), 1);
         // The refresh in the dialog, then the watcher leaves.
         let refresh = subscribe("Expires: 7200\r\n", 2, ";tag=me1");
         assert!(s.matches(&refresh));
