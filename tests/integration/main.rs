@@ -29,6 +29,7 @@ mod sim_registration;
 mod sipp;
 mod sipp_calls;
 mod sound_card;
+mod subscription_machines;
 mod torture;
 mod transactions;
 mod transfers;

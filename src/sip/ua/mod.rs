@@ -4,7 +4,8 @@
 //! request. The driver feeds it bytes, transport errors, commands and the time; it hands back
 //! transmits, events and the next deadline.
 //!
-//! Its parts: `events.rs` the commands and events of its interface, `owners.rs` which usage
+//! Its parts: `config.rs` what it is configured with, `events.rs` the commands and events of
+//! its interface, `owners.rs` which usage
 //! sent each client transaction, `fields.rs` what is read off headers, `challenge.rs` the
 //! 401/407 answer, `refer.rs` transfers, `forward.rs` forwarding and the incoming-call policy,
 //! `uas.rs` answers requests and malformed input, `nat.rs` learns the public
@@ -17,6 +18,7 @@ mod busy_lamp;
 mod calls;
 mod challenge;
 mod close;
+mod config;
 mod dial;
 mod events;
 mod fields;
@@ -39,6 +41,7 @@ mod uas;
 mod watchers;
 
 pub use calls::CallError;
+pub use config::{KeepAliveType, MediaPrefs, RportMode, UaConfig};
 pub use events::{UaCommand, UaEvent};
 pub use forward::{IncomingPolicy, MAX_REDIRECTS};
 pub use reconfigure::Reconfigured;
@@ -47,21 +50,18 @@ pub use subscribe::{MWI_EXPIRES, MWI_POLL_INTERVAL, VoicemailMode};
 pub use watchers::WatcherPolicy;
 
 use super::call::Call;
-use super::digest::Secret;
 use super::message::{Method, SipMessage};
 use super::parse::parse_message;
 use super::random_token;
-use super::registration::{AcceptExpires, RegOutput, RegState, Registration};
-use super::transaction::timers::TimerConfig;
+use super::registration::{RegOutput, RegState, Registration};
 use super::transaction::{LayerEvent, TransactionLayer, TxKey};
 use super::transport::{Destination, Transmit, Transport};
-use crate::sdp::{Codec, Direction, OpusParams};
 use owners::{Owners, Usage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Methods this UA answers itself; everything else known gets 405, unknown ones 501.
 pub const ALLOWED_METHODS: &[Method] = &[
@@ -78,168 +78,6 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Message,
     Method::Subscribe,
 ];
-
-/// `use_rport`: whether to ask for rport and whether to use the address the server saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RportMode {
-    /// 0: do not ask.
-    Off,
-    /// 1: ask; use the seen address once two responses agree on it (a NAT is certain).
-    WhenSure,
-    /// 2: ask; always use it unless we are on a public address already.
-    Always,
-    /// 3: ask; use it even on a public address.
-    EvenOnPublic,
-    /// 9: ask but never use (keep the local address, e.g. for peer-to-peer calls).
-    AskOnly,
-}
-
-impl RportMode {
-    /// From the parameter's number; `None` for values outside 0,1,2,3,9.
-    pub fn from_param(v: u32) -> Option<RportMode> {
-        Some(match v {
-            0 => RportMode::Off,
-            1 => RportMode::WhenSure,
-            2 => RportMode::Always,
-            3 => RportMode::EvenOnPublic,
-            9 => RportMode::AskOnly,
-            _ => return None,
-        })
-    }
-}
-
-/// `keepalivetype`: what is sent to keep NAT bindings open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeepAliveType {
-    None,
-    SpaceCrlf,
-    Notify,
-    Crlf,
-    CrlfCrlf,
-}
-
-impl KeepAliveType {
-    /// From the parameter's number (0..4).
-    pub fn from_param(v: u32) -> Option<KeepAliveType> {
-        Some(match v {
-            0 => KeepAliveType::None,
-            1 => KeepAliveType::SpaceCrlf,
-            2 => KeepAliveType::Notify,
-            3 => KeepAliveType::Crlf,
-            4 => KeepAliveType::CrlfCrlf,
-            _ => return None,
-        })
-    }
-}
-
-/// Everything the UA core needs to know, already resolved by the driver.
-#[derive(Debug, Clone)]
-pub struct UaConfig {
-    /// `username`: the user part of our address of record.
-    pub user: String,
-    /// `sipusername`: the authentication name when it differs from `user`.
-    pub auth_user: Option<String>,
-    pub display_name: Option<String>,
-    pub password: Option<Secret>,
-    /// `md5`: MD5(user:realm:password) instead of the password.
-    pub ha1_md5: Option<Secret>,
-    pub realm: Option<String>,
-    /// `serveraddress` as `host[:port]`, the domain of our URIs.
-    pub domain: String,
-    /// Where requests go first: the outbound proxy if set, else the server (resolved).
-    pub first_hop: Option<Destination>,
-    /// `proxyaddress`: Route to put on requests when an outbound proxy is used.
-    pub outbound_proxy: Option<String>,
-    /// Our address as written in Via and Contact.
-    pub local: SocketAddr,
-    pub transport: Transport,
-    /// Register at start (`register` parameter and credentials present).
-    pub register: bool,
-    pub register_interval: u32,
-    pub accept_expires: AcceptExpires,
-    pub rport: RportMode,
-    pub keepalive: KeepAliveType,
-    pub keepalive_interval: Duration,
-    /// `capabilityrequest`: send OPTIONS to the server at start.
-    pub capability_request: bool,
-    pub timers: TimerConfig,
-    pub unregister_on_exit: bool,
-    pub wait_for_unregister: Duration,
-    pub user_agent: String,
-    /// `maxlines`: simultaneous calls.
-    pub max_lines: u32,
-    /// `rejectonbusy`: answer 486 to new calls while a call is up.
-    pub reject_on_busy: bool,
-    /// `prefix`: put before dialled numbers (not before user names or URIs).
-    pub prefix: String,
-    /// `ringtimeout`: an unanswered call (either way) ends after this; zero disables.
-    pub ring_timeout: Duration,
-    /// `calltimeout`: a connected call is hung up after this; zero disables.
-    pub call_timeout: Duration,
-    pub media: MediaPrefs,
-    /// What happens to incoming calls before they ring (`forwardall`, `forwardonbusy`,
-    /// `blacklist`).
-    pub incoming: IncomingPolicy,
-    /// How our transfers go (`transfertype`, `discontransfer`, `transfdelay`,
-    /// `transferwithreplace`).
-    pub transfer: crate::sip::refer::TransferPrefs,
-    /// `changesptoring`: what a 181-199 provisional (183 Session Progress) means: 0 nothing,
-    /// 1 ringing without early media, 2 and 4 ringing with early media, 3 early media only.
-    /// (180 always means ringing, with early media when it carries SDP.)
-    pub progress_mode: u8,
-    /// `use100rel`: ask for reliable provisional responses (Supported: 100rel) and send ours
-    /// reliably to callers that support them. Required ones are honoured either way.
-    pub use_100rel: bool,
-    /// `sessiontimer`: the RFC 4028 session interval we ask for.
-    pub session_timer: crate::sip::session_expires::SessionTimerPrefs,
-    /// `checktarget`: how strictly what we are asked to call is checked.
-    pub check_target: crate::sip::dial_check::TargetCheck,
-    /// `voicemail`: how message waiting is learned.
-    pub voicemail: VoicemailMode,
-    /// `enablepresence`: publish our status after registering.
-    pub presence_enabled: bool,
-    /// `presenceexpiresec`: lifetime of presence subscriptions and publications, seconds.
-    pub presence_expires: u32,
-    /// `autoacceptpresencerequests`: who may watch our presence.
-    pub watcher_policy: WatcherPolicy,
-}
-
-/// Codec and media preferences (from the `use_xxx` and media parameters).
-#[derive(Debug, Clone)]
-pub struct MediaPrefs {
-    /// Offered, best first.
-    pub offer: Vec<Codec>,
-    /// Accepted when offered, best first.
-    pub accept: Vec<Codec>,
-    /// telephone-event payload type; `None` to not negotiate RFC 4733.
-    pub dtmf_pt: Option<u8>,
-    pub ptime: u32,
-    /// What we ask for when receiving Opus (`use_opus*` bandwidth, FEC, DTX).
-    pub opus: OpusParams,
-    /// `setfinalcodec` ≠ 0: answers name only the chosen codec.
-    pub final_codec_only: bool,
-    /// `holdtype`: the direction we offer on hold: sendonly (2, the default), recvonly (3:
-    /// the other party's audio still comes in) or inactive (4: both directions stop).
-    pub hold: Direction,
-}
-
-impl Default for MediaPrefs {
-    fn default() -> Self {
-        MediaPrefs {
-            offer: vec![Codec::Pcmu, Codec::Pcma],
-            accept: vec![Codec::Pcmu, Codec::Pcma],
-            dtmf_pt: Some(101),
-            ptime: 20,
-            opus: OpusParams {
-                max_rate: 48_000,
-                fec: true,
-                dtx: true,
-            },
-            final_codec_only: true,
-            hold: Direction::SendOnly,
-        }
-    }
-}
 
 /// The sans-IO user agent.
 #[derive(Debug)]
