@@ -12,7 +12,9 @@
 //! address and sends keep-alives, `calls.rs` sets calls up and tears them down,
 //! `incoming.rs` rings and answers incoming calls, `midcall.rs` holds, re-negotiates, sends
 //! DTMF by INFO and runs the call timers, `reconfigure.rs` takes settings changed at run time,
-//! `server_params.rs` reads the server's `x-mparam` headers.
+//! `server_params.rs` reads the server's `x-mparam` headers, `pager.rs` text messages,
+//! `subscribe.rs` our subscriptions and voicemail, `presence.rs` watched and published
+//! presence, `busy_lamp.rs` busy lamps and their pickup, `watchers.rs` those who watch us.
 
 mod busy_lamp;
 mod calls;
