@@ -168,54 +168,107 @@ fn encrypt_command(rest: &[String], key: Option<&[u8]>) -> ExitCode {
     }
 }
 
-/// `softphone --history`: the latest calls, newest first.
-fn history_command(dirs: Option<&directories::ProjectDirs>) -> ExitCode {
+/// Opens `softphone.db` for a command-line query, or says why not.
+fn open_store(
+    dirs: Option<&directories::ProjectDirs>,
+) -> Result<softphone::store::Store, ExitCode> {
     let Some(d) = dirs else {
         eprintln!("softphone: no data folder (no home directory)");
-        return ExitCode::FAILURE;
+        return Err(ExitCode::FAILURE);
     };
     let path = d.data_dir().join("softphone.db");
-    match softphone::store::Store::open(&path).and_then(|s| s.recent_calls(100)) {
-        Ok(calls) if calls.is_empty() => println!("no calls yet"),
-        Ok(calls) => {
-            for c in calls {
-                println!("{}", softphone::store::history_line(&c));
-            }
-        }
+    softphone::store::Store::open(&path).map_err(|e| {
+        eprintln!("softphone: {}: {e}", path.display());
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs a command-line query on the store: its failure is printed and exits 1.
+fn store_command(
+    dirs: Option<&directories::ProjectDirs>,
+    query: impl FnOnce(&softphone::store::Store) -> Result<(), String>,
+) -> ExitCode {
+    let store = match open_store(dirs) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match query(&store) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("softphone: {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            eprintln!("softphone: {e}");
+            ExitCode::FAILURE
         }
     }
-    ExitCode::SUCCESS
+}
+
+/// `softphone --history`: the latest calls, newest first.
+fn history_command(store: &softphone::store::Store) -> Result<(), String> {
+    let calls = store.recent_calls(100).map_err(|e| e.to_string())?;
+    if calls.is_empty() {
+        println!("no calls yet");
+    }
+    for c in calls {
+        println!("{}", softphone::store::history_line(&c));
+    }
+    Ok(())
 }
 
 /// `softphone --chat PEER`: the latest messages with `PEER`, oldest first (`>` ours, `<`
 /// theirs).
-fn chat_command(dirs: Option<&directories::ProjectDirs>, peer: &str) -> ExitCode {
-    let Some(d) = dirs else {
-        eprintln!("softphone: no data folder (no home directory)");
-        return ExitCode::FAILURE;
-    };
-    let path = d.data_dir().join("softphone.db");
-    match softphone::store::Store::open(&path).and_then(|s| s.chat_with(peer, 200)) {
-        Ok(messages) if messages.is_empty() => println!("no messages with {peer}"),
-        Ok(messages) => {
-            for m in messages {
-                let arrow = if m.outgoing { '>' } else { '<' };
-                println!(
-                    "{} {arrow} {}",
-                    softphone::store::format_utc(m.at_ms),
-                    m.text
-                );
-            }
-        }
-        Err(e) => {
-            eprintln!("softphone: {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+fn chat_command(store: &softphone::store::Store, peer: &str) -> Result<(), String> {
+    let messages = store
+        .chat_with(softphone::model::user_of(peer), 200)
+        .map_err(|e| e.to_string())?;
+    if messages.is_empty() {
+        println!("no messages with {peer}");
     }
-    ExitCode::SUCCESS
+    for m in messages {
+        let arrow = if m.outgoing { '>' } else { '<' };
+        println!(
+            "{} {arrow} {}",
+            softphone::store::format_utc(m.at_ms),
+            m.text
+        );
+    }
+    Ok(())
+}
+
+/// The contact file format a path's extension names.
+fn contact_format(path: &str) -> Result<softphone::model::ContactFormat, String> {
+    softphone::model::ContactFormat::from_file_name(path)
+        .ok_or_else(|| format!("{path}: name a .vcf or a .csv file"))
+}
+
+/// `softphone --import-contacts FILE.vcf|FILE.csv`: adds the file's contacts to the address
+/// book (updating those already there), and says what was skipped.
+fn import_contacts_command(store: &softphone::store::Store, path: &str) -> Result<(), String> {
+    let format = contact_format(path)?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = softphone::store::exchange::import(format, &text)?;
+    let outcome = store
+        .import_contacts(&parsed.contacts)
+        .map_err(|e| e.to_string())?;
+    for p in &parsed.problems {
+        eprintln!("{path}: {p}");
+    }
+    println!(
+        "{} contacts added, {} updated, {} skipped",
+        outcome.added,
+        outcome.updated,
+        parsed.problems.len()
+    );
+    Ok(())
+}
+
+/// `softphone --export-contacts FILE.vcf|FILE.csv`: writes the address book.
+fn export_contacts_command(store: &softphone::store::Store, path: &str) -> Result<(), String> {
+    let format = contact_format(path)?;
+    let contacts = store.contacts().map_err(|e| e.to_string())?;
+    let text = softphone::store::exchange::export(format, &contacts);
+    std::fs::write(path, text).map_err(|e| format!("{path}: {e}"))?;
+    println!("{} contacts written to {path}", contacts.len());
+    Ok(())
 }
 
 /// How headless mode writes events.
@@ -318,16 +371,22 @@ fn main() -> ExitCode {
         return encrypt_command(&args[i + 1..], key.as_deref());
     }
     if args.iter().any(|a| a == "--history") {
-        return history_command(dirs.as_ref());
+        return store_command(dirs.as_ref(), history_command);
     }
-    if let Some(i) = args.iter().position(|a| a == "--chat") {
-        return match args.get(i + 1) {
-            Some(peer) => chat_command(dirs.as_ref(), peer),
-            None => {
-                eprintln!("softphone: --chat needs the peer (softphone --chat 1002)");
-                ExitCode::from(2)
-            }
+    // `--chat PEER`, `--import-contacts FILE`, `--export-contacts FILE`.
+    for flag in ["--chat", "--import-contacts", "--export-contacts"] {
+        let Some(i) = args.iter().position(|a| a == flag) else {
+            continue;
         };
+        let Some(arg) = args.get(i + 1).cloned() else {
+            eprintln!("softphone: {flag} needs its argument (see --help)");
+            return ExitCode::from(2);
+        };
+        return store_command(dirs.as_ref(), |store| match flag {
+            "--chat" => chat_command(store, &arg),
+            "--import-contacts" => import_contacts_command(store, &arg),
+            _ => export_contacts_command(store, &arg),
+        });
     }
     let headless = args.iter().any(|a| a == "--headless");
     let show_config = args.iter().any(|a| a == "--show-config");

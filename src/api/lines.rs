@@ -1,7 +1,7 @@
 //! The headless text command protocol on standard input (one command a line, the reference's
 //! verbs: `Call,1002`, `Hangup,1`, `Dtmf,1,123#`, ...), parsed into typed commands at the edge.
 
-use crate::model::{BlacklistChange, Command, MuteDirection, ParamValue};
+use crate::model::{BlacklistChange, Command, Contact, MuteDirection, ParamValue};
 
 /// On or off: empty (or missing) means `default`; on/true/1 and off/false/0 in any case.
 fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> {
@@ -26,7 +26,9 @@ fn user_list(line: &str) -> Vec<String> {
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
 /// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
 /// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `CheckVoicemail`, `CheckPresence,1002,1003`,
-/// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`,
+/// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`, `AddContact,NAME,NUMBER-OR-URI`,
+/// `DelContact,ID-NAME-OR-ADDRESS`, `GetContacts[,search words]`, `SetContacts,NAME,ADDRESS,...`,
+/// `GetChatHistory,PEER`,
 /// `AllowWatcher,sip:1002@pbx,yes|no`, `Mute,1,on|off[,direction 0-4]`, `SetLine,1`,
 /// `SetParameter,name,value` (this run), `SaveParameter,name,value` (also kept), `TestSound`,
 /// `InputLevel,on|off`, `ListDevices`, `Register`, `Unregister`, `CapabilityRequest`, `Exit`
@@ -130,6 +132,12 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
             }
         }
         "checkvoicemail" => Command::CheckVoicemail,
+        "getchathistory" => Command::GetChatHistory {
+            peer: arg
+                .filter(|p| !p.is_empty())
+                .ok_or("getchathistory: GetChatHistory,PEER")?
+                .to_string(),
+        },
         // `CheckPresence,1002,1003,...`: the whole list to watch (none: stop watching).
         "checkpresence" => Command::CheckPresence {
             users: user_list(line),
@@ -190,6 +198,47 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 } else {
                     BlacklistChange::Remove { number }
                 },
+            }
+        }
+        "addcontact" => {
+            let name = arg.filter(|n| !n.is_empty());
+            let address = rest.map(str::trim).filter(|a| !a.is_empty());
+            let (Some(name), Some(address)) = (name, address) else {
+                return Err("addcontact: AddContact,NAME,NUMBER-OR-URI".into());
+            };
+            Command::SaveContact {
+                contact: Contact::new(name, address),
+            }
+        }
+        "delcontact" | "deletecontact" => Command::DeleteContact {
+            key: [arg, rest]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(",")
+                .trim()
+                .to_string(),
+        },
+        "getcontacts" => Command::GetContacts {
+            search: [arg, rest]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(",")
+                .trim()
+                .to_string(),
+        },
+        // `SetContacts,NAME,ADDRESS,NAME,ADDRESS,...`; `SetContacts` alone empties the book.
+        "setcontacts" => {
+            let fields = user_list(line);
+            if !fields.len().is_multiple_of(2) {
+                return Err("setcontacts: SetContacts,NAME,ADDRESS[,NAME,ADDRESS...]".into());
+            }
+            Command::SetContacts {
+                contacts: fields
+                    .chunks(2)
+                    .map(|pair| Contact::new(pair[0].as_str(), pair[1].as_str()))
+                    .collect(),
             }
         }
         "testsound" => Command::TestSound,
@@ -306,6 +355,38 @@ mod tests {
             assert!(parse_line(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_line("checkvoicemail"), Ok(Command::CheckVoicemail));
+        assert_eq!(
+            parse_line("AddContact,Ada Lovelace,sip:1001@pbx"),
+            Ok(Command::SaveContact {
+                contact: Contact::new("Ada Lovelace", "sip:1001@pbx")
+            })
+        );
+        assert_eq!(
+            parse_line("DelContact,Ada, Countess"),
+            Ok(Command::DeleteContact {
+                key: "Ada, Countess".into()
+            })
+        );
+        assert_eq!(
+            parse_line("GetContacts"),
+            Ok(Command::GetContacts {
+                search: String::new()
+            })
+        );
+        assert_eq!(
+            parse_line("SetContacts,Ada,1001,Bob,1003"),
+            Ok(Command::SetContacts {
+                contacts: vec![Contact::new("Ada", "1001"), Contact::new("Bob", "1003")]
+            })
+        );
+        for bad in [
+            "AddContact",
+            "AddContact,Ada",
+            "AddContact,,1001",
+            "SetContacts,Ada",
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
         assert_eq!(
             parse_line("CheckPresence,1002, 1003,,sip:x@pbx"),
             Ok(Command::CheckPresence {

@@ -340,7 +340,55 @@ impl Notifier {
                 m.urgent_new,
                 m.urgent_old
             )),
-            Event::Reply { .. } | Event::Stopped => {}
+            // `CHATLOG,peer,in|out,time UTC,text` for each stored message (GetChatHistory).
+            Event::ChatHistory { peer, messages } => {
+                for m in messages {
+                    out.push(format!(
+                        "CHATLOG,{},{},{},{}",
+                        field(peer),
+                        if m.outgoing { "out" } else { "in" },
+                        crate::store::format_utc(m.at_ms),
+                        m.text.replace(['\r', '\n'], " ")
+                    ));
+                }
+            }
+            // `CONTACTS,count`: the address book changed (or was read at start).
+            Event::Contacts { contacts } => out.push(format!("CONTACTS,{}", contacts.len())),
+            // `CONTACT,id,name,address,speed dial,numbers` for each contact found (numbers as
+            // `label:number` joined by `;`), then `CONTACTS_FOUND,count`.
+            Event::ContactsFound { contacts, .. } => {
+                for c in contacts {
+                    let numbers: Vec<String> = c
+                        .phones
+                        .iter()
+                        .map(|p| format!("{}:{}", p.label, p.number))
+                        .collect();
+                    out.push(format!(
+                        "CONTACT,{},{},{},{},{}",
+                        c.id,
+                        field(&c.name),
+                        field(&c.uri),
+                        field(&c.speed_dial),
+                        field(&numbers.join(";"))
+                    ));
+                }
+                out.push(format!("CONTACTS_FOUND,{}", contacts.len()));
+            }
+            Event::ContactsImported {
+                added,
+                updated,
+                problems,
+            } => {
+                out.push(format!(
+                    "EVENT,Imported contacts: {added} added, {updated} updated, {} skipped",
+                    problems.len()
+                ));
+                for p in problems {
+                    out.push(format!("WARNING,Contact import: {}", field(p)));
+                }
+            }
+            // The text is for the face that asked to write a file.
+            Event::ContactsExported { .. } | Event::Reply { .. } | Event::Stopped => {}
         }
         out
     }

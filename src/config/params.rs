@@ -241,7 +241,9 @@ pub fn help_text() -> String {
          \x20      softphone --encrypt N VALUE   (an encrypted__N__ value: 1 xor, 3 xor+base64, 4 base64)\n\
          \x20      softphone --devices   (list the sound cards)\n\
          \x20      softphone --history   (the latest calls)\n\
-         \x20      softphone --chat PEER   (the messages with PEER, > ours, < theirs)\n\n\
+         \x20      softphone --chat PEER   (the messages with PEER, > ours, < theirs)\n\
+         \x20      softphone --import-contacts FILE.vcf|FILE.csv   (add a file's contacts)\n\
+         \x20      softphone --export-contacts FILE.vcf|FILE.csv   (write the address book)\n\n\
          wpcfg.ini (key=value lines) is read beside the binary, then in the config folder;\n\
          the command line wins over it.\n\n\
          Parameters (key=value; DEF resets to the default, NULL empties):\n",

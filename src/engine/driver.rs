@@ -162,6 +162,7 @@ async fn drive(
     let mut buf = vec![0u8; 65_536];
     let mut commands_open = true;
     engine.ua.start(Instant::now());
+    engine.report_contacts();
     if !registers && let Some(number) = engine.autocall.take() {
         engine.place(AUTOCALL, number).await;
     }

@@ -8,6 +8,7 @@
 //! `setup` below; `report` (the event sink) and `link` (the command sender) at the bottom.
 
 mod calls;
+mod contacts;
 pub mod dns;
 mod driver;
 mod level;

@@ -163,6 +163,16 @@ impl Engine {
                 });
                 return;
             }
+            contacts @ (Command::SaveContact { .. }
+            | Command::DeleteContact { .. }
+            | Command::SetContacts { .. }
+            | Command::GetContacts { .. }
+            | Command::ImportContacts { .. }
+            | Command::ExportContacts { .. }
+            | Command::GetChatHistory { .. }) => {
+                self.contacts_request(id, contacts);
+                return;
+            }
             Command::Blacklist { change } => {
                 let before = self.settings.text("blacklist");
                 let after = change.apply(&before).join(",");

@@ -21,6 +21,8 @@ pub struct EngineLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Phone,
+    Contacts,
+    Chat,
     History,
     Log,
     Settings,
@@ -56,6 +58,22 @@ pub struct ViewState {
     /// The language and skin the window was last drawn with.
     pub drawn_language: String,
     pub drawn_skin: String,
+    /// The contacts tab: the search typed, the contact being added or edited, the file to
+    /// import from or export to (and where the export asked for goes), the last outcome.
+    pub contact_search: String,
+    pub contact_form: Option<super::contacts::ContactForm>,
+    pub contacts_file: String,
+    pub export_to: Option<String>,
+    pub contacts_message: Option<String>,
+    /// What was last asked to be watched (presence, busy lamps), to ask again only on change.
+    pub watched_presence: Vec<String>,
+    pub watched_lamps: Vec<String>,
+    /// Watchers waiting for the user's answer, oldest first.
+    pub watcher_requests: Vec<String>,
+    /// Our presence status as last set here (none yet: Online, what the engine publishes).
+    pub our_status: Option<crate::model::PresenceStatus>,
+    /// The chat conversations.
+    pub chats: super::chat::Chats,
 }
 
 /// Shows a desktop notification (the window is not focused when a call comes in).
@@ -109,10 +127,17 @@ impl SoftphoneApp {
         self.link.commands.send(c);
     }
 
+    /// Sends a command and gives its request id, to find its reply or outcome event.
+    pub fn send_tracked(&self, c: Command) -> Option<crate::model::RequestId> {
+        self.link.commands.send(c)
+    }
+
     /// Takes every event (and SIP trace line) waiting.
     pub fn drain_events(&mut self) {
         while let Ok(ev) = self.link.events.try_recv() {
             self.notice_for(&ev);
+            self.chat_event(&ev);
+            self.contacts_event(&ev);
             self.state.apply(&ev);
         }
         if let Some(trace) = &self.trace {
@@ -301,6 +326,7 @@ impl SoftphoneApp {
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.drain_events();
+        self.follow_contacts();
         self.follow_appearance(&ctx);
         self.keyboard(&ctx);
         self.notify_incoming(&ctx);
@@ -322,6 +348,8 @@ impl SoftphoneApp {
         if self.state.flag("hasincomingcall") {
             self.incoming_ui(&ctx);
         }
+        self.watcher_requests_ui(&ctx);
+        self.chat_window_ui(&ctx);
     }
 }
 

@@ -6,6 +6,8 @@
 //! `trace.rs` brings the SIP trace to the log window.
 
 pub mod app;
+pub mod chat;
+pub mod contacts;
 pub mod i18n;
 pub mod panels;
 pub mod settings;

@@ -73,8 +73,17 @@ impl SoftphoneApp {
         egui::Panel::top("status").show(ui, |ui| self.account_ui(ui));
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
+                let unread = self.view.chats.unread();
+                let chat = if unread > 0 {
+                    self.tr
+                        .args("tab-chat-unread", &[("count", &unread.to_string())])
+                } else {
+                    self.tr.t("tab-chat")
+                };
                 let mut tabs = vec![
                     (Tab::Phone, self.tr.t("tab-phone")),
+                    (Tab::Contacts, self.tr.t("tab-contacts")),
+                    (Tab::Chat, chat),
                     (Tab::History, self.tr.t("tab-history")),
                 ];
                 if self.state.flag("hasaudio") {
@@ -99,6 +108,8 @@ impl SoftphoneApp {
         }
         egui::CentralPanel::default().show(ui, |ui| match self.view.tab.unwrap_or(Tab::Phone) {
             Tab::Phone => self.phone_ui(ui),
+            Tab::Contacts => self.contacts_ui(ui),
+            Tab::Chat => self.chat_ui(ui),
             Tab::History => self.history_ui(ui),
             Tab::Log => self.log_ui(ui),
             Tab::Settings => self.settings_ui(ui),

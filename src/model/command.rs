@@ -2,6 +2,7 @@
 //! engine answers each with one [`crate::model::Event::Reply`] carrying the same id, so a
 //! reply or an error is always tied to the command that caused it.
 
+use super::contact::{Contact, ContactFormat};
 use super::modes::{MuteDirection, PresenceStatus};
 use super::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,9 @@ pub enum Command {
     /// (API_SendChat; SIP MESSAGE). How it went comes back in a `chat_delivery` event with
     /// this request's id.
     SendChat { peer: String, text: String },
+    /// The stored conversation with `peer` (its user part or address): the latest messages,
+    /// oldest first, in a `chat_history` event.
+    GetChatHistory { peer: String },
     /// Call the voicemail box (API_CheckVoicemail): dials `voicemailnum`.
     CheckVoicemail,
     /// Watch these users' presence (API_CheckPresence): the list replaces the one watched
@@ -130,6 +134,23 @@ pub enum Command {
     AllowWatcher { watcher: String, allow: bool },
     /// Set and publish our presence status (API_SetPresenceStatus).
     SetPresenceStatus { status: PresenceStatus },
+    /// Add a contact (its id 0; API AddContact) or change the one with its id. Answered,
+    /// like every contacts change, by a `contacts` event with the whole address book.
+    SaveContact { contact: Contact },
+    /// Remove a contact (API DelContact): `key` is its id, or its name or address when only
+    /// one contact has it.
+    DeleteContact { key: String },
+    /// Replace the whole address book (API SetContacts).
+    SetContacts { contacts: Vec<Contact> },
+    /// The contacts a search finds (API GetContacts; an empty search gives all), answered by
+    /// a `contacts_found` event. The search is [`Contact::matches`].
+    GetContacts { search: String },
+    /// Add the contacts of a file's text (vCard or CSV); the face reads the file, so the
+    /// engine never opens a path a command names. Contacts already there (same name and
+    /// address) are updated. Answered by a `contacts_imported` event.
+    ImportContacts { format: ContactFormat, text: String },
+    /// The address book as a file's text, in a `contacts_exported` event; the face writes it.
+    ExportContacts { format: ContactFormat },
     /// Read or change the blacklist (API_GetBlacklist, SetBlacklist, AddToBlacklist, and
     /// removing one entry): the `blacklist` parameter, kept across restarts. Answered by a
     /// `parameter` event with the whole list, also when nothing changed.
@@ -224,11 +245,19 @@ impl Command {
             Command::Unpark { .. } => "Unpark",
             Command::Pickup { .. } => "Pickup",
             Command::SendChat { .. } => "SendChat",
+            Command::GetChatHistory { .. } => "GetChatHistory",
             Command::CheckVoicemail => "CheckVoicemail",
             Command::CheckPresence { .. } => "CheckPresence",
             Command::SetPresenceStatus { .. } => "SetPresenceStatus",
             Command::WatchBusyLamps { .. } => "WatchBusyLamps",
             Command::AllowWatcher { .. } => "AllowWatcher",
+            Command::SaveContact { contact } if contact.id == 0 => "AddContact",
+            Command::SaveContact { .. } => "EditContact",
+            Command::DeleteContact { .. } => "DelContact",
+            Command::SetContacts { .. } => "SetContacts",
+            Command::GetContacts { .. } => "GetContacts",
+            Command::ImportContacts { .. } => "ImportContacts",
+            Command::ExportContacts { .. } => "ExportContacts",
             Command::Blacklist { change } => match change {
                 BlacklistChange::Get => "GetBlacklist",
                 BlacklistChange::Set { .. } => "SetBlacklist",

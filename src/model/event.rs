@@ -2,7 +2,9 @@
 //! fields (through [`crate::model::PhoneState::apply`] or directly), never display text.
 
 use super::cdr::Cdr;
+use super::chat::ChatMessage;
 use super::command::RequestId;
+use super::contact::{Contact, ContactFormat};
 use super::modes::{LampState, PresenceStatus};
 use serde::{Deserialize, Serialize};
 
@@ -210,6 +212,8 @@ pub enum NoticeKind {
     Chat,
     /// A subscription (voicemail, presence) failed or was ended by the server.
     Subscription,
+    /// The address book: a change, an import or an export that could not be done.
+    Contacts,
 }
 
 /// Message waiting in a voicemail box: whether messages wait and how many voice messages
@@ -399,6 +403,11 @@ pub enum Event {
         code: Option<u16>,
         reason: String,
     },
+    /// The stored conversation with `peer` (user part), oldest first (GetChatHistory).
+    ChatHistory {
+        peer: String,
+        messages: Vec<ChatMessage>,
+    },
     /// Mute changed on a line.
     Mute {
         line: u32,
@@ -457,6 +466,22 @@ pub enum Event {
     /// What the voicemail box says (RFC 3842 message summary): from our subscription, a poll,
     /// or a server that tells us unasked.
     Voicemail(MessageWaiting),
+    /// The whole address book, by name: at start and after every change.
+    Contacts { contacts: Vec<Contact> },
+    /// What GetContacts with `search` found.
+    ContactsFound {
+        search: String,
+        contacts: Vec<Contact>,
+    },
+    /// An import added and updated contacts; `problems` names each card or row skipped and
+    /// why.
+    ContactsImported {
+        added: usize,
+        updated: usize,
+        problems: Vec<String>,
+    },
+    /// The address book as a file's text, for the face to write.
+    ContactsExported { format: ContactFormat, text: String },
     /// A call ended: its record for the history.
     Cdr(Cdr),
     /// Something to tell that has no event of its own.

@@ -4,6 +4,21 @@
 
 use super::*;
 
+/// A contact with every field filled.
+fn example_contact() -> Contact {
+    Contact {
+        id: 0,
+        name: "Ada Lovelace".into(),
+        uri: "sip:1001@pbx.example".into(),
+        phones: vec![PhoneNumber {
+            label: "mobile".into(),
+            number: "+44 7700 900123".into(),
+        }],
+        speed_dial: "1".into(),
+        notes: "Engineering".into(),
+    }
+}
+
 /// One request of every command.
 pub fn command_examples() -> Vec<Request> {
     let commands = vec![
@@ -42,6 +57,9 @@ pub fn command_examples() -> Vec<Request> {
             peer: "1002".into(),
             text: "Can you take the next call?".into(),
         },
+        Command::GetChatHistory {
+            peer: "1002".into(),
+        },
         Command::CheckVoicemail,
         Command::CheckPresence {
             users: vec!["1002".into(), "1003".into()],
@@ -55,6 +73,23 @@ pub fn command_examples() -> Vec<Request> {
         Command::AllowWatcher {
             watcher: "sip:1002@pbx".into(),
             allow: true,
+        },
+        Command::SaveContact {
+            contact: example_contact(),
+        },
+        Command::DeleteContact { key: "12".into() },
+        Command::SetContacts {
+            contacts: vec![Contact::new("Bob", "1003")],
+        },
+        Command::GetContacts {
+            search: "ada".into(),
+        },
+        Command::ImportContacts {
+            format: ContactFormat::Csv,
+            text: "Name,SIP URI\nBob,1003\n".into(),
+        },
+        Command::ExportContacts {
+            format: ContactFormat::Vcard,
         },
         Command::Blacklist {
             change: BlacklistChange::Add {
@@ -163,6 +198,15 @@ pub fn event_examples() -> Vec<Event> {
             code: Some(200),
             reason: "200 OK".into(),
         },
+        Event::ChatHistory {
+            peer: "1002".into(),
+            messages: vec![ChatMessage {
+                at_ms: 1_764_000_000_000,
+                peer: "1002".into(),
+                outgoing: false,
+                text: "Szia! Ünnep?".into(),
+            }],
+        },
         Event::Presence {
             user: "1002".into(),
             status: PresenceStatus::Dnd,
@@ -175,6 +219,28 @@ pub fn event_examples() -> Vec<Event> {
             user: "1005".into(),
             state: LampState::Ringing,
             pickup: true,
+        },
+        Event::Contacts {
+            contacts: vec![Contact {
+                id: 12,
+                ..example_contact()
+            }],
+        },
+        Event::ContactsFound {
+            search: "ada".into(),
+            contacts: vec![Contact {
+                id: 12,
+                ..example_contact()
+            }],
+        },
+        Event::ContactsImported {
+            added: 1,
+            updated: 0,
+            problems: vec!["row 3: no name and no number; skipped".into()],
+        },
+        Event::ContactsExported {
+            format: ContactFormat::Csv,
+            text: "Name,SIP URI,Speed dial,Notes\nBob,1003,,\n".into(),
         },
         Event::Voicemail(MessageWaiting {
             waiting: true,
@@ -303,9 +369,16 @@ mod tests {
             Command::SetPresenceStatus { .. } => 24,
             Command::WatchBusyLamps { .. } => 25,
             Command::AllowWatcher { .. } => 26,
+            Command::SaveContact { .. } => 27,
+            Command::DeleteContact { .. } => 28,
+            Command::SetContacts { .. } => 29,
+            Command::GetContacts { .. } => 30,
+            Command::ImportContacts { .. } => 31,
+            Command::ExportContacts { .. } => 32,
+            Command::GetChatHistory { .. } => 33,
         }
     }
-    const COMMANDS: usize = 27;
+    const COMMANDS: usize = 34;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -338,9 +411,14 @@ mod tests {
             Event::Presence { .. } => 26,
             Event::BusyLamp { .. } => 27,
             Event::WatcherRequest { .. } => 28,
+            Event::Contacts { .. } => 29,
+            Event::ContactsFound { .. } => 30,
+            Event::ContactsImported { .. } => 31,
+            Event::ContactsExported { .. } => 32,
+            Event::ChatHistory { .. } => 33,
         }
     }
-    const EVENTS: usize = 29;
+    const EVENTS: usize = 34;
 
     #[test]
     fn every_command_round_trips_through_json() {

@@ -9,7 +9,9 @@
 //! are formatters and parsers at the edge (`api::notify`, `api::lines`).
 
 mod cdr;
+mod chat;
 mod command;
+mod contact;
 mod event;
 mod examples;
 mod modes;
@@ -17,9 +19,11 @@ mod secret;
 mod state;
 
 pub use cdr::{Cdr, DiscParty};
+pub use chat::ChatMessage;
 pub use command::{
     BlacklistChange, Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret,
 };
+pub use contact::{Contact, ContactFormat, PhoneNumber, user_of};
 pub use event::{
     CallDirection, CallState, CurrentLineCause, DiversionReason, Event, MediaDirection, MediaStats,
     MessageWaiting, NoticeKind, Registration, Reply, Severity, Source, TransferRole, TransferState,

@@ -3,6 +3,7 @@
 //! It reads typed fields only.
 
 use super::cdr::Cdr;
+use super::contact::Contact;
 use super::event::{
     CallDirection, CallState, Event, MediaDirection, MediaStats, MessageWaiting, Registration,
     Severity, TransferStep,
@@ -144,6 +145,8 @@ pub struct PhoneState {
     pub presence: BTreeMap<String, (PresenceStatus, String)>,
     /// The watched extensions' busy lamps, and whether the ringing call can be picked up.
     pub lamps: BTreeMap<String, (LampState, bool)>,
+    /// The address book, by name (from the store, after every change).
+    pub contacts: Vec<Contact>,
     /// The SIP stack is up.
     pub started: bool,
     /// The engine has stopped.
@@ -345,9 +348,14 @@ impl PhoneState {
             Event::Presence { user, status, note } => {
                 self.presence.insert(user.clone(), (*status, note.clone()));
             }
+            Event::Contacts { contacts } => self.contacts = contacts.clone(),
             Event::CapabilityResponse { .. }
             | Event::ChatReceived { .. }
             | Event::ChatDelivery { .. }
+            | Event::ChatHistory { .. }
+            | Event::ContactsFound { .. }
+            | Event::ContactsImported { .. }
+            | Event::ContactsExported { .. }
             | Event::PublicAddress { .. }
             | Event::DtmfReceived { .. }
             | Event::DevicesSwitched { .. }

@@ -244,8 +244,9 @@ impl Phone {
                 if let Some(e) = report::translate(ev) {
                     self.report(e);
                 }
+                // One conversation per peer, however its address was written.
                 self.actions.push_back(Action::StoreChat {
-                    peer: from.clone(),
+                    peer: crate::model::user_of(from).to_string(),
                     outgoing: matches!(ev, UaEvent::MessageDelivery { .. }),
                     text: text.clone(),
                     at_ms: wall_ms,

@@ -4,7 +4,12 @@
 //! each step in a transaction; a database from a newer softphone is refused rather than
 //! damaged.
 
+mod contacts;
+pub mod exchange;
+
 use crate::model::{Cdr, DiscParty};
+pub use crate::model::{ChatMessage, Contact};
+pub use contacts::ImportOutcome;
 use rusqlite::{Connection, params};
 use std::path::Path;
 use thiserror::Error;
@@ -56,29 +61,20 @@ pub const MIGRATIONS: &[&str] = &[
         text TEXT NOT NULL
     );
     CREATE INDEX chat_peer ON chat(peer, at_ms);",
+    // 2: contacts get notes and any number of labelled phone numbers (the one `phone` of
+    // step 1 becomes the first of them).
+    "ALTER TABLE contacts ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    CREATE TABLE contact_phones (
+        contact_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        number TEXT NOT NULL
+    );
+    CREATE INDEX contact_phones_contact ON contact_phones(contact_id, position);
+    INSERT INTO contact_phones (contact_id, position, label, number)
+        SELECT id, 0, '', phone FROM contacts WHERE phone != '';
+    ALTER TABLE contacts DROP COLUMN phone;",
 ];
-
-/// A contact of the address book.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Contact {
-    /// 0 for one not stored yet.
-    pub id: i64,
-    pub name: String,
-    /// SIP URI or user name to call.
-    pub uri: String,
-    pub phone: String,
-    /// A speed-dial key (a digit or a short code), empty for none.
-    pub speed_dial: String,
-}
-
-/// One chat message.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChatMessage {
-    pub at_ms: i64,
-    pub peer: String,
-    pub outgoing: bool,
-    pub text: String,
-}
 
 /// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC (days to civil date after
 /// H. Hinnant's algorithm).
@@ -241,57 +237,6 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a contact (its `id` is ignored) or, with an `id`, replaces that one; gives the id.
-    pub fn save_contact(&self, c: &Contact) -> Result<i64, StoreError> {
-        if c.id != 0 {
-            let n = self.conn.execute(
-                "UPDATE contacts SET name = ?2, uri = ?3, phone = ?4, speed_dial = ?5 WHERE id = ?1",
-                params![c.id, c.name, c.uri, c.phone, c.speed_dial],
-            )?;
-            if n == 1 {
-                return Ok(c.id);
-            }
-        }
-        self.conn.execute(
-            "INSERT INTO contacts (name, uri, phone, speed_dial) VALUES (?1, ?2, ?3, ?4)",
-            params![c.name, c.uri, c.phone, c.speed_dial],
-        )?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    /// Removes a contact; gives whether there was one.
-    pub fn delete_contact(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM contacts WHERE id = ?1", [id])?
-            == 1)
-    }
-
-    /// Every contact, by name.
-    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, name, uri, phone, speed_dial FROM contacts ORDER BY name COLLATE NOCASE, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Contact {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                uri: r.get(2)?,
-                phone: r.get(3)?,
-                speed_dial: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The contact with this speed-dial key.
-    pub fn speed_dial(&self, key: &str) -> Result<Option<Contact>, StoreError> {
-        Ok(self
-            .contacts()?
-            .into_iter()
-            .find(|c| !c.speed_dial.is_empty() && c.speed_dial == key))
-    }
-
     /// Keeps a chat message.
     pub fn add_chat(&self, m: &ChatMessage) -> Result<(), StoreError> {
         self.conn.execute(
@@ -399,35 +344,8 @@ mod tests {
     }
 
     #[test]
-    fn contacts_and_chat() {
+    fn chat_history() {
         let s = Store::in_memory().unwrap();
-        let mut alice = Contact {
-            id: 0,
-            name: "alice".into(),
-            uri: "sip:1002@pbx".into(),
-            phone: "+36 1 234".into(),
-            speed_dial: "2".into(),
-        };
-        alice.id = s.save_contact(&alice).unwrap();
-        let bob = Contact {
-            id: 0,
-            name: "Bob".into(),
-            uri: "1003".into(),
-            phone: String::new(),
-            speed_dial: String::new(),
-        };
-        s.save_contact(&bob).unwrap();
-        alice.name = "Alice".into();
-        assert_eq!(s.save_contact(&alice).unwrap(), alice.id);
-        let names: Vec<_> = s.contacts().unwrap().into_iter().map(|c| c.name).collect();
-        assert_eq!(names, vec!["Alice", "Bob"]);
-        assert_eq!(
-            s.speed_dial("2").unwrap().map(|c| c.uri),
-            Some("sip:1002@pbx".into())
-        );
-        assert_eq!(s.speed_dial("").unwrap(), None);
-        assert!(s.delete_contact(alice.id).unwrap());
-        assert!(!s.delete_contact(alice.id).unwrap());
         for (i, text) in ["one", "two", "three"].iter().enumerate() {
             s.add_chat(&ChatMessage {
                 at_ms: i as i64,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// The registry's defaults with `overrides`, as the window receives them.
-fn params(overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub fn params(overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut p: BTreeMap<String, String> = softphone::config::Settings::default()
         .effective()
         .into_iter()
@@ -29,14 +29,14 @@ fn params(overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// A window over channels the test holds: it feeds events and reads the commands.
-struct Fed {
-    harness: Harness<'static, SoftphoneApp>,
+pub struct Fed {
+    pub harness: Harness<'static, SoftphoneApp>,
     events: std::sync::mpsc::Sender<Event>,
     commands: mpsc::UnboundedReceiver<softphone::model::Request>,
 }
 
 impl Fed {
-    fn new(overrides: &[(&str, &str)]) -> Fed {
+    pub fn new(overrides: &[(&str, &str)]) -> Fed {
         let (cmd_tx, commands) = CommandSender::channel();
         let (events, ev_rx) = std::sync::mpsc::channel();
         let link = EngineLink {
@@ -56,12 +56,21 @@ impl Fed {
         }
     }
 
-    fn feed(&mut self, ev: Event) {
+    pub fn feed(&mut self, ev: Event) {
         self.events.send(ev).expect("window gone");
         self.harness.run();
     }
 
-    fn sent(&mut self) -> Vec<Command> {
+    /// The requests sent since the last look, with their ids.
+    pub fn sent_requests(&mut self) -> Vec<softphone::model::Request> {
+        let mut out = Vec::new();
+        while let Ok(r) = self.commands.try_recv() {
+            out.push(r);
+        }
+        out
+    }
+
+    pub fn sent(&mut self) -> Vec<Command> {
         let mut out = Vec::new();
         while let Ok(r) = self.commands.try_recv() {
             out.push(r.command);
@@ -71,7 +80,7 @@ impl Fed {
 }
 
 /// Focuses the text field labelled `label` and types `text` into it.
-fn type_into(h: &mut Harness<'static, SoftphoneApp>, label: &str, text: &str) {
+pub fn type_into(h: &mut Harness<'static, SoftphoneApp>, label: &str, text: &str) {
     h.get_by_label(label).focus();
     h.run();
     h.get_by_label(label).type_text(text);

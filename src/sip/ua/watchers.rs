@@ -7,6 +7,7 @@
 use super::owners::Usage;
 use super::subscribe::Purpose;
 use super::{UaEvent, UserAgent};
+use crate::model::user_of;
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::headers::event_package;
 use crate::sip::message::SipMessage;
@@ -37,13 +38,6 @@ impl WatcherPolicy {
             _ => WatcherPolicy::Ask,
         }
     }
-}
-
-/// The user part of a SIP URI (or the whole of what has none), to compare watchers with the
-/// users we watch.
-fn user_of(uri: &str) -> &str {
-    let s = uri.trim_start_matches("sips:").trim_start_matches("sip:");
-    s.split(['@', ';', '>']).next().unwrap_or(s)
 }
 
 impl UserAgent {
