@@ -13,6 +13,17 @@ fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> 
     }
 }
 
+/// Everything after the verb as one argument (commas kept), trimmed.
+fn whole(arg: Option<&str>, rest: Option<&str>) -> String {
+    [arg, rest]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(",")
+        .trim()
+        .to_string()
+}
+
 /// The users after the verb of `Verb,user,user,...` (empty ones dropped).
 fn user_list(line: &str) -> Vec<String> {
     line.split(',')
@@ -182,13 +193,7 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
             },
         },
         "addtoblacklist" | "removefromblacklist" => {
-            let number = [arg, rest]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(",")
-                .trim()
-                .to_string();
+            let number = whole(arg, rest);
             if number.is_empty() {
                 return Err(format!("{verb}: a number or user is needed"));
             }
@@ -211,22 +216,10 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
             }
         }
         "delcontact" | "deletecontact" => Command::DeleteContact {
-            key: [arg, rest]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(",")
-                .trim()
-                .to_string(),
+            key: whole(arg, rest),
         },
         "getcontacts" => Command::GetContacts {
-            search: [arg, rest]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(",")
-                .trim()
-                .to_string(),
+            search: whole(arg, rest),
         },
         // `SetContacts,NAME,ADDRESS,NAME,ADDRESS,...`; `SetContacts` alone empties the book.
         "setcontacts" => {
