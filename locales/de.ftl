@@ -145,3 +145,4 @@ chat-send = Senden
 chat-with = Chat mit { $peer }
 chat-sending = wird gesendet
 chat-delivered = zugestellt
+chat-stored = vom Server gespeichert, wird später zugestellt

@@ -145,3 +145,4 @@ chat-send = Send
 chat-with = Chat with { $peer }
 chat-sending = sending
 chat-delivered = delivered
+chat-stored = stored by the server, delivered later

@@ -145,3 +145,4 @@ chat-send = Enviar
 chat-with = Chat con { $peer }
 chat-sending = enviando
 chat-delivered = entregado
+chat-stored = guardado por el servidor, se entregará más tarde

@@ -145,3 +145,4 @@ chat-send = Envoyer
 chat-with = Discussion avec { $peer }
 chat-sending = envoi
 chat-delivered = remis
+chat-stored = gardé par le serveur, remis plus tard

@@ -145,3 +145,4 @@ chat-send = Küldés
 chat-with = Csevegés vele: { $peer }
 chat-sending = küldés
 chat-delivered = kézbesítve
+chat-stored = a szerver tárolja, később kézbesíti

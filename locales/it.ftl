@@ -145,3 +145,4 @@ chat-send = Invia
 chat-with = Chat con { $peer }
 chat-sending = invio
 chat-delivered = consegnato
+chat-stored = conservato dal server, consegnato più tardi

@@ -145,3 +145,4 @@ chat-send = 送信
 chat-with = { $peer } とのチャット
 chat-sending = 送信中
 chat-delivered = 配信済み
+chat-stored = サーバーに保存、後で配信

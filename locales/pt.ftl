@@ -145,3 +145,4 @@ chat-send = Enviar
 chat-with = Chat com { $peer }
 chat-sending = enviando
 chat-delivered = entregue
+chat-stored = guardado pelo servidor, entregue mais tarde

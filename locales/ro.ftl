@@ -145,3 +145,4 @@ chat-send = Trimite
 chat-with = Chat cu { $peer }
 chat-sending = se trimite
 chat-delivered = livrat
+chat-stored = păstrat de server, livrat mai târziu

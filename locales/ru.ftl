@@ -145,3 +145,4 @@ chat-send = Отправить
 chat-with = Чат с { $peer }
 chat-sending = отправляется
 chat-delivered = доставлено
+chat-stored = сохранено сервером, будет доставлено позже

@@ -145,3 +145,4 @@ chat-send = Gönder
 chat-with = { $peer } ile sohbet
 chat-sending = gönderiliyor
 chat-delivered = iletildi
+chat-stored = sunucuda saklandı, sonra iletilecek

@@ -299,6 +299,18 @@ impl Notifier {
                 field(from),
                 text.replace(['\r', '\n'], " ")
             )),
+            // 202: a server took it for someone offline (msilo and the like).
+            Event::ChatDelivery {
+                to,
+                delivered: true,
+                code: Some(202),
+                reason,
+                ..
+            } => out.push(format!(
+                "EVENT,Chat to {} stored by the server for later delivery ({})",
+                field(to),
+                field(reason)
+            )),
             Event::ChatDelivery {
                 to,
                 delivered: true,

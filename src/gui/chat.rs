@@ -16,6 +16,8 @@ pub enum Delivery {
     /// Ours, waiting for the final response to this request.
     Sending(RequestId),
     Delivered,
+    /// Taken by the server for a peer who is not online (202): sent on when they register.
+    Stored,
     Failed(String),
 }
 
@@ -122,7 +124,9 @@ impl SoftphoneApp {
                 for c in self.view.chats.by_peer.values_mut() {
                     for l in &mut c.lines {
                         if l.delivery == Delivery::Sending(*request) {
-                            l.delivery = if *delivered {
+                            l.delivery = if *delivered && *code == Some(202) {
+                                Delivery::Stored
+                            } else if *delivered {
                                 Delivery::Delivered
                             } else {
                                 Delivery::Failed(match code {
@@ -254,6 +258,10 @@ impl SoftphoneApp {
                         Delivery::Delivered => (
                             self.tr.t("chat-me"),
                             format!(" ({})", self.tr.t("chat-delivered")),
+                        ),
+                        Delivery::Stored => (
+                            self.tr.t("chat-me"),
+                            format!(" ({})", self.tr.t("chat-stored")),
                         ),
                         Delivery::Failed(why) => (
                             self.tr.t("chat-me"),

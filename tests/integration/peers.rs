@@ -128,13 +128,27 @@ impl Kamailio {
         if self.opts.presence {
             // Fresh presence tables each start (db_text writes rows at shutdown that presence
             // then fails to read back).
-            for table in ["presentity", "active_watchers", "watchers", "pua", "xcap"] {
+            for table in [
+                "presentity",
+                "active_watchers",
+                "watchers",
+                "pua",
+                "xcap",
+                "silo",
+            ] {
                 std::fs::copy(
                     format!("/usr/share/kamailio/dbtext/kamailio/{table}"),
                     db.join(table),
                 )
                 .expect("kamailio presence schema");
             }
+            // msilo 5.6 leaves the packaged schema's newer columns (callid, status) empty,
+            // which db_text refuses unless they may be null.
+            let silo = std::fs::read_to_string(db.join("silo")).expect("silo schema");
+            let silo = silo
+                .replacen("callid(string)", "callid(string,null)", 1)
+                .replacen("status(int)", "status(int,null)", 1);
+            std::fs::write(db.join("silo"), silo).expect("silo schema");
         }
         let template = include_str!("../peers/kamailio.cfg.in");
         let cfg = template
@@ -502,6 +516,9 @@ pub struct Baresip {
     pub dir: tempfile::TempDir,
     child: Child,
     pub ctrl_port: u16,
+    /// Held open (never written): baresip's stdio console reads it, and prints what the user
+    /// would see (a received MESSAGE among it) into the log.
+    _console: Option<std::process::ChildStdin>,
 }
 
 static RTP_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -520,6 +537,19 @@ impl Baresip {
         source: &Path,
         codec: &str,
         answermode: &str,
+    ) -> Baresip {
+        Self::start_with_contacts(kam, user, source, codec, answermode, &[])
+    }
+
+    /// As [`Baresip::start_with`] with baresip's address book (contact module): the first
+    /// entry is its "current contact", which the `message` command writes to.
+    pub fn start_with_contacts(
+        kam: &Kamailio,
+        user: &str,
+        source: &Path,
+        codec: &str,
+        answermode: &str,
+        contacts: &[&str],
     ) -> Baresip {
         let dir = tempfile::Builder::new()
             .prefix("bs")
@@ -544,8 +574,9 @@ impl Baresip {
 audio_source aufile,{src}\naudio_player aufile,{heard}\naudio_alert aufile,/dev/null\n\
 ausrc_srate {srate}\nauplay_srate {srate}\nausrc_channels 1\nauplay_channels 1\n\
 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\nmodule opus.so\n\
-module aufile.so\nmodule sndfile.so\n\
-snd_path {rec}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\n\
+module aufile.so\nmodule sndfile.so\nmodule stdio.so\n\
+snd_path {rec}\nmodule_app account.so\nmodule_app contact.so\nmodule_app menu.so\n\
+module_app ctrl_tcp.so\n\
 ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rtp + 39,
             src = source.display(),
@@ -553,6 +584,11 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rec = rec.display(),
         );
         std::fs::write(dir.path().join("config"), config).expect("config");
+        // Never empty: baresip would write its template (with example contacts) instead.
+        let book: String = std::iter::once("# contacts\n".to_string())
+            .chain(contacts.iter().map(|c| format!("{c}\n")))
+            .collect();
+        std::fs::write(dir.path().join("contacts"), book).expect("contacts");
         std::fs::write(
             dir.path().join("accounts"),
             format!(
@@ -562,18 +598,20 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         )
         .expect("accounts");
         let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
-        let child = Command::new("timeout")
+        let mut child = Command::new("timeout")
             .args(["120", "baresip", "-v", "-f"])
             .arg(dir.path())
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start baresip (is baresip-core installed?)");
+        let console = child.stdin.take();
         let b = Baresip {
             dir,
             child,
             ctrl_port,
+            _console: console,
         };
         let end = Instant::now() + Duration::from_secs(15);
         while kam.bindings(user).is_empty() {

@@ -75,6 +75,62 @@ fn a_watched_colleague_s_status_changes_are_seen_and_dnd_turns_calls_away() {
     );
 }
 
+/// Busy lamps through the PBX: Kamailio's dialog module follows a baresip-to-baresip call and
+/// pua_dialoginfo publishes it to its presence server; we watch 1003 and see it ring, talk and
+/// go idle. Then a colleague on this softphone (1004) calls 1003, which rings; we pick the call
+/// up: our INVITE replaces the colleague's ringing call, so the colleague talks to us and
+/// baresip's ringing call is cancelled.
+#[test]
+fn lamps_follow_a_call_through_the_pbx_and_a_ringing_baresip_is_picked_up() {
+    let kam = Kamailio::start(KamailioOptions {
+        presence: true,
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, padded) = speech(work.path(), "theirs", "One two three four five.", 30);
+    let caller = Baresip::start(&kam, "1002", &padded, "PCMU");
+    let watched = Baresip::start_with(&kam, "1003", &padded, "PCMU", "manual");
+    let mut me = Softphone::user_1001(&kam, &[]);
+    me.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    me.send_line("WatchBusyLamps,1003");
+    me.wait_line(T, "BLF,1003,idle,0");
+
+    caller.command("dial", &format!("sip:1003@{}", kam.addr()));
+    if me.try_wait_for(T, |l| l == "BLF,1003,ringing,1").is_none() {
+        panic!(
+            "no ringing lamp\n{}\nME:\n{}\n{}",
+            kam.log(),
+            me.seen.join("\n"),
+            me.stderr()
+        );
+    }
+    watched.command("accept", "");
+    me.wait_line(T, "BLF,1003,incall,0");
+    watched.command("hangup", "");
+    me.wait_line(T, "BLF,1003,idle,0");
+
+    let server = format!("serveraddress={}", kam.addr());
+    let mut colleague = Softphone::start(&[&server, "username=1004", "password=pw1004"]);
+    colleague.wait_line(T, "STATUS,-1,Registered,,1004,0,,");
+    colleague.send_line("Call,1003");
+    me.wait_line(T, "BLF,1003,ringing,1");
+    let before = me.seen.len();
+    me.send_line("Pickup,1003");
+    me.wait_for(T, |l| l.starts_with("STATUS,1,InCall,"));
+    // The colleague's call is now with us (1001), on a new line, the old one hung up; baresip's
+    // ringing call was cancelled, so its lamp goes idle without it ever answering.
+    colleague.wait_for(T, |l| l.starts_with("STATUS,2,InCall,1001"));
+    me.wait_line(T, "BLF,1003,idle,0");
+    std::thread::sleep(Duration::from_secs(1));
+    let lamps: Vec<&String> = me.seen[before..]
+        .iter()
+        .filter(|l| l.starts_with("BLF,"))
+        .collect();
+    assert_eq!(lamps, ["BLF,1003,idle,0"], "{:?}", me.seen);
+    me.send_line("Hangup,1");
+    colleague.wait_for(T, |l| l.starts_with("EVENT,Call on line 2 with 1001 ended"));
+}
+
 /// Busy lamps without a server (peer-to-peer, straight to the notifier's address): sipp plays
 /// the PBX that tells us extension 1005 is ringing, with the call's identifiers; Pickup then
 /// sends an INVITE replacing exactly that call to the caller's side (a second sipp, which checks
