@@ -366,6 +366,19 @@ impl Notifier {
             }
             // `CONTACTS,count`: the address book changed (or was read at start).
             Event::Contacts { contacts } => out.push(format!("CONTACTS,{}", contacts.len())),
+            // `WATCHER,address,status,server|direct,display` for each, then `WATCHERS,count`.
+            Event::Watchers { watchers } => {
+                for w in watchers {
+                    out.push(format!(
+                        "WATCHER,{},{},{},{}",
+                        field(&w.address),
+                        w.status.word(),
+                        if w.at_server { "server" } else { "direct" },
+                        field(&w.display)
+                    ));
+                }
+                out.push(format!("WATCHERS,{}", watchers.len()));
+            }
             // `CONTACT,id,name,address,speed dial,numbers` for each contact found (numbers as
             // `label:number` joined by `;`), then `CONTACTS_FOUND,count`.
             Event::ContactsFound { contacts, .. } => {

@@ -8,7 +8,9 @@
 //! in the face: the engine takes and gives the text only.
 
 use super::app::{SoftphoneApp, Tab};
-use crate::model::{Command, Contact, ContactFormat, LampState, PhoneNumber, PresenceStatus};
+use crate::model::{
+    Command, Contact, ContactFormat, LampState, PhoneNumber, PresenceStatus, WatcherStatus,
+};
 use egui::{Color32, RichText};
 
 /// The reference's presence colours: green available, red busy or DND, orange away or on the
@@ -212,6 +214,9 @@ impl SoftphoneApp {
         ui.horizontal(|ui| {
             self.our_presence_ui(ui);
         });
+        if !self.state.watchers.is_empty() {
+            self.watchers_ui(ui);
+        }
         ui.horizontal(|ui| {
             let label = ui.label(self.tr.t("contacts-search"));
             ui.add(egui::TextEdit::singleline(&mut self.view.contact_search).desired_width(160.0))
@@ -244,6 +249,53 @@ impl SoftphoneApp {
             });
         ui.separator();
         self.contacts_file_ui(ui);
+    }
+
+    /// Who watches our presence: at the server (its presence.winfo list; who may is decided
+    /// there) or directly (a waiting one can be allowed or refused here).
+    fn watchers_ui(&mut self, ui: &mut egui::Ui) {
+        let count = self.state.watchers.len().to_string();
+        let watchers = self.state.watchers.clone();
+        egui::CollapsingHeader::new(self.tr.args("watchers-title", &[("count", &count)]))
+            .id_salt("watchers")
+            .show(ui, |ui| {
+                for (i, w) in watchers.iter().enumerate() {
+                    ui.push_id(i, |ui| {
+                        ui.horizontal_wrapped(|ui| {
+                            let who = if w.display.is_empty() {
+                                w.address.clone()
+                            } else {
+                                format!("{} <{}>", w.display, w.address)
+                            };
+                            ui.label(who);
+                            let status = match (w.status, w.at_server) {
+                                (WatcherStatus::Active, _) => "watcher-active",
+                                (_, true) => "watcher-pending-server",
+                                (_, false) => "watcher-pending",
+                            };
+                            let via = if w.at_server {
+                                "watcher-at-server"
+                            } else {
+                                "watcher-direct"
+                            };
+                            ui.weak(format!("{}, {}", self.tr.t(status), self.tr.t(via)));
+                            if w.status != WatcherStatus::Active && !w.at_server {
+                                for (key, allow) in
+                                    [("watcher-allow", true), ("watcher-refuse", false)]
+                                {
+                                    if ui.button(self.tr.t(key)).clicked() {
+                                        self.view.watcher_requests.retain(|r| r != &w.address);
+                                        self.send(Command::AllowWatcher {
+                                            watcher: w.address.clone(),
+                                            allow,
+                                        });
+                                    }
+                                }
+                            }
+                        });
+                    });
+                }
+            });
     }
 
     /// One contact: presence, name and lamp on a line, its actions on the next (wrapped, so

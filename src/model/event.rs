@@ -455,6 +455,11 @@ pub enum Event {
     },
     /// `watcher` asks to see our presence; it learns nothing until AllowWatcher says yes.
     WatcherRequest { watcher: String },
+    /// Who watches our presence, whenever that changes: the presence server's list
+    /// (presence.winfo) and those subscribed to us directly.
+    Watchers {
+        watchers: Vec<crate::model::Watcher>,
+    },
     /// A watched extension's busy lamp. `pickup`: its ringing call carries the identifiers a
     /// directed pickup needs (Pickup with that extension replaces it; otherwise the feature code
     /// is dialled).

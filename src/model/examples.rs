@@ -215,6 +215,22 @@ pub fn event_examples() -> Vec<Event> {
         Event::WatcherRequest {
             watcher: "sip:1002@pbx".into(),
         },
+        Event::Watchers {
+            watchers: vec![
+                Watcher {
+                    address: "sip:1002@pbx".into(),
+                    display: "Front desk".into(),
+                    status: WatcherStatus::Active,
+                    at_server: true,
+                },
+                Watcher {
+                    address: "sip:1009@10.0.0.9".into(),
+                    display: String::new(),
+                    status: WatcherStatus::Pending,
+                    at_server: false,
+                },
+            ],
+        },
         Event::BusyLamp {
             user: "1005".into(),
             state: LampState::Ringing,
@@ -416,9 +432,10 @@ mod tests {
             Event::ContactsImported { .. } => 31,
             Event::ContactsExported { .. } => 32,
             Event::ChatHistory { .. } => 33,
+            Event::Watchers { .. } => 34,
         }
     }
-    const EVENTS: usize = 34;
+    const EVENTS: usize = 35;
 
     #[test]
     fn every_command_round_trips_through_json() {

@@ -31,7 +31,8 @@ pub use event::{
 };
 pub use examples::{command_examples, event_examples};
 pub use modes::{
-    AutoMode, DefaultMute, DtmfMode, LampState, MuteDirection, PresenceStatus, Transport,
+    AutoMode, DefaultMute, DtmfMode, LampState, MuteDirection, PresenceStatus, Transport, Watcher,
+    WatcherStatus,
 };
 pub use secret::Secret;
 pub use state::{Account, KeptNotice, LineMedia, LineStatus, PhoneState};

@@ -249,6 +249,40 @@ impl PresenceStatus {
     }
 }
 
+/// How far a watcher of our presence got (RFC 3857): allowed to see it, or waiting for a
+/// yes (`pending`: asked; `waiting`: asked before and refused, still trying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatcherStatus {
+    Active,
+    Pending,
+    Waiting,
+}
+
+impl WatcherStatus {
+    /// The word in notification lines.
+    pub fn word(self) -> &'static str {
+        match self {
+            WatcherStatus::Active => "active",
+            WatcherStatus::Pending => "pending",
+            WatcherStatus::Waiting => "waiting",
+        }
+    }
+}
+
+/// Someone who watches our presence: through the presence server (its `presence.winfo`
+/// list) or subscribed to us directly (peer-to-peer, our own notifier).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Watcher {
+    /// The watcher's address.
+    pub address: String,
+    /// Its display name, when the server gave one.
+    pub display: String,
+    pub status: WatcherStatus,
+    /// Held by the presence server (who may see us is decided there) rather than by us.
+    pub at_server: bool,
+}
+
 /// A busy lamp: what a watched extension's phone is doing (RFC 4235 dialog package).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

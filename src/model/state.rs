@@ -147,6 +147,8 @@ pub struct PhoneState {
     pub lamps: BTreeMap<String, (LampState, bool)>,
     /// The address book, by name (from the store, after every change).
     pub contacts: Vec<Contact>,
+    /// Who watches our presence (the server's list, then our direct watchers).
+    pub watchers: Vec<crate::model::Watcher>,
     /// The SIP stack is up.
     pub started: bool,
     /// The engine has stopped.
@@ -349,6 +351,7 @@ impl PhoneState {
                 self.presence.insert(user.clone(), (*status, note.clone()));
             }
             Event::Contacts { contacts } => self.contacts = contacts.clone(),
+            Event::Watchers { watchers } => self.watchers = watchers.clone(),
             Event::CapabilityResponse { .. }
             | Event::ChatReceived { .. }
             | Event::ChatDelivery { .. }

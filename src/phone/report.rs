@@ -185,6 +185,9 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             state: *state,
             pickup: *pickup,
         },
+        UaEvent::Watchers { watchers } => Event::Watchers {
+            watchers: watchers.clone(),
+        },
         UaEvent::WatcherRequest { watcher } => Event::WatcherRequest {
             watcher: watcher.clone(),
         },

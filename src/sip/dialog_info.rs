@@ -88,18 +88,33 @@ enum Place {
 
 /// The dialogs of a dialog-info body; empty when it is not one (or not well formed).
 pub fn parse(body: &str) -> Vec<DialogEntry> {
+    read(body).unwrap_or_default()
+}
+
+/// The dialogs of a dialog-info body, or `None` when it is not a well-formed dialog-info
+/// document (a NOTIFY carrying it is refused with 400 and changes nothing).
+pub fn read(body: &str) -> Option<Vec<DialogEntry>> {
     let mut reader = Reader::from_str(body);
     let mut out = Vec::new();
     let mut current: Option<DialogEntry> = None;
     // The enclosing places, innermost last.
     let mut stack: Vec<Place> = Vec::new();
+    let mut saw_root = false;
     loop {
         let here = stack.last().copied().unwrap_or(Place::Outside);
         let event = match reader.read_event() {
-            Ok(Event::Eof) => break,
+            Ok(Event::Eof) if stack.is_empty() && saw_root => break,
+            Ok(Event::Eof) | Err(_) => return None,
             Ok(e) => e,
-            Err(_) => return Vec::new(),
         };
+        if let Event::Start(e) | Event::Empty(e) = &event
+            && stack.is_empty()
+        {
+            if saw_root || e.local_name().as_ref() != b"dialog-info" {
+                return None;
+            }
+            saw_root = true;
+        }
         match event {
             Event::Start(e) if stack.len() < 64 => stack.push(open(&e, here, &mut current)),
             Event::Empty(e) if stack.len() < 64 => {
@@ -110,7 +125,7 @@ pub fn parse(body: &str) -> Vec<DialogEntry> {
                     out.push(d);
                 }
             }
-            Event::Start(_) | Event::Empty(_) => return Vec::new(),
+            Event::Start(_) | Event::Empty(_) => return None,
             Event::End(_) => {
                 if stack.pop() == Some(Place::Dialog)
                     && let Some(d) = current.take()
@@ -135,7 +150,7 @@ pub fn parse(body: &str) -> Vec<DialogEntry> {
             _ => {}
         }
     }
-    out
+    Some(out)
 }
 
 /// An element opens: what place it is, filling in the dialog as it goes.
@@ -144,16 +159,7 @@ fn open(
     here: Place,
     current: &mut Option<DialogEntry>,
 ) -> Place {
-    let attr = |key: &[u8]| -> Option<String> {
-        e.attributes()
-            .flatten()
-            .find(|a| a.key.local_name().as_ref() == key)
-            .and_then(|a| {
-                a.normalized_value(quick_xml::XmlVersion::default())
-                    .ok()
-                    .map(|v| v.into_owned())
-            })
-    };
+    let attr = |key: &[u8]| crate::sip::xml::attribute(e, key);
     match (here, e.local_name().as_ref()) {
         (Place::Outside, b"dialog") => {
             *current = Some(DialogEntry {

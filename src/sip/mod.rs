@@ -35,6 +35,7 @@ pub mod transport;
 pub mod ua;
 pub mod uri;
 pub mod validate;
+pub mod xml;
 
 /// A random token for tags, Call-IDs, branches and cnonces, drawn from the caller's (seedable)
 /// RNG so that simulated runs repeat exactly.

@@ -5,7 +5,8 @@ use crate::gui::{Fed, type_into};
 use egui_kittest::kittest::Queryable;
 use softphone::gui::contacts::{lamp_colour, presence_colour};
 use softphone::model::{
-    ChatMessage, Command, Contact, Event, LampState, PresenceStatus, RequestId,
+    ChatMessage, Command, Contact, Event, LampState, PresenceStatus, RequestId, Watcher,
+    WatcherStatus,
 };
 
 fn book() -> Vec<Contact> {
@@ -210,6 +211,19 @@ fn a_chat_exchange_with_history_unread_counts_and_delivery_marks() {
     w.feed(delivery(second[0].id, false, 404, "Not Found"));
     w.harness
         .get_by_label("Még egy (not delivered: 404 Not Found)");
+    // For a colleague who is offline the server keeps it: stored, not failed.
+    type_into(&mut w.harness, "Message", "Holnap?");
+    w.harness.get_by_label("Send").click();
+    w.harness.run();
+    let third = w.sent_requests();
+    w.feed(delivery(
+        third[0].id,
+        true,
+        202,
+        "Accepted for later delivery",
+    ));
+    w.harness
+        .get_by_label("Holnap? (stored by the server, delivered later)");
     // A message while the conversation is open is read at once.
     w.feed(Event::ChatReceived {
         line: None,
@@ -253,6 +267,44 @@ fn watchers_are_asked_about_and_our_status_is_set() {
         w.sent(),
         vec![Command::SetPresenceStatus {
             status: PresenceStatus::Away
+        }]
+    );
+    // Who watches us: one at the server (decided there: no buttons), one waiting here.
+    assert!(
+        w.harness
+            .query_by_label_contains("Who sees your status")
+            .is_none()
+    );
+    w.feed(Event::Watchers {
+        watchers: vec![
+            Watcher {
+                address: "sip:1002@pbx".into(),
+                display: "Front desk".into(),
+                status: WatcherStatus::Pending,
+                at_server: true,
+            },
+            Watcher {
+                address: "sip:1009@10.0.0.9".into(),
+                display: String::new(),
+                status: WatcherStatus::Pending,
+                at_server: false,
+            },
+        ],
+    });
+    w.harness.get_by_label("Who sees your status (2)").click();
+    w.harness.run();
+    w.harness.get_by_label("Front desk <sip:1002@pbx>");
+    w.harness
+        .get_by_label("waiting (the server decides), through the server");
+    w.harness.get_by_label("waiting for your answer, directly");
+    assert_eq!(w.harness.query_all_by_label("Refuse").count(), 1);
+    w.harness.get_by_label("Refuse").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::AllowWatcher {
+            watcher: "sip:1009@10.0.0.9".into(),
+            allow: false
         }]
     );
 }

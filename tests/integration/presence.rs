@@ -1,7 +1,8 @@
 //! Presence against a real presence server (Kamailio with presence and presence_xml): one
 //! softphone publishes its status (PUBLISH, answering the server's challenge), another watches
-//! it (SUBSCRIBE) and prints each change as a `PRESENCE` line. Busy (DND) turns calls away, a
-//! call in progress shows as on the phone, and going offline removes the publication.
+//! it (SUBSCRIBE) and prints each change as a `PRESENCE` line; the first learns who watches
+//! it from the server (presence.winfo). Busy (DND) turns calls away, a call in progress shows
+//! as on the phone, and going offline removes the publication.
 
 use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
 use crate::sipp::Sipp;
@@ -26,6 +27,11 @@ fn a_watched_colleague_s_status_changes_are_seen_and_dnd_turns_calls_away() {
     colleague.wait_line(T, "STATUS,-1,Registered,,1002,0,,");
     colleague.send_line("CheckPresence,1001");
     colleague.wait_line(T, "PRESENCE,Online,1001,,");
+    // Who watches us, from the server's presence.winfo list: the colleague, allowed.
+    me.wait_for(T, |l| {
+        l.starts_with("WATCHER,sip:1002@127.0.0.1,active,server,")
+    });
+    me.wait_line(T, "WATCHERS,1");
 
     me.send_line("SetPresenceStatus,Away");
     me.wait_line(T, "EVENT,Presence published: Away");
@@ -73,6 +79,15 @@ fn a_watched_colleague_s_status_changes_are_seen_and_dnd_turns_calls_away() {
         "{:?}",
         colleague.seen
     );
+    // The colleague leaves: its subscription ends and the server's list is empty again.
+    colleague.send_line("Exit");
+    let _ = colleague.terminate(T);
+    if me.try_wait_for(T, |l| l == "WATCHERS,0").is_none() {
+        panic!(
+            "our list of watchers did not empty:\n{}",
+            me.seen.join("\n")
+        );
+    }
 }
 
 /// Busy lamps through the PBX: Kamailio's dialog module follows a baresip-to-baresip call and
@@ -183,12 +198,15 @@ fn watchers_of_our_presence_wait_for_the_user_then_hear_every_change() {
         .unwrap_or_default()
         .to_string();
     assert!(who.starts_with("sip:sipp@127.0.0.1:"), "{asked}");
+    // Listed as waiting (held here, not at a server).
+    sp.wait_line(T, &format!("WATCHER,{who},pending,direct,"));
     // Negative control: nobody else waits.
     sp.send_line("AllowWatcher,sip:nobody@127.0.0.1,yes");
     sp.wait_for(T, |l| {
         l.starts_with("ERROR,sip:nobody@127.0.0.1 does not wait")
     });
     sp.send_line(&format!("AllowWatcher,{who},yes"));
+    sp.wait_line(T, &format!("WATCHER,{who},active,direct,"));
     sp.send_line("SetPresenceStatus,Away");
     // sipp checked: pending and empty, then open, then away, then terminated after it left.
     watcher.expect_success(T);
@@ -202,5 +220,37 @@ fn watchers_of_our_presence_wait_for_the_user_then_hear_every_change() {
         !refused.seen.iter().any(|l| l.contains("asks to see")),
         "{:?}",
         refused.seen
+    );
+}
+
+/// What a careless or hostile notifier sends: a cut-off PIDF is refused with 400, a body of
+/// another type with 415, a NOTIFY for a subscription we do not have with 481 (sipp checks
+/// each answer); none of them changes the contact's status, and the subscription still takes
+/// the next good document.
+#[test]
+fn malformed_presence_bodies_and_strange_notifies_are_refused_and_change_nothing() {
+    let mut sp = Softphone::start(&[]);
+    let mut notifier = Sipp::uas_with(
+        "uas_bad_presence_notifier.xml",
+        &[("softphone_port", sp.port.to_string())],
+    );
+    let watched = format!("sip:1006@127.0.0.1:{}", notifier.port);
+    sp.send_line(&format!("CheckPresence,{watched}"));
+    sp.wait_line(T, &format!("PRESENCE,Online,{watched},,"));
+    notifier.expect_success(T);
+    sp.wait_line(T, &format!("PRESENCE,Offline,{watched},,"));
+    let seen: Vec<&String> = sp
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("PRESENCE,"))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            &format!("PRESENCE,Online,{watched},,"),
+            &format!("PRESENCE,Offline,{watched},,")
+        ],
+        "{:?}",
+        sp.seen
     );
 }

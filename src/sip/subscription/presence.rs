@@ -1,7 +1,8 @@
 //! The `presence` event package's body: PIDF (RFC 3863) with the RPID activities (RFC 4480)
 //! that say away, busy or on the phone. Read tolerantly: namespaces are matched by local name,
 //! unknown elements and extensions are skipped, several tuples are merged (any open tuple means
-//! reachable), and a document that does not parse is `Unknown`, never an error that ends the
+//! reachable), and a document that does not parse is `None` from [`read`] (the NOTIFY that
+//! brought it is refused with 400 and changes nothing), never an error that ends the
 //! subscription. Written minimally, as desk phones and Kamailio's presence_xml expect it.
 
 use crate::model::PresenceStatus;
@@ -26,12 +27,17 @@ pub struct PresenceInfo {
 /// Longest note kept: a status line, not a letter.
 const MAX_NOTE: usize = 200;
 
-/// Reads a PIDF document.
+/// Reads a PIDF document; what is not one is `Unknown`.
 pub fn parse(body: &str) -> PresenceInfo {
-    let unknown = PresenceInfo {
+    read(body).unwrap_or(PresenceInfo {
         status: PresenceStatus::Unknown,
         note: String::new(),
-    };
+    })
+}
+
+/// Reads a PIDF document, or `None` when it is not a well-formed `<presence>` document (a
+/// NOTIFY carrying it is refused with 400 and changes nothing).
+pub fn read(body: &str) -> Option<PresenceInfo> {
     let mut reader = Reader::from_str(body);
     // Element local names, outermost first.
     let mut path: Vec<Vec<u8>> = Vec::new();
@@ -45,14 +51,14 @@ pub fn parse(body: &str) -> PresenceInfo {
     let mut saw_presence = false;
     loop {
         let event = match reader.read_event() {
-            Ok(Event::Eof) => break,
+            Ok(Event::Eof) if path.is_empty() => break,
+            Ok(Event::Eof) | Err(_) => return None,
             Ok(e) => e,
-            Err(_) => return unknown,
         };
         match event {
             Event::Start(e) => {
                 if path.len() >= 64 {
-                    return unknown;
+                    return None;
                 }
                 let name = e.local_name().as_ref().to_vec();
                 saw_presence |= path.is_empty() && name == b"presence";
@@ -94,7 +100,7 @@ pub fn parse(body: &str) -> PresenceInfo {
         }
     }
     if !saw_presence {
-        return unknown;
+        return None;
     }
     let has = |a: &[u8]| activities.iter().any(|x| x == a);
     let status = if any_basic && !open {
@@ -116,7 +122,7 @@ pub fn parse(body: &str) -> PresenceInfo {
     } else {
         PresenceStatus::Unknown
     };
-    PresenceInfo {
+    Some(PresenceInfo {
         status,
         note: note
             .trim()
@@ -124,7 +130,7 @@ pub fn parse(body: &str) -> PresenceInfo {
             .take(MAX_NOTE)
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect(),
-    }
+    })
 }
 
 /// Our presence document for `entity` (our address of record): open with the RPID activity

@@ -54,6 +54,11 @@ pub enum UaEvent {
     WatcherRequest {
         watcher: String,
     },
+    /// Who watches our presence changed: the presence server's list (presence.winfo) and our
+    /// own peer-to-peer watchers, in that order.
+    Watchers {
+        watchers: Vec<crate::model::Watcher>,
+    },
     /// A watched extension's busy lamp changed.
     BusyLamp {
         user: String,

@@ -96,6 +96,8 @@ pub struct UserAgent {
     pending_notifies: VecDeque<refer::PendingNotify>,
     keepalive_at: Option<Instant>,
     shutdown_deadline: Option<Instant>,
+    /// Shutting down and the unregistration is still out.
+    awaiting_unregister: bool,
     stopped: bool,
     public_addr: Option<SocketAddr>,
     rport_candidate: Option<SocketAddr>,
@@ -119,6 +121,8 @@ pub struct UserAgent {
     /// The voicemail subscription was made for this account (it is not made again after the
     /// server refused it for good).
     voicemail_started: bool,
+    /// Our presence.winfo subscription was started (once per account, like voicemail).
+    winfo_started: bool,
     /// Our presence publication, once something was published.
     publication: Option<crate::sip::publication::Publication>,
     /// The status the user chose (Online until told otherwise).
@@ -132,6 +136,10 @@ pub struct UserAgent {
     /// The watchers of our presence (peer-to-peer), by the id their NOTIFYs are owned as.
     watchers: std::collections::BTreeMap<u64, crate::sip::subscription::server::ServerSubscription>,
     next_watcher: u64,
+    /// Who watches us at the presence server (its presence.winfo documents, merged).
+    server_watchers: Vec<crate::sip::subscription::winfo::WinfoWatcher>,
+    /// The watcher list last reported (UaEvent::Watchers), to report changes only.
+    reported_watchers: Vec<crate::model::Watcher>,
     /// NOTIFYs to send to watchers after the current answer: which, and the reason when it is
     /// the last.
     pending_watcher_notifies: Vec<(u64, Option<&'static str>)>,
@@ -184,6 +192,7 @@ impl UserAgent {
             pending_notifies: VecDeque::new(),
             keepalive_at: None,
             shutdown_deadline: None,
+            awaiting_unregister: false,
             stopped: false,
             public_addr: None,
             rport_candidate: None,
@@ -195,12 +204,15 @@ impl UserAgent {
             subscriptions: Default::default(),
             next_subscription: 0,
             voicemail_started: false,
+            winfo_started: false,
             publication: None,
             presence_status: crate::model::PresenceStatus::Online,
             published_status: None,
             presence_tuple: String::new(),
             on_phone: false,
             watchers: Default::default(),
+            server_watchers: Vec::new(),
+            reported_watchers: Vec::new(),
             next_watcher: 0,
             pending_watcher_notifies: Vec::new(),
             lamps: Default::default(),
@@ -310,11 +322,10 @@ impl UserAgent {
                 self.end_presence();
                 self.end_watchers();
                 self.shutdown_deadline = Some(now + self.cfg.wait_for_unregister);
-                let unregistering = self.cfg.unregister_on_exit
+                // Stopped once the unregistration, the unsubscriptions and the removal of our
+                // presence are through (each may meet a challenge first), or at the deadline.
+                self.awaiting_unregister = self.cfg.unregister_on_exit
                     && self.registration.as_mut().is_some_and(|r| r.unregister());
-                if !unregistering {
-                    self.stop();
-                }
             }
         }
         self.pump(now);
@@ -501,9 +512,14 @@ impl UserAgent {
             self.presence_follows_calls();
             moved |= self.flush_publication(now);
             moved |= self.flush_watchers(now);
+            self.report_watchers();
             if !moved {
                 break;
             }
+        }
+        let winding_down = !self.subscriptions.is_empty() || self.publication.is_some();
+        if self.shutdown_deadline.is_some() && !self.awaiting_unregister && !winding_down {
+            self.stop();
         }
     }
 
@@ -529,6 +545,7 @@ impl UserAgent {
                 self.events.push_back(UaEvent::Registered { expires });
                 self.start_voicemail(now);
                 self.start_presence();
+                self.start_watcher_info(now);
             }
             RegOutput::Failed {
                 code,
@@ -549,7 +566,7 @@ impl UserAgent {
             RegOutput::Unregistered => {
                 self.events.push_back(UaEvent::Unregistered);
                 if self.shutdown_deadline.is_some() {
-                    self.stop();
+                    self.awaiting_unregister = false;
                 } else if self.account_pending {
                     self.switch_account();
                 }

@@ -84,8 +84,10 @@ impl UserAgent {
 
     /// Unregistering or leaving: remove what we published.
     pub(super) fn end_presence(&mut self) {
-        if let Some(p) = &mut self.publication {
-            p.remove();
+        // Nothing at the server yet: nothing to remove, and nothing to wait for.
+        if self.publication.as_mut().is_some_and(|p| !p.remove()) {
+            self.publication = None;
+            self.published_status = None;
         }
     }
 

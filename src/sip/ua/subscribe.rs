@@ -13,7 +13,7 @@ use crate::sip::dialog_info;
 use crate::sip::headers::{event_package, media_type};
 use crate::sip::message::SipMessage;
 use crate::sip::subscription::{
-    ClientSubscription, SubOutput, SubStatus, SubscriptionConfig, mwi, presence,
+    ClientSubscription, SubOutput, SubStatus, SubscriptionConfig, mwi, presence, winfo,
 };
 use crate::sip::validate::allow_header;
 use rand::rngs::StdRng;
@@ -71,6 +71,8 @@ pub(super) enum Purpose {
     Presence(String),
     /// An extension's busy lamp (dialog package), by the user as it was asked for.
     BusyLamp(String),
+    /// Who watches our own presence at the presence server (presence.winfo).
+    WatcherInfo,
 }
 
 /// The lists of resources the user watches, one subscription per entry.
@@ -186,7 +188,7 @@ impl UserAgent {
 
     /// Starts a subscription to `target` for `purpose`: `package` is the event and the body
     /// type taken, `timing` the expiry asked for and the poll interval (for expiry 0).
-    fn add_subscription(
+    pub(super) fn add_subscription(
         &mut self,
         now: Instant,
         purpose: Purpose,
@@ -257,6 +259,9 @@ impl UserAgent {
                         Some(Purpose::BusyLamp(user)) => {
                             self.lamp_content(&user, &content_type, &body)
                         }
+                        Some(Purpose::WatcherInfo) => {
+                            self.watcher_info_content(&content_type, &body)
+                        }
                         None => {}
                     },
                     SubOutput::Status(SubStatus::Pending)
@@ -274,6 +279,11 @@ impl UserAgent {
                     // Watch lists are many: an accepted subscription is not worth a notice.
                     SubOutput::Status(SubStatus::Active | SubStatus::Pending)
                         if matches!(purpose, Some(Purpose::Presence(_) | Purpose::BusyLamp(_))) => {
+                    }
+                    // Who watches us is a list, not news; a server without the package is
+                    // only logged.
+                    SubOutput::Status(status) if purpose == Some(Purpose::WatcherInfo) => {
+                        tracing::info!(?status, "presence.winfo subscription");
                     }
                     SubOutput::Status(status) => self.subscription_status(id, status),
                 }
@@ -336,11 +346,18 @@ impl UserAgent {
         req: &SipMessage,
         tag: &str,
     ) -> SipMessage {
-        if let Some((_, sub)) = self
+        if let Some((purpose, sub)) = self
             .subscriptions
             .values_mut()
             .find(|(_, s)| s.matches(req))
         {
+            // A body we cannot take is refused before the subscription sees the NOTIFY: what
+            // we knew stays as it was.
+            if let Some((code, accept)) = body_refusal(purpose, req) {
+                let mut r = response_to(req, code, None, Some(tag));
+                r.headers.push("Accept", accept);
+                return r;
+            }
             let (code, reason) = sub.on_notify(now, req);
             return response_to(req, code, Some(reason), Some(tag));
         }
@@ -370,5 +387,31 @@ impl UserAgent {
         for (_, sub) in self.subscriptions.values_mut() {
             sub.on_timeout(now);
         }
+    }
+}
+
+/// Whether a NOTIFY's body is one the subscription's package can take: `None` when it is (or
+/// there is none), else the refusal (415 for another type, 400 for a document that does not
+/// parse) and the type we take, for the Accept header.
+fn body_refusal(purpose: &Purpose, req: &SipMessage) -> Option<(u16, &'static str)> {
+    if req.body.is_empty() {
+        return None;
+    }
+    let text = || String::from_utf8_lossy(&req.body);
+    let (accept, readable) = match purpose {
+        Purpose::Voicemail => (mwi::CONTENT_TYPE, mwi::parse(&req.body).is_ok()),
+        Purpose::Presence(_) => (presence::CONTENT_TYPE, presence::read(&text()).is_some()),
+        Purpose::BusyLamp(_) => (
+            dialog_info::CONTENT_TYPE,
+            dialog_info::read(&text()).is_some(),
+        ),
+        Purpose::WatcherInfo => (winfo::CONTENT_TYPE, winfo::parse(&text()).is_some()),
+    };
+    if media_type(req) != accept {
+        Some((415, accept))
+    } else if !readable {
+        Some((400, accept))
+    } else {
+        None
     }
 }

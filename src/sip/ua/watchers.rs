@@ -3,16 +3,20 @@
 //! 1 allow the users we watch ourselves and ask about the rest, 2 allow everyone, -1 ask), and
 //! every watcher is told our status in a NOTIFY now and whenever it changes. A watcher that
 //! waits for the user's word is `pending` and learns nothing until `AllowWatcher`.
+//!
+//! With a presence server, who watches us is the server's to know: with `enablepresence` we
+//! subscribe to our own `presence.winfo` there. Both lists are reported together as
+//! `UaEvent::Watchers` whenever either changes.
 
 use super::owners::Usage;
 use super::subscribe::Purpose;
 use super::{UaEvent, UserAgent};
-use crate::model::user_of;
+use crate::model::{Watcher, WatcherStatus, user_of};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::headers::event_package;
 use crate::sip::message::SipMessage;
-use crate::sip::subscription::presence;
 use crate::sip::subscription::server::{Authorization, MIN_EXPIRES, ServerSubscription};
+use crate::sip::subscription::{presence, winfo};
 use std::time::Instant;
 
 /// `autoacceptpresencerequests`: who may watch our presence.
@@ -228,5 +232,67 @@ impl UserAgent {
         let ids: Vec<u64> = self.watchers.keys().copied().collect();
         self.pending_watcher_notifies
             .extend(ids.into_iter().map(|id| (id, Some("deactivated"))));
+    }
+
+    /// After registering with `enablepresence`: subscribe to who watches us at the presence
+    /// server (presence.winfo for our own address), once per account.
+    pub(super) fn start_watcher_info(&mut self, now: Instant) {
+        if !self.cfg.presence_enabled
+            || self.cfg.user.is_empty()
+            || self.cfg.first_hop.is_none()
+            || self.winfo_started
+        {
+            return;
+        }
+        self.winfo_started = true;
+        let aor = self.local_aor();
+        let expires = self.cfg.presence_expires;
+        self.add_subscription(
+            now,
+            Purpose::WatcherInfo,
+            aor,
+            (winfo::EVENT, winfo::CONTENT_TYPE),
+            (expires, std::time::Duration::ZERO),
+        );
+    }
+
+    /// A presence.winfo document: the server's list of our watchers is updated; one that
+    /// does not parse changes nothing. Its pending watchers are listed as such but raise no
+    /// AllowWatcher question: the server's authorization rules decide them, not this phone.
+    pub(super) fn watcher_info_content(&mut self, content_type: &str, body: &[u8]) {
+        if body.is_empty() || content_type != winfo::CONTENT_TYPE {
+            return;
+        }
+        let Some(info) = winfo::parse(&String::from_utf8_lossy(body)) else {
+            tracing::info!("presence.winfo body not understood; watcher list kept");
+            return;
+        };
+        info.apply_to(&mut self.server_watchers);
+    }
+
+    /// Reports who watches us when that changed: the server's list, then our own watchers.
+    pub(super) fn report_watchers(&mut self) {
+        let server = self.server_watchers.iter().filter_map(|w| {
+            Some(Watcher {
+                address: w.uri.clone(),
+                display: w.display.clone(),
+                status: w.status?,
+                at_server: true,
+            })
+        });
+        let direct = self.watchers.values().map(|w| Watcher {
+            address: w.watcher().to_string(),
+            display: String::new(),
+            status: match w.authorization() {
+                Authorization::Active => WatcherStatus::Active,
+                Authorization::Pending => WatcherStatus::Pending,
+            },
+            at_server: false,
+        });
+        let now: Vec<Watcher> = server.chain(direct).collect();
+        if now != self.reported_watchers {
+            self.reported_watchers = now.clone();
+            self.events.push_back(UaEvent::Watchers { watchers: now });
+        }
     }
 }
