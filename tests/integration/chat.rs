@@ -5,7 +5,7 @@
 //! an "is typing" notice (not shown) and a body we cannot show (415).
 
 use crate::config::{folders, run};
-use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
+use crate::peers::{Baresip, BaresipSetup, Kamailio, KamailioOptions, Softphone, speech};
 use crate::sipp::Sipp;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,11 @@ fn chat_goes_both_ways_with_baresip_through_kamailio_and_one_to_nobody_fails() {
     let (_, padded) = speech(work.path(), "theirs", "One two three.", 2);
     // baresip's current contact is us: its `message` command writes to 1001.
     let desk = format!("\"Desk\" <sip:1001@{}>", kam.addr());
-    let bs = Baresip::start_with_contacts(&kam, "1002", &padded, "PCMU", "auto", &[&desk]);
+    let setup = BaresipSetup {
+        contacts: &[&desk],
+        ..Default::default()
+    };
+    let bs = Baresip::start_setup(&kam, "1002", &padded, "PCMU", &setup);
     let home = tempfile::tempdir().expect("tempdir");
     let server = format!("serveraddress={}", kam.addr());
     let mut sp = Softphone::start_env(

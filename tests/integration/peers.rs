@@ -521,6 +521,28 @@ pub struct Baresip {
     _console: Option<std::process::ChildStdin>,
 }
 
+/// How a [`Baresip`] is set up beyond its user, sound and codec.
+#[derive(Clone, Copy)]
+pub struct BaresipSetup<'a> {
+    /// `auto` answers by itself, `manual` rings until `accept`.
+    pub answermode: &'a str,
+    /// Its address book (contact module); the first entry is the "current contact".
+    pub contacts: &'a [&'a str],
+    /// Publishes its presence to the server (presence module, `pubint`), online once
+    /// registered; `presence_online`/`presence_offline` change it, exit removes it.
+    pub publish: bool,
+}
+
+impl Default for BaresipSetup<'_> {
+    fn default() -> Self {
+        BaresipSetup {
+            answermode: "auto",
+            contacts: &[],
+            publish: false,
+        }
+    }
+}
+
 static RTP_RANGE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
 
 impl Baresip {
@@ -538,19 +560,31 @@ impl Baresip {
         codec: &str,
         answermode: &str,
     ) -> Baresip {
-        Self::start_with_contacts(kam, user, source, codec, answermode, &[])
+        Self::start_setup(
+            kam,
+            user,
+            source,
+            codec,
+            &BaresipSetup {
+                answermode,
+                ..Default::default()
+            },
+        )
     }
 
-    /// As [`Baresip::start_with`] with baresip's address book (contact module): the first
-    /// entry is its "current contact", which the `message` command writes to.
-    pub fn start_with_contacts(
+    /// baresip as `user` with everything [`BaresipSetup`] chooses.
+    pub fn start_setup(
         kam: &Kamailio,
         user: &str,
         source: &Path,
         codec: &str,
-        answermode: &str,
-        contacts: &[&str],
+        setup: &BaresipSetup,
     ) -> Baresip {
+        let BaresipSetup {
+            answermode,
+            contacts,
+            publish,
+        } = *setup;
         let dir = tempfile::Builder::new()
             .prefix("bs")
             .tempdir()
@@ -576,12 +610,14 @@ ausrc_srate {srate}\nauplay_srate {srate}\nausrc_channels 1\nauplay_channels 1\n
 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\nmodule opus.so\n\
 module aufile.so\nmodule sndfile.so\nmodule stdio.so\n\
 snd_path {rec}\nmodule_app account.so\nmodule_app contact.so\nmodule_app menu.so\n\
-module_app ctrl_tcp.so\n\
+module_app ctrl_tcp.so\n{presence}\
 ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             rtp + 39,
             src = source.display(),
             heard = dir.path().join("heard.wav").display(),
             rec = rec.display(),
+            // After account.so: the publisher starts for the accounts loaded by then.
+            presence = if publish { "module_app presence.so\n" } else { "" },
         );
         std::fs::write(dir.path().join("config"), config).expect("config");
         // Never empty: baresip would write its template (with example contacts) instead.
@@ -592,8 +628,9 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode={answermode};audio_codecs={codec};regint=300;mwi=no\n",
-                kam.addr()
+                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode={answermode};audio_codecs={codec};regint=300;mwi=no{pubint}\n",
+                kam.addr(),
+                pubint = if publish { ";pubint=60" } else { "" },
             ),
         )
         .expect("accounts");
@@ -634,6 +671,18 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         let _ = self.child.wait();
     }
 
+    /// Ends baresip as its user would (SIGTERM): it unregisters and removes its publication.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        signal(self.child.id(), "TERM");
+        if wait_exit(&mut self.child, Duration::from_secs(3)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
     /// baresip's own log.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
@@ -669,11 +718,7 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
 
 impl Drop for Baresip {
     fn drop(&mut self) {
-        signal(self.child.id(), "TERM");
-        if wait_exit(&mut self.child, Duration::from_secs(3)).is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.stop();
     }
 }
 

@@ -4,7 +4,7 @@
 //! it from the server (presence.winfo). Busy (DND) turns calls away, a call in progress shows
 //! as on the phone, and going offline removes the publication.
 
-use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
+use crate::peers::{Baresip, BaresipSetup, Kamailio, KamailioOptions, Softphone, speech};
 use crate::sipp::Sipp;
 use std::time::Duration;
 
@@ -88,6 +88,62 @@ fn a_watched_colleague_s_status_changes_are_seen_and_dnd_turns_calls_away() {
             me.seen.join("\n")
         );
     }
+}
+
+/// Another product's status: baresip (presence module) publishes its own PIDF to Kamailio (as
+/// `open`/`closed`, with an empty RPID person element); we watch it through the server and see
+/// it online, offline and online again as its user switches, then offline when it exits and
+/// removes its publication.
+#[test]
+fn a_baresip_colleague_s_published_status_is_seen_through_the_server() {
+    let kam = Kamailio::start(KamailioOptions {
+        presence: true,
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, padded) = speech(work.path(), "theirs", "One two three.", 2);
+    let setup = BaresipSetup {
+        publish: true,
+        ..Default::default()
+    };
+    let mut colleague = Baresip::start_setup(&kam, "1003", &padded, "PCMU", &setup);
+    let mut me = Softphone::user_1001(&kam, &[]);
+    me.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    me.send_line("CheckPresence,1003");
+    if me.try_wait_for(T, |l| l == "PRESENCE,Online,1003,,").is_none() {
+        panic!(
+            "baresip's status never arrived\n{}\nBARESIP:\n{}\nME:\n{}",
+            kam.log(),
+            colleague.log(),
+            me.seen.join("\n")
+        );
+    }
+    colleague.command("presence_offline", "");
+    me.wait_line(T, "PRESENCE,Offline,1003,,");
+    colleague.command("presence_online", "");
+    me.wait_line(T, "PRESENCE,Online,1003,,");
+    // Exit: baresip removes its publication (PUBLISH, Expires: 0) and the server says offline.
+    colleague.stop();
+    me.wait_line(T, "PRESENCE,Offline,1003,,");
+    // baresip publishes "unknown" (shown as offline) just before it registers: the first NOTIFY
+    // may carry that; from the first Online on, each change arrives once and in order.
+    let statuses: Vec<&String> = me
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("PRESENCE,"))
+        .skip_while(|l| *l != "PRESENCE,Online,1003,,")
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "PRESENCE,Online,1003,,",
+            "PRESENCE,Offline,1003,,",
+            "PRESENCE,Online,1003,,",
+            "PRESENCE,Offline,1003,,"
+        ],
+        "{:?}",
+        me.seen
+    );
 }
 
 /// Busy lamps through the PBX: Kamailio's dialog module follows a baresip-to-baresip call and
