@@ -6,7 +6,8 @@
 # sound-card tests real devices on a machine without a sound card; a D-Bus daemon and
 # gnome-keyring, a real Secret Service for the keyring test; for the window, the X11/Wayland and
 # OpenGL libraries it loads at run time (Mesa's software renderer included), and Xvfb,
-# xdotool and ImageMagick, with which the tests open it on a virtual screen and photograph it.
+# xdotool and ImageMagick, with which the tests open it on a virtual screen and photograph it;
+# Chromium, the real browser that loads the click-to-call page in the control API's test.
 # Safe to run again: only missing packages are installed.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
   kamailio kamailio-presence-modules sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
   dbus-daemon gnome-keyring
   libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 libwayland-client0
-  xvfb xdotool imagemagick)
+  xvfb xdotool imagemagick chromium)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -201,6 +201,106 @@ fn store_command(
     }
 }
 
+/// `softphone --api-token[=new]`: prints the control API's token (made on first use), or
+/// replaces it with a new one.
+fn api_token_command(dirs: Option<&directories::ProjectDirs>, new: bool) -> ExitCode {
+    use softphone::api::control::token;
+    let Some(d) = dirs else {
+        eprintln!("softphone: no data folder for the API token");
+        return ExitCode::FAILURE;
+    };
+    let made = if new {
+        token::regenerate(d.data_dir())
+    } else {
+        token::load_or_create(d.data_dir())
+    };
+    match made {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "softphone: {}: {e}",
+                token::token_path(d.data_dir()).display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The control API's configuration (none when it is off), with warnings about it.
+fn api_config(
+    settings: &Settings,
+    dirs: Option<&directories::ProjectDirs>,
+) -> (Option<softphone::api::control::ApiConfig>, Vec<Event>) {
+    match softphone::api::control::ApiConfig::from_settings(settings, dirs.map(|d| d.data_dir())) {
+        Ok((config, warnings)) => (
+            config,
+            warnings
+                .into_iter()
+                .map(|w| Event::warning(NoticeKind::Parameter, w))
+                .collect(),
+        ),
+        Err(e) => (None, vec![Event::warning(NoticeKind::Engine, e)]),
+    }
+}
+
+/// The control API's starting picture: the effective parameters (secrets masked) and the
+/// call history the face loaded.
+fn api_state(
+    settings: &Settings,
+    history: Vec<softphone::model::Cdr>,
+) -> softphone::model::PhoneState {
+    softphone::model::PhoneState::new(
+        settings
+            .effective()
+            .into_iter()
+            .map(|(k, v, _)| (k.to_string(), v))
+            .collect(),
+        history,
+    )
+}
+
+/// Starts the control API (inside the engine's runtime); the hub to feed with every event
+/// and what to tell the user about it.
+fn start_api(
+    config: Option<softphone::api::control::ApiConfig>,
+    commands: &CommandSender,
+    state: softphone::model::PhoneState,
+) -> (Option<softphone::api::control::Hub>, Option<Event>) {
+    use softphone::api::control::{Hub, start};
+    let Some(config) = config else {
+        return (None, None);
+    };
+    let port = config.tcp_port;
+    let hub = Hub::new(commands.clone(), state);
+    match start(config, hub.clone()) {
+        Ok(server) => {
+            let at: Vec<String> = server
+                .tcp
+                .iter()
+                .map(|a| format!("http://{a}"))
+                .chain(server.udp.iter().map(|a| format!("udp://{a}")))
+                .collect();
+            (
+                Some(hub),
+                Some(Event::info(
+                    NoticeKind::Engine,
+                    format!("Control API listening on {}", at.join(" ")),
+                )),
+            )
+        }
+        Err(e) => (
+            None,
+            Some(Event::warning(
+                NoticeKind::Engine,
+                format!("Control API: cannot listen on port {port}: {e}; it is off this run"),
+            )),
+        ),
+    }
+}
+
 /// `softphone --history`: the latest calls, newest first.
 fn history_command(store: &softphone::store::Store) -> Result<(), String> {
     let calls = store.recent_calls(100).map_err(|e| e.to_string())?;
@@ -343,6 +443,10 @@ fn main() -> ExitCode {
         print!("{}", softphone::api::json::json_examples());
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--api-table") {
+        print!("{}", softphone::api::control::verbs::readme_table());
+        return ExitCode::SUCCESS;
+    }
     if args.iter().any(|a| a == "--readme-table") {
         print!("{}", softphone::config::params::readme_table());
         return ExitCode::SUCCESS;
@@ -369,6 +473,9 @@ fn main() -> ExitCode {
         .and_then(|d| softphone::config::encrypted::install_key(d.data_dir()).ok());
     if let Some(i) = args.iter().position(|a| a == "--encrypt") {
         return encrypt_command(&args[i + 1..], key.as_deref());
+    }
+    if let Some(a) = args.iter().find(|a| a.starts_with("--api-token")) {
+        return api_token_command(dirs.as_ref(), a == "--api-token=new");
     }
     if args.iter().any(|a| a == "--history") {
         return store_command(dirs.as_ref(), history_command);
@@ -516,6 +623,8 @@ fn main() -> ExitCode {
         let log: Vec<String> = notes.iter().flat_map(|e| notifier.lines(e)).collect();
         #[cfg(unix)]
         let listen_at = instance.clone();
+        let (api, mut api_notes) = api_config(&settings, dirs.as_ref());
+        let api_state = api_state(&settings, history.clone());
         let result =
             softphone::gui::run_window(settings, store, history, skins, log, trace, move |tx| {
                 #[cfg(unix)]
@@ -524,8 +633,12 @@ fn main() -> ExitCode {
                 {
                     tracing::warn!("single instance: {e}");
                 }
-                #[cfg(not(unix))]
-                let _ = tx;
+                let (hub, note) = start_api(api, tx, api_state);
+                api_notes.extend(note);
+                softphone::gui::EngineExtras {
+                    notes: api_notes,
+                    tap: hub.map(|h| Box::new(move |ev: &Event| h.publish(ev)) as _),
+                }
             });
         return match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -545,8 +658,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (api, api_notes) = api_config(&settings, dirs.as_ref());
+    for n in &api_notes {
+        console.print(n);
+    }
+    let api_state = api_state(&settings, Vec::new());
     let code = runtime.block_on(async move {
         let (commands, mut events, engine) = start_engine(settings, store);
+        let (hub, api_note) = start_api(api, &commands, api_state);
+        if let Some(n) = &api_note {
+            console.print(n);
+        }
         #[cfg(unix)]
         if let Some(path) = &instance
             && let Err(e) = softphone::api::instance::listen(path, commands.clone())
@@ -569,6 +691,9 @@ fn main() -> ExitCode {
             tokio::select! {
                 ev = events.recv() => {
                     let Some(ev) = ev else { break };
+                    if let Some(hub) = &hub {
+                        hub.publish(&ev);
+                    }
                     console.print(&ev);
                     if ev == Event::Stopped {
                         break;

@@ -25,8 +25,9 @@ fn field(s: &str) -> String {
     s.replace([',', '\r', '\n'], " ")
 }
 
-/// The per-line status text and the global status a call state stands for.
-fn call_texts(state: CallState) -> (&'static str, &'static str) {
+/// The per-line status text and the global status a call state stands for (also what the
+/// control API's GetLineStatus and GetStatus answer).
+pub(crate) fn call_status_texts(state: CallState) -> (&'static str, &'static str) {
     match state {
         CallState::Calling => ("Setup", "Calling..."),
         CallState::Proceeding => ("InProgress", "Calling..."),
@@ -111,7 +112,7 @@ impl Notifier {
                 reason,
                 ..
             } => {
-                let (line_text, global) = call_texts(*state);
+                let (line_text, global) = call_status_texts(*state);
                 let endpoint_type = match direction {
                     CallDirection::Outgoing => 1,
                     CallDirection::Incoming => 2,

@@ -39,6 +39,8 @@ pub enum Part {
     Log,
     /// The desktop window (appearance, shown controls).
     Window,
+    /// The local control API (port 19422).
+    Api,
     /// Accepted and validated, but nothing in this build acts on it yet.
     NotYet,
 }
@@ -54,6 +56,7 @@ impl Part {
             Part::Config => "config",
             Part::Log => "log",
             Part::Window => "window",
+            Part::Api => "control API",
             Part::NotYet => "not implemented yet",
         }
     }

@@ -44,14 +44,26 @@ pub fn install_fonts(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
+/// What the `extra` start-up step of [`spawn_engine`] hands back: notices to show first (what
+/// it started, or why not), and a tap that sees every engine event as the window does (the
+/// control API's hub, which keeps its own copy of the state).
+#[derive(Default)]
+pub struct EngineExtras {
+    pub notes: Vec<Event>,
+    pub tap: Option<EventTap>,
+}
+
+/// A function that sees each engine event.
+pub type EventTap = Box<dyn Fn(&Event) + Send>;
+
 /// Runs the engine on a thread of its own. Events go to the returned link (and wake the window
 /// once `repaint` holds its context); `extra` runs on the engine's runtime first (the
-/// single-instance listener). The handle ends when the engine has stopped.
+/// single-instance listener, the control API). The handle ends when the engine has stopped.
 pub fn spawn_engine(
     settings: Settings,
     store: Option<Store>,
     repaint: Arc<OnceLock<egui::Context>>,
-    extra: impl FnOnce(&CommandSender) + Send + 'static,
+    extra: impl FnOnce(&CommandSender) -> EngineExtras + Send + 'static,
 ) -> std::io::Result<(EngineLink, std::thread::JoinHandle<()>)> {
     let (cmd_tx, cmd_rx) = CommandSender::channel();
     // The audio screen's device lists: the engine enumerates the sound cards off its loop.
@@ -76,11 +88,17 @@ pub fn spawn_engine(
                 }
             };
             runtime.block_on(async move {
-                extra(&commands);
+                let extras = extra(&commands);
+                for n in extras.notes {
+                    let _ = gui_tx.send(n);
+                }
                 let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
                 let engine = tokio::spawn(run_engine(settings, store, cmd_rx, ev_tx));
                 while let Some(ev) = ev_rx.recv().await {
                     let stopped = ev == Event::Stopped;
+                    if let Some(tap) = &extras.tap {
+                        tap(&ev);
+                    }
                     if gui_tx.send(ev).is_err() {
                         break;
                     }
@@ -135,7 +153,7 @@ pub fn run_window(
         Arc<OnceLock<egui::Context>>,
         std::sync::mpsc::Receiver<String>,
     )>,
-    extra: impl FnOnce(&CommandSender) + Send + 'static,
+    extra: impl FnOnce(&CommandSender) -> EngineExtras + Send + 'static,
 ) -> anyhow::Result<()> {
     let params = settings
         .effective()

@@ -10,6 +10,11 @@ use crate::model::{Event, NoticeKind, ParamValue, Secret, Source};
 
 /// Parameters only read at start: changing them at run time needs a restart.
 const AT_START: &[&str] = &[
+    "wpapilistenport",
+    "wpapiudplistenport",
+    "wpapiorigins",
+    "wpapitargets",
+    "wpapiratelimit",
     "transport",
     "signalingport",
     "localip",
@@ -159,7 +164,7 @@ fn set_one(
                 def.name
             ),
         )),
-        Part::Window | Part::Config | Part::Log => {}
+        Part::Window | Part::Config | Part::Log | Part::Api => {}
         Part::Sip | Part::Calls | Part::Media | Part::Audio => out.changed.push(def.name),
     }
 }

@@ -541,7 +541,8 @@ fn the_window_calls_and_answers_through_kamailio_and_baresip() {
         .collect();
     let repaint = std::sync::Arc::new(std::sync::OnceLock::new());
     let (link, engine) =
-        softphone::gui::spawn_engine(settings, None, repaint, |_| {}).expect("engine");
+        softphone::gui::spawn_engine(settings, None, repaint, |_| Default::default())
+            .expect("engine");
     let app = SoftphoneApp::new(link, p, Vec::new(), None, None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(420.0, 640.0))

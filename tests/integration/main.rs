@@ -12,6 +12,7 @@ mod chat;
 mod codecs;
 mod config;
 mod contacts;
+mod control_api;
 mod early_media;
 mod gui;
 mod gui_contacts;

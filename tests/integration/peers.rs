@@ -336,20 +336,26 @@ impl Softphone {
         sp
     }
 
-    /// What `softphone --history` prints for this softphone's data folder.
-    pub fn history(&self) -> String {
+    /// What `softphone ARGS` prints with this softphone's folders (a second command run by the
+    /// same user: `--history`, `--api-token`).
+    pub fn cli(&self, args: &[&str]) -> String {
         let config = self
             ._config
             .as_ref()
             .expect("a softphone with its own folders");
         let out = Command::new(env!("CARGO_BIN_EXE_softphone"))
-            .arg("--history")
+            .args(args)
             .env("XDG_CONFIG_HOME", config.path())
             .env("XDG_DATA_HOME", config.path().join("data"))
             .env("HOME", config.path())
             .output()
-            .expect("softphone --history");
+            .expect("softphone");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What `softphone --history` prints for this softphone's data folder.
+    pub fn history(&self) -> String {
+        self.cli(&["--history"])
     }
 
     /// The softphone as user 1001 (password pw1001) on `kam`, with `extra` parameters.
@@ -368,11 +374,13 @@ impl Softphone {
     fn start_in_env(config: &Path, params: &[String], env: &[(String, String)]) -> Softphone {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softphone"))
             .arg("--headless")
-            // No sound card unless a test names one (later parameters win).
+            // No sound card unless a test names one, and no control API (tests run side by
+            // side; one would hold port 19422): later parameters win.
             .args([
                 "recorddevice=null",
                 "playbackdevice=null",
                 "ringerdevice=null",
+                "wpapilistenport=0",
             ])
             .args(params)
             .env("XDG_CONFIG_HOME", config)
@@ -617,7 +625,11 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             heard = dir.path().join("heard.wav").display(),
             rec = rec.display(),
             // After account.so: the publisher starts for the accounts loaded by then.
-            presence = if publish { "module_app presence.so\n" } else { "" },
+            presence = if publish {
+                "module_app presence.so\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(dir.path().join("config"), config).expect("config");
         // Never empty: baresip would write its template (with example contacts) instead.

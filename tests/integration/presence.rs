@@ -110,7 +110,10 @@ fn a_baresip_colleague_s_published_status_is_seen_through_the_server() {
     let mut me = Softphone::user_1001(&kam, &[]);
     me.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     me.send_line("CheckPresence,1003");
-    if me.try_wait_for(T, |l| l == "PRESENCE,Online,1003,,").is_none() {
+    if me
+        .try_wait_for(T, |l| l == "PRESENCE,Online,1003,,")
+        .is_none()
+    {
         panic!(
             "baresip's status never arrived\n{}\nBARESIP:\n{}\nME:\n{}",
             kam.log(),

@@ -1,0 +1,203 @@
+//! The local control API on port 19422 (`wpapilistenport`): the reference's verbs over HTTP
+//! (`/API_Call?line=-1&peer=1002`, form posts, JSON), the typed events as Server-Sent Events
+//! and over a WebSocket, `GET /state`, and the reference's clear-text line protocol on the
+//! same TCP port and on UDP (`wpapiudplistenport`).
+//!
+//! Every request goes through the same [`Hub`] and [`CommandSender`](crate::engine::CommandSender)
+//! as the window and standard input; nothing else reaches the engine. The security rules
+//! ([`guard`]) come first on every request: loopback peers only, the install's token, a
+//! loopback `Host`, an allowed `Origin` for anything a browser sends, the click-to-call policy
+//! for what a web page may dial, a rate limit, bounded sizes and timeouts.
+//!
+//! Module order: `http` and `text` (the listeners) use `dispatch` here, which uses `verbs`
+//! (the table), `guard` (the rules), `hub` (state and events) and `token`.
+
+pub mod guard;
+mod http;
+pub mod hub;
+mod text;
+pub mod token;
+pub mod verbs;
+
+pub use hub::Hub;
+
+use crate::config::Settings;
+use guard::{Caller, Policy, RateLimiter};
+use serde_json::{Value, json};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use verbs::{Access, Plan, VerbCall, VerbError};
+
+/// What the API is told to serve, from the `wpapi*` parameters and the token file.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// TCP port for HTTP and the line protocol; 0 is off.
+    pub tcp_port: u16,
+    /// UDP port for the line protocol; 0 is off.
+    pub udp_port: u16,
+    /// The install's token (never logged).
+    pub token: String,
+    pub policy: Policy,
+    /// Requests per second per client (0: no limit).
+    pub rate: u32,
+}
+
+impl ApiConfig {
+    /// The configuration `settings` ask for; `Ok(None)` when both ports are 0. The token
+    /// comes from (or is made in) `data_dir`; without one the API cannot be safe and stays
+    /// off. Problems with the allow-list are returned as warnings.
+    pub fn from_settings(
+        settings: &Settings,
+        data_dir: Option<&Path>,
+    ) -> Result<(Option<ApiConfig>, Vec<String>), String> {
+        let port = |name: &str| u16::try_from(settings.int(name)).unwrap_or(0);
+        let (tcp_port, udp_port) = (port("wpapilistenport"), port("wpapiudplistenport"));
+        if tcp_port == 0 && udp_port == 0 {
+            return Ok((None, Vec::new()));
+        }
+        let dir = data_dir.ok_or("no data folder for the API token; the control API is off")?;
+        let token = token::load_or_create(dir)
+            .map_err(|e| format!("control API token: {e}; the control API is off"))?;
+        let (policy, warnings) = Policy::from_params(
+            &settings.text("wpapiorigins"),
+            &settings.text("wpapitargets"),
+        );
+        Ok((
+            Some(ApiConfig {
+                tcp_port,
+                udp_port,
+                token,
+                policy,
+                rate: u32::try_from(settings.int("wpapiratelimit")).unwrap_or(0),
+            }),
+            warnings,
+        ))
+    }
+}
+
+/// What every listener shares.
+#[derive(Debug)]
+struct Api {
+    hub: Hub,
+    token: String,
+    policy: Policy,
+    limiter: Mutex<RateLimiter>,
+}
+
+impl Api {
+    /// Whether `client` is within its rate.
+    fn within_rate(&self, client: &str) -> bool {
+        self.limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .allow(client, std::time::Instant::now())
+    }
+
+    /// Carries out one verb request for `caller`: the answer's `result`, or why not.
+    async fn dispatch(&self, caller: &Caller, call: VerbCall) -> Result<Value, VerbError> {
+        let access = match caller {
+            Caller::Local => Access::Local,
+            Caller::Web(_) => Access::Web,
+        };
+        let plan = self.hub.with_state(|s| verbs::plan(&call, s, access))?;
+        match plan {
+            Plan::Answer(v) => Ok(v),
+            Plan::Poll { client } => {
+                let key = match caller {
+                    Caller::Local => format!("local:{client}"),
+                    Caller::Web(rule) => format!("{}:{client}", rule.origin),
+                };
+                Ok(json!(self.hub.poll(&key)))
+            }
+            Plan::Dial { number } => {
+                let number = self.policy.dial(caller, &number)?;
+                let reply = self
+                    .hub
+                    .execute(crate::model::Command::Call { number })
+                    .await;
+                reply_value(reply)
+            }
+            Plan::Commands(commands) => {
+                let mut results = Vec::new();
+                for c in commands {
+                    results.push(reply_value(self.hub.execute(c).await)?);
+                }
+                Ok(match results.len() {
+                    1 => results.remove(0),
+                    _ => Value::Array(results),
+                })
+            }
+        }
+    }
+}
+
+/// The engine's answer as a result, or as a refusal (409) with its reason.
+fn reply_value(reply: crate::model::Reply) -> Result<Value, VerbError> {
+    use crate::model::Reply;
+    match reply {
+        Reply::Done => Ok(json!("done")),
+        Reply::Line { line } => Ok(json!({ "line": line })),
+        Reply::Failed { message, .. } => Err(VerbError::Conflict(message)),
+    }
+}
+
+/// The running listeners; dropping it does not stop them (they end with the runtime).
+#[derive(Debug)]
+pub struct ApiServer {
+    /// Where HTTP and the line protocol listen (IPv4 first).
+    pub tcp: Vec<SocketAddr>,
+    /// Where the UDP line protocol listens.
+    pub udp: Vec<SocketAddr>,
+}
+
+/// Binds the API's sockets on 127.0.0.1 and ::1 (::1 may be missing on a machine without
+/// IPv6; 127.0.0.1 must work) and starts serving on the current tokio runtime (it must be
+/// called inside one). Binding is synchronous so that the caller knows at once whether the
+/// port was free.
+pub fn start(config: ApiConfig, hub: Hub) -> std::io::Result<ApiServer> {
+    let api = Arc::new(Api {
+        hub,
+        token: config.token,
+        policy: config.policy,
+        limiter: Mutex::new(RateLimiter::new(config.rate)),
+    });
+    let mut server = ApiServer {
+        tcp: Vec::new(),
+        udp: Vec::new(),
+    };
+    let hosts = [
+        std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    if config.tcp_port != 0 {
+        let router = http::router(api.clone());
+        for (i, host) in hosts.into_iter().enumerate() {
+            match std::net::TcpListener::bind((host, config.tcp_port)) {
+                Ok(l) => {
+                    l.set_nonblocking(true)?;
+                    let l = tokio::net::TcpListener::from_std(l)?;
+                    server.tcp.push(l.local_addr()?);
+                    tokio::spawn(http::accept_loop(l, api.clone(), router.clone()));
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => tracing::debug!("control API on ::1: {e}"),
+            }
+        }
+    }
+    if config.udp_port != 0 {
+        for (i, host) in hosts.into_iter().enumerate() {
+            match std::net::UdpSocket::bind((host, config.udp_port)) {
+                Ok(s) => {
+                    s.set_nonblocking(true)?;
+                    let s = tokio::net::UdpSocket::from_std(s)?;
+                    server.udp.push(s.local_addr()?);
+                    tokio::spawn(text::udp_loop(s, api.clone()));
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(e) => tracing::debug!("control API (UDP) on ::1: {e}"),
+            }
+        }
+    }
+    Ok(server)
+}
