@@ -617,3 +617,241 @@ fn a_busy_port_leaves_the_phone_working_without_the_api() {
     sp.wait_line(T, "START,sip");
     assert!(sp.is_running());
 }
+
+/// Serves `page` to every GET on a free 127.0.0.1 port (a web server of some origin); the
+/// port.
+fn serve_page(page: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    port
+}
+
+/// Headless Chromium driven over the DevTools protocol (a WebSocket): navigate, run script,
+/// take screenshots.
+struct Browser {
+    child: std::process::Child,
+    ws: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    next: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let profile = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let child = std::process::Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--window-size=520,360",
+                &format!("--remote-debugging-port={port}"),
+                &format!("--user-data-dir={}", profile.path().display()),
+                "about:blank",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromium (Debian package chromium)");
+        let end = Instant::now() + T;
+        let url = loop {
+            let (status, _, body) = if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                http(
+                    port,
+                    &format!(
+                        "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+                    ),
+                )
+            } else {
+                (0, String::new(), String::new())
+            };
+            let pages: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if let Some(u) = pages
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["type"] == "page")
+                .and_then(|p| p["webSocketDebuggerUrl"].as_str())
+            {
+                break u.to_string();
+            }
+            assert!(
+                Instant::now() < end,
+                "chromium's DevTools did not come up ({status})"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let (ws, _) = tungstenite::client::connect(url).expect("devtools");
+        Browser {
+            child,
+            ws,
+            next: 1,
+            _profile: profile,
+        }
+    }
+
+    /// Calls a DevTools method and returns its result.
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        let id = self.next;
+        self.next += 1;
+        let msg = serde_json::json!({ "id": id, "method": method, "params": params });
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .expect("devtools send");
+        loop {
+            let m = self.ws.read().expect("devtools read");
+            if let tungstenite::Message::Text(t) = m {
+                let v: serde_json::Value = serde_json::from_str(&t).expect("devtools JSON");
+                if v["id"] == id {
+                    return v["result"].clone();
+                }
+            }
+        }
+    }
+
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        )["result"]["value"]
+            .clone()
+    }
+
+    /// The page's log text once it contains `text` (panics with it after the limit).
+    fn wait_log(&mut self, text: &str) -> String {
+        let end = Instant::now() + T;
+        loop {
+            let log = self.eval("document.getElementById('log').textContent");
+            let log = log.as_str().unwrap_or("").to_string();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                Instant::now() < end,
+                "the page never showed {text:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn screenshot(&mut self, name: &str) -> std::path::PathBuf {
+        use base64::Engine as _;
+        let shot = self.call(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png" }),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("base64");
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real browser: Chromium loads the README's click-to-call page from an allowed origin,
+/// its button calls the named target "support" through the API, the call reaches baresip
+/// through Kamailio and the page shows the call's events; the same page from an origin that
+/// is not listed gets nothing and dials nothing.
+#[test]
+fn a_click_to_call_page_dials_its_target_from_an_allowed_origin_and_nothing_from_another() {
+    const PAGE: &str = include_str!("../../assets/click-to-call.html");
+    let allowed = serve_page(PAGE);
+    let foreign = serve_page(PAGE);
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_, padded) = speech(work.path(), "theirs", "One two three four five.", 30);
+    let _bs = Baresip::start(&kam, "1002", &padded, "PCMU");
+    let server = format!("serveraddress={}", kam.addr());
+    let origins = format!("wpapiorigins=http://127.0.0.1:{allowed}=targets:support");
+    let (mut sp, port, token) = with_api(&[
+        &server,
+        "username=1001",
+        "password=pw1001",
+        &origins,
+        "wpapitargets=support=1002",
+    ]);
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    let mut browser = Browser::start();
+    let open = |b: &mut Browser, origin_port: u16| {
+        let url = format!(
+            "http://127.0.0.1:{origin_port}/click-to-call.html#api=http://127.0.0.1:{port}&token={token}"
+        );
+        b.call("Page.navigate", serde_json::json!({ "url": url }));
+        let end = Instant::now() + T;
+        while b.eval("document.readyState") != "complete"
+            || b.eval("!!document.getElementById('call')") != true
+        {
+            assert!(Instant::now() < end, "the page did not load");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Let EventSource connect before the click.
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    open(&mut browser, allowed);
+    browser.eval("document.getElementById('call').click()");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002"));
+    let log = browser.wait_log("line 1: connected");
+    assert!(log.contains("Call: {\"line\":1}"), "{log}");
+    let shot = browser.screenshot("click-to-call-allowed");
+    browser.eval("document.getElementById('hangup').click()");
+    sp.wait_for(T, |l| l.starts_with("CDR,1,1002"));
+    browser.wait_log("line 1: terminated");
+
+    // The same page from an origin that is not listed: the preflight is refused, so the
+    // browser sends nothing, and the event stream is refused too.
+    open(&mut browser, foreign);
+    browser.eval("document.getElementById('call').click()");
+    let log = browser.wait_log("Call: refused");
+    assert!(log.contains("events: refused or closed"), "{log}");
+    let refused = browser.screenshot("click-to-call-refused");
+    let _ = sp.try_wait_for(Duration::from_secs(2), |_| false);
+    let after_hangup = sp
+        .seen
+        .iter()
+        .rposition(|l| l.starts_with("CDR,1,1002"))
+        .expect("cdr");
+    assert!(
+        !sp.seen[after_hangup..]
+            .iter()
+            .any(|l| l.starts_with("STATUS,1,")),
+        "the refused page dialled: {:?}",
+        &sp.seen[after_hangup..]
+    );
+    for p in [shot, refused] {
+        assert!(
+            std::fs::metadata(&p)
+                .map(|m| m.len() > 1000)
+                .unwrap_or(false),
+            "{}",
+            p.display()
+        );
+    }
+}
