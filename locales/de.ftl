@@ -152,3 +152,7 @@ chat-with = Chat mit { $peer }
 chat-sending = wird gesendet
 chat-delivered = zugestellt
 chat-stored = vom Server gespeichert, wird später zugestellt
+dial-request-title = Anruf von einer Webseite
+dial-request-asks = { $origin } möchte { $target } anrufen
+dial-request-allow = Anruf erlauben
+dial-request-refuse = Ablehnen

@@ -152,3 +152,7 @@ chat-with = Chat with { $peer }
 chat-sending = sending
 chat-delivered = delivered
 chat-stored = stored by the server, delivered later
+dial-request-title = Call requested by a web page
+dial-request-asks = { $origin } asks to call { $target }
+dial-request-allow = Allow call
+dial-request-refuse = Refuse

@@ -152,3 +152,7 @@ chat-with = Chat con { $peer }
 chat-sending = enviando
 chat-delivered = entregado
 chat-stored = guardado por el servidor, se entregará más tarde
+dial-request-title = Llamada pedida por una página web
+dial-request-asks = { $origin } pide llamar a { $target }
+dial-request-allow = Permitir llamada
+dial-request-refuse = Rechazar

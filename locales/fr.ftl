@@ -152,3 +152,7 @@ chat-with = Discussion avec { $peer }
 chat-sending = envoi
 chat-delivered = remis
 chat-stored = gardé par le serveur, remis plus tard
+dial-request-title = Appel demandé par une page web
+dial-request-asks = { $origin } demande d'appeler { $target }
+dial-request-allow = Autoriser l'appel
+dial-request-refuse = Refuser

@@ -152,3 +152,7 @@ chat-with = Csevegés vele: { $peer }
 chat-sending = küldés
 chat-delivered = kézbesítve
 chat-stored = a szerver tárolja, később kézbesíti
+dial-request-title = Weboldal által kért hívás
+dial-request-asks = { $origin } hívná ezt: { $target }
+dial-request-allow = Hívás engedélyezése
+dial-request-refuse = Elutasítás

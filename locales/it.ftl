@@ -152,3 +152,7 @@ chat-with = Chat con { $peer }
 chat-sending = invio
 chat-delivered = consegnato
 chat-stored = conservato dal server, consegnato più tardi
+dial-request-title = Chiamata chiesta da una pagina web
+dial-request-asks = { $origin } chiede di chiamare { $target }
+dial-request-allow = Consenti chiamata
+dial-request-refuse = Rifiuta

@@ -152,3 +152,7 @@ chat-with = { $peer } とのチャット
 chat-sending = 送信中
 chat-delivered = 配信済み
 chat-stored = サーバーに保存、後で配信
+dial-request-title = Webページからの発信要求
+dial-request-asks = { $origin } が { $target } への発信を求めています
+dial-request-allow = 発信を許可
+dial-request-refuse = 拒否

@@ -152,3 +152,7 @@ chat-with = Chat com { $peer }
 chat-sending = enviando
 chat-delivered = entregue
 chat-stored = guardado pelo servidor, entregue mais tarde
+dial-request-title = Chamada pedida por uma página web
+dial-request-asks = { $origin } pede para ligar para { $target }
+dial-request-allow = Permitir chamada
+dial-request-refuse = Recusar

@@ -152,3 +152,7 @@ chat-with = Chat cu { $peer }
 chat-sending = se trimite
 chat-delivered = livrat
 chat-stored = păstrat de server, livrat mai târziu
+dial-request-title = Apel cerut de o pagină web
+dial-request-asks = { $origin } cere să sune la { $target }
+dial-request-allow = Permite apelul
+dial-request-refuse = Refuză

@@ -152,3 +152,7 @@ chat-with = Чат с { $peer }
 chat-sending = отправляется
 chat-delivered = доставлено
 chat-stored = сохранено сервером, будет доставлено позже
+dial-request-title = Звонок по запросу веб-страницы
+dial-request-asks = { $origin } просит позвонить { $target }
+dial-request-allow = Разрешить звонок
+dial-request-refuse = Отказать

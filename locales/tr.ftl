@@ -152,3 +152,7 @@ chat-with = { $peer } ile sohbet
 chat-sending = gönderiliyor
 chat-delivered = iletildi
 chat-stored = sunucuda saklandı, sonra iletilecek
+dial-request-title = Web sayfasının istediği arama
+dial-request-asks = { $origin } { $target } numarasını aramak istiyor
+dial-request-allow = Aramaya izin ver
+dial-request-refuse = Reddet

@@ -233,8 +233,13 @@ fn api_token_command(dirs: Option<&directories::ProjectDirs>, new: bool) -> Exit
 fn api_config(
     settings: &Settings,
     dirs: Option<&directories::ProjectDirs>,
+    window: bool,
 ) -> (Option<softphone::api::control::ApiConfig>, Vec<Event>) {
-    match softphone::api::control::ApiConfig::from_settings(settings, dirs.map(|d| d.data_dir())) {
+    match softphone::api::control::ApiConfig::from_settings(
+        settings,
+        dirs.map(|d| d.data_dir()),
+        window,
+    ) {
         Ok((config, warnings)) => (
             config,
             warnings
@@ -623,7 +628,7 @@ fn main() -> ExitCode {
         let log: Vec<String> = notes.iter().flat_map(|e| notifier.lines(e)).collect();
         #[cfg(unix)]
         let listen_at = instance.clone();
-        let (api, mut api_notes) = api_config(&settings, dirs.as_ref());
+        let (api, mut api_notes) = api_config(&settings, dirs.as_ref(), true);
         let api_state = api_state(&settings, history.clone());
         let result =
             softphone::gui::run_window(settings, store, history, skins, log, trace, move |tx| {
@@ -658,7 +663,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (api, api_notes) = api_config(&settings, dirs.as_ref());
+    let (api, api_notes) = api_config(&settings, dirs.as_ref(), false);
     for n in &api_notes {
         console.print(n);
     }

@@ -339,6 +339,20 @@ impl Notifier {
                 state.word(),
                 u8::from(*pickup)
             )),
+            Event::DialRequest {
+                ticket,
+                origin,
+                target,
+            } => out.push(format!(
+                "EVENT,{}",
+                field(&format!(
+                    "Web page {origin} asks to call {target} (request {ticket}); allow or refuse it in the window"
+                ))
+            )),
+            Event::DialDecision { ticket, allow } => out.push(format!(
+                "EVENT,Call request {ticket} {}",
+                if *allow { "allowed" } else { "refused" }
+            )),
             Event::WatcherRequest { watcher } => out.push(format!(
                 "EVENT,{} asks to see your presence (AllowWatcher,{},yes or no)",
                 field(watcher),

@@ -1,5 +1,5 @@
 //! The parameter table itself: every parameter of the reference (../shared/mizu-reference.md)
-//! plus our own (`savepassword`, `singleinstance`), with what it means and which part of the
+//! plus our own (`savepassword`, `singleinstance`, the `wpapi*` API policy), with what it means and which part of the
 //! softphone uses it. Kept apart from the code that reads it because it is long.
 
 use super::params::{Kind, ParamDef, Part, p};
@@ -186,6 +186,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("wpapiudplistenport", Kind::Int { min: 0, max: 65535 }, "0", Part::Api, "local control API UDP port (the line protocol); 0 off"),
     p("wpapiorigins", Kind::Text, "", Part::Api, "web pages allowed to use the API, separated by ;: ORIGIN[=any|targets:a+b|numbers:1???+49*] (no rule: only the named targets); empty: no web page"),
     p("wpapitargets", Kind::Text, "", Part::Api, "named click-to-call targets a web page may dial without knowing the number: name=number;name=number"),
+    p("wpapiconfirm", Kind::Bool, "true", Part::Api, "a call a web page asks for waits for a click in the window (headless mode has none, so such calls are refused unless this is false)"),
     p("wpapiratelimit", Kind::Int { min: 0, max: 10000 }, "20", Part::Api, "control API requests per second per client (twice that as a burst); 0 no limit"),
     p("cfgstorage", Kind::Choice(&[0, 1, 2, 3]), "1", Part::NotYet, "where settings are kept: 0 nowhere, 1 the settings file, 2 also the registry, 3 both"),
     p("httpsessiontimeout", Kind::Int { min: 0, max: 10080 }, "0", Part::NotYet, "minutes an idle control API session lasts (0: forever)"),

@@ -80,6 +80,21 @@ impl Engine {
                 Ok(()) => Reply::Done,
                 Err(e) => failed(NoticeKind::Subscription, e),
             },
+            // The engine only relays these between the control API and the window, so that
+            // both see them as ordinary events.
+            Command::AskToDial { origin, target } => {
+                self.reporter.send(crate::model::Event::DialRequest {
+                    ticket: id.0,
+                    origin,
+                    target,
+                });
+                Reply::Done
+            }
+            Command::ConfirmDial { ticket, allow } => {
+                self.reporter
+                    .send(crate::model::Event::DialDecision { ticket, allow });
+                Reply::Done
+            }
             Command::AllowWatcher { watcher, allow } => {
                 if self.ua.allow_watcher(now, &watcher, allow) {
                     Reply::Done

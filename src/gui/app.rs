@@ -349,6 +349,7 @@ impl SoftphoneApp {
             self.incoming_ui(&ctx);
         }
         self.watcher_requests_ui(&ctx);
+        self.dial_requests_ui(&ctx);
         self.chat_window_ui(&ctx);
     }
 }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod chat;
 pub mod contacts;
+mod dial_requests;
 pub mod i18n;
 pub mod panels;
 pub mod settings;

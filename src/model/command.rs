@@ -134,6 +134,13 @@ pub enum Command {
     AllowWatcher { watcher: String, allow: bool },
     /// Set and publish our presence status (API_SetPresenceStatus).
     SetPresenceStatus { status: PresenceStatus },
+    /// A web page (`origin`) asks the control API to call `target` and `wpapiconfirm` wants
+    /// the user's click first: the engine shows it to the faces as a `dial_request` whose
+    /// ticket is this request's id.
+    AskToDial { origin: String, target: String },
+    /// The user's answer to a `dial_request` (or the API giving up waiting): reported as a
+    /// `dial_decision`, which the API waits for before it dials.
+    ConfirmDial { ticket: u64, allow: bool },
     /// Add a contact (its id 0; API AddContact) or change the one with its id. Answered,
     /// like every contacts change, by a `contacts` event with the whole address book.
     SaveContact { contact: Contact },
@@ -251,6 +258,8 @@ impl Command {
             Command::SetPresenceStatus { .. } => "SetPresenceStatus",
             Command::WatchBusyLamps { .. } => "WatchBusyLamps",
             Command::AllowWatcher { .. } => "AllowWatcher",
+            Command::AskToDial { .. } => "AskToDial",
+            Command::ConfirmDial { .. } => "ConfirmDial",
             Command::SaveContact { contact } if contact.id == 0 => "AddContact",
             Command::SaveContact { .. } => "EditContact",
             Command::DeleteContact { .. } => "DelContact",

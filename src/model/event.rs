@@ -455,6 +455,17 @@ pub enum Event {
     },
     /// `watcher` asks to see our presence; it learns nothing until AllowWatcher says yes.
     WatcherRequest { watcher: String },
+    /// A web page on `origin` asks to call `target` (as the page named it, `support`, and
+    /// the number it stands for): nothing is dialled until ConfirmDial with this ticket
+    /// allows it.
+    DialRequest {
+        ticket: u64,
+        origin: String,
+        target: String,
+    },
+    /// The answer to the dial request `ticket` (the user's, or no for a request that waited
+    /// too long).
+    DialDecision { ticket: u64, allow: bool },
     /// Who watches our presence, whenever that changes: the presence server's list
     /// (presence.winfo) and those subscribed to us directly.
     Watchers {

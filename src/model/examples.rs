@@ -74,6 +74,14 @@ pub fn command_examples() -> Vec<Request> {
             watcher: "sip:1002@pbx".into(),
             allow: true,
         },
+        Command::AskToDial {
+            origin: "https://crm.example.com".into(),
+            target: "support (1002)".into(),
+        },
+        Command::ConfirmDial {
+            ticket: 41,
+            allow: true,
+        },
         Command::SaveContact {
             contact: example_contact(),
         },
@@ -214,6 +222,15 @@ pub fn event_examples() -> Vec<Event> {
         },
         Event::WatcherRequest {
             watcher: "sip:1002@pbx".into(),
+        },
+        Event::DialRequest {
+            ticket: 41,
+            origin: "https://crm.example.com".into(),
+            target: "support (1002)".into(),
+        },
+        Event::DialDecision {
+            ticket: 41,
+            allow: true,
         },
         Event::Watchers {
             watchers: vec![
@@ -392,9 +409,11 @@ mod tests {
             Command::ImportContacts { .. } => 31,
             Command::ExportContacts { .. } => 32,
             Command::GetChatHistory { .. } => 33,
+            Command::AskToDial { .. } => 34,
+            Command::ConfirmDial { .. } => 35,
         }
     }
-    const COMMANDS: usize = 34;
+    const COMMANDS: usize = 36;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -433,9 +452,11 @@ mod tests {
             Event::ContactsExported { .. } => 32,
             Event::ChatHistory { .. } => 33,
             Event::Watchers { .. } => 34,
+            Event::DialRequest { .. } => 35,
+            Event::DialDecision { .. } => 36,
         }
     }
-    const EVENTS: usize = 35;
+    const EVENTS: usize = 37;
 
     #[test]
     fn every_command_round_trips_through_json() {

@@ -149,6 +149,9 @@ pub struct PhoneState {
     pub contacts: Vec<Contact>,
     /// Who watches our presence (the server's list, then our direct watchers).
     pub watchers: Vec<crate::model::Watcher>,
+    /// Calls web pages asked for that wait for the user's click: ticket, then the page's
+    /// origin and the target.
+    pub dial_requests: BTreeMap<u64, (String, String)>,
     /// The SIP stack is up.
     pub started: bool,
     /// The engine has stopped.
@@ -340,6 +343,17 @@ impl PhoneState {
             Event::Voicemail(summary) => self.voicemail = Some(*summary),
             // A question for the user, not state: the faces ask and answer with AllowWatcher.
             Event::WatcherRequest { .. } => {}
+            Event::DialRequest {
+                ticket,
+                origin,
+                target,
+            } => {
+                self.dial_requests
+                    .insert(*ticket, (origin.clone(), target.clone()));
+            }
+            Event::DialDecision { ticket, .. } => {
+                self.dial_requests.remove(ticket);
+            }
             Event::BusyLamp {
                 user,
                 state,

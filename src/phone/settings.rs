@@ -15,6 +15,7 @@ const AT_START: &[&str] = &[
     "wpapiorigins",
     "wpapitargets",
     "wpapiratelimit",
+    "wpapiconfirm",
     "transport",
     "signalingport",
     "localip",

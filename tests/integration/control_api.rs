@@ -151,6 +151,8 @@ fn a_crm_dials_holds_and_hangs_up_a_real_call_and_watches_it_on_every_stream() {
         &udp,
         "wpapiorigins=http://127.0.0.1:8080=targets:support",
         "wpapitargets=support=1002",
+        // Headless: no window to confirm a page's call in.
+        "wpapiconfirm=false",
     ]);
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     let auth = format!("Authorization: Bearer {token}\r\n");
@@ -382,7 +384,9 @@ fn everything_that_is_not_a_local_program_or_an_allowed_page_is_refused_and_chan
         .0,
         401
     );
-    let wrong = format!("{}0", &token[..63]);
+    // The same length, one digit changed.
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &token[..63]);
     assert_eq!(
         error(get(port, &format!("/API_GetVersion?token={wrong}"), "")).0,
         401
@@ -796,6 +800,7 @@ fn a_click_to_call_page_dials_its_target_from_an_allowed_origin_and_nothing_from
         "password=pw1001",
         &origins,
         "wpapitargets=support=1002",
+        "wpapiconfirm=false",
     ]);
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     let mut browser = Browser::start();
@@ -854,4 +859,86 @@ fn a_click_to_call_page_dials_its_target_from_an_allowed_origin_and_nothing_from
             p.display()
         );
     }
+}
+
+/// `wpapiconfirm` in the window: a web page's call is shown with its origin and target and
+/// nothing is dialled until the user clicks; a request the API gave up on disappears.
+#[test]
+fn a_web_page_s_call_waits_for_the_user_s_click_in_the_window() {
+    use egui_kittest::kittest::Queryable;
+    use softphone::model::{Command, Event};
+    let mut w = crate::gui::Fed::new(&[]);
+    w.harness.run();
+    w.sent();
+    w.feed(Event::DialRequest {
+        ticket: 7,
+        origin: "https://crm.example.com".into(),
+        target: "support (1002)".into(),
+    });
+    w.harness
+        .get_by_label("https://crm.example.com asks to call support (1002)");
+    assert!(w.sent().is_empty(), "nothing is sent before the click");
+    w.harness.get_by_label("Allow call").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::ConfirmDial {
+            ticket: 7,
+            allow: true
+        }]
+    );
+    // The engine reports the decision: the question goes away.
+    w.feed(Event::DialDecision {
+        ticket: 7,
+        allow: true,
+    });
+    assert!(w.harness.query_by_label_contains("asks to call").is_none());
+    // Refused, and one that timed out at the API (its decision arrives unasked).
+    w.feed(Event::DialRequest {
+        ticket: 8,
+        origin: "http://127.0.0.1:8080".into(),
+        target: "0900123".into(),
+    });
+    w.harness.get_by_label("Refuse").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::ConfirmDial {
+            ticket: 8,
+            allow: false
+        }]
+    );
+    w.feed(Event::DialDecision {
+        ticket: 8,
+        allow: false,
+    });
+    w.feed(Event::DialRequest {
+        ticket: 9,
+        origin: "http://127.0.0.1:8080".into(),
+        target: "support (1002)".into(),
+    });
+    w.feed(Event::DialDecision {
+        ticket: 9,
+        allow: false,
+    });
+    assert!(w.harness.query_by_label_contains("asks to call").is_none());
+    assert!(w.sent().is_empty());
+}
+
+/// Headless, `wpapiconfirm` on (the default): there is no window to click in, so a page's
+/// call is refused and says why; a local program still dials.
+#[test]
+fn without_a_window_a_web_page_s_call_that_needs_a_click_is_refused() {
+    let (mut sp, port, token) = with_api(&[
+        "wpapiorigins=http://127.0.0.1:8080=any",
+        "serveraddress=127.0.0.1:9",
+    ]);
+    sp.wait_line(T, "START,sip");
+    let page = format!("Origin: http://127.0.0.1:8080\r\nAuthorization: Bearer {token}\r\n");
+    let (status, _, body) = get(port, "/API_Call?peer=1002", &page);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("wpapiconfirm"), "{body}");
+    let (status, _, body) = get(port, &format!("/API_Call?peer=1002&token={token}"), "");
+    assert_eq!(status, 200, "{body}");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,"));
 }

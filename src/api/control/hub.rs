@@ -33,6 +33,9 @@ const POLL_LINES: usize = 500;
 /// `Poll` clients remembered at once; the one polled longest ago is forgotten first.
 const POLL_CLIENTS: usize = 16;
 
+/// How long a web page's call waits for the user's click before it is refused.
+const CONFIRM_WAIT: Duration = Duration::from_secs(60);
+
 /// Events buffered for a slow stream client before it is told it missed some.
 const STREAM_BUFFER: usize = 1024;
 
@@ -65,6 +68,8 @@ struct Inner {
     state: PhoneState,
     notifier: Notifier,
     waiting: HashMap<RequestId, oneshot::Sender<Reply>>,
+    /// Dial requests waiting for the user's decision, by ticket.
+    dials: HashMap<u64, oneshot::Sender<bool>>,
     polls: Polls,
 }
 
@@ -87,6 +92,7 @@ impl Hub {
                 state,
                 notifier: Notifier::new(),
                 waiting: HashMap::new(),
+                dials: HashMap::new(),
                 polls: Polls::default(),
             })),
             stream,
@@ -109,6 +115,11 @@ impl Hub {
                 && let Some(waiter) = inner.waiting.remove(id)
             {
                 let _ = waiter.send(result.clone());
+            }
+            if let Event::DialDecision { ticket, allow } = ev
+                && let Some(waiter) = inner.dials.remove(ticket)
+            {
+                let _ = waiter.send(*allow);
             }
             for q in inner.polls.queues.values_mut() {
                 for l in &lines {
@@ -166,6 +177,32 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Asks the user (through a `dial_request` event the window shows) whether the page on
+    /// `origin` may call `target`; false when refused, unanswered for a minute, or when the
+    /// engine has stopped.
+    pub async fn confirm_dial(&self, origin: &str, target: &str) -> bool {
+        let id = self.commands.next_id();
+        let (tx, rx) = oneshot::channel();
+        self.lock().dials.insert(id.0, tx);
+        let asked = self.commands.send_request(Request {
+            id,
+            command: Command::AskToDial {
+                origin: origin.to_string(),
+                target: target.to_string(),
+            },
+        });
+        if asked && let Ok(Ok(allow)) = tokio::time::timeout(CONFIRM_WAIT, rx).await {
+            return allow;
+        }
+        self.lock().dials.remove(&id.0);
+        // The window still shows it: take it away.
+        self.commands.send(Command::ConfirmDial {
+            ticket: id.0,
+            allow: false,
+        });
+        false
     }
 
     /// The lines `client` has not polled yet. Its first poll starts its queue (and returns
@@ -247,6 +284,31 @@ mod tests {
         assert_eq!(hub.poll("c0").lines, ["EVENT,x"]);
         // c1 was the oldest: forgotten, so it starts again with nothing.
         assert!(hub.poll("c1").lines.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_web_call_waits_for_the_user_s_decision_on_its_ticket() {
+        let (hub, mut rx) = hub();
+        let h = hub.clone();
+        let task =
+            tokio::spawn(async move { h.confirm_dial("https://crm", "support (1002)").await });
+        let req = rx.recv().await.expect("request");
+        assert_eq!(
+            req.command,
+            Command::AskToDial {
+                origin: "https://crm".into(),
+                target: "support (1002)".into()
+            }
+        );
+        hub.publish(&Event::DialDecision {
+            ticket: req.id.0 + 1,
+            allow: true,
+        });
+        hub.publish(&Event::DialDecision {
+            ticket: req.id.0,
+            allow: false,
+        });
+        assert!(!task.await.expect("task"));
     }
 
     #[tokio::test]

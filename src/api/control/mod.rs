@@ -41,6 +41,19 @@ pub struct ApiConfig {
     pub policy: Policy,
     /// Requests per second per client (0: no limit).
     pub rate: u32,
+    /// Whether a web page's call waits for the user's click.
+    pub confirm: Confirm,
+}
+
+/// What happens to a call a web page asks for (`wpapiconfirm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Dialled at once (within the origin's rule).
+    Off,
+    /// Shown in the window; dialled when the user allows it.
+    Window,
+    /// Confirmation is wanted but there is no window to ask in: refused.
+    NoWindow,
 }
 
 impl ApiConfig {
@@ -50,6 +63,7 @@ impl ApiConfig {
     pub fn from_settings(
         settings: &Settings,
         data_dir: Option<&Path>,
+        window: bool,
     ) -> Result<(Option<ApiConfig>, Vec<String>), String> {
         let port = |name: &str| u16::try_from(settings.int(name)).unwrap_or(0);
         let (tcp_port, udp_port) = (port("wpapilistenport"), port("wpapiudplistenport"));
@@ -70,6 +84,11 @@ impl ApiConfig {
                 token,
                 policy,
                 rate: u32::try_from(settings.int("wpapiratelimit")).unwrap_or(0),
+                confirm: match (settings.bool("wpapiconfirm"), window) {
+                    (false, _) => Confirm::Off,
+                    (true, true) => Confirm::Window,
+                    (true, false) => Confirm::NoWindow,
+                },
             }),
             warnings,
         ))
@@ -83,6 +102,7 @@ struct Api {
     token: String,
     policy: Policy,
     limiter: Mutex<RateLimiter>,
+    confirm: Confirm,
 }
 
 impl Api {
@@ -110,8 +130,11 @@ impl Api {
                 };
                 Ok(json!(self.hub.poll(&key)))
             }
-            Plan::Dial { number } => {
-                let number = self.policy.dial(caller, &number)?;
+            Plan::Dial { number: asked } => {
+                let number = self.policy.dial(caller, &asked)?;
+                if let Caller::Web(rule) = caller {
+                    self.confirmed(&rule.origin, &asked, &number).await?;
+                }
                 let reply = self
                     .hub
                     .execute(crate::model::Command::Call { number })
@@ -127,6 +150,32 @@ impl Api {
                     1 => results.remove(0),
                     _ => Value::Array(results),
                 })
+            }
+        }
+    }
+}
+
+impl Api {
+    /// For a web page's call: the user's click, when `wpapiconfirm` wants one.
+    async fn confirmed(&self, origin: &str, asked: &str, number: &str) -> Result<(), VerbError> {
+        match self.confirm {
+            Confirm::Off => Ok(()),
+            Confirm::NoWindow => Err(VerbError::Forbidden(
+                "calls from web pages wait for a click in the window (wpapiconfirm), and headless mode has none".into(),
+            )),
+            Confirm::Window => {
+                let shown = if asked.eq_ignore_ascii_case(number) {
+                    number.to_string()
+                } else {
+                    format!("{asked} ({number})")
+                };
+                if self.hub.confirm_dial(origin, &shown).await {
+                    Ok(())
+                } else {
+                    Err(VerbError::Forbidden(
+                        "the user refused the call (or did not answer in time)".into(),
+                    ))
+                }
             }
         }
     }
@@ -161,6 +210,7 @@ pub fn start(config: ApiConfig, hub: Hub) -> std::io::Result<ApiServer> {
         token: config.token,
         policy: config.policy,
         limiter: Mutex::new(RateLimiter::new(config.rate)),
+        confirm: config.confirm,
     });
     let mut server = ApiServer {
         tcp: Vec::new(),
