@@ -207,7 +207,7 @@ fn token_ok(api: &Api, headers: &HeaderMap, params: &[(String, String)]) -> bool
 }
 
 /// Parameters from a body: a form, or a JSON object (numbers and booleans as text).
-fn body_params(content_type: &str, body: &[u8]) -> Result<Vec<(String, String)>, String> {
+pub fn body_params(content_type: &str, body: &[u8]) -> Result<Vec<(String, String)>, String> {
     if body.is_empty() {
         return Ok(Vec::new());
     }

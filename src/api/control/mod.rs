@@ -19,7 +19,10 @@ mod text;
 pub mod token;
 pub mod verbs;
 
+/// The two request readers of the listeners, for the fuzz target and the benchmarks.
+pub use http::body_params;
 pub use hub::Hub;
+pub use text::parse_command;
 
 use crate::config::Settings;
 use guard::{Caller, Policy, RateLimiter};

@@ -27,7 +27,7 @@ const UDP_IDLE: Duration = Duration::from_secs(600);
 
 /// `Verb,param1,param2,...` as a verb request: as many fields as the verb has parameters,
 /// the last one keeping its commas (a chat text, a parameter value, a list).
-pub(super) fn parse_command(line: &str) -> Result<VerbCall, VerbError> {
+pub fn parse_command(line: &str) -> Result<VerbCall, VerbError> {
     let line = line.trim();
     let verb = line.split(',').next().unwrap_or("").trim();
     if verb.is_empty() {
