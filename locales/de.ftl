@@ -156,3 +156,9 @@ dial-request-title = Anruf von einer Webseite
 dial-request-asks = { $origin } möchte { $target } anrufen
 dial-request-allow = Anruf erlauben
 dial-request-refuse = Ablehnen
+settings-group-api = Steuer-API
+api-token-shown = Token endet auf { $end }
+api-token-copy = Token kopieren
+api-token-new = Neues Token
+api-token-renewed = Ein neues Token gilt jetzt; Programme brauchen es ab sofort
+api-off = Die Steuer-API ist aus (wpapilistenport=0)

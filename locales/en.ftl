@@ -156,3 +156,9 @@ dial-request-title = Call requested by a web page
 dial-request-asks = { $origin } asks to call { $target }
 dial-request-allow = Allow call
 dial-request-refuse = Refuse
+settings-group-api = Control API
+api-token-shown = Token ending in { $end }
+api-token-copy = Copy token
+api-token-new = New token
+api-token-renewed = A new token is in use; programs need it now
+api-off = The control API is off (wpapilistenport=0)

@@ -156,3 +156,9 @@ dial-request-title = Llamada pedida por una página web
 dial-request-asks = { $origin } pide llamar a { $target }
 dial-request-allow = Permitir llamada
 dial-request-refuse = Rechazar
+settings-group-api = API de control
+api-token-shown = Token que termina en { $end }
+api-token-copy = Copiar token
+api-token-new = Nuevo token
+api-token-renewed = Ya se usa un token nuevo; los programas lo necesitan ahora
+api-off = La API de control está desactivada (wpapilistenport=0)

@@ -156,3 +156,9 @@ dial-request-title = Appel demandé par une page web
 dial-request-asks = { $origin } demande d'appeler { $target }
 dial-request-allow = Autoriser l'appel
 dial-request-refuse = Refuser
+settings-group-api = API de contrôle
+api-token-shown = Jeton se terminant par { $end }
+api-token-copy = Copier le jeton
+api-token-new = Nouveau jeton
+api-token-renewed = Un nouveau jeton est en service ; les programmes en ont besoin dès maintenant
+api-off = L'API de contrôle est désactivée (wpapilistenport=0)

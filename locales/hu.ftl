@@ -156,3 +156,9 @@ dial-request-title = Weboldal által kért hívás
 dial-request-asks = { $origin } hívná ezt: { $target }
 dial-request-allow = Hívás engedélyezése
 dial-request-refuse = Elutasítás
+settings-group-api = Vezérlő API
+api-token-shown = A token vége: { $end }
+api-token-copy = Token másolása
+api-token-new = Új token
+api-token-renewed = Új token van használatban; a programoknak mostantól ez kell
+api-off = A vezérlő API ki van kapcsolva (wpapilistenport=0)

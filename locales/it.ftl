@@ -156,3 +156,9 @@ dial-request-title = Chiamata chiesta da una pagina web
 dial-request-asks = { $origin } chiede di chiamare { $target }
 dial-request-allow = Consenti chiamata
 dial-request-refuse = Rifiuta
+settings-group-api = API di controllo
+api-token-shown = Token che finisce con { $end }
+api-token-copy = Copia token
+api-token-new = Nuovo token
+api-token-renewed = È in uso un nuovo token; i programmi ne hanno bisogno da ora
+api-off = L'API di controllo è spenta (wpapilistenport=0)

@@ -156,3 +156,9 @@ dial-request-title = Webページからの発信要求
 dial-request-asks = { $origin } が { $target } への発信を求めています
 dial-request-allow = 発信を許可
 dial-request-refuse = 拒否
+settings-group-api = 制御API
+api-token-shown = 末尾が { $end } のトークン
+api-token-copy = トークンをコピー
+api-token-new = 新しいトークン
+api-token-renewed = 新しいトークンが有効になりました。プログラムには今後これが必要です
+api-off = 制御APIはオフです (wpapilistenport=0)

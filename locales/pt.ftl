@@ -156,3 +156,9 @@ dial-request-title = Chamada pedida por uma página web
 dial-request-asks = { $origin } pede para ligar para { $target }
 dial-request-allow = Permitir chamada
 dial-request-refuse = Recusar
+settings-group-api = API de controle
+api-token-shown = Token terminado em { $end }
+api-token-copy = Copiar token
+api-token-new = Novo token
+api-token-renewed = Um novo token está em uso; os programas precisam dele agora
+api-off = A API de controle está desligada (wpapilistenport=0)

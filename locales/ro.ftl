@@ -156,3 +156,9 @@ dial-request-title = Apel cerut de o pagină web
 dial-request-asks = { $origin } cere să sune la { $target }
 dial-request-allow = Permite apelul
 dial-request-refuse = Refuză
+settings-group-api = API de control
+api-token-shown = Token care se termină cu { $end }
+api-token-copy = Copiază tokenul
+api-token-new = Token nou
+api-token-renewed = Un token nou este folosit; programele au nevoie de el acum
+api-off = API-ul de control este oprit (wpapilistenport=0)

@@ -156,3 +156,9 @@ dial-request-title = Звонок по запросу веб-страницы
 dial-request-asks = { $origin } просит позвонить { $target }
 dial-request-allow = Разрешить звонок
 dial-request-refuse = Отказать
+settings-group-api = API управления
+api-token-shown = Токен, оканчивающийся на { $end }
+api-token-copy = Копировать токен
+api-token-new = Новый токен
+api-token-renewed = Действует новый токен; программам теперь нужен он
+api-off = API управления выключен (wpapilistenport=0)

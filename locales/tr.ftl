@@ -156,3 +156,9 @@ dial-request-title = Web sayfasının istediği arama
 dial-request-asks = { $origin } { $target } numarasını aramak istiyor
 dial-request-allow = Aramaya izin ver
 dial-request-refuse = Reddet
+settings-group-api = Denetim API'si
+api-token-shown = { $end } ile biten belirteç
+api-token-copy = Belirteci kopyala
+api-token-new = Yeni belirteç
+api-token-renewed = Yeni belirteç kullanımda; programların artık buna ihtiyacı var
+api-off = Denetim API'si kapalı (wpapilistenport=0)

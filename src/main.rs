@@ -630,21 +630,28 @@ fn main() -> ExitCode {
         let listen_at = instance.clone();
         let (api, mut api_notes) = api_config(&settings, dirs.as_ref(), true);
         let api_state = api_state(&settings, history.clone());
-        let result =
-            softphone::gui::run_window(settings, store, history, skins, log, trace, move |tx| {
-                #[cfg(unix)]
-                if let Some(path) = &listen_at
-                    && let Err(e) = softphone::api::instance::listen(path, tx.clone())
-                {
-                    tracing::warn!("single instance: {e}");
-                }
-                let (hub, note) = start_api(api, tx, api_state);
-                api_notes.extend(note);
-                softphone::gui::EngineExtras {
-                    notes: api_notes,
-                    tap: hub.map(|h| Box::new(move |ev: &Event| h.publish(ev)) as _),
-                }
-            });
+        let token = api.as_ref().map(|c| c.token.clone());
+        let start = softphone::gui::WindowStart {
+            history,
+            skins_dir: skins,
+            notes: log,
+            trace,
+            api_token: token,
+        };
+        let result = softphone::gui::run_window(settings, store, start, move |tx| {
+            #[cfg(unix)]
+            if let Some(path) = &listen_at
+                && let Err(e) = softphone::api::instance::listen(path, tx.clone())
+            {
+                tracing::warn!("single instance: {e}");
+            }
+            let (hub, note) = start_api(api, tx, api_state);
+            api_notes.extend(note);
+            softphone::gui::EngineExtras {
+                notes: api_notes,
+                tap: hub.map(|h| Box::new(move |ev: &Event| h.publish(ev)) as _),
+            }
+        });
         return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

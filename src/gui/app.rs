@@ -91,6 +91,8 @@ pub struct SoftphoneApp {
     notifier: Option<Notifier>,
     /// SIP trace lines (`loglevel` 4 and above), for the log.
     pub trace: Option<Receiver<String>>,
+    /// The control API's token, when the API runs: the settings show it and can replace it.
+    pub api_token: Option<crate::api::control::token::Token>,
 }
 
 impl SoftphoneApp {
@@ -119,6 +121,7 @@ impl SoftphoneApp {
             skins_dir,
             notifier,
             trace: None,
+            api_token: None,
         }
     }
 

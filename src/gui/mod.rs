@@ -141,21 +141,37 @@ pub fn desktop_notifier() -> app::Notifier {
     })
 }
 
-/// Opens the window and runs until it is closed; the engine then unregisters and stops.
-/// `notes` (start-up warnings as notification lines) open the log window's list; `trace`
-/// (the repaint handle the SIP trace layer wakes, and its lines) feeds the SIP trace to it.
-pub fn run_window(
-    settings: Settings,
-    store: Option<Store>,
-    history: Vec<crate::model::Cdr>,
-    skins_dir: Option<std::path::PathBuf>,
-    notes: Vec<String>,
-    trace: Option<(
+/// What the window starts with besides the settings and the store.
+pub struct WindowStart {
+    /// The stored call history.
+    pub history: Vec<crate::model::Cdr>,
+    /// Where user skins live.
+    pub skins_dir: Option<std::path::PathBuf>,
+    /// Start-up warnings as notification lines: they open the log window's list.
+    pub notes: Vec<String>,
+    /// The repaint handle the SIP trace layer wakes, and its lines, for the log.
+    pub trace: Option<(
         Arc<OnceLock<egui::Context>>,
         std::sync::mpsc::Receiver<String>,
     )>,
+    /// The control API's token, when the API runs.
+    pub api_token: Option<crate::api::control::token::Token>,
+}
+
+/// Opens the window and runs until it is closed; the engine then unregisters and stops.
+pub fn run_window(
+    settings: Settings,
+    store: Option<Store>,
+    start: WindowStart,
     extra: impl FnOnce(&CommandSender) -> EngineExtras + Send + 'static,
 ) -> anyhow::Result<()> {
+    let WindowStart {
+        history,
+        skins_dir,
+        notes,
+        trace,
+        api_token,
+    } = start;
     let params = settings
         .effective()
         .into_iter()
@@ -188,6 +204,7 @@ pub fn run_window(
     // What start-up had to say (bad ini lines, the keyring) opens the log.
     app.state.log.extend(notes);
     app.trace = trace;
+    app.api_token = api_token;
     eframe::run_native(
         "softphone",
         options,

@@ -125,6 +125,7 @@ impl SoftphoneApp {
             }
         });
         egui::ScrollArea::vertical().show(ui, |ui| {
+            self.api_token_ui(ui);
             for (title, parts) in GROUPS {
                 egui::CollapsingHeader::new(self.tr.t(title)).show(ui, |ui| {
                     egui::Grid::new(*title).num_columns(2).show(ui, |ui| {
@@ -137,6 +138,40 @@ impl SoftphoneApp {
                     });
                 });
             }
+        });
+    }
+
+    /// The control API's token: its last characters, Copy (the whole token to the clipboard)
+    /// and New token (the old one stops working at once).
+    fn api_token_ui(&mut self, ui: &mut egui::Ui) {
+        egui::CollapsingHeader::new(self.tr.t("settings-group-api")).show(ui, |ui| {
+            let Some(token) = self.api_token.clone() else {
+                ui.label(self.tr.t("api-off"));
+                return;
+            };
+            let current = token.current();
+            let end: String = current
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            ui.label(self.tr.args("api-token-shown", &[("end", &end)]));
+            ui.horizontal(|ui| {
+                if ui.button(self.tr.t("api-token-copy")).clicked() {
+                    ui.ctx().copy_text(current.clone());
+                }
+                if ui.button(self.tr.t("api-token-new")).clicked() {
+                    self.view.settings_message = Some(match token.regenerate() {
+                        Ok(()) => self.tr.t("api-token-renewed"),
+                        Err(e) => self
+                            .tr
+                            .args("settings-invalid", &[("error", &e.to_string())]),
+                    });
+                }
+            });
         });
     }
 

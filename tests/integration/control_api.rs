@@ -942,3 +942,46 @@ fn without_a_window_a_web_page_s_call_that_needs_a_click_is_refused() {
     assert_eq!(status, 200, "{body}");
     sp.wait_for(T, |l| l.starts_with("STATUS,1,"));
 }
+
+/// The window's settings show the token's end, copy it and replace it: the API takes the new
+/// one at once and the file holds it for `softphone --api-token`.
+#[test]
+fn the_settings_show_the_token_and_a_new_one_replaces_it_at_once() {
+    use egui_kittest::kittest::Queryable;
+    use softphone::api::control::token::{Token, load_or_create};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = Token::load(dir.path()).expect("token");
+    let old = token.current();
+    let mut w = crate::gui::Fed::new(&[]);
+    w.harness.state_mut().api_token = Some(token.clone());
+    w.harness.run();
+    w.harness.get_by_label("Settings").click();
+    w.harness.run();
+    w.harness.get_by_label("Control API").click();
+    w.harness.run();
+    w.harness
+        .get_by_label(&format!("Token ending in {}", &old[60..]));
+    w.harness.get_by_label("New token").click();
+    w.harness.run();
+    let new = token.current();
+    assert_ne!(new, old);
+    assert!(!token.matches(&old) && token.matches(&new));
+    assert_eq!(load_or_create(dir.path()).expect("file"), new);
+    w.harness
+        .get_by_label(&format!("Token ending in {}", &new[60..]));
+    w.harness
+        .get_by_label("A new token is in use; programs need it now");
+    assert!(
+        w.harness.query_by_label_contains(&old[..8]).is_none(),
+        "the token is shown whole"
+    );
+    // Without the API: says so.
+    let mut off = crate::gui::Fed::new(&[]);
+    off.harness.run();
+    off.harness.get_by_label("Settings").click();
+    off.harness.run();
+    off.harness.get_by_label("Control API").click();
+    off.harness.run();
+    off.harness
+        .get_by_label("The control API is off (wpapilistenport=0)");
+}

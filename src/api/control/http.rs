@@ -203,7 +203,7 @@ fn token_ok(api: &Api, headers: &HeaderMap, params: &[(String, String)]) -> bool
                 .find(|(k, _)| k.eq_ignore_ascii_case("token"))
                 .map(|(_, v)| v.as_str())
         });
-    given.is_some_and(|g| guard::token_matches(g, &api.token))
+    given.is_some_and(|g| api.token.matches(g))
 }
 
 /// Parameters from a body: a form, or a JSON object (numbers and booleans as text).

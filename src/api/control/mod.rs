@@ -39,8 +39,8 @@ pub struct ApiConfig {
     pub tcp_port: u16,
     /// UDP port for the line protocol; 0 is off.
     pub udp_port: u16,
-    /// The install's token (never logged).
-    pub token: String,
+    /// The install's token (never logged), shared with the window.
+    pub token: token::Token,
     pub policy: Policy,
     /// Requests per second per client (0: no limit).
     pub rate: u32,
@@ -74,7 +74,7 @@ impl ApiConfig {
             return Ok((None, Vec::new()));
         }
         let dir = data_dir.ok_or("no data folder for the API token; the control API is off")?;
-        let token = token::load_or_create(dir)
+        let token = token::Token::load(dir)
             .map_err(|e| format!("control API token: {e}; the control API is off"))?;
         let (policy, warnings) = Policy::from_params(
             &settings.text("wpapiorigins"),
@@ -102,7 +102,7 @@ impl ApiConfig {
 #[derive(Debug)]
 struct Api {
     hub: Hub,
-    token: String,
+    token: token::Token,
     policy: Policy,
     limiter: Mutex<RateLimiter>,
     confirm: Confirm,

@@ -72,7 +72,7 @@ fn auth_ok(api: &Api, line: &str) -> bool {
     if b.len() < 5 || !b[..4].eq_ignore_ascii_case(b"auth") || !matches!(b[4], b',' | b' ') {
         return false;
     }
-    guard::token_matches(line[5..].trim(), &api.token)
+    api.token.matches(line[5..].trim())
 }
 
 /// One command from an authenticated client, answered as a line.

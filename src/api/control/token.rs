@@ -3,6 +3,58 @@
 //! one (the old stops working at the next start). Never logged, never in any event or state.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// The token the running API checks, shared with the window (which shows it and can replace
+/// it): a new token works at once, and the old one stops working at once.
+#[derive(Debug, Clone)]
+pub struct Token {
+    current: Arc<RwLock<String>>,
+    /// The data folder it is kept in (`None`: a fixed token, for benchmarks).
+    dir: Option<PathBuf>,
+}
+
+impl Token {
+    /// The install's token from `data_dir` (made there when there is none).
+    pub fn load(data_dir: &Path) -> std::io::Result<Token> {
+        Ok(Token {
+            current: Arc::new(RwLock::new(load_or_create(data_dir)?)),
+            dir: Some(data_dir.to_path_buf()),
+        })
+    }
+
+    /// A token kept nowhere.
+    pub fn fixed(token: impl Into<String>) -> Token {
+        Token {
+            current: Arc::new(RwLock::new(token.into())),
+            dir: None,
+        }
+    }
+
+    /// The token now (for the window to show or copy; never for a log).
+    pub fn current(&self) -> String {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether `given` is the token now (constant time).
+    pub fn matches(&self, given: &str) -> bool {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        super::guard::token_matches(given, &current)
+    }
+
+    /// Makes a new token, keeps it and uses it from now on.
+    pub fn regenerate(&self) -> std::io::Result<()> {
+        let new = match &self.dir {
+            Some(dir) => regenerate(dir)?,
+            None => fresh(),
+        };
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = new;
+        Ok(())
+    }
+}
 
 /// Where the token is kept.
 pub fn token_path(data_dir: &Path) -> PathBuf {
@@ -45,6 +97,19 @@ pub fn regenerate(data_dir: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_token_is_replaced_for_every_holder_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let api = Token::load(dir.path()).expect("token");
+        let window = api.clone();
+        let old = window.current();
+        assert!(api.matches(&old));
+        window.regenerate().expect("new");
+        assert!(!api.matches(&old));
+        assert!(api.matches(&window.current()));
+        assert_eq!(load_or_create(dir.path()).expect("file"), window.current());
+    }
 
     #[test]
     fn made_once_kept_private_and_replaced_on_request() {
