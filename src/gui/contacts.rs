@@ -498,21 +498,13 @@ impl SoftphoneApp {
         let Some(watcher) = self.view.watcher_requests.first().cloned() else {
             return;
         };
-        let mut answer = None;
-        egui::Window::new(self.tr.t("watcher-title"))
-            .collapsible(false)
-            .resizable(false)
-            .show(ctx, |ui| {
-                ui.label(self.tr.args("watcher-asks", &[("watcher", &watcher)]));
-                ui.horizontal(|ui| {
-                    if ui.button(self.tr.t("watcher-allow")).clicked() {
-                        answer = Some(true);
-                    }
-                    if ui.button(self.tr.t("watcher-refuse")).clicked() {
-                        answer = Some(false);
-                    }
-                });
-            });
+        let answer = super::question_ui(
+            ctx,
+            &self.tr.t("watcher-title"),
+            &self.tr.args("watcher-asks", &[("watcher", &watcher)]),
+            &self.tr.t("watcher-allow"),
+            &self.tr.t("watcher-refuse"),
+        );
         if let Some(allow) = answer {
             self.view.watcher_requests.remove(0);
             self.send(Command::AllowWatcher { watcher, allow });

@@ -17,24 +17,16 @@ impl SoftphoneApp {
         else {
             return;
         };
-        let mut answer = None;
-        egui::Window::new(self.tr.t("dial-request-title"))
-            .collapsible(false)
-            .resizable(false)
-            .show(ctx, |ui| {
-                ui.label(self.tr.args(
-                    "dial-request-asks",
-                    &[("origin", &origin), ("target", &target)],
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button(self.tr.t("dial-request-allow")).clicked() {
-                        answer = Some(true);
-                    }
-                    if ui.button(self.tr.t("dial-request-refuse")).clicked() {
-                        answer = Some(false);
-                    }
-                });
-            });
+        let answer = super::question_ui(
+            ctx,
+            &self.tr.t("dial-request-title"),
+            &self.tr.args(
+                "dial-request-asks",
+                &[("origin", &origin), ("target", &target)],
+            ),
+            &self.tr.t("dial-request-allow"),
+            &self.tr.t("dial-request-refuse"),
+        );
         if let Some(allow) = answer {
             self.send(Command::ConfirmDial { ticket, allow });
         }

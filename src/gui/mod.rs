@@ -45,6 +45,33 @@ pub fn install_fonts(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
+/// A small window asking `question` with a yes and a no button: `Some(true)` or
+/// `Some(false)` in the frame a button is clicked.
+pub(crate) fn question_ui(
+    ctx: &egui::Context,
+    title: &str,
+    question: &str,
+    yes: &str,
+    no: &str,
+) -> Option<bool> {
+    let mut answer = None;
+    egui::Window::new(title)
+        .collapsible(false)
+        .resizable(false)
+        .show(ctx, |ui| {
+            ui.label(question);
+            ui.horizontal(|ui| {
+                if ui.button(yes).clicked() {
+                    answer = Some(true);
+                }
+                if ui.button(no).clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+    answer
+}
+
 /// What the `extra` start-up step of [`spawn_engine`] hands back: notices to show first (what
 /// it started, or why not), and a tap that sees every engine event as the window does (the
 /// control API's hub, which keeps its own copy of the state).

@@ -10,13 +10,14 @@
 //! for what a web page may dial, a rate limit, bounded sizes and timeouts.
 //!
 //! Module order: `http` and `text` (the listeners) use `dispatch` here, which uses `verbs`
-//! (the table), `guard` (the rules), `hub` (state and events) and `token`.
+//! (requests, planned from the table in `verb_table`), `guard` (the rules), `hub` (state and events) and `token`.
 
 pub mod guard;
 mod http;
 pub mod hub;
 mod text;
 pub mod token;
+mod verb_table;
 pub mod verbs;
 
 /// The two request readers of the listeners, for the fuzz target and the benchmarks.
@@ -203,6 +204,20 @@ pub struct ApiServer {
     pub udp: Vec<SocketAddr>,
 }
 
+/// `bind` on 127.0.0.1 (which must work) and on ::1 (left out, with a debug line, on a
+/// machine without IPv6).
+fn bind_loopback<S>(
+    port: u16,
+    bind: impl Fn((std::net::IpAddr, u16)) -> std::io::Result<S>,
+) -> std::io::Result<Vec<S>> {
+    let mut sockets = vec![bind((Ipv4Addr::LOCALHOST.into(), port))?];
+    match bind((Ipv6Addr::LOCALHOST.into(), port)) {
+        Ok(s) => sockets.push(s),
+        Err(e) => tracing::debug!("control API on [::1]:{port}: {e}"),
+    }
+    Ok(sockets)
+}
+
 /// Binds the API's sockets on 127.0.0.1 and ::1 (::1 may be missing on a machine without
 /// IPv6; 127.0.0.1 must work) and starts serving on the current tokio runtime (it must be
 /// called inside one). Binding is synchronous so that the caller knows at once whether the
@@ -219,37 +234,21 @@ pub fn start(config: ApiConfig, hub: Hub) -> std::io::Result<ApiServer> {
         tcp: Vec::new(),
         udp: Vec::new(),
     };
-    let hosts = [
-        std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
-        std::net::IpAddr::V6(Ipv6Addr::LOCALHOST),
-    ];
     if config.tcp_port != 0 {
         let router = http::router(api.clone());
-        for (i, host) in hosts.into_iter().enumerate() {
-            match std::net::TcpListener::bind((host, config.tcp_port)) {
-                Ok(l) => {
-                    l.set_nonblocking(true)?;
-                    let l = tokio::net::TcpListener::from_std(l)?;
-                    server.tcp.push(l.local_addr()?);
-                    tokio::spawn(http::accept_loop(l, api.clone(), router.clone()));
-                }
-                Err(e) if i == 0 => return Err(e),
-                Err(e) => tracing::debug!("control API on ::1: {e}"),
-            }
+        for l in bind_loopback(config.tcp_port, std::net::TcpListener::bind)? {
+            l.set_nonblocking(true)?;
+            let l = tokio::net::TcpListener::from_std(l)?;
+            server.tcp.push(l.local_addr()?);
+            tokio::spawn(http::accept_loop(l, api.clone(), router.clone()));
         }
     }
     if config.udp_port != 0 {
-        for (i, host) in hosts.into_iter().enumerate() {
-            match std::net::UdpSocket::bind((host, config.udp_port)) {
-                Ok(s) => {
-                    s.set_nonblocking(true)?;
-                    let s = tokio::net::UdpSocket::from_std(s)?;
-                    server.udp.push(s.local_addr()?);
-                    tokio::spawn(text::udp_loop(s, api.clone()));
-                }
-                Err(e) if i == 0 => return Err(e),
-                Err(e) => tracing::debug!("control API (UDP) on ::1: {e}"),
-            }
+        for s in bind_loopback(config.udp_port, std::net::UdpSocket::bind)? {
+            s.set_nonblocking(true)?;
+            let s = tokio::net::UdpSocket::from_std(s)?;
+            server.udp.push(s.local_addr()?);
+            tokio::spawn(text::udp_loop(s, api.clone()));
         }
     }
     Ok(server)
