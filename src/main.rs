@@ -229,6 +229,16 @@ fn api_token_command(dirs: Option<&directories::ProjectDirs>, new: bool) -> Exit
     }
 }
 
+/// Whether a clicked link handed to this instance waits for a click (`linkconfirm`).
+fn link_confirm(settings: &Settings, window: bool) -> softphone::api::control::Confirm {
+    use softphone::api::control::Confirm;
+    match (settings.bool("linkconfirm"), window) {
+        (false, _) => Confirm::Off,
+        (true, true) => Confirm::Window,
+        (true, false) => Confirm::NoWindow,
+    }
+}
+
 /// The control API's configuration (none when it is off), with warnings about it.
 fn api_config(
     settings: &Settings,
@@ -629,6 +639,7 @@ fn main() -> ExitCode {
         #[cfg(unix)]
         let listen_at = instance.clone();
         let (api, mut api_notes) = api_config(&settings, dirs.as_ref(), true);
+        let link_confirm = link_confirm(&settings, true);
         let api_state = api_state(&settings, history.clone());
         let token = api.as_ref().map(|c| c.token.clone());
         let start = softphone::gui::WindowStart {
@@ -641,10 +652,12 @@ fn main() -> ExitCode {
         let result = softphone::gui::run_window(settings, store, start, move |tx| {
             #[cfg(unix)]
             if let Some(path) = &listen_at
-                && let Err(e) = softphone::api::instance::listen(path, tx.clone())
+                && let Err(e) = softphone::api::instance::listen(path, tx.clone(), link_confirm)
             {
                 tracing::warn!("single instance: {e}");
             }
+            #[cfg(not(unix))]
+            let _ = link_confirm;
             let (hub, note) = start_api(api, tx, api_state);
             api_notes.extend(note);
             softphone::gui::EngineExtras {
@@ -671,6 +684,7 @@ fn main() -> ExitCode {
         }
     };
     let (api, api_notes) = api_config(&settings, dirs.as_ref(), false);
+    let link_confirm = link_confirm(&settings, false);
     for n in &api_notes {
         console.print(n);
     }
@@ -683,13 +697,15 @@ fn main() -> ExitCode {
         }
         #[cfg(unix)]
         if let Some(path) = &instance
-            && let Err(e) = softphone::api::instance::listen(path, commands.clone())
+            && let Err(e) = softphone::api::instance::listen(path, commands.clone(), link_confirm)
         {
             console.print(&Event::warning(
                 NoticeKind::Engine,
                 format!("single instance: {e}"),
             ));
         }
+        #[cfg(not(unix))]
+        let _ = link_confirm;
         let (bad_tx, mut bad_lines) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(read_commands(commands.clone(), bad_tx));
         let signals = tokio::spawn(async move {

@@ -54,7 +54,10 @@ pub fn hand_over(path: &Path, words: &[String]) -> std::io::Result<Handover> {
 
 /// What a later launch's words mean for the running softphone: the commands to carry out
 /// (its parameters as run-time changes, then the call) and the reply for the launcher.
-pub fn interpret(words: &[String]) -> (Vec<Command>, String) {
+/// `confirm` (`linkconfirm`) decides whether the call waits for the user's click in the
+/// window, or is refused because there is no window to click in.
+pub fn interpret(words: &[String], confirm: super::control::Confirm) -> (Vec<Command>, String) {
+    use super::control::Confirm;
     use crate::config::params::{check, closest, find, parse_bool};
     let mut callto = None;
     let mut autocall = false;
@@ -100,8 +103,25 @@ pub fn interpret(words: &[String]) -> (Vec<Command>, String) {
         reply.push_str(&format!("; set {}", set.join(", ")));
     }
     if let Some(number) = callto.filter(|c| !c.is_empty() && autocall) {
-        reply.push_str(&format!("; calling {number}"));
-        commands.push(Command::Call { number });
+        match confirm {
+            Confirm::Off => {
+                reply.push_str(&format!("; calling {number}"));
+                commands.push(Command::Call { number });
+            }
+            Confirm::Window => {
+                reply.push_str(&format!(
+                    "; {number} is called once you allow it in the window"
+                ));
+                commands.push(Command::AskToDial {
+                    origin: "a clicked link".into(),
+                    target: number,
+                    call_when_allowed: true,
+                });
+            }
+            Confirm::NoWindow => refused.push(format!(
+                "not calling {number}: linkconfirm wants a click in the window, and headless mode has none"
+            )),
+        }
     }
     if !refused.is_empty() {
         reply.push_str(&format!("; not applied: {}", refused.join("; ")));
@@ -133,7 +153,11 @@ fn private_dir(dir: &Path) -> std::io::Result<u32> {
 }
 
 /// Listens for later launches and turns their words into commands for the engine.
-pub fn listen(path: &Path, commands: CommandSender) -> std::io::Result<()> {
+pub fn listen(
+    path: &Path,
+    commands: CommandSender,
+    confirm: super::control::Confirm,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let me = private_dir(dir)?;
     // Only reached when connecting failed: what is there is a stale socket.
@@ -159,7 +183,7 @@ pub fn listen(path: &Path, commands: CommandSender) -> std::io::Result<()> {
                         .filter(|w| !w.is_empty())
                         .map(str::to_string)
                         .collect();
-                    let (cmds, reply) = interpret(&words);
+                    let (cmds, reply) = interpret(&words, confirm);
                     for cmd in cmds {
                         commands.send(cmd);
                     }
@@ -175,6 +199,7 @@ pub fn listen(path: &Path, commands: CommandSender) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::control::Confirm;
 
     fn words(w: &[&str]) -> Vec<String> {
         w.iter().map(|s| s.to_string()).collect()
@@ -182,7 +207,7 @@ mod tests {
 
     #[test]
     fn links_dial_and_parameters_become_runtime_changes() {
-        let (cmds, reply) = interpret(&words(&["sip:1002@pbx.example.com"]));
+        let (cmds, reply) = interpret(&words(&["sip:1002@pbx.example.com"]), Confirm::Off);
         assert_eq!(
             cmds,
             vec![Command::Call {
@@ -193,15 +218,18 @@ mod tests {
             reply.contains("calling sip:1002@pbx.example.com"),
             "{reply}"
         );
-        let (cmds, reply) = interpret(&words(&[
-            "--headless",
-            "callto=1003",
-            "autocall=true",
-            "maxlines=2",
-            "transport=9",
-            "usrname=x",
-            "loose",
-        ]));
+        let (cmds, reply) = interpret(
+            &words(&[
+                "--headless",
+                "callto=1003",
+                "autocall=true",
+                "maxlines=2",
+                "transport=9",
+                "usrname=x",
+                "loose",
+            ]),
+            Confirm::Off,
+        );
         assert_eq!(
             cmds,
             vec![
@@ -219,8 +247,30 @@ mod tests {
         assert!(reply.contains("did you mean username"), "{reply}");
         assert!(reply.contains("\"loose\" is not key=value"), "{reply}");
         // A number without autocall is not dialled.
-        let (cmds, reply) = interpret(&words(&["callto=1003"]));
+        let (cmds, reply) = interpret(&words(&["callto=1003"]), Confirm::Off);
         assert!(cmds.is_empty());
         assert!(reply.contains("already running"), "{reply}");
+    }
+
+    #[test]
+    fn with_linkconfirm_a_clicked_link_waits_for_the_window_or_is_refused_headless() {
+        let link = words(&["sip:0900123@pbx.example.com", "volumering=20"]);
+        let (cmds, reply) = interpret(&link, Confirm::Window);
+        assert_eq!(
+            cmds[1],
+            Command::AskToDial {
+                origin: "a clicked link".into(),
+                target: "sip:0900123@pbx.example.com".into(),
+                call_when_allowed: true
+            }
+        );
+        assert!(!cmds.iter().any(|c| matches!(c, Command::Call { .. })));
+        assert!(reply.contains("once you allow it in the window"), "{reply}");
+        let (cmds, reply) = interpret(&link, Confirm::NoWindow);
+        assert_eq!(cmds.len(), 1, "only the parameter: {cmds:?}");
+        assert!(
+            reply.contains("not calling sip:0900123@pbx.example.com"),
+            "{reply}"
+        );
     }
 }

@@ -346,7 +346,7 @@ impl Notifier {
             } => out.push(format!(
                 "EVENT,{}",
                 field(&format!(
-                    "Web page {origin} asks to call {target} (request {ticket}); allow or refuse it in the window"
+                    "Call request {ticket} from {origin}: {target}; allow or refuse it in the window"
                 ))
             )),
             Event::DialDecision { ticket, allow } => out.push(format!(

@@ -53,6 +53,7 @@ pub const PARAMS: &[ParamDef] = &[
     p("maxjitter", Kind::Int { min: 1, max: 99 }, "99", Part::Media, "the jitter buffer never holds more than this many packets of delay"),
     p("savepassword", Kind::Bool, "false", Part::Config, "remember the password in the OS keyring for this account (never in a file); later launches need no password"),
     p("clearcfg", Kind::Bool, "false", Part::Config, "forget this account's remembered password and settings at start"),
+    p("linkconfirm", Kind::Bool, "false", Part::Config, "a clicked sip:/tel: link handed to the running softphone waits for a click in the window before it dials (headless: refused)"),
     p("singleinstance", Kind::Bool, "true", Part::Config, "a second launch (a clicked sip: link) hands its number to the running softphone and exits"),
     p("autoaccept", Kind::Bool, "false", Part::Calls, "answer incoming calls automatically"),
     p("callto", Kind::Text, "", Part::Calls, "number, user or SIP URI to call (with autocall)"),

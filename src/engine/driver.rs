@@ -48,6 +48,8 @@ pub(super) struct Engine {
     pub(super) autocall: Option<String>,
     /// RTP sockets of calls waiting for their target's name to resolve, by request.
     pub(super) pending_dials: HashMap<RequestId, super::media::RtpSockets>,
+    /// Clicked links waiting for the user's click (`linkconfirm`): the number, by ticket.
+    pub(super) links_to_confirm: HashMap<u64, String>,
     events: mpsc::UnboundedSender<Event>,
     udp: UdpSocket,
     conns: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
@@ -154,6 +156,7 @@ async fn drive(
         meter: None,
         autocall: (wants_call && !callto.is_empty()).then_some(callto),
         pending_dials: HashMap::new(),
+        links_to_confirm: HashMap::new(),
         events: events.clone(),
         udp,
         conns: HashMap::new(),

@@ -82,7 +82,14 @@ impl Engine {
             },
             // The engine only relays these between the control API and the window, so that
             // both see them as ordinary events.
-            Command::AskToDial { origin, target } => {
+            Command::AskToDial {
+                origin,
+                target,
+                call_when_allowed,
+            } => {
+                if call_when_allowed {
+                    self.links_to_confirm.insert(id.0, target.clone());
+                }
                 self.reporter.send(crate::model::Event::DialRequest {
                     ticket: id.0,
                     origin,
@@ -93,6 +100,12 @@ impl Engine {
             Command::ConfirmDial { ticket, allow } => {
                 self.reporter
                     .send(crate::model::Event::DialDecision { ticket, allow });
+                // A clicked link's call is ours to place; this request's reply is the call's.
+                if let Some(number) = self.links_to_confirm.remove(&ticket)
+                    && allow
+                {
+                    return self.place(id, number).await;
+                }
                 Reply::Done
             }
             Command::AllowWatcher { watcher, allow } => {

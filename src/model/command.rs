@@ -134,12 +134,18 @@ pub enum Command {
     AllowWatcher { watcher: String, allow: bool },
     /// Set and publish our presence status (API_SetPresenceStatus).
     SetPresenceStatus { status: PresenceStatus },
-    /// A web page (`origin`) asks the control API to call `target` and `wpapiconfirm` wants
-    /// the user's click first: the engine shows it to the faces as a `dial_request` whose
-    /// ticket is this request's id.
-    AskToDial { origin: String, target: String },
+    /// A call that waits for the user's click: a web page's (`origin`) through the control
+    /// API (`wpapiconfirm`; the API dials once allowed), or a clicked link's (`linkconfirm`;
+    /// `call_when_allowed`: the engine dials `target` itself once allowed). The faces see it
+    /// as a `dial_request` whose ticket is this request's id.
+    AskToDial {
+        origin: String,
+        target: String,
+        #[serde(default)]
+        call_when_allowed: bool,
+    },
     /// The user's answer to a `dial_request` (or the API giving up waiting): reported as a
-    /// `dial_decision`, which the API waits for before it dials.
+    /// `dial_decision`.
     ConfirmDial { ticket: u64, allow: bool },
     /// Add a contact (its id 0; API AddContact) or change the one with its id. Answered,
     /// like every contacts change, by a `contacts` event with the whole address book.

@@ -77,6 +77,7 @@ pub fn command_examples() -> Vec<Request> {
         Command::AskToDial {
             origin: "https://crm.example.com".into(),
             target: "support (1002)".into(),
+            call_when_allowed: false,
         },
         Command::ConfirmDial {
             ticket: 41,

@@ -823,8 +823,9 @@ fn a_click_to_call_page_dials_its_target_from_an_allowed_origin_and_nothing_from
     open(&mut browser, allowed);
     browser.eval("document.getElementById('call').click()");
     sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002"));
-    let log = browser.wait_log("line 1: connected");
-    assert!(log.contains("Call: {\"line\":1}"), "{log}");
+    browser.wait_log("line 1: connected");
+    // The API's answer and the events race each other to the page.
+    browser.wait_log("Call: {\"line\":1}");
     let shot = browser.screenshot("click-to-call-allowed");
     browser.eval("document.getElementById('hangup').click()");
     sp.wait_for(T, |l| l.starts_with("CDR,1,1002"));
@@ -984,4 +985,134 @@ fn the_settings_show_the_token_and_a_new_one_replaces_it_at_once() {
     off.harness.run();
     off.harness
         .get_by_label("The control API is off (wpapilistenport=0)");
+}
+
+/// Every verb of the table over HTTP, as a local program and as a page: each is served (200,
+/// or 409 when the phone cannot do it now: no call, no server), says 501 when its feature is
+/// not in this version, and is 403 for a page when it is for local programs only. Exit last.
+#[test]
+fn every_verb_in_the_table_is_served_or_says_why() {
+    use softphone::api::control::verbs::{Access, VERBS, VerbKind};
+    let (mut sp, port, token) = with_api(&[
+        "serveraddress=127.0.0.1:9",
+        "username=1001",
+        "register=0",
+        "wpapiorigins=http://127.0.0.1:8080=any",
+        "wpapiconfirm=false",
+        "wpapiratelimit=0",
+    ]);
+    sp.wait_line(T, "START,sip");
+    let sample = |verb: &str, param: &str| -> &'static str {
+        match (verb, param) {
+            ("SetParameter" | "SaveParameter", "name") => "volumering",
+            ("SetParameter" | "SaveParameter", "value") => "40",
+            ("SetAudioDevice", "name") => "null",
+            ("SetContacts", "list") => "Ada,1002",
+            (_, "line") => "-1",
+            (_, "peer" | "number" | "list" | "user") => "1002",
+            (_, "digits") => "1",
+            (_, "state" | "allow" | "start" | "now" | "loop") => "true",
+            (_, "direction" | "dev") => "1",
+            (_, "orbit") => "5",
+            (_, "extension") => "1005",
+            (_, "text") => "hello",
+            (_, "status") => "Away",
+            (_, "watcher") => "sip:1002@127.0.0.1",
+            (_, "name") => "Ada",
+            (_, "key") => "Ada",
+            (_, "server") => "127.0.0.1:9",
+            (_, "username") => "1001",
+            (_, "volume") => "50",
+            (_, "client") => "all-verbs",
+            (_, "file") => "x.wav",
+            _ => "",
+        }
+    };
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let page = format!("Origin: http://127.0.0.1:8080\r\n{auth}");
+    let mut served = 0;
+    for v in VERBS.iter().filter(|v| v.name != "Exit") {
+        let query: Vec<String> = v
+            .params
+            .iter()
+            .map(|p| format!("{p}={}", sample(v.name, p)))
+            .collect();
+        let path = format!("/API_{}?{}", v.name, query.join("&"));
+        let (status, _, body) = get(port, &path, &auth);
+        let answer: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+        match v.kind {
+            VerbKind::NotSupported => assert_eq!(status, 501, "{path}: {body}"),
+            _ => {
+                assert!(matches!(status, 200 | 409), "{path}: {status} {body}");
+                if status == 200 {
+                    assert_eq!(answer["verb"], v.name, "{body}");
+                    served += 1;
+                }
+            }
+        }
+        if v.access == Access::Local && v.kind != VerbKind::NotSupported {
+            assert_eq!(get(port, &path, &page).0, 403, "{path} from a page");
+        }
+    }
+    assert!(served >= 30, "only {served} verbs answered 200");
+    assert!(sp.is_running());
+    assert_eq!(get(port, "/API_Exit", &auth).0, 200);
+    assert!(
+        crate::peers::wait_exit(&mut sp.child, T).is_some(),
+        "Exit did not stop the softphone"
+    );
+}
+
+/// `linkconfirm`: a call the user must allow is placed by the engine itself once allowed
+/// (the window's ConfirmDial), and not before; headless, a clicked link handed to the
+/// running softphone is refused with the reason instead of dialling.
+#[test]
+fn a_link_that_needs_a_click_is_dialled_only_once_allowed() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let env = crate::config::folders(home.path());
+    let mut sp = Softphone::start_env(&["serveraddress=127.0.0.1:9", "linkconfirm=true"], &env);
+    sp.wait_line(T, "START,sip");
+    sp.send_line(r#"{"id":900,"type":"ask_to_dial","origin":"a clicked link","target":"1002","call_when_allowed":true}"#);
+    sp.wait_line(
+        T,
+        "EVENT,Call request 900 from a clicked link: 1002; allow or refuse it in the window",
+    );
+    let _ = sp.try_wait_for(Duration::from_millis(500), |_| false);
+    assert!(
+        !sp.seen.iter().any(|l| l.starts_with("STATUS,1,")),
+        "dialled before the click: {:?}",
+        sp.seen
+    );
+    sp.send_line(r#"{"type":"confirm_dial","ticket":900,"allow":true}"#);
+    sp.wait_line(T, "EVENT,Call request 900 allowed");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,Setup,1002"));
+    // A refused one is not dialled.
+    sp.send_line("Hangup,1");
+    sp.send_line(r#"{"id":901,"type":"ask_to_dial","origin":"a clicked link","target":"1003","call_when_allowed":true}"#);
+    sp.send_line(r#"{"type":"confirm_dial","ticket":901,"allow":false}"#);
+    sp.wait_line(T, "EVENT,Call request 901 refused");
+    let _ = sp.try_wait_for(Duration::from_millis(500), |_| false);
+    assert!(
+        !sp.seen.iter().any(|l| l.contains(",1003,")),
+        "{:?}",
+        sp.seen
+    );
+    // A second launch with a link: headless has no window, so it is refused and says why.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_softphone"))
+        .arg("sip:0900123@127.0.0.1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("second launch");
+    let reply = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        reply.contains("not calling sip:0900123@127.0.0.1: linkconfirm"),
+        "{reply}"
+    );
+    let _ = sp.try_wait_for(Duration::from_millis(500), |_| false);
+    assert!(
+        !sp.seen.iter().any(|l| l.contains("0900123")),
+        "{:?}",
+        sp.seen
+    );
 }

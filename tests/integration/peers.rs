@@ -685,11 +685,17 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
 
     /// Ends baresip as its user would (SIGTERM): it unregisters and removes its publication.
     pub fn stop(&mut self) {
+        self.stop_within(Duration::from_secs(3));
+    }
+
+    /// As [`Baresip::stop`], killing it only after `limit` (on a busy machine its goodbyes
+    /// take a while).
+    pub fn stop_within(&mut self, limit: Duration) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
         signal(self.child.id(), "TERM");
-        if wait_exit(&mut self.child, Duration::from_secs(3)).is_none() {
+        if wait_exit(&mut self.child, limit).is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }

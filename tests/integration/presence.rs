@@ -126,8 +126,14 @@ fn a_baresip_colleague_s_published_status_is_seen_through_the_server() {
     colleague.command("presence_online", "");
     me.wait_line(T, "PRESENCE,Online,1003,,");
     // Exit: baresip removes its publication (PUBLISH, Expires: 0) and the server says offline.
-    colleague.stop();
-    me.wait_line(T, "PRESENCE,Offline,1003,,");
+    colleague.stop_within(T);
+    if me.try_wait_for(T, |l| l == "PRESENCE,Offline,1003,,").is_none() {
+        panic!(
+            "no offline after baresip's exit\nBARESIP:\n{}\nKAMAILIO:\n{}",
+            colleague.log(),
+            kam.log()
+        );
+    }
     // baresip publishes "unknown" (shown as offline) just before it registers: the first NOTIFY
     // may carry that; from the first Online on, each change arrives once and in order.
     let statuses: Vec<&String> = me

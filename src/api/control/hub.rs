@@ -191,6 +191,7 @@ impl Hub {
             command: Command::AskToDial {
                 origin: origin.to_string(),
                 target: target.to_string(),
+                call_when_allowed: false,
             },
         });
         if asked && let Ok(Ok(allow)) = tokio::time::timeout(CONFIRM_WAIT, rx).await {
@@ -297,7 +298,8 @@ mod tests {
             req.command,
             Command::AskToDial {
                 origin: "https://crm".into(),
-                target: "support (1002)".into()
+                target: "support (1002)".into(),
+                call_when_allowed: false,
             }
         );
         hub.publish(&Event::DialDecision {
