@@ -13,6 +13,7 @@ mod codecs;
 mod config;
 mod contacts;
 mod control_api;
+mod control_api_web;
 mod early_media;
 mod gui;
 mod gui_contacts;

@@ -127,7 +127,10 @@ fn a_baresip_colleague_s_published_status_is_seen_through_the_server() {
     me.wait_line(T, "PRESENCE,Online,1003,,");
     // Exit: baresip removes its publication (PUBLISH, Expires: 0) and the server says offline.
     colleague.stop_within(T);
-    if me.try_wait_for(T, |l| l == "PRESENCE,Offline,1003,,").is_none() {
+    if me
+        .try_wait_for(T, |l| l == "PRESENCE,Offline,1003,,")
+        .is_none()
+    {
         panic!(
             "no offline after baresip's exit\nBARESIP:\n{}\nKAMAILIO:\n{}",
             colleague.log(),
