@@ -2,11 +2,16 @@
 # The control API beside baresip's HTTP control (httpd module), on the same machine in one
 # run: 500 sequential status requests, each on a new connection, timed by farm-bench as a
 # whole client process (A: ours, GetStatus; B: baresip's /raw/?reginfo). The ratio A/B is
-# the figure; absolute times depend on the machine. Needs a release build and baresip-core.
+# the figure; absolute times depend on the machine. Needs baresip-core; builds the release
+# binary unless SOFTPHONE_BIN names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -q
-bin="${CARGO_TARGET_DIR:-target}/release/softphone"
+if [ -z "${SOFTPHONE_BIN:-}" ]; then
+  cargo build --release --locked -q
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  SOFTPHONE_BIN="$target_dir/release/softphone"
+fi
+bin="$SOFTPHONE_BIN"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
