@@ -231,12 +231,7 @@ fn api_token_command(dirs: Option<&directories::ProjectDirs>, new: bool) -> Exit
 
 /// Whether a clicked link handed to this instance waits for a click (`linkconfirm`).
 fn link_confirm(settings: &Settings, window: bool) -> softphone::api::control::Confirm {
-    use softphone::api::control::Confirm;
-    match (settings.bool("linkconfirm"), window) {
-        (false, _) => Confirm::Off,
-        (true, true) => Confirm::Window,
-        (true, false) => Confirm::NoWindow,
-    }
+    softphone::api::control::Confirm::wanted(settings.bool("linkconfirm"), window)
 }
 
 /// The control API's configuration (none when it is off), with warnings about it.

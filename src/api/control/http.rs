@@ -113,15 +113,19 @@ async fn serve_http(stream: TcpStream, router: Router) {
     }
 }
 
-/// A JSON answer with `status`, and the CORS headers for an allowed web origin.
-fn answer(status: StatusCode, body: Value, origin: Option<&str>) -> Response {
-    let mut r = (status, axum::Json(body)).into_response();
+/// The CORS headers for an allowed web origin (nothing for a local program).
+fn with_cors(mut r: Response, origin: Option<&str>) -> Response {
     if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         let h = r.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     r
+}
+
+/// A JSON answer with `status`, and the CORS headers for an allowed web origin.
+fn answer(status: StatusCode, body: Value, origin: Option<&str>) -> Response {
+    with_cors((status, axum::Json(body)).into_response(), origin)
 }
 
 /// A refusal: `{"ok": false, "status": N, "error": "..."}`.
@@ -393,14 +397,10 @@ fn sse(api: &Api, origin: Option<&str>) -> Response {
         };
         Some((Ok::<_, std::convert::Infallible>(ev), rx))
     });
-    let mut r = Sse::new(stream)
+    let r = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
-    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
-        r.headers_mut()
-            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-    }
-    r
+    with_cors(r, origin)
 }
 
 /// The typed events as WebSocket text messages (one JSON event each), until either side

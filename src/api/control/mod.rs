@@ -60,6 +60,18 @@ pub enum Confirm {
     NoWindow,
 }
 
+impl Confirm {
+    /// What a confirmation parameter (`wpapiconfirm`, `linkconfirm`) comes to, with or
+    /// without a window to ask in.
+    pub fn wanted(on: bool, window: bool) -> Confirm {
+        match (on, window) {
+            (false, _) => Confirm::Off,
+            (true, true) => Confirm::Window,
+            (true, false) => Confirm::NoWindow,
+        }
+    }
+}
+
 impl ApiConfig {
     /// The configuration `settings` ask for; `Ok(None)` when both ports are 0. The token
     /// comes from (or is made in) `data_dir`; without one the API cannot be safe and stays
@@ -88,11 +100,7 @@ impl ApiConfig {
                 token,
                 policy,
                 rate: u32::try_from(settings.int("wpapiratelimit")).unwrap_or(0),
-                confirm: match (settings.bool("wpapiconfirm"), window) {
-                    (false, _) => Confirm::Off,
-                    (true, true) => Confirm::Window,
-                    (true, false) => Confirm::NoWindow,
-                },
+                confirm: Confirm::wanted(settings.bool("wpapiconfirm"), window),
             }),
             warnings,
         ))

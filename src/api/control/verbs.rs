@@ -150,6 +150,11 @@ pub fn settable_by_api(name: &str) -> bool {
     !name.trim().to_ascii_lowercase().starts_with("wpapi")
 }
 
+/// The device parameters by the reference's `dev` number: microphone, speaker, ringer.
+const DEVICES: [&str; 3] = ["recorddevice", "playbackdevice", "ringerdevice"];
+/// The volume parameters by `dev` number.
+const VOLUMES: [&str; 3] = ["volumein", "volumeout", "volumering"];
+
 /// The parameter a device number (`dev`) stands for, from `names` (microphone, speaker,
 /// ringer).
 fn device_param(
@@ -363,25 +368,21 @@ pub fn plan(call: &VerbCall, state: &PhoneState, access: Access) -> Result<Plan,
                     "{name}: {param} is the control API's own setting; change it in the window or the settings file"
                 )));
             }
+            if param.is_empty() {
+                return Err(VerbError::Bad(format!(
+                    "{name}: a parameter name is needed"
+                )));
+            }
             Ok(Plan::Commands(vec![Command::SetParameters {
                 values: vec![crate::model::ParamValue::new(param, p(1).unwrap_or(""))],
                 persist: name == "SaveParameter",
             }]))
-            .and_then(|plan| {
-                if param.is_empty() {
-                    Err(VerbError::Bad(format!(
-                        "{name}: a parameter name is needed"
-                    )))
-                } else {
-                    Ok(plan)
-                }
-            })
         }
         "SetAudioDevice" | "SetVolume" => {
             let names = if name == "SetVolume" {
-                ["volumein", "volumeout", "volumering"]
+                VOLUMES
             } else {
-                ["recorddevice", "playbackdevice", "ringerdevice"]
+                DEVICES
             };
             let param = device_param(name, p(0), names)?;
             let value = p(1).unwrap_or("").trim();
@@ -479,9 +480,9 @@ fn query(def: &VerbDef, call: &VerbCall, state: &PhoneState) -> Result<Value, Ve
         }
         "GetAudioDevice" | "GetVolume" => {
             let names = if name == "GetVolume" {
-                ["volumein", "volumeout", "volumering"]
+                VOLUMES
             } else {
-                ["recorddevice", "playbackdevice", "ringerdevice"]
+                DEVICES
             };
             json!(state.param(device_param(name, p(0), names)?))
         }
