@@ -3,6 +3,7 @@
 //! (`file:PATH`, for tests and headless use) and `null`.
 
 pub mod device;
+pub mod engine;
 pub mod wav;
 
 use anyhow::Context;

@@ -1,12 +1,14 @@
 //! The driver's per-call resources: RTP/RTCP sockets bound before the SDP names them, one
-//! media task per line, the sound devices, the rings. The phone policy (`crate::phone`)
-//! decides what happens; this carries it out.
+//! media session per line as a port on the one audio engine (which owns the microphone and
+//! the speaker), the ringer. The phone policy (`crate::phone`) decides what happens; this
+//! carries it out.
 
 use super::media::{MediaConfig, MediaEvent, MediaHandle, RtpSockets, bind_rtp};
 use super::report::Reporter;
 use super::ring::RingTask;
 use super::setup::RingSettings;
-use crate::audio::{AudioSink, AudioSource, open_sink, open_source};
+use crate::audio::engine::{AudioEngine, AudioEvent, DeviceSetup};
+use crate::audio::{AudioSink, open_sink};
 use crate::config::Settings;
 use crate::media::tone::ToneKind;
 use crate::model::{Event, NoticeKind};
@@ -25,6 +27,16 @@ pub(super) struct DevicePrefs {
 }
 
 impl DevicePrefs {
+    /// The audio engine's devices and levels.
+    pub(super) fn device_setup(&self) -> DeviceSetup {
+        DeviceSetup {
+            record: self.record.clone(),
+            playback: self.playback.clone(),
+            gain_in: self.media_config.gain_in,
+            gain_out: self.media_config.gain_out,
+        }
+    }
+
     /// Reads them from `settings`, with the ringtone already loaded.
     pub(super) fn from_settings(settings: &Settings, ringtone: ToneKind) -> DevicePrefs {
         DevicePrefs {
@@ -43,16 +55,53 @@ pub(super) struct CallResources {
     /// Sockets of calls whose media has not started yet, by line.
     pub(super) sockets: HashMap<u32, RtpSockets>,
     pub(super) prefs: DevicePrefs,
-    /// Running media, by line, with its codec's rate (a playback file records at it).
-    pub(super) media: HashMap<u32, (MediaHandle, u32)>,
+    /// The one owner of the microphone and the speaker; every call is a port on it.
+    pub(super) audio: AudioEngine,
+    /// Running media, by line.
+    pub(super) media: HashMap<u32, MediaHandle>,
     pub(super) media_events: mpsc::UnboundedSender<MediaEvent>,
-    /// Rings playing, by line.
+    /// Rings playing on the ringer device(s), by line.
     pub(super) rings: HashMap<u32, RingTask>,
+    /// Lines whose ringback plays on the speaker: as a tone port before their media starts,
+    /// inside their media afterwards (until the far end's audio comes).
+    pub(super) ringbacks: HashSet<u32>,
     /// Lines whose ringer devices are being listed and opened (`ringerdevice=All`).
     pub(super) ringers_pending: HashSet<u32>,
 }
 
 impl CallResources {
+    /// The resources of a driver whose calls' RTP binds on `ip` from `rtp_base`; starts the
+    /// audio engine, whose device reports join the calls' media events.
+    pub(super) fn new(
+        ip: std::net::IpAddr,
+        rtp_base: u16,
+        prefs: DevicePrefs,
+        media_events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> CallResources {
+        let (audio_tx, mut audio_rx) = mpsc::unbounded_channel();
+        let audio = AudioEngine::start(prefs.device_setup(), audio_tx);
+        let forward = media_events.clone();
+        tokio::spawn(async move {
+            while let Some(AudioEvent::Device(message)) = audio_rx.recv().await {
+                if forward.send(MediaEvent::Device { message }).is_err() {
+                    return;
+                }
+            }
+        });
+        CallResources {
+            ip,
+            rtp_base,
+            sockets: HashMap::new(),
+            prefs,
+            audio,
+            media: HashMap::new(),
+            media_events,
+            rings: HashMap::new(),
+            ringbacks: HashSet::new(),
+            ringers_pending: HashSet::new(),
+        }
+    }
+
     /// Binds the RTP/RTCP sockets of a new call; gives their port.
     pub(super) async fn bind(&self) -> anyhow::Result<(RtpSockets, u16)> {
         let socket = bind_rtp(self.ip, self.rtp_base).await?;
@@ -60,66 +109,50 @@ impl CallResources {
         Ok((socket, port))
     }
 
-    /// Opens the call's devices; a playback file records at the codec's rate. A playback
-    /// device already playing the ringback of `line` is taken over from the ring.
-    async fn devices(
-        &mut self,
-        line: u32,
-        codec_rate: u32,
-    ) -> anyhow::Result<(Box<dyn AudioSource>, Box<dyn AudioSink>)> {
-        self.ringers_pending.remove(&line);
-        let ringing_sink = match self.rings.remove(&line) {
-            Some(r) if r.ringback => r.stop().await.into_iter().next(),
-            Some(r) => {
-                // The ringer device is not the call's: it just stops.
-                drop(r.stop().await);
-                None
-            }
-            None => None,
-        };
-        let sink = match ringing_sink {
-            Some(s) => s,
-            None => open_sink(&self.prefs.playback, codec_rate)?,
-        };
-        Ok((open_source(&self.prefs.record)?, sink))
-    }
-
-    /// Starts `line`'s media on its bound sockets.
+    /// Starts `line`'s media on its bound sockets as a port on the audio engine; a ringback
+    /// playing for it goes on inside the media until the far end's audio comes.
     pub(super) async fn start_media(&mut self, line: u32, n: Negotiated, reporter: &Reporter) {
         let Some(socket) = self.sockets.remove(&line) else {
             return;
         };
+        self.ringers_pending.remove(&line);
+        if let Some(r) = self.rings.remove(&line) {
+            // The ringer device is not the call's: it just stops.
+            drop(r.stop().await);
+        }
         let rate = n.codec.sample_rate();
-        match self.devices(line, rate).await {
-            Ok(devices) => {
-                let handle = MediaHandle::start(
-                    line,
-                    socket,
-                    n,
-                    devices,
-                    self.prefs.media_config.clone(),
-                    self.media_events.clone(),
-                );
-                self.media.insert(line, (handle, rate));
+        match MediaHandle::start(
+            line,
+            socket,
+            n,
+            &self.prefs.media_config,
+            self.media_events.clone(),
+        ) {
+            Ok((handle, port)) => {
+                if self.ringbacks.contains(&line) {
+                    handle.ringback(true);
+                }
+                self.audio.add_call(line, port, rate);
+                self.media.insert(line, handle);
             }
-            Err(e) => reporter.error(NoticeKind::AudioDevice, format!("audio device: {e:#}")),
+            Err(e) => reporter.error(NoticeKind::Media, format!("media on line {line}: {e}")),
         }
     }
 
     /// The running media of `line` takes a new negotiation.
     pub(super) fn update_media(&mut self, line: u32, n: Negotiated) {
-        if let Some((m, rate)) = self.media.get_mut(&line) {
-            *rate = n.codec.sample_rate();
+        if let Some(m) = self.media.get(&line) {
             m.update(n);
         }
     }
 
     /// Stops `line`'s media and reports its statistics.
     pub(super) async fn stop_media(&mut self, line: u32, reporter: &Reporter) {
-        if let Some((m, _)) = self.media.remove(&line)
-            && let Some(stats) = m.stop().await
-        {
-            reporter.send(Event::MediaStats { line, stats });
+        if let Some(m) = self.media.remove(&line) {
+            self.audio.remove_call(line).await;
+            if let Some(stats) = m.stop().await {
+                reporter.send(Event::MediaStats { line, stats });
+            }
         }
     }
 
@@ -130,12 +163,21 @@ impl CallResources {
         self.stop_media(line, reporter).await;
     }
 
-    /// Stops every media task (playback files get their final headers).
+    /// Stops every call's media and the audio engine (playback files get their final
+    /// headers).
     pub(super) async fn stop_all(&mut self, reporter: &Reporter) {
         let lines: Vec<u32> = self.media.keys().copied().collect();
         for line in lines {
             self.stop_media(line, reporter).await;
         }
+        self.ringbacks.clear();
+        self.audio.stop().await;
+    }
+
+    /// Takes `line` out of the mix while we hold it (it hears nothing of ours and we hear
+    /// nothing of it), or puts it back.
+    pub(super) fn hold(&self, line: u32, on: bool) {
+        self.audio.set_in_mix(line, !on);
     }
 
     /// Starts the local ring of `line`. The ringer's devices come in `sinks` (opened off the
@@ -152,17 +194,13 @@ impl CallResources {
                 self.rings.insert(line, ring);
             }
             RingKind::Ringback => {
-                if let Some((m, _)) = self.media.get(&line) {
+                self.ringbacks.insert(line);
+                if let Some(m) = self.media.get(&line) {
                     // Early media already runs: it rings back until the far end's audio arrives.
                     m.ringback(true);
-                } else if let Ok(sink) = open_sink(&self.prefs.playback, self.prefs.ring.file_rate)
-                {
-                    let ring = RingTask::start(
-                        vec![sink],
-                        ToneKind::Ringback,
-                        self.prefs.media_config.gain_out,
-                    );
-                    self.rings.insert(line, ring);
+                } else {
+                    self.audio
+                        .ringback(line, true, self.prefs.ring.file_rate);
                 }
             }
         }
@@ -181,48 +219,47 @@ impl CallResources {
         if let Some(r) = self.rings.remove(&line) {
             drop(r.stop().await);
         }
-        if let Some((m, _)) = self.media.get(&line) {
-            m.ringback(false);
+        if self.ringbacks.remove(&line) {
+            match self.media.get(&line) {
+                Some(m) => m.ringback(false),
+                None => self.audio.ringback(line, false, self.prefs.ring.file_rate),
+            }
         }
     }
 
     /// Mutes `line`'s microphone and/or speaker.
     pub(super) fn mute(&self, line: u32, microphone: bool, speaker: bool) {
-        if let Some((m, _)) = self.media.get(&line) {
+        if let Some(m) = self.media.get(&line) {
             m.mute(microphone, speaker);
         }
     }
 
     /// Sends digits as RFC 4733 events on `line`.
     pub(super) fn dtmf(&self, line: u32, digits: &str) {
-        if let Some((m, _)) = self.media.get(&line) {
+        if let Some(m) = self.media.get(&line) {
             m.dtmf(digits);
         }
     }
 
-    /// Moves every running call to the configured microphone and/or speaker
-    /// (`changeaudiodevimmediate`); a device that cannot be opened leaves that call as it was.
+    /// Moves the audio engine, and so every running call, to the configured microphone
+    /// and/or speaker (`changeaudiodevimmediate`); a device that cannot be opened leaves the
+    /// old one in place, and the engine says so.
     pub(super) fn switch_devices(&self, record: bool, playback: bool, reporter: &Reporter) {
-        for (line, (m, rate)) in &self.media {
-            let source = record.then(|| open_source(&self.prefs.record)).transpose();
-            let sink = playback
-                .then(|| open_sink(&self.prefs.playback, *rate))
-                .transpose();
-            match (source, sink) {
-                (Ok(source), Ok(sink)) => {
-                    m.switch_devices(source, sink);
-                    reporter.send(Event::DevicesSwitched {
-                        line: *line,
-                        microphone: self.prefs.record.clone(),
-                        speaker: self.prefs.playback.clone(),
-                    });
-                }
-                (Err(e), _) | (_, Err(e)) => reporter.error(
-                    NoticeKind::AudioDevice,
-                    format!("line {line}: {e:#}; the call keeps its sound devices"),
-                ),
-            }
+        self.audio
+            .switch_devices(self.prefs.device_setup(), record, playback);
+        for line in self.media.keys() {
+            reporter.send(Event::DevicesSwitched {
+                line: *line,
+                microphone: self.prefs.record.clone(),
+                speaker: self.prefs.playback.clone(),
+            });
         }
+    }
+
+    /// `volumein` / `volumeout` changed: the running calls hear it at once.
+    pub(super) fn set_gains(&self) {
+        let c = &self.prefs.media_config;
+        self.audio.set_gains(c.gain_in, c.gain_out);
     }
 
     /// Plays two seconds of the ring on the speaker, then closes it.

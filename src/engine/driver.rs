@@ -127,16 +127,12 @@ async fn drive(
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<MediaEvent>();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let worker = Worker::start(store, done_tx)?;
-    let calls = CallResources {
-        ip: cfg.local.ip(),
-        rtp_base: settings.int("rtpport") as u16,
-        sockets: HashMap::new(),
-        prefs: DevicePrefs::from_settings(&settings, ringtone),
-        media: HashMap::new(),
-        media_events: media_tx,
-        rings: HashMap::new(),
-        ringers_pending: Default::default(),
-    };
+    let calls = CallResources::new(
+        cfg.local.ip(),
+        settings.int("rtpport") as u16,
+        DevicePrefs::from_settings(&settings, ringtone),
+        media_tx,
+    );
     let callto = settings.text("callto");
     // `call` is the reference's other name for `autocall`.
     let wants_call = settings.bool("autocall") || settings.bool("call");
@@ -260,6 +256,8 @@ impl Engine {
                         }
                     }
                     UaEvent::Referred { line } => self.follow_refer(*line).await,
+                    // A call we hold leaves the audio mix; resumed, it is back.
+                    UaEvent::Hold { line, local, .. } => self.calls.hold(*line, *local),
                     _ => {}
                 }
                 self.phone.on_ua_event(Instant::now(), unix_ms(), &ev);
@@ -409,10 +407,9 @@ impl Engine {
             MediaEvent::Failed { line, reason } => self
                 .reporter
                 .error(NoticeKind::Media, format!("media on line {line}: {reason}")),
-            MediaEvent::Device { line, message } => self.reporter.error(
-                NoticeKind::AudioDevice,
-                format!("audio device (line {line}): {message}"),
-            ),
+            MediaEvent::Device { message } => self
+                .reporter
+                .error(NoticeKind::AudioDevice, format!("audio device: {message}")),
             MediaEvent::Foreign { line, from } => self.reporter.warning(
                 NoticeKind::Security,
                 format!(

@@ -1,22 +1,22 @@
-//! One call's media: a task that every ptime takes a frame from the capture device, encodes
-//! and sends it, and plays the next frame out of the jitter buffer (decoded or concealed) to the
-//! playback device. RTP is symmetric: we send to where the peer's RTP comes from (RFC 4961).
+//! One call's media I/O: the call's [`MediaSession`] (sans-IO, `crate::media::session`) sits
+//! behind a short lock shared by a thin task that moves its datagrams and timers, and by the
+//! call's port on the audio engine, which gives and takes its frames on the engine's one clock
+//! and sends the RTP they produce. RTP is symmetric: we send to where the peer's RTP comes
+//! from (RFC 4961).
 
-use crate::audio::{AudioSink, AudioSource};
-use crate::media::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
-use crate::media::pipeline::{PipelineError, ReceivePath, SendPath};
-use crate::media::tone::{Tone, ToneKind};
+use crate::audio::engine::CallPort;
+use crate::media::pipeline::PipelineError;
+use crate::media::session::{MediaSession, SessionConfig, SessionEvent, StreamStart, Via};
 use crate::model::MediaStats;
-use crate::rtp::latch::{RtpLatch, Verdict};
-use crate::rtp::rtcp::{ReceptionStats, build_report, ntp_from_unix, parse_compound};
-use crate::rtp::{RtpSender, parse};
-use crate::sdp::{Direction, Negotiated, OpusParams};
+use crate::rtp::rtcp::ntp_from_unix;
+use crate::sdp::Negotiated;
 use rand::Rng;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, warn};
+use tracing::debug;
 
 /// Binds the RTP socket of a new call: `base` and up (even ports), or a random even port in
 /// 20000-21000 when `base` is 0.
@@ -46,19 +46,10 @@ pub(super) struct RtpSockets {
 /// Media settings from the parameters, the same for every call.
 #[derive(Debug, Clone)]
 pub(super) struct MediaConfig {
-    /// Jitter buffer delay: minimum (start) and maximum target in frames.
-    pub jitter: (usize, usize),
-    /// `mediatimeout`: no RTP for this long ends the call (zero: never).
-    pub media_timeout: Duration,
-    /// What we capture and want for Opus (band, DTX).
-    pub opus: OpusParams,
+    pub session: SessionConfig,
     /// `volumein` / `volumeout` as linear gains.
     pub gain_in: f32,
     pub gain_out: f32,
-    /// `natopenpackets` / `natopenpackettype`: packets sent towards the peer when media starts
-    /// without us sending (early media), so that a NAT lets the peer's media in; and whether
-    /// they are RTP packets of silence (else CRLFCRLF).
-    pub nat_open: (u32, bool),
 }
 
 /// A 0..100 volume setting as a gain: 50 leaves the level alone, each step is 0.3 dB
@@ -71,46 +62,7 @@ pub(super) fn volume_gain(volume: i64) -> f32 {
     }
 }
 
-fn apply_gain(frame: &mut [i16], gain: f32) {
-    if (gain - 1.0).abs() > f32::EPSILON {
-        for s in frame {
-            *s = (f32::from(*s) * gain).clamp(-32768.0, 32767.0) as i16;
-        }
-    }
-}
-
-/// The send and receive paths for one negotiation and one pair of devices.
-fn build_paths(
-    n: &Negotiated,
-    cfg: &MediaConfig,
-    rates: (u32, u32),
-) -> Result<(SendPath, ReceivePath), PipelineError> {
-    let ptime = n.ptime.clamp(10, 60);
-    let send = SendPath::new(n.codec, ptime, rates.0, &n.opus, &cfg.opus)?;
-    let mut agreed = vec![(n.payload_type, n.codec)];
-    agreed.extend(n.codecs.iter().filter(|c| c.0 != n.payload_type));
-    let recv = ReceivePath::new(&agreed, ptime, rates.1, cfg.jitter)?;
-    Ok((send, recv))
-}
-
-/// Commands for a running media task.
-enum Control {
-    Update(Negotiated),
-    /// Other sound devices (`changeaudiodevimmediate`): the call goes on with them.
-    Devices {
-        source: Option<Box<dyn AudioSource>>,
-        sink: Option<Box<dyn AudioSink>>,
-    },
-    Dtmf(String),
-    Mute {
-        mic: bool,
-        speaker: bool,
-    },
-    Ringback(bool),
-    Stop(oneshot::Sender<MediaStats>),
-}
-
-/// What a media task reports.
+/// What a call's media reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum MediaEvent {
     /// A telephone event (RFC 4733) ended on `line`.
@@ -119,8 +71,8 @@ pub(super) enum MediaEvent {
     Timeout { line: u32 },
     /// The media of `line` could not start or continue (codec trouble).
     Failed { line: u32, reason: String },
-    /// A sound device failed, was replaced or came back; the call goes on.
-    Device { line: u32, message: String },
+    /// A sound device failed, was replaced or came back; the calls go on.
+    Device { message: String },
     /// RTP from a source other than the call's was dropped (said once per call).
     Foreign { line: u32, from: SocketAddr },
 }
@@ -134,375 +86,190 @@ fn now_ntp() -> u64 {
     ntp_from_unix(unix)
 }
 
-/// A compound RTCP packet from the peer: its sender report feeds our reception statistics,
-/// its report about our stream gives the round trip.
-/// Gives false for anything that is not RTCP.
-fn on_rtcp(data: &[u8], ssrc: u32, rx: &mut ReceptionStats, rtt: &mut Option<f64>) -> bool {
-    let now = now_ntp();
-    let Some(r) = parse_compound(data, ssrc, now) else {
-        return false;
-    };
-    if let Some((_, ntp)) = r.sender {
-        rx.on_sender_report(ntp, now);
+/// What the socket task, the engine's port and the driver share of one call.
+struct Shared {
+    line: u32,
+    session: Mutex<MediaSession>,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, MediaSession> {
+        // A panic elsewhere while holding the lock leaves a usable session.
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
     }
-    if let Some(units) = r.rtt {
-        *rtt = Some(f64::from(units) * 1000.0 / 65536.0);
+
+    /// Sends what the session queued (never waiting: a full socket buffer drops the packet,
+    /// as the network would) and passes its events on.
+    fn flush(&self, session: &mut MediaSession) {
+        while let Some(t) = session.poll_transmit() {
+            let socket = match t.via {
+                Via::Rtp => &self.rtp,
+                Via::Rtcp => &self.rtcp,
+            };
+            if let Err(e) = socket.try_send_to(&t.data, t.to) {
+                debug!("media send to {} failed: {e}", t.to);
+            }
+        }
+        let line = self.line;
+        while let Some(ev) = session.poll_event() {
+            let ev = match ev {
+                SessionEvent::Dtmf(digit) => MediaEvent::Dtmf { line, digit },
+                SessionEvent::Timeout => MediaEvent::Timeout { line },
+                SessionEvent::Foreign(from) => MediaEvent::Foreign { line, from },
+            };
+            let _ = self.events.send(ev);
+        }
     }
-    true
+}
+
+/// The call's port on the audio engine.
+struct Port(Arc<Shared>);
+
+impl CallPort for Port {
+    fn set_rate(&mut self, rate: u32) {
+        let mut s = self.0.lock();
+        if let Err(e) = s.set_rate(rate) {
+            let _ = self.0.events.send(MediaEvent::Failed {
+                line: self.0.line,
+                reason: e.to_string(),
+            });
+        }
+    }
+
+    fn get_frame(&mut self, out: &mut [i16]) -> bool {
+        self.0.lock().get_frame(out)
+    }
+
+    fn put_frame(&mut self, frame: &[i16]) {
+        let mut s = self.0.lock();
+        s.put_frame(frame);
+        self.0.flush(&mut s);
+    }
 }
 
 /// The handle the driver keeps per line.
-#[derive(Debug)]
 pub(super) struct MediaHandle {
-    control: mpsc::UnboundedSender<Control>,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<oneshot::Sender<MediaStats>>>,
+}
+
+impl std::fmt::Debug for MediaHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MediaHandle(line {})", self.shared.line)
+    }
 }
 
 impl MediaHandle {
-    /// Starts the media of a call on its RTP socket.
+    /// Starts the media of a call on its RTP sockets; gives the handle and the port to add to
+    /// the audio engine.
     pub(super) fn start(
         line: u32,
-        socket: RtpSockets,
+        RtpSockets { rtp, rtcp }: RtpSockets,
         negotiated: Negotiated,
-        devices: (Box<dyn AudioSource>, Box<dyn AudioSink>),
-        cfg: MediaConfig,
+        cfg: &MediaConfig,
         events: mpsc::UnboundedSender<MediaEvent>,
-    ) -> MediaHandle {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(line, socket, negotiated, devices, rx, cfg, events));
-        MediaHandle { control: tx }
+    ) -> Result<(MediaHandle, Box<dyn CallPort>), PipelineError> {
+        let start = {
+            let mut rng = rand::rng();
+            StreamStart {
+                ssrc: rng.random(),
+                seq: rng.random(),
+                timestamp: rng.random(),
+            }
+        };
+        let rate = negotiated.codec.sample_rate();
+        let session =
+            MediaSession::new(negotiated, cfg.session.clone(), rate, start, Instant::now())?;
+        let shared = Arc::new(Shared {
+            line,
+            session: Mutex::new(session),
+            rtp,
+            rtcp,
+            events,
+        });
+        {
+            // NAT opening packets go out at once.
+            let mut s = shared.lock();
+            shared.flush(&mut s);
+        }
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(run(shared.clone(), stopped));
+        Ok((
+            MediaHandle {
+                shared: shared.clone(),
+                stop: Some(stop),
+            },
+            Box::new(Port(shared)),
+        ))
     }
 
     /// Mutes the microphone (silence is sent, so the stream stays alive) and/or the speaker.
     pub(super) fn mute(&self, mic: bool, speaker: bool) {
-        let _ = self.control.send(Control::Mute { mic, speaker });
+        self.shared.lock().mute(mic, speaker);
     }
 
     /// Plays the ringback tone instead of silence until the peer's media arrives (the far
     /// end rings and may or may not send its own ringback), or stops it.
     pub(super) fn ringback(&self, on: bool) {
-        let _ = self.control.send(Control::Ringback(on));
+        self.shared.lock().ringback(on);
     }
 
     /// Sends digits as RFC 4733 events (space: 500 ms pause).
     pub(super) fn dtmf(&self, digits: &str) {
-        let _ = self.control.send(Control::Dtmf(digits.to_string()));
+        self.shared.lock().dtmf(digits);
     }
 
-    /// Moves the call to other sound devices (`None`: keep that one); the old playback
-    /// device is finished (a WAV file gets its header).
-    pub(super) fn switch_devices(
-        &self,
-        source: Option<Box<dyn AudioSource>>,
-        sink: Option<Box<dyn AudioSink>>,
-    ) {
-        let _ = self.control.send(Control::Devices { source, sink });
-    }
-
-    /// New negotiation (re-INVITE: hold, other address, other codec).
+    /// New negotiation (re-INVITE: hold, other address, other codec); a codec that cannot be
+    /// set up keeps the old one.
     pub(super) fn update(&self, n: Negotiated) {
-        let _ = self.control.send(Control::Update(n));
+        if let Err(e) = self.shared.lock().update(n) {
+            tracing::warn!("line {}: keeping the old codec: {e}", self.shared.line);
+        }
     }
 
-    /// Stops the task after finishing the playback device (a WAV file gets its header).
-    pub(super) async fn stop(self) -> Option<MediaStats> {
+    /// Stops the socket task; gives the call's statistics.
+    pub(super) async fn stop(mut self) -> Option<MediaStats> {
         let (tx, rx) = oneshot::channel();
-        self.control.send(Control::Stop(tx)).ok()?;
+        self.stop.take()?.send(tx).ok()?;
         rx.await.ok()
     }
 }
 
-async fn run(
-    line: u32,
-    RtpSockets { rtp: socket, rtcp }: RtpSockets,
-    mut n: Negotiated,
-    (mut source, mut sink): (Box<dyn AudioSource>, Box<dyn AudioSink>),
-    mut control: mpsc::UnboundedReceiver<Control>,
-    cfg: MediaConfig,
-    events: mpsc::UnboundedSender<MediaEvent>,
-) {
-    let media_timeout = cfg.media_timeout;
-    let mut rates = (source.sample_rate(), sink.sample_rate());
-    let (mut send, mut receive) = match build_paths(&n, &cfg, rates) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = events.send(MediaEvent::Failed {
-                line,
-                reason: e.to_string(),
-            });
-            let _ = sink.finish();
-            return;
-        }
-    };
-    // mediatimeout: the last time RTP arrived (or we started expecting it).
-    let mut last_rx = tokio::time::Instant::now();
-    let mut timed_out = false;
-    let (mut mic_muted, mut speaker_muted) = (false, false);
-    // RTCP: reception statistics, a report every 5 s, the round trip from the peer's reports.
-    let mut rx_stats = ReceptionStats::default();
-    let started = tokio::time::Instant::now();
-    let mut rtcp_remote = SocketAddr::new(n.remote.ip(), n.remote.port().wrapping_add(1));
-    // The first report goes out early, so the peer's first report can already carry our SR
-    // (and we learn the round trip on short calls), then every 5 s.
-    let mut rtcp_tick =
-        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(5));
-    let mut rtt: Option<f64> = None;
-    let mut rtcp_buf = vec![0u8; 1500];
-    let mut dtmf = DtmfSender::default();
-    let mut dtmf_in = DtmfReceiver::default();
-    let mut event_ts = 0u32;
-    let (ssrc, seq, ts) = {
-        let mut rng = rand::rng();
-        (rng.random(), rng.random(), rng.random())
-    };
-    let mut sender = RtpSender::new(n.payload_type, ssrc, seq, ts);
-    // Where our RTP goes: the source the latch took, else the signalled address.
-    let mut latch = RtpLatch::new(n.remote);
-    let mut remote = n.remote;
-    let mut ringback: Option<Tone> = None;
-    let mut got_rtp = false;
-    // NAT opening: the peer's media gets in once we have sent something its way.
-    if !matches!(n.direction, Direction::SendRecv | Direction::SendOnly) {
-        let (count, as_rtp) = cfg.nat_open;
-        for _ in 0..count {
-            let packet = if as_rtp {
-                let mut payload = Vec::new();
-                let silence = vec![0i16; send.device_samples];
-                let _ = send.encode(&silence, &mut payload);
-                sender.packetize(&payload, send.clock_samples)
-            } else {
-                b"\r\n\r\n".to_vec()
-            };
-            if let Err(e) = socket.send_to(&packet, n.remote).await {
-                debug!("NAT opening packet to {} failed: {e}", n.remote);
-            }
-        }
-    }
-    let frame_time = Duration::from_millis(u64::from(n.ptime.clamp(10, 60)));
-    let mut tick = tokio::time::interval(frame_time);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut pcm = vec![0i16; send.device_samples];
-    let mut payload = Vec::with_capacity(1500);
-    let mut out = vec![0i16; (rates.1 * n.ptime.clamp(10, 60) / 1000) as usize];
+/// The thin task: datagrams and timers into the session, its transmits out.
+async fn run(shared: Arc<Shared>, mut stop: oneshot::Receiver<oneshot::Sender<MediaStats>>) {
     let mut buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 1500];
+    let mut deadline = shared.lock().poll_timeout();
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                source.read(&mut pcm);
-                apply_gain(&mut pcm, cfg.gain_in);
-                if mic_muted {
-                    pcm.fill(0);
-                }
-                let sending = matches!(n.direction, Direction::SendRecv | Direction::SendOnly);
-                let samples = send.clock_samples;
-                // Event durations count in telephone-event's own 8 kHz clock, whatever the
-                // audio codec's RTP clock is (Opus: 48 kHz).
-                let event_units = n.ptime.clamp(10, 60) * 8;
-                match (n.dtmf_pt, dtmf.tick(event_units)) {
-                    (Some(pt), DtmfTick::Event { payloads, first }) => {
-                        if first {
-                            event_ts = sender.timestamp();
-                        }
-                        for p in payloads {
-                            let packet = sender.event(pt, &p, event_ts, first);
-                            if sending && let Err(e) = socket.send_to(&packet, remote).await {
-                                debug!("RTP send to {remote} failed: {e}");
-                            }
-                        }
-                        sender.skip(samples);
-                    }
-                    _ if sending => {
-                        if let Err(e) = send.encode(&pcm, &mut payload) {
-                            debug!("encoding failed: {e}");
-                            payload.clear();
-                        }
-                        if payload.is_empty() {
-                            // Opus DTX: nothing to send for this frame.
-                            sender.skip(samples);
-                        } else {
-                            let packet = sender.packetize(&payload, samples);
-                            if let Err(e) = socket.send_to(&packet, remote).await {
-                                debug!("RTP send to {remote} failed: {e}");
-                            }
-                        }
-                    }
-                    _ => sender.skip(samples),
-                }
-                receive.play(&mut out);
-                if let Some(tone) = ringback.as_mut() {
-                    if got_rtp {
-                        ringback = None;
-                    } else {
-                        tone.fill(&mut out);
-                    }
-                }
-                if speaker_muted {
-                    out.fill(0);
-                }
-                apply_gain(&mut out, cfg.gain_out);
-                if let Err(e) = sink.write(&out) {
-                    warn!("playback device failed: {e:#}");
-                }
-                // Device trouble is reported; a device that came back at another rate gets new
-                // resamplers (and the jitter buffer starts over).
-                while let Some(message) = source.take_notice().or_else(|| sink.take_notice()) {
-                    let _ = events.send(MediaEvent::Device { line, message });
-                }
-                let now = (source.sample_rate(), sink.sample_rate());
-                if now != rates {
-                    match build_paths(&n, &cfg, now) {
-                        Ok((s, r)) => {
-                            rates = now;
-                            send = s;
-                            receive = r;
-                            pcm = vec![0i16; send.device_samples];
-                            out = vec![0i16; (rates.1 * n.ptime.clamp(10, 60) / 1000) as usize];
-                        }
-                        Err(e) => warn!("line {line}: device rate {now:?}: {e}"),
-                    }
-                }
-                let expecting = matches!(n.direction, Direction::SendRecv | Direction::RecvOnly);
-                if !expecting {
-                    last_rx = tokio::time::Instant::now();
-                } else if !media_timeout.is_zero() && !timed_out && last_rx.elapsed() >= media_timeout {
-                    timed_out = true;
-                    let _ = events.send(MediaEvent::Timeout { line });
-                }
-            }
-            recv = socket.recv_from(&mut buf) => match recv {
+            recv = shared.rtp.recv_from(&mut buf) => match recv {
                 Ok((len, from)) => {
-                    if len >= 2 && (64..=95).contains(&(buf[1] & 0x7f)) {
-                        // RTCP multiplexed on the RTP port (RFC 5761 §4), from the peer's host.
-                        if latch.is_peer_host(from) {
-                            on_rtcp(&buf[..len], sender.ssrc, &mut rx_stats, &mut rtt);
-                        }
-                        continue;
-                    }
-                    let Ok(p) = parse(&buf[..len]) else { continue };
-                    let known = Some(p.payload_type) == n.dtmf_pt || receive.accepts(p.payload_type);
-                    if !known {
-                        continue;
-                    }
-                    match latch.check(std::time::Instant::now(), from, p.ssrc, p.seq) {
-                        Verdict::Drop { first } => {
-                            if first {
-                                let _ = events.send(MediaEvent::Foreign { line, from });
-                            }
-                            continue;
-                        }
-                        Verdict::Accept { new_stream, source } => {
-                            // Symmetric RTP: answer to where the peer's media really comes
-                            // from. A new SSRC is a new stream: its sequence numbers start
-                            // elsewhere.
-                            if new_stream {
-                                receive.reset();
-                            }
-                            remote = source;
-                        }
-                    }
-                    last_rx = tokio::time::Instant::now();
-                    got_rtp = true;
-                    if Some(p.payload_type) == n.dtmf_pt {
-                        if let Some(digit) = dtmf_in.receive(p.timestamp, &p.payload) {
-                            let _ = events.send(MediaEvent::Dtmf { line, digit });
-                        }
-                        continue;
-                    }
-                    let arrival = (started.elapsed().as_secs_f64() * f64::from(n.codec.clock_rate())) as u64 as u32;
-                    rx_stats.on_rtp(p.ssrc, p.seq, p.timestamp, arrival);
-                    if matches!(n.direction, Direction::SendRecv | Direction::RecvOnly) {
-                        receive.push(p.seq, p.payload_type, p.payload);
-                    }
+                    let mut s = shared.lock();
+                    s.on_rtp_datagram(Instant::now(), now_ntp(), from, &buf[..len]);
+                    shared.flush(&mut s);
                 }
                 Err(e) => debug!("RTP receive error: {e}"),
             },
-            _ = rtcp_tick.tick() => {
-                let now_ntp = now_ntp();
-                let sent = (sender.packets > 0).then(|| {
-                    (sender.packets as u32, sender.octets as u32, sender.timestamp())
-                });
-                let report = build_report(sender.ssrc, sent, &mut rx_stats, now_ntp);
-                // rtcp-mux (RFC 5761): reports share the RTP port and address.
-                let (via, to) = if n.rtcp_mux { (&socket, remote) } else { (&rtcp, rtcp_remote) };
-                if let Err(e) = via.send_to(&report, to).await {
-                    debug!("RTCP send to {to} failed: {e}");
+            recv = shared.rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv {
+                let mut s = shared.lock();
+                s.on_rtcp_datagram(now_ntp(), from, &rtcp_buf[..len]);
+                shared.flush(&mut s);
+            },
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                let mut s = shared.lock();
+                s.handle_timeout(Instant::now(), now_ntp());
+                shared.flush(&mut s);
+                deadline = s.poll_timeout();
+            },
+            done = &mut stop => {
+                if let Ok(done) = done {
+                    let _ = done.send(shared.lock().stats());
                 }
+                return;
             }
-            recv = rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv
-                && latch.is_peer_host(from)
-                && on_rtcp(&rtcp_buf[..len], sender.ssrc, &mut rx_stats, &mut rtt)
-            {
-                // Symmetric RTCP: report to where the peer's reports come from.
-                rtcp_remote = from;
-            },
-            ctl = control.recv() => match ctl {
-                Some(Control::Update(new)) => {
-                    if new.remote != n.remote {
-                        latch.resignal(new.remote);
-                        remote = new.remote;
-                        rtcp_remote = SocketAddr::new(new.remote.ip(), new.remote.port().wrapping_add(1));
-                    }
-                    if (new.codec, new.payload_type, &new.codecs, new.ptime, new.opus)
-                        != (n.codec, n.payload_type, &n.codecs, n.ptime, n.opus)
-                    {
-                        // Another codec or frame size: new paths, same RTP stream.
-                        match build_paths(&new, &cfg, rates) {
-                            Ok((s, r)) => {
-                                send = s;
-                                receive = r;
-                                sender.payload_type = new.payload_type;
-                                pcm = vec![0i16; send.device_samples];
-                                out = vec![0i16; (rates.1 * new.ptime.clamp(10, 60) / 1000) as usize];
-                                if new.ptime != n.ptime {
-                                    let period = Duration::from_millis(u64::from(new.ptime.clamp(10, 60)));
-                                    tick = tokio::time::interval(period);
-                                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                                }
-                            }
-                            Err(e) => warn!("line {line}: keeping the old codec: {e}"),
-                        }
-                    }
-                    n = new;
-                }
-                Some(Control::Devices { source: s, sink: k }) => {
-                    // The resamplers follow below if the new devices run at other rates.
-                    if let Some(s) = s {
-                        source = s;
-                    }
-                    if let Some(k) = k {
-                        if let Err(e) = sink.finish() {
-                            warn!("closing the previous playback device: {e:#}");
-                        }
-                        sink = k;
-                    }
-                }
-                Some(Control::Dtmf(digits)) => dtmf.push(&digits),
-                Some(Control::Mute { mic, speaker }) => {
-                    mic_muted = mic;
-                    speaker_muted = speaker;
-                }
-                Some(Control::Ringback(on)) => {
-                    ringback = (on && !got_rtp).then(|| Tone::new(ToneKind::Ringback, rates.1, 1.0));
-                }
-                Some(Control::Stop(done)) => {
-                    if let Err(e) = sink.finish() {
-                        warn!("closing the playback device: {e:#}");
-                    }
-                    let _ = done.send(MediaStats {
-                        sent: sender.packets,
-                        received: rx_stats.received,
-                        lost: rx_stats.lost(),
-                        jitter_ms: f64::from(rx_stats.jitter()) * 1000.0 / f64::from(n.codec.clock_rate()),
-                        rtt_ms: rtt,
-                        concealed: receive.stats().concealed,
-                        foreign_dropped: latch.dropped(),
-                    });
-                    return;
-                }
-                None => {
-                    let _ = sink.finish();
-                    return;
-                }
-            },
         }
     }
 }

@@ -1,8 +1,7 @@
-//! Local call-progress sound: the ring of an incoming call on the ringer device(s), and the
-//! ringback a caller hears while the far end rings and sends no early media of its own
-//! (`playring`). A ring is a task that writes a tone to its sinks every 20 ms until stopped;
-//! the ringback's sink is the call's playback device, handed over to the call's media when
-//! media starts, so a device is never open twice for one call.
+//! The ring of an incoming call on the ringer device(s) (`ringerdevice`, which may be every
+//! sound card), and the test sound: a task that writes a tone to its sinks every 20 ms until
+//! stopped. The ringback a caller hears plays on the speaker through the audio engine
+//! (`audio::engine`), so the call's media takes it over without a device being opened twice.
 
 use crate::audio::AudioSink;
 use crate::media::tone::{Tone, ToneKind};
@@ -12,9 +11,6 @@ use tokio::task::JoinHandle;
 
 /// A running ring.
 pub(super) struct RingTask {
-    /// A ringback on the call's own playback device (handed over to the media), not a ring
-    /// on the ringer device.
-    pub(super) ringback: bool,
     stop: oneshot::Sender<()>,
     done: JoinHandle<Vec<Box<dyn AudioSink>>>,
 }
@@ -23,7 +19,6 @@ impl RingTask {
     /// Plays `kind` at `gain` on every sink until stopped.
     pub(super) fn start(mut sinks: Vec<Box<dyn AudioSink>>, kind: ToneKind, gain: f32) -> RingTask {
         let (stop, mut stopped) = oneshot::channel();
-        let ringback = kind == ToneKind::Ringback;
         let done = tokio::spawn(async move {
             let mut tones: Vec<(Tone, Vec<i16>)> = sinks
                 .iter()
@@ -54,14 +49,12 @@ impl RingTask {
             }
         });
         RingTask {
-            ringback,
             stop,
             done,
         }
     }
 
-    /// Stops the sound; gives the sinks back (the first is the call's playback device for a
-    /// ringback).
+    /// Stops the sound; gives the sinks back (a test sound's WAV file is then finished).
     pub(super) async fn stop(self) -> Vec<Box<dyn AudioSink>> {
         let _ = self.stop.send(());
         self.done.await.unwrap_or_default()

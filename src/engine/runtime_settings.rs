@@ -69,6 +69,10 @@ impl Engine {
         if self.settings.bool("changeaudiodevimmediate") && (record || playback) {
             self.calls.switch_devices(record, playback, &self.reporter);
         }
+        if change.changed("volumein") || change.changed("volumeout") {
+            // Heard at once, mid-call.
+            self.calls.set_gains();
+        }
     }
 
     /// Rebuilds the SIP stack's configuration from the settings and the known server

@@ -125,16 +125,18 @@ pub(super) fn jitter_range(settings: &Settings) -> (usize, usize) {
 /// The media settings every call uses.
 pub(super) fn media_config(settings: &Settings) -> MediaConfig {
     MediaConfig {
-        jitter: jitter_range(settings),
-        media_timeout: std::time::Duration::from_secs(settings.int("mediatimeout") as u64),
-        opus: media_prefs(settings).opus,
+        session: crate::media::session::SessionConfig {
+            jitter: jitter_range(settings),
+            media_timeout: std::time::Duration::from_secs(settings.int("mediatimeout") as u64),
+            opus: media_prefs(settings).opus,
+            nat_open: match settings.int("natopenpackets") {
+                0 => (0, false),
+                1 => (1, false),
+                n => (n as u32, settings.int("natopenpackettype") == 2),
+            },
+        },
         gain_in: super::media::volume_gain(settings.int("volumein")),
         gain_out: super::media::volume_gain(settings.int("volumeout")),
-        nat_open: match settings.int("natopenpackets") {
-            0 => (0, false),
-            1 => (1, false),
-            n => (n as u32, settings.int("natopenpackettype") == 2),
-        },
     }
 }
 

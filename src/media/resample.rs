@@ -66,6 +66,20 @@ impl Resampler {
         })
     }
 
+    /// A stage that converts nothing: for a pair of rates that cannot be resampled (the audio is
+    /// then heard at the wrong pitch rather than not at all).
+    pub fn passthrough(from: u32, to: u32) -> Resampler {
+        Resampler {
+            inner: None,
+            pending: Vec::new(),
+            ready: Vec::new(),
+            chunk_in: Vec::new(),
+            chunk_out: Vec::new(),
+            from,
+            to,
+        }
+    }
+
     /// Feeds `input` (at `from`) and fills `out` (at `to`) completely; while the resampler's
     /// delay has not filled yet the missing start is silence.
     pub fn process(&mut self, input: &[i16], out: &mut [i16]) {

@@ -1,0 +1,537 @@
+//! The one audio engine: it owns the microphone and the speaker and the one clock every
+//! call's audio runs on. Calls, the microphone, the speaker and the ringback tone are ports on
+//! a [`Bridge`]; every 20 ms the engine reads the microphone, asks each call for what its far
+//! end said, mixes, plays the speaker's mix and gives each call what its far end should hear.
+//! Opening, failure recovery and rate changes of the devices therefore happen once, here, for
+//! all calls, and a held call simply leaves the mix.
+//!
+//! Who hears whom: the speaker hears every call in the mix and the ringback; each call in the
+//! mix hears the microphone; calls joined in a conference also hear each other (each never
+//! itself). The devices open when the first port arrives and close (a WAV file gets its header)
+//! when the last one goes, so the microphone is not held open between calls.
+//!
+//! The engine is a task of the driver's runtime, not the device callback: cpal's callbacks
+//! only move samples through lock-free rings (`audio::device`), and a call's port may take a
+//! short lock on its session here.
+
+use super::{AudioSink, AudioSource, Null, open_sink, open_source};
+use crate::media::bridge::{Bridge, PortId};
+use crate::media::resample::Resampler;
+use crate::media::session::{BRIDGE_FRAME_MS, bridge_frame};
+use crate::media::tone::{Tone, ToneKind};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+/// A call as the engine sees it: frames in and out at the bridge's rate.
+pub trait CallPort: Send {
+    /// The bridge runs at `rate` (given before the first frame, and again if it changes).
+    fn set_rate(&mut self, rate: u32);
+    /// What the far end said for one frame; false when it is only silence we made up.
+    fn get_frame(&mut self, out: &mut [i16]) -> bool;
+    /// What the far end should hear for one frame.
+    fn put_frame(&mut self, frame: &[i16]);
+}
+
+/// Something the user should hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioEvent {
+    /// A sound device failed, came back or could not be opened; calls go on.
+    Device(String),
+}
+
+/// The devices' names (as `recorddevice` / `playbackdevice` spell them) and levels.
+#[derive(Debug, Clone)]
+pub struct DeviceSetup {
+    pub record: String,
+    pub playback: String,
+    /// `volumein` / `volumeout` as linear gains.
+    pub gain_in: f32,
+    pub gain_out: f32,
+}
+
+enum Control {
+    AddCall {
+        line: u32,
+        port: Box<dyn CallPort>,
+        rate_hint: u32,
+    },
+    RemoveCall {
+        line: u32,
+        done: oneshot::Sender<()>,
+    },
+    InMix {
+        line: u32,
+        on: bool,
+    },
+    Conference(BTreeSet<u32>),
+    Ringback {
+        line: u32,
+        on: bool,
+        rate_hint: u32,
+    },
+    Devices {
+        setup: DeviceSetup,
+        record: bool,
+        playback: bool,
+    },
+    Gains {
+        input: f32,
+        output: f32,
+    },
+    Stop(oneshot::Sender<()>),
+}
+
+/// The driver's handle on the engine.
+#[derive(Clone)]
+pub struct AudioEngine {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl std::fmt::Debug for AudioEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AudioEngine")
+    }
+}
+
+impl AudioEngine {
+    /// Starts the engine on the current tokio runtime; nothing is opened until a port comes.
+    pub fn start(setup: DeviceSetup, events: mpsc::UnboundedSender<AudioEvent>) -> AudioEngine {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(setup, rx, events));
+        AudioEngine { control: tx }
+    }
+
+    fn send(&self, c: Control) {
+        let _ = self.control.send(c);
+    }
+
+    /// Adds a call to the mix; `rate_hint` is its codec's rate (a playback file opened for it
+    /// records at that rate). A ringback tone of `line` stops: the call plays its own.
+    pub fn add_call(&self, line: u32, port: Box<dyn CallPort>, rate_hint: u32) {
+        self.send(Control::AddCall {
+            line,
+            port,
+            rate_hint,
+        });
+    }
+
+    /// Removes a call; resolves once it is out of the mix (and the devices are closed if it
+    /// was the last port).
+    pub async fn remove_call(&self, line: u32) {
+        let (done, wait) = oneshot::channel();
+        self.send(Control::RemoveCall { line, done });
+        let _ = wait.await;
+    }
+
+    /// Puts a call in the mix or takes it out (hold).
+    pub fn set_in_mix(&self, line: u32, on: bool) {
+        self.send(Control::InMix { line, on });
+    }
+
+    /// The calls that hear each other besides the microphone (fewer than two: none).
+    pub fn set_conference(&self, lines: BTreeSet<u32>) {
+        self.send(Control::Conference(lines));
+    }
+
+    /// Plays the ringback tone of `line` on the speaker until its media starts, or stops it.
+    pub fn ringback(&self, line: u32, on: bool, rate_hint: u32) {
+        self.send(Control::Ringback {
+            line,
+            on,
+            rate_hint,
+        });
+    }
+
+    /// Other devices: the microphone and/or the speaker named in `setup` replace the open
+    /// ones at once (if open), for every call.
+    pub fn switch_devices(&self, setup: DeviceSetup, record: bool, playback: bool) {
+        self.send(Control::Devices {
+            setup,
+            record,
+            playback,
+        });
+    }
+
+    /// `volumein` / `volumeout` changed: applied from the next frame.
+    pub fn set_gains(&self, input: f32, output: f32) {
+        self.send(Control::Gains { input, output });
+    }
+
+    /// Stops the engine, closing the devices.
+    pub async fn stop(&self) {
+        let (done, wait) = oneshot::channel();
+        self.send(Control::Stop(done));
+        let _ = wait.await;
+    }
+}
+
+struct Call {
+    port: Box<dyn CallPort>,
+    id: PortId,
+    in_mix: bool,
+}
+
+/// The open devices and the bridge built for them.
+struct Active {
+    rate: u32,
+    bridge: Bridge,
+    mic_port: PortId,
+    speaker_port: PortId,
+    source: Box<dyn AudioSource>,
+    sink: Box<dyn AudioSink>,
+    /// Device rate → bridge rate and back, rebuilt when a device changes rate.
+    up: Resampler,
+    down: Resampler,
+    captured: Vec<i16>,
+    mic: Vec<i16>,
+    played: Vec<i16>,
+    frame: Vec<i16>,
+}
+
+struct Engine {
+    setup: DeviceSetup,
+    active: Option<Active>,
+    calls: BTreeMap<u32, Call>,
+    tones: BTreeMap<u32, (Tone, PortId)>,
+    conference: BTreeSet<u32>,
+    events: mpsc::UnboundedSender<AudioEvent>,
+}
+
+fn resampler(from: u32, to: u32) -> Resampler {
+    Resampler::new(from, to).unwrap_or_else(|e| {
+        warn!("{e}");
+        Resampler::passthrough(from, to)
+    })
+}
+
+impl Active {
+    /// Opens the named devices; one that cannot be opened is replaced by silence (the calls
+    /// still flow) and said in `problems`.
+    fn open(setup: &DeviceSetup, rate_hint: u32, problems: &mut Vec<String>) -> Active {
+        let source = open_source(&setup.record).unwrap_or_else(|e| {
+            problems.push(format!("{e:#}; the calls go on without a microphone"));
+            Box::new(Null { rate: rate_hint })
+        });
+        let sink = open_sink(&setup.playback, rate_hint).unwrap_or_else(|e| {
+            problems.push(format!("{e:#}; the calls go on without a speaker"));
+            Box::new(Null { rate: rate_hint })
+        });
+        Active::with_devices(source, sink, setup)
+    }
+
+    fn with_devices(
+        source: Box<dyn AudioSource>,
+        sink: Box<dyn AudioSink>,
+        setup: &DeviceSetup,
+    ) -> Active {
+        let rate = sink.sample_rate().max(8000);
+        let frame = bridge_frame(rate);
+        let mut bridge = Bridge::new(frame);
+        let mic_port = bridge.add_port();
+        let speaker_port = bridge.add_port();
+        bridge.set_gain(mic_port, setup.gain_in, 1.0);
+        bridge.set_gain(speaker_port, 1.0, setup.gain_out);
+        Active {
+            up: resampler(source.sample_rate(), rate),
+            down: resampler(rate, sink.sample_rate()),
+            captured: vec![0; bridge_frame(source.sample_rate())],
+            mic: vec![0; frame],
+            played: vec![0; bridge_frame(sink.sample_rate())],
+            frame: vec![0; frame],
+            rate,
+            bridge,
+            mic_port,
+            speaker_port,
+            source,
+            sink,
+        }
+    }
+
+    /// Follows devices that came back at another rate.
+    fn follow_rates(&mut self) {
+        let (s, k) = (self.source.sample_rate(), self.sink.sample_rate());
+        if self.up.from != s {
+            self.up = resampler(s, self.rate);
+            self.captured = vec![0; bridge_frame(s)];
+        }
+        if self.down.to != k {
+            self.down = resampler(self.rate, k);
+            self.played = vec![0; bridge_frame(k)];
+        }
+    }
+
+    fn close(mut self) {
+        if let Err(e) = self.sink.finish() {
+            warn!("closing the playback device: {e:#}");
+        }
+    }
+}
+
+impl Engine {
+    fn has_ports(&self) -> bool {
+        !self.calls.is_empty() || !self.tones.is_empty()
+    }
+
+    fn report(&self, message: String) {
+        let _ = self.events.send(AudioEvent::Device(message));
+    }
+
+    /// Opens the devices for the first port.
+    fn ensure_open(&mut self, rate_hint: u32) -> &mut Active {
+        let active = match self.active.take() {
+            Some(a) => a,
+            None => {
+                let mut problems = Vec::new();
+                let a = Active::open(&self.setup, rate_hint, &mut problems);
+                for p in problems {
+                    self.report(p);
+                }
+                a
+            }
+        };
+        self.active.insert(active)
+    }
+
+    /// Closes the devices after the last port.
+    fn close_if_idle(&mut self) {
+        if !self.has_ports()
+            && let Some(a) = self.active.take()
+        {
+            a.close();
+        }
+    }
+
+    /// Connects the ports as the module docs say.
+    fn rewire(&mut self) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        let mixed: Vec<(u32, PortId)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.in_mix)
+            .map(|(l, c)| (*l, c.id))
+            .collect();
+        for c in self.calls.values() {
+            a.bridge.isolate(c.id);
+        }
+        for &(line, id) in &mixed {
+            a.bridge.connect(a.mic_port, id);
+            a.bridge.connect(id, a.speaker_port);
+            if self.conference.len() >= 2 && self.conference.contains(&line) {
+                for &(other, other_id) in &mixed {
+                    if other != line && self.conference.contains(&other) {
+                        a.bridge.connect(other_id, id);
+                    }
+                }
+            }
+        }
+        for (_, id) in self.tones.values() {
+            a.bridge.connect(*id, a.speaker_port);
+        }
+    }
+
+    fn stop_tone(&mut self, line: u32) {
+        if let Some((_, id)) = self.tones.remove(&line)
+            && let Some(a) = self.active.as_mut()
+        {
+            a.bridge.remove_port(id);
+        }
+    }
+
+    fn on_control(&mut self, c: Control) -> Option<oneshot::Sender<()>> {
+        match c {
+            Control::AddCall {
+                line,
+                mut port,
+                rate_hint,
+            } => {
+                self.stop_tone(line);
+                let a = self.ensure_open(rate_hint);
+                port.set_rate(a.rate);
+                let id = a.bridge.add_port();
+                if let Some(old) = self.calls.insert(
+                    line,
+                    Call {
+                        port,
+                        id,
+                        in_mix: true,
+                    },
+                ) && let Some(a) = self.active.as_mut()
+                {
+                    a.bridge.remove_port(old.id);
+                }
+                self.rewire();
+            }
+            Control::RemoveCall { line, done } => {
+                if let Some(c) = self.calls.remove(&line)
+                    && let Some(a) = self.active.as_mut()
+                {
+                    a.bridge.remove_port(c.id);
+                }
+                self.close_if_idle();
+                let _ = done.send(());
+            }
+            Control::InMix { line, on } => {
+                if let Some(c) = self.calls.get_mut(&line) {
+                    c.in_mix = on;
+                    self.rewire();
+                }
+            }
+            Control::Conference(lines) => {
+                self.conference = lines;
+                self.rewire();
+            }
+            Control::Ringback {
+                line,
+                on: true,
+                rate_hint,
+            } => {
+                if !self.calls.contains_key(&line) && !self.tones.contains_key(&line) {
+                    let a = self.ensure_open(rate_hint);
+                    let tone = Tone::new(ToneKind::Ringback, a.rate, 1.0);
+                    let id = a.bridge.add_port();
+                    self.tones.insert(line, (tone, id));
+                    self.rewire();
+                }
+            }
+            Control::Ringback { line, on: false, .. } => {
+                self.stop_tone(line);
+                self.close_if_idle();
+            }
+            Control::Devices {
+                setup,
+                record,
+                playback,
+            } => {
+                self.setup = setup;
+                if let Some(a) = self.active.as_mut() {
+                    if record {
+                        match open_source(&self.setup.record) {
+                            Ok(s) => a.source = s,
+                            Err(e) => self.report(format!("{e:#}; the microphone stays")),
+                        }
+                    }
+                    if playback && let Some(a) = self.active.as_mut() {
+                        match open_sink(&self.setup.playback, a.rate) {
+                            Ok(k) => {
+                                let mut old = std::mem::replace(&mut a.sink, k);
+                                if let Err(e) = old.finish() {
+                                    warn!("closing the previous playback device: {e:#}");
+                                }
+                            }
+                            Err(e) => self.report(format!("{e:#}; the speaker stays")),
+                        }
+                    }
+                    if let Some(a) = self.active.as_mut() {
+                        a.follow_rates();
+                    }
+                }
+            }
+            Control::Gains { input, output } => {
+                self.setup.gain_in = input;
+                self.setup.gain_out = output;
+                if let Some(a) = self.active.as_mut() {
+                    a.bridge.set_gain(a.mic_port, input, 1.0);
+                    a.bridge.set_gain(a.speaker_port, 1.0, output);
+                }
+            }
+            Control::Stop(done) => {
+                self.calls.clear();
+                self.tones.clear();
+                self.close_if_idle();
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    /// One frame through the bridge.
+    fn tick(&mut self) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        a.source.read(&mut a.captured);
+        a.up.process(&a.captured, &mut a.mic);
+        a.bridge.put(a.mic_port, &a.mic);
+        for c in self.calls.values_mut() {
+            if c.port.get_frame(&mut a.frame) {
+                a.bridge.put(c.id, &a.frame);
+            }
+        }
+        for (tone, id) in self.tones.values_mut() {
+            tone.fill(&mut a.frame);
+            a.bridge.put(*id, &a.frame);
+        }
+        a.bridge.mix();
+        a.down
+            .process(a.bridge.output(a.speaker_port), &mut a.played);
+        if let Err(e) = a.sink.write(&a.played) {
+            warn!("playback device failed: {e:#}");
+        }
+        for c in self.calls.values_mut() {
+            c.port.put_frame(a.bridge.output(c.id));
+        }
+        let mut notices = Vec::new();
+        while let Some(n) = a.source.take_notice().or_else(|| a.sink.take_notice()) {
+            notices.push(n);
+        }
+        a.follow_rates();
+        for n in notices {
+            self.report(n);
+        }
+    }
+}
+
+async fn run(
+    setup: DeviceSetup,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    events: mpsc::UnboundedSender<AudioEvent>,
+) {
+    let mut engine = Engine {
+        setup,
+        active: None,
+        calls: BTreeMap::new(),
+        tones: BTreeMap::new(),
+        conference: BTreeSet::new(),
+        events,
+    };
+    let period = Duration::from_millis(u64::from(BRIDGE_FRAME_MS));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    loop {
+        if engine.active.is_none() {
+            // Nothing to play: wait for a port without ticking.
+            match control.recv().await {
+                Some(c) => {
+                    if let Some(done) = engine.on_control(c) {
+                        let _ = done.send(());
+                        return;
+                    }
+                    if engine.active.is_some() {
+                        tick.reset_immediately();
+                    }
+                }
+                None => return,
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tick.tick() => engine.tick(),
+            c = control.recv() => match c {
+                Some(c) => if let Some(done) = engine.on_control(c) {
+                    let _ = done.send(());
+                    return;
+                },
+                None => {
+                    engine.calls.clear();
+                    engine.tones.clear();
+                    engine.close_if_idle();
+                    return;
+                }
+            },
+        }
+    }
+}
