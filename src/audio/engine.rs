@@ -397,7 +397,9 @@ impl Engine {
                     self.rewire();
                 }
             }
-            Control::Ringback { line, on: false, .. } => {
+            Control::Ringback {
+                line, on: false, ..
+            } => {
                 self.stop_tone(line);
                 self.close_if_idle();
             }
@@ -533,5 +535,116 @@ async fn run(
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A far end that always says `level` and keeps the last frame it heard.
+    struct FarEnd {
+        level: i16,
+        heard: Arc<Mutex<Vec<i16>>>,
+    }
+
+    impl CallPort for FarEnd {
+        fn set_rate(&mut self, _rate: u32) {}
+        fn get_frame(&mut self, out: &mut [i16]) -> bool {
+            out.fill(self.level);
+            true
+        }
+        fn put_frame(&mut self, frame: &[i16]) {
+            if let Ok(mut h) = self.heard.lock() {
+                h.clear();
+                h.extend_from_slice(frame);
+            }
+        }
+    }
+
+    fn engine() -> Engine {
+        let (events, _) = mpsc::unbounded_channel();
+        Engine {
+            setup: DeviceSetup {
+                record: "null".into(),
+                playback: "null".into(),
+                gain_in: 1.0,
+                gain_out: 1.0,
+            },
+            active: None,
+            calls: BTreeMap::new(),
+            tones: BTreeMap::new(),
+            conference: BTreeSet::new(),
+            events,
+        }
+    }
+
+    fn add(e: &mut Engine, line: u32, level: i16) -> Arc<Mutex<Vec<i16>>> {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let port = Box::new(FarEnd {
+            level,
+            heard: heard.clone(),
+        });
+        e.on_control(Control::AddCall {
+            line,
+            port,
+            rate_hint: 8000,
+        });
+        heard
+    }
+
+    fn level(h: &Arc<Mutex<Vec<i16>>>) -> i16 {
+        h.lock()
+            .map(|v| v.first().copied().unwrap_or(-1))
+            .unwrap_or(-1)
+    }
+
+    #[test]
+    fn calls_hear_each_other_only_in_a_conference_and_a_held_one_leaves_it() {
+        let mut e = engine();
+        let a = add(&mut e, 1, 100);
+        let b = add(&mut e, 2, 20);
+        let c = add(&mut e, 3, 3);
+        assert!(e.active.is_some(), "the devices open with the first call");
+        e.tick();
+        // Separate calls hear the (silent) microphone, not each other.
+        assert_eq!((level(&a), level(&b), level(&c)), (0, 0, 0));
+        e.on_control(Control::Conference([1, 2, 3].into()));
+        e.tick();
+        // Mix-minus: each hears the others, never itself.
+        assert_eq!((level(&a), level(&b), level(&c)), (23, 103, 120));
+        e.on_control(Control::InMix { line: 2, on: false });
+        e.tick();
+        assert_eq!((level(&a), level(&b), level(&c)), (3, 0, 100));
+        let (done, _) = oneshot::channel();
+        e.on_control(Control::RemoveCall { line: 3, done });
+        e.tick();
+        assert_eq!((level(&a), level(&b)), (0, 0));
+        for line in [1, 2] {
+            let (done, _) = oneshot::channel();
+            e.on_control(Control::RemoveCall { line, done });
+        }
+        assert!(e.active.is_none(), "the devices close after the last call");
+    }
+
+    #[test]
+    fn the_ringback_tone_holds_the_devices_until_the_call_takes_over() {
+        let mut e = engine();
+        e.on_control(Control::Ringback {
+            line: 1,
+            on: true,
+            rate_hint: 8000,
+        });
+        assert!(e.active.is_some() && e.tones.contains_key(&1));
+        e.tick();
+        let _a = add(&mut e, 1, 5);
+        assert!(
+            e.tones.is_empty(),
+            "the call's media plays its own ringback"
+        );
+        let (done, _) = oneshot::channel();
+        e.on_control(Control::RemoveCall { line: 1, done });
+        assert!(e.active.is_none());
     }
 }

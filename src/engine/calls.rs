@@ -199,8 +199,7 @@ impl CallResources {
                     // Early media already runs: it rings back until the far end's audio arrives.
                     m.ringback(true);
                 } else {
-                    self.audio
-                        .ringback(line, true, self.prefs.ring.file_rate);
+                    self.audio.ringback(line, true, self.prefs.ring.file_rate);
                 }
             }
         }

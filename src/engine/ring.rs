@@ -48,10 +48,7 @@ impl RingTask {
                 }
             }
         });
-        RingTask {
-            stop,
-            done,
-        }
+        RingTask { stop, done }
     }
 
     /// Stops the sound; gives the sinks back (a test sound's WAV file is then finished).

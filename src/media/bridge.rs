@@ -292,7 +292,10 @@ mod tests {
         assert_eq!(b.len(), 1);
         let again = b.add_port();
         assert_eq!(again, a, "the slot is reused");
-        assert!(!b.is_connected(again, out), "no connection survives removal");
+        assert!(
+            !b.is_connected(again, out),
+            "no connection survives removal"
+        );
         b.put(again, &constant(9));
         b.mix();
         assert_eq!(b.output(out), &constant(0)[..]);

@@ -1,5 +1,7 @@
 //! Media stages that work on frames with no clock and no device: codecs, resampling, the
-//! jitter buffer, loss concealment. The driver moves frames between them on its own timer.
+//! jitter buffer, loss concealment, the conference bridge, and one call's media session
+//! (sans-IO: datagrams and `now` in, frames, transmits and deadlines out). The audio engine
+//! (`crate::audio::engine`) moves frames between them on its one clock.
 
 pub mod bridge;
 pub mod codec;

@@ -243,39 +243,41 @@ impl MediaSession {
             self.remote = new.remote;
             self.rtcp_remote = rtcp_address(new.remote);
         }
-        let result = if (new.codec, new.payload_type, &new.codecs, new.ptime, new.opus)
-            != (
-                self.n.codec,
-                self.n.payload_type,
-                &self.n.codecs,
-                self.n.ptime,
-                self.n.opus,
-            ) {
-            let previous = std::mem::replace(&mut self.n, new.clone());
-            match build_paths(&new, &self.cfg, self.rate) {
-                Ok((send, receive)) => {
-                    self.sender.payload_type = new.payload_type;
-                    self.apply_paths(send, receive, self.rate);
-                    Ok(())
-                }
-                Err(e) => {
-                    // Keep the codec the paths were built for, take the rest.
-                    self.n = Negotiated {
-                        codec: previous.codec,
-                        payload_type: previous.payload_type,
-                        codecs: previous.codecs,
-                        ptime: previous.ptime,
-                        opus: previous.opus,
-                        ..new
-                    };
-                    return Err(e);
-                }
+        let same_codec = (
+            new.codec,
+            new.payload_type,
+            &new.codecs,
+            new.ptime,
+            new.opus,
+        ) == (
+            self.n.codec,
+            self.n.payload_type,
+            &self.n.codecs,
+            self.n.ptime,
+            self.n.opus,
+        );
+        if same_codec {
+            self.n = new;
+            return Ok(());
+        }
+        match build_paths(&new, &self.cfg, self.rate) {
+            Ok((send, receive)) => {
+                self.n = new;
+                self.sender.payload_type = self.n.payload_type;
+                self.apply_paths(send, receive, self.rate);
+                Ok(())
             }
-        } else {
-            Ok(())
-        };
-        self.n = new;
-        result
+            Err(e) => {
+                // Keep the codec the paths were built for, take the rest (direction, address).
+                let old = std::mem::replace(&mut self.n, new);
+                self.n.codec = old.codec;
+                self.n.payload_type = old.payload_type;
+                self.n.codecs = old.codecs;
+                self.n.ptime = old.ptime;
+                self.n.opus = old.opus;
+                Err(e)
+            }
+        }
     }
 
     /// Digits to send as RFC 4733 events (space: a 500 ms pause).
@@ -293,7 +295,8 @@ impl MediaSession {
     /// Plays the ringback tone instead of silence until the far end's audio arrives, or stops
     /// it.
     pub fn ringback(&mut self, on: bool) {
-        self.ringback = (on && !self.got_rtp).then(|| Tone::new(ToneKind::Ringback, self.rate, 1.0));
+        self.ringback =
+            (on && !self.got_rtp).then(|| Tone::new(ToneKind::Ringback, self.rate, 1.0));
     }
 
     /// True once RTP of the call has arrived.
@@ -517,5 +520,174 @@ impl MediaSession {
             concealed: self.receive.stats().concealed,
             foreign_dropped: self.latch.dropped(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::g711;
+    use crate::sdp::Codec;
+
+    fn negotiated(remote: SocketAddr) -> Negotiated {
+        Negotiated {
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            codecs: vec![(0, Codec::Pcmu)],
+            opus: OpusParams::default(),
+            rtcp_mux: true,
+            remote,
+            dtmf_pt: Some(101),
+            direction: Direction::SendRecv,
+            ptime: 20,
+        }
+    }
+
+    fn config() -> SessionConfig {
+        SessionConfig {
+            jitter: (2, 8),
+            media_timeout: Duration::from_secs(3),
+            opus: OpusParams::default(),
+            nat_open: (0, false),
+        }
+    }
+
+    fn start() -> StreamStart {
+        StreamStart {
+            ssrc: 1,
+            seq: 10,
+            timestamp: 100,
+        }
+    }
+
+    /// A 500 Hz tone at 8 kHz, one 20 ms frame starting at sample `k * 160`.
+    fn frame(k: usize) -> Vec<i16> {
+        (0..160)
+            .map(|i| {
+                let t = (k * 160 + i) as f32 / 8000.0;
+                ((t * 500.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn frames_in_become_rtp_out_and_rtp_in_becomes_frames_on_a_virtual_clock() {
+        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
+        // What we say: one packet per ptime, to the signalled address.
+        for k in 0..5 {
+            s.put_frame(&frame(k));
+        }
+        let sent: Vec<Transmit> = std::iter::from_fn(|| s.poll_transmit()).collect();
+        assert_eq!(sent.len(), 5);
+        assert!(sent.iter().all(|t| t.to == peer && t.via == Via::Rtp));
+        let p = parse(&sent[0].data).unwrap();
+        assert_eq!((p.payload_type, p.ssrc, p.payload.len()), (0, 1, 160));
+
+        // What the far end says, with 10 % seeded loss: played, the gaps concealed.
+        let mut rng_state = 7u32;
+        let mut sender = RtpSender::new(0, 99, 500, 8000);
+        let mut energy = 0f64;
+        let mut out = vec![0i16; 160];
+        let mut audible = 0;
+        for k in 0..100 {
+            let now = t0 + Duration::from_millis(20 * k as u64);
+            let payload: Vec<u8> = frame(k).iter().map(|&x| g711::linear_to_ulaw(x)).collect();
+            let packet = sender.packetize(&payload, 160);
+            rng_state = rng_state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            if !(rng_state >> 16).is_multiple_of(10) {
+                s.on_rtp_datagram(now, 0, peer, &packet);
+            }
+            if s.get_frame(&mut out) {
+                audible += 1;
+            }
+            energy += out.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+        }
+        assert!(
+            audible >= 99,
+            "every frame after the first packet is heard: {audible}"
+        );
+        let rms = (energy / (100.0 * 160.0)).sqrt();
+        assert!(
+            rms > 3000.0,
+            "the tone came through, gaps concealed: rms {rms:.0}"
+        );
+        let stats = s.stats();
+        assert!(stats.lost >= 5 && stats.received >= 80, "{stats:?}");
+
+        // The RTCP schedule: the first report after 1 s, over the RTP port (rtcp-mux).
+        s.handle_timeout(t0 + Duration::from_secs(1), 0);
+        let report = s.poll_transmit().expect("an RTCP report");
+        assert_eq!((report.via, report.to), (Via::Rtp, peer));
+        assert!((200..=204).contains(&report.data[1]));
+        assert_eq!(
+            s.poll_timeout(),
+            t0 + Duration::from_secs(3) + Duration::from_millis(1980)
+        );
+    }
+
+    #[test]
+    fn silence_times_out_held_calls_send_nothing_and_foreign_sources_are_dropped() {
+        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
+        s.handle_timeout(t0 + Duration::from_millis(2900), 0);
+        assert_eq!(s.poll_event(), None);
+        s.handle_timeout(t0 + Duration::from_secs(3), 0);
+        assert_eq!(s.poll_event(), Some(SessionEvent::Timeout));
+        // Said once.
+        s.handle_timeout(t0 + Duration::from_secs(4), 0);
+        assert_eq!(s.poll_event(), None);
+
+        // We hold (sendonly towards a party that does not send): no audio goes out.
+        while s.poll_transmit().is_some() {}
+        let mut n = negotiated(peer);
+        n.direction = Direction::Inactive;
+        s.update(n).unwrap();
+        for k in 0..3 {
+            s.put_frame(&frame(k));
+        }
+        assert_eq!(s.poll_transmit(), None);
+
+        // Media latches on the first source; another one is dropped and said once.
+        let mut n = negotiated(peer);
+        n.direction = Direction::SendRecv;
+        s.update(n).unwrap();
+        let mut a = RtpSender::new(0, 5, 1, 1);
+        let payload = vec![0xffu8; 160];
+        s.on_rtp_datagram(t0, 0, peer, &a.packetize(&payload, 160));
+        let stranger: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut b = RtpSender::new(0, 6, 1, 1);
+        for _ in 0..3 {
+            s.on_rtp_datagram(t0, 0, stranger, &b.packetize(&payload, 160));
+        }
+        assert_eq!(s.poll_event(), Some(SessionEvent::Foreign(stranger)));
+        assert_eq!(s.poll_event(), None);
+        assert_eq!(s.stats().foreign_dropped, 3);
+    }
+
+    #[test]
+    fn a_30_ms_call_sits_on_the_20_ms_bridge() {
+        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let mut n = negotiated(peer);
+        n.ptime = 30;
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(n, config(), 8000, start(), t0).unwrap();
+        for k in 0..6 {
+            s.put_frame(&frame(k));
+        }
+        // 120 ms of audio: four 30 ms packets of 240 samples.
+        let sent: Vec<Transmit> = std::iter::from_fn(|| s.poll_transmit()).collect();
+        assert_eq!(sent.len(), 4);
+        assert!(
+            sent.iter()
+                .all(|t| parse(&t.data).unwrap().payload.len() == 240)
+        );
+        let mut out = vec![0i16; 160];
+        assert!(
+            !s.get_frame(&mut out),
+            "nothing received yet: made-up silence"
+        );
     }
 }

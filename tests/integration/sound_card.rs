@@ -207,9 +207,7 @@ fn call_through_real_sound_devices_survives_losing_them() {
 
     // The sound server dies mid-call: reported, the call stays up.
     pulse.kill();
-    let failed = sp.wait_for(T, |l| {
-        l.contains("audio device:") && l.contains("failed")
-    });
+    let failed = sp.wait_for(T, |l| l.contains("audio device:") && l.contains("failed"));
     eprintln!("{failed}");
     std::thread::sleep(Duration::from_secs(2));
     assert!(
@@ -221,9 +219,7 @@ fn call_through_real_sound_devices_survives_losing_them() {
     );
     // A server is back: the softphone finds it again and plays the far end's speech.
     pulse.launch();
-    let back = sp.wait_for(T, |l| {
-        l.contains("audio device:") && l.contains("back on")
-    });
+    let back = sp.wait_for(T, |l| l.contains("audio device:") && l.contains("back on"));
     eprintln!("{back}");
     let heard_after = work.path().join("speaker-after.wav");
     let recorder = pulse.record_speaker(&heard_after);
