@@ -162,3 +162,15 @@ api-token-copy = Token kopieren
 api-token-new = Neues Token
 api-token-renewed = Ein neues Token gilt jetzt; Programme brauchen es ab sofort
 api-off = Die Steuer-API ist aus (wpapilistenport=0)
+conf-merge = Konferenz
+conf-merge-help = Alle angenommenen Anrufe zu einer Konferenz zusammenführen
+conf-add = { $number } zur Konferenz hinzufügen
+conf-title = Konferenz: Sie und { $count } weitere
+conf-member-held = (gehalten)
+conf-remove = Entfernen
+conf-hold = Konferenz halten
+conf-resume = Konferenz fortsetzen
+conf-split = Aufteilen
+call-record = Aufnehmen
+call-record-stop = Aufnahme beenden
+call-recording = Aufnahme

@@ -162,3 +162,15 @@ api-token-copy = Copy token
 api-token-new = New token
 api-token-renewed = A new token is in use; programs need it now
 api-off = The control API is off (wpapilistenport=0)
+conf-merge = Conference
+conf-merge-help = Merge every answered call into one conference
+conf-add = Add { $number } to the conference
+conf-title = Conference: you and { $count } others
+conf-member-held = (held)
+conf-remove = Remove
+conf-hold = Hold conference
+conf-resume = Resume conference
+conf-split = Split
+call-record = Record
+call-record-stop = Stop recording
+call-recording = Recording

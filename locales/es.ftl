@@ -162,3 +162,15 @@ api-token-copy = Copiar token
 api-token-new = Nuevo token
 api-token-renewed = Ya se usa un token nuevo; los programas lo necesitan ahora
 api-off = La API de control está desactivada (wpapilistenport=0)
+conf-merge = Conferencia
+conf-merge-help = Unir todas las llamadas contestadas en una conferencia
+conf-add = Añadir { $number } a la conferencia
+conf-title = Conferencia: usted y { $count } más
+conf-member-held = (en espera)
+conf-remove = Quitar
+conf-hold = Retener conferencia
+conf-resume = Reanudar conferencia
+conf-split = Separar
+call-record = Grabar
+call-record-stop = Detener grabación
+call-recording = Grabando

@@ -162,3 +162,15 @@ api-token-copy = Copier le jeton
 api-token-new = Nouveau jeton
 api-token-renewed = Un nouveau jeton est en service ; les programmes en ont besoin dès maintenant
 api-off = L'API de contrôle est désactivée (wpapilistenport=0)
+conf-merge = Conférence
+conf-merge-help = Réunir tous les appels décrochés en une conférence
+conf-add = Ajouter { $number } à la conférence
+conf-title = Conférence : vous et { $count } autres
+conf-member-held = (en attente)
+conf-remove = Retirer
+conf-hold = Mettre la conférence en attente
+conf-resume = Reprendre la conférence
+conf-split = Séparer
+call-record = Enregistrer
+call-record-stop = Arrêter l'enregistrement
+call-recording = Enregistrement

@@ -162,3 +162,15 @@ api-token-copy = Token másolása
 api-token-new = Új token
 api-token-renewed = Új token van használatban; a programoknak mostantól ez kell
 api-off = A vezérlő API ki van kapcsolva (wpapilistenport=0)
+conf-merge = Konferencia
+conf-merge-help = Az összes fogadott hívás egyesítése konferenciába
+conf-add = { $number } hozzáadása a konferenciához
+conf-title = Konferencia: Ön és még { $count } fő
+conf-member-held = (tartva)
+conf-remove = Eltávolítás
+conf-hold = Konferencia tartása
+conf-resume = Konferencia folytatása
+conf-split = Szétválasztás
+call-record = Felvétel
+call-record-stop = Felvétel leállítása
+call-recording = Felvétel folyamatban

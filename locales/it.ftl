@@ -162,3 +162,15 @@ api-token-copy = Copia token
 api-token-new = Nuovo token
 api-token-renewed = È in uso un nuovo token; i programmi ne hanno bisogno da ora
 api-off = L'API di controllo è spenta (wpapilistenport=0)
+conf-merge = Conferenza
+conf-merge-help = Unisci tutte le chiamate risposte in una conferenza
+conf-add = Aggiungi { $number } alla conferenza
+conf-title = Conferenza: tu e altri { $count }
+conf-member-held = (in attesa)
+conf-remove = Rimuovi
+conf-hold = Metti in attesa la conferenza
+conf-resume = Riprendi la conferenza
+conf-split = Separa
+call-record = Registra
+call-record-stop = Interrompi registrazione
+call-recording = In registrazione

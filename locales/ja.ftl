@@ -162,3 +162,15 @@ api-token-copy = トークンをコピー
 api-token-new = 新しいトークン
 api-token-renewed = 新しいトークンが有効になりました。プログラムには今後これが必要です
 api-off = 制御APIはオフです (wpapilistenport=0)
+conf-merge = 会議
+conf-merge-help = 応答中のすべての通話を会議にまとめる
+conf-add = { $number } を会議に追加
+conf-title = 会議: あなたと他 { $count } 人
+conf-member-held = (保留中)
+conf-remove = 外す
+conf-hold = 会議を保留
+conf-resume = 会議を再開
+conf-split = 分割
+call-record = 録音
+call-record-stop = 録音を停止
+call-recording = 録音中

@@ -162,3 +162,15 @@ api-token-copy = Copiar token
 api-token-new = Novo token
 api-token-renewed = Um novo token está em uso; os programas precisam dele agora
 api-off = A API de controle está desligada (wpapilistenport=0)
+conf-merge = Conferência
+conf-merge-help = Juntar todas as chamadas atendidas numa conferência
+conf-add = Adicionar { $number } à conferência
+conf-title = Conferência: você e mais { $count }
+conf-member-held = (em espera)
+conf-remove = Remover
+conf-hold = Pôr a conferência em espera
+conf-resume = Retomar a conferência
+conf-split = Separar
+call-record = Gravar
+call-record-stop = Parar gravação
+call-recording = A gravar

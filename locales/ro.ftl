@@ -162,3 +162,15 @@ api-token-copy = Copiază tokenul
 api-token-new = Token nou
 api-token-renewed = Un token nou este folosit; programele au nevoie de el acum
 api-off = API-ul de control este oprit (wpapilistenport=0)
+conf-merge = Conferință
+conf-merge-help = Unește toate apelurile preluate într-o conferință
+conf-add = Adaugă { $number } în conferință
+conf-title = Conferință: dvs. și încă { $count }
+conf-member-held = (în așteptare)
+conf-remove = Scoate
+conf-hold = Pune conferința în așteptare
+conf-resume = Reia conferința
+conf-split = Separă
+call-record = Înregistrează
+call-record-stop = Oprește înregistrarea
+call-recording = Se înregistrează

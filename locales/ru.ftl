@@ -162,3 +162,15 @@ api-token-copy = Копировать токен
 api-token-new = Новый токен
 api-token-renewed = Действует новый токен; программам теперь нужен он
 api-off = API управления выключен (wpapilistenport=0)
+conf-merge = Конференция
+conf-merge-help = Объединить все принятые вызовы в конференцию
+conf-add = Добавить { $number } в конференцию
+conf-title = Конференция: вы и ещё { $count }
+conf-member-held = (на удержании)
+conf-remove = Убрать
+conf-hold = Удержать конференцию
+conf-resume = Возобновить конференцию
+conf-split = Разделить
+call-record = Записать
+call-record-stop = Остановить запись
+call-recording = Идёт запись

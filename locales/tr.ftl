@@ -162,3 +162,15 @@ api-token-copy = Belirteci kopyala
 api-token-new = Yeni belirteç
 api-token-renewed = Yeni belirteç kullanımda; programların artık buna ihtiyacı var
 api-off = Denetim API'si kapalı (wpapilistenport=0)
+conf-merge = Konferans
+conf-merge-help = Cevaplanan tüm çağrıları bir konferansta birleştir
+conf-add = { $number } numarasını konferansa ekle
+conf-title = Konferans: siz ve { $count } kişi daha
+conf-member-held = (beklemede)
+conf-remove = Çıkar
+conf-hold = Konferansı beklet
+conf-resume = Konferansa devam et
+conf-split = Ayır
+call-record = Kaydet
+call-record-stop = Kaydı durdur
+call-recording = Kaydediliyor

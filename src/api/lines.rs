@@ -1,7 +1,7 @@
 //! The headless text command protocol on standard input (one command a line, the reference's
 //! verbs: `Call,1002`, `Hangup,1`, `Dtmf,1,123#`, ...), parsed into typed commands at the edge.
 
-use crate::model::{BlacklistChange, Command, Contact, MuteDirection, ParamValue};
+use crate::model::{BlacklistChange, Command, ConferenceOp, Contact, MuteDirection, ParamValue};
 
 /// On or off: empty (or missing) means `default`; on/true/1 and off/false/0 in any case.
 fn switch(verb: &str, arg: Option<&str>, default: bool) -> Result<bool, String> {
@@ -35,7 +35,10 @@ fn user_list(line: &str) -> Vec<String> {
 
 /// Parses one command line: `Call,1002` (`Call` alone redials), `Hangup,1`, `Accept,1`,
 /// `Dtmf,1,123#`, `Hold,1,on|off`, `Transfer,1,1003` (`Transfer,1,` connects line 1 with our
-/// other call), `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
+/// other call), `Conf` (merge the calls), `Conf,1003` (call 1003 into the conference),
+/// `ConfRemove,2`, `ConfSplit`, `ConfHold,on|off`, `Record,1,on|off[,file name]`,
+/// `PlaySound,FILE[,loop on|off[,toremotepeer 0 local|1 remote|2 both[,line]]]`, `StopSound`,
+/// `Forward,1,1004`, `GetBlacklist`, `SetBlacklist,1005,spam`, `AddToBlacklist,1005`,
 /// `RemoveFromBlacklist,1005`, `Park,1[,orbit]`, `Unpark,orbit`, `Pickup[,extension]`, `SendChat,LINE,PEER,TEXT`, `CheckVoicemail`, `CheckPresence,1002,1003`,
 /// `SetPresenceStatus,Away`, `WatchBusyLamps,1005,1006`, `AddContact,NAME,NUMBER-OR-URI`,
 /// `DelContact,ID-NAME-OR-ADDRESS`, `GetContacts[,search words]`, `SetContacts,NAME,ADDRESS,...`,
@@ -79,6 +82,62 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         "transfer" => Command::Transfer {
             line: line_no(arg)?,
             target: rest.unwrap_or("").trim().to_string(),
+        },
+        "conf" | "conference" => Command::Conference {
+            op: match whole(arg, rest) {
+                number if number.is_empty() => ConferenceOp::Merge,
+                number => ConferenceOp::Add { number },
+            },
+        },
+        "playsound" => {
+            let file = arg
+                .filter(|f| !f.is_empty())
+                .ok_or("playsound: a file is needed")?;
+            let mut opts = rest.unwrap_or("").split(',').map(str::trim);
+            let looped = switch("playsound", opts.next(), false)?;
+            let (local, remote) = match opts.next().unwrap_or("") {
+                "" | "0" => (true, false),
+                "1" => (false, true),
+                "2" => (true, true),
+                other => {
+                    return Err(format!(
+                        "playsound: toremotepeer {other:?} is not 0 (local), 1 (remote) or 2 (both)"
+                    ));
+                }
+            };
+            let line = match opts.next().unwrap_or("") {
+                "" | "0" | "-1" | "-2" => 0,
+                l => line_no(Some(l))?,
+            };
+            Command::PlaySound {
+                file: file.to_string(),
+                looped,
+                local,
+                remote,
+                line,
+            }
+        }
+        "stopsound" => Command::StopSound,
+        "record" | "voicerecord" => {
+            let mut rest = rest.unwrap_or("").splitn(2, ',');
+            Command::Record {
+                line: line_no(arg)?,
+                on: switch("record", rest.next().map(str::trim), true)?,
+                name: rest.next().unwrap_or("").trim().to_string(),
+            }
+        }
+        "confremove" => Command::Conference {
+            op: ConferenceOp::Remove {
+                line: line_no(arg)?,
+            },
+        },
+        "confsplit" => Command::Conference {
+            op: ConferenceOp::Split,
+        },
+        "confhold" => Command::Conference {
+            op: ConferenceOp::Hold {
+                on: switch("confhold", arg, true)?,
+            },
         },
         "forward" => Command::Forward {
             line: line_no(arg)?,
@@ -420,6 +479,76 @@ mod tests {
             Ok(Command::Hold { line: 2, on: true })
         );
         assert!(parse_line("hold,1,maybe").is_err());
+        let conf = |op| Ok(Command::Conference { op });
+        assert_eq!(parse_line("Conf"), conf(ConferenceOp::Merge));
+        assert_eq!(
+            parse_line("Conf, 1003 "),
+            conf(ConferenceOp::Add {
+                number: "1003".into()
+            })
+        );
+        assert_eq!(
+            parse_line("ConfRemove,2"),
+            conf(ConferenceOp::Remove { line: 2 })
+        );
+        assert!(parse_line("ConfRemove").is_err());
+        assert_eq!(parse_line("confsplit"), conf(ConferenceOp::Split));
+        assert_eq!(
+            parse_line("ConfHold,off"),
+            conf(ConferenceOp::Hold { on: false })
+        );
+        assert_eq!(
+            parse_line("ConfHold"),
+            conf(ConferenceOp::Hold { on: true })
+        );
+        assert_eq!(
+            parse_line("Record,1"),
+            Ok(Command::Record {
+                line: 1,
+                on: true,
+                name: String::new()
+            })
+        );
+        assert_eq!(
+            parse_line("Record,2,off"),
+            Ok(Command::Record {
+                line: 2,
+                on: false,
+                name: String::new()
+            })
+        );
+        assert_eq!(
+            parse_line("record,1,on,support call 7"),
+            Ok(Command::Record {
+                line: 1,
+                on: true,
+                name: "support call 7".into()
+            })
+        );
+        assert!(parse_line("Record,1,maybe").is_err());
+        assert_eq!(
+            parse_line("PlaySound,/tmp/hold.wav,on,1,2"),
+            Ok(Command::PlaySound {
+                file: "/tmp/hold.wav".into(),
+                looped: true,
+                local: false,
+                remote: true,
+                line: 2
+            })
+        );
+        assert_eq!(
+            parse_line("PlaySound,/tmp/beep.wav"),
+            Ok(Command::PlaySound {
+                file: "/tmp/beep.wav".into(),
+                looped: false,
+                local: true,
+                remote: false,
+                line: 0
+            })
+        );
+        assert!(parse_line("PlaySound").is_err());
+        assert!(parse_line("PlaySound,/tmp/x.wav,off,7").is_err());
+        assert_eq!(parse_line("StopSound"), Ok(Command::StopSound));
         assert_eq!(
             parse_line("Mute,1,on,2"),
             Ok(Command::Mute {

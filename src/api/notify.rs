@@ -7,8 +7,8 @@
 //! the user name status lines carry.
 
 use crate::model::{
-    CallDirection, CallState, CurrentLineCause, Event, Registration, Reply, Severity, TransferRole,
-    TransferState, TransferStep,
+    CallDirection, CallState, CurrentLineCause, Event, RecordingState, Registration, Reply,
+    Severity, TransferRole, TransferState, TransferStep,
 };
 
 /// Turns events into notification lines, in order.
@@ -183,6 +183,38 @@ impl Notifier {
                     "EVENT"
                 };
                 out.push(format!("{kind},{}", field(&format!("{what}: {how}"))));
+            }
+            Event::Playback {
+                file,
+                playing,
+                error,
+            } => out.push(match (playing, error) {
+                (true, _) => format!("EVENT,Playing {file}"),
+                (false, None) => format!("EVENT,Sound {file} ended"),
+                (false, Some(e)) => format!("EVENT,Sound {file} failed: {e}"),
+            }),
+            Event::Recording { line, state } => out.push(match state {
+                RecordingState::Started { path } => {
+                    format!("EVENT,Recording line {line} into {path}")
+                }
+                RecordingState::Stopped {
+                    path,
+                    seconds,
+                    limit,
+                } => format!(
+                    "EVENT,Recording of line {line} finished: {path}, {seconds} s{}",
+                    if *limit { " (maxrecordlength)" } else { "" }
+                ),
+                RecordingState::Failed { path, reason } => {
+                    format!("EVENT,Recording of line {line} failed: {path}: {reason}")
+                }
+            }),
+            Event::Conference { lines } if lines.is_empty() => {
+                out.push("EVENT,Conference ended".to_string());
+            }
+            Event::Conference { lines } => {
+                let lines: Vec<String> = lines.iter().map(u32::to_string).collect();
+                out.push(format!("EVENT,Conference: lines {}", lines.join(",")));
             }
             Event::Mute {
                 line,

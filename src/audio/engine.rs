@@ -14,6 +14,8 @@
 //! only move samples through lock-free rings (`audio::device`), and a call's port may take a
 //! short lock on its session here.
 
+use super::player::{PlayTargets, Playing, Sound};
+use super::recorder::{Recorder, RecordingSpec};
 use super::{AudioSink, AudioSource, Null, open_sink, open_source};
 use crate::media::bridge::{Bridge, PortId};
 use crate::media::resample::Resampler;
@@ -34,12 +36,7 @@ pub trait CallPort: Send {
     fn put_frame(&mut self, frame: &[i16]);
 }
 
-/// Something the user should hear of.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AudioEvent {
-    /// A sound device failed, came back or could not be opened; calls go on.
-    Device(String),
-}
+pub use super::event::AudioEvent;
 
 /// The devices' names (as `recorddevice` / `playbackdevice` spell them) and levels.
 #[derive(Debug, Clone)]
@@ -66,6 +63,16 @@ enum Control {
         on: bool,
     },
     Conference(BTreeSet<u32>),
+    Record {
+        line: u32,
+        spec: Option<RecordingSpec>,
+    },
+    Play {
+        sound: Sound,
+        looped: bool,
+        targets: PlayTargets,
+    },
+    StopPlay,
     Ringback {
         line: u32,
         on: bool,
@@ -135,6 +142,28 @@ impl AudioEngine {
         self.send(Control::Conference(lines));
     }
 
+    /// Starts (`Some`) or stops recording `line`; a recording asked for before the call's
+    /// media runs starts with it. Reported as [`AudioEvent::Recording`].
+    pub fn record(&self, line: u32, spec: Option<RecordingSpec>) {
+        self.send(Control::Record { line, spec });
+    }
+
+    /// Plays `sound` (once, or until stopped when `looped`) to the speaker and/or into the
+    /// calls; replaces a sound already playing. [`AudioEvent::PlayEnded`] says when a sound
+    /// played once is over.
+    pub fn play(&self, sound: Sound, looped: bool, targets: PlayTargets) {
+        self.send(Control::Play {
+            sound,
+            looped,
+            targets,
+        });
+    }
+
+    /// Stops the sound playing, if any.
+    pub fn stop_play(&self) {
+        self.send(Control::StopPlay);
+    }
+
     /// Plays the ringback tone of `line` on the speaker until its media starts, or stops it.
     pub fn ringback(&self, line: u32, on: bool, rate_hint: u32) {
         self.send(Control::Ringback {
@@ -196,7 +225,20 @@ struct Engine {
     calls: BTreeMap<u32, Call>,
     tones: BTreeMap<u32, (Tone, PortId)>,
     conference: BTreeSet<u32>,
+    recordings: BTreeMap<u32, Recording>,
+    player: Option<(Playing, PortId)>,
     events: mpsc::UnboundedSender<AudioEvent>,
+}
+
+/// A call's recording: asked for before its media runs, or writing through two bridge ports
+/// (left hears the microphone, right the call's far end and, in a conference, the others').
+enum Recording {
+    Waiting(RecordingSpec),
+    Running {
+        recorder: Box<Recorder>,
+        left: PortId,
+        right: PortId,
+    },
 }
 
 fn resampler(from: u32, to: u32) -> Resampler {
@@ -271,7 +313,7 @@ impl Active {
 
 impl Engine {
     fn has_ports(&self) -> bool {
-        !self.calls.is_empty() || !self.tones.is_empty()
+        !self.calls.is_empty() || !self.tones.is_empty() || self.player.is_some()
     }
 
     fn report(&self, message: String) {
@@ -331,6 +373,74 @@ impl Engine {
         for (_, id) in self.tones.values() {
             a.bridge.connect(*id, a.speaker_port);
         }
+        if let Some((playing, id)) = &self.player {
+            if playing.targets.speaker {
+                a.bridge.connect(*id, a.speaker_port);
+            }
+            for &(line, call) in &mixed {
+                if playing.targets.calls.is_some_and(|l| l == 0 || l == line) {
+                    a.bridge.connect(*id, call);
+                }
+            }
+        }
+        for (line, r) in &self.recordings {
+            let Recording::Running { left, right, .. } = r else {
+                continue;
+            };
+            a.bridge.isolate(*left);
+            a.bridge.isolate(*right);
+            if !mixed.iter().any(|(l, _)| l == line) {
+                continue;
+            }
+            a.bridge.connect(a.mic_port, *left);
+            let conference = self.conference.len() >= 2 && self.conference.contains(line);
+            for &(other, id) in &mixed {
+                if other == *line || (conference && self.conference.contains(&other)) {
+                    a.bridge.connect(id, *right);
+                }
+            }
+        }
+    }
+
+    /// Starts the recording asked for `line` once its call is on the bridge.
+    fn start_recording(&mut self, line: u32) {
+        let (Some(a), true) = (self.active.as_mut(), self.calls.contains_key(&line)) else {
+            return;
+        };
+        let Some(Recording::Waiting(spec)) = self.recordings.remove(&line) else {
+            return;
+        };
+        let (left, right) = (a.bridge.add_port(), a.bridge.add_port());
+        let recorder = Box::new(Recorder::start(line, spec, a.rate, self.events.clone()));
+        self.recordings.insert(
+            line,
+            Recording::Running {
+                recorder,
+                left,
+                right,
+            },
+        );
+        self.rewire();
+    }
+
+    /// Stops the sound playing, if any (the devices stay open only for other ports).
+    fn stop_player(&mut self) {
+        if let Some((_, id)) = self.player.take() {
+            if let Some(a) = self.active.as_mut() {
+                a.bridge.remove_port(id);
+            }
+            self.close_if_idle();
+        }
+    }
+
+    /// Ends `line`'s recording (the file is finished by its thread).
+    fn stop_recording(&mut self, line: u32) {
+        if let Some(Recording::Running { left, right, .. }) = self.recordings.remove(&line)
+            && let Some(a) = self.active.as_mut()
+        {
+            a.bridge.remove_port(left);
+            a.bridge.remove_port(right);
+        }
     }
 
     fn stop_tone(&mut self, line: u32) {
@@ -364,8 +474,10 @@ impl Engine {
                     a.bridge.remove_port(old.id);
                 }
                 self.rewire();
+                self.start_recording(line);
             }
             Control::RemoveCall { line, done } => {
+                self.stop_recording(line);
                 if let Some(c) = self.calls.remove(&line)
                     && let Some(a) = self.active.as_mut()
                 {
@@ -383,6 +495,26 @@ impl Engine {
             Control::Conference(lines) => {
                 self.conference = lines;
                 self.rewire();
+            }
+            Control::Play {
+                sound,
+                looped,
+                targets,
+            } => {
+                self.stop_player();
+                let a = self.ensure_open(sound.rate);
+                let samples = sound.at_rate(a.rate);
+                let id = a.bridge.add_port();
+                self.player = Some((Playing::new(samples, looped, targets), id));
+                self.rewire();
+            }
+            Control::StopPlay => self.stop_player(),
+            Control::Record { line, spec } => {
+                self.stop_recording(line);
+                if let Some(spec) = spec {
+                    self.recordings.insert(line, Recording::Waiting(spec));
+                    self.start_recording(line);
+                }
             }
             Control::Ringback {
                 line,
@@ -441,6 +573,8 @@ impl Engine {
                 }
             }
             Control::Stop(done) => {
+                self.player = None;
+                self.recordings.clear();
                 self.calls.clear();
                 self.tones.clear();
                 self.close_if_idle();
@@ -467,6 +601,11 @@ impl Engine {
             tone.fill(&mut a.frame);
             a.bridge.put(*id, &a.frame);
         }
+        let mut play_ended = false;
+        if let Some((playing, id)) = self.player.as_mut() {
+            play_ended = !playing.fill(&mut a.frame);
+            a.bridge.put(*id, &a.frame);
+        }
         a.bridge.mix();
         a.down
             .process(a.bridge.output(a.speaker_port), &mut a.played);
@@ -476,6 +615,18 @@ impl Engine {
         for c in self.calls.values_mut() {
             c.port.put_frame(a.bridge.output(c.id));
         }
+        let mut full = Vec::new();
+        for (line, r) in &mut self.recordings {
+            if let Recording::Running {
+                recorder,
+                left,
+                right,
+            } = r
+                && !recorder.push(a.bridge.output(*left), a.bridge.output(*right))
+            {
+                full.push(*line);
+            }
+        }
         let mut notices = Vec::new();
         while let Some(n) = a.source.take_notice().or_else(|| a.sink.take_notice()) {
             notices.push(n);
@@ -483,6 +634,13 @@ impl Engine {
         a.follow_rates();
         for n in notices {
             self.report(n);
+        }
+        for line in full {
+            self.stop_recording(line);
+        }
+        if play_ended {
+            self.stop_player();
+            let _ = self.events.send(AudioEvent::PlayEnded);
         }
     }
 }
@@ -498,6 +656,8 @@ async fn run(
         calls: BTreeMap::new(),
         tones: BTreeMap::new(),
         conference: BTreeSet::new(),
+        recordings: BTreeMap::new(),
+        player: None,
         events,
     };
     let period = Duration::from_millis(u64::from(BRIDGE_FRAME_MS));
@@ -528,6 +688,8 @@ async fn run(
                     return;
                 },
                 None => {
+                    engine.player = None;
+                    engine.recordings.clear();
                     engine.calls.clear();
                     engine.tones.clear();
                     engine.close_if_idle();
@@ -539,112 +701,5 @@ async fn run(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A far end that always says `level` and keeps the last frame it heard.
-    struct FarEnd {
-        level: i16,
-        heard: Arc<Mutex<Vec<i16>>>,
-    }
-
-    impl CallPort for FarEnd {
-        fn set_rate(&mut self, _rate: u32) {}
-        fn get_frame(&mut self, out: &mut [i16]) -> bool {
-            out.fill(self.level);
-            true
-        }
-        fn put_frame(&mut self, frame: &[i16]) {
-            if let Ok(mut h) = self.heard.lock() {
-                h.clear();
-                h.extend_from_slice(frame);
-            }
-        }
-    }
-
-    fn engine() -> Engine {
-        let (events, _) = mpsc::unbounded_channel();
-        Engine {
-            setup: DeviceSetup {
-                record: "null".into(),
-                playback: "null".into(),
-                gain_in: 1.0,
-                gain_out: 1.0,
-            },
-            active: None,
-            calls: BTreeMap::new(),
-            tones: BTreeMap::new(),
-            conference: BTreeSet::new(),
-            events,
-        }
-    }
-
-    fn add(e: &mut Engine, line: u32, level: i16) -> Arc<Mutex<Vec<i16>>> {
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let port = Box::new(FarEnd {
-            level,
-            heard: heard.clone(),
-        });
-        e.on_control(Control::AddCall {
-            line,
-            port,
-            rate_hint: 8000,
-        });
-        heard
-    }
-
-    fn level(h: &Arc<Mutex<Vec<i16>>>) -> i16 {
-        h.lock()
-            .map(|v| v.first().copied().unwrap_or(-1))
-            .unwrap_or(-1)
-    }
-
-    #[test]
-    fn calls_hear_each_other_only_in_a_conference_and_a_held_one_leaves_it() {
-        let mut e = engine();
-        let a = add(&mut e, 1, 100);
-        let b = add(&mut e, 2, 20);
-        let c = add(&mut e, 3, 3);
-        assert!(e.active.is_some(), "the devices open with the first call");
-        e.tick();
-        // Separate calls hear the (silent) microphone, not each other.
-        assert_eq!((level(&a), level(&b), level(&c)), (0, 0, 0));
-        e.on_control(Control::Conference([1, 2, 3].into()));
-        e.tick();
-        // Mix-minus: each hears the others, never itself.
-        assert_eq!((level(&a), level(&b), level(&c)), (23, 103, 120));
-        e.on_control(Control::InMix { line: 2, on: false });
-        e.tick();
-        assert_eq!((level(&a), level(&b), level(&c)), (3, 0, 100));
-        let (done, _) = oneshot::channel();
-        e.on_control(Control::RemoveCall { line: 3, done });
-        e.tick();
-        assert_eq!((level(&a), level(&b)), (0, 0));
-        for line in [1, 2] {
-            let (done, _) = oneshot::channel();
-            e.on_control(Control::RemoveCall { line, done });
-        }
-        assert!(e.active.is_none(), "the devices close after the last call");
-    }
-
-    #[test]
-    fn the_ringback_tone_holds_the_devices_until_the_call_takes_over() {
-        let mut e = engine();
-        e.on_control(Control::Ringback {
-            line: 1,
-            on: true,
-            rate_hint: 8000,
-        });
-        assert!(e.active.is_some() && e.tones.contains_key(&1));
-        e.tick();
-        let _a = add(&mut e, 1, 5);
-        assert!(
-            e.tones.is_empty(),
-            "the call's media plays its own ringback"
-        );
-        let (done, _) = oneshot::channel();
-        e.on_control(Control::RemoveCall { line: 1, done });
-        assert!(e.active.is_none());
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

@@ -4,6 +4,9 @@
 
 pub mod device;
 pub mod engine;
+pub mod event;
+pub mod player;
+pub mod recorder;
 pub mod wav;
 
 use anyhow::Context;

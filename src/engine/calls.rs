@@ -8,13 +8,15 @@ use super::report::Reporter;
 use super::ring::RingTask;
 use super::setup::RingSettings;
 use crate::audio::engine::{AudioEngine, AudioEvent, DeviceSetup};
+use crate::audio::recorder::{RecordingOutcome, RecordingSpec};
 use crate::audio::{AudioSink, open_sink};
 use crate::config::Settings;
 use crate::media::tone::ToneKind;
-use crate::model::{Event, NoticeKind};
+use crate::model::{Event, NoticeKind, RecordingState};
 use crate::phone::RingKind;
 use crate::sdp::Negotiated;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 /// The sound devices and media settings calls use.
@@ -82,8 +84,20 @@ impl CallResources {
         let audio = AudioEngine::start(prefs.device_setup(), audio_tx);
         let forward = media_events.clone();
         tokio::spawn(async move {
-            while let Some(AudioEvent::Device(message)) = audio_rx.recv().await {
-                if forward.send(MediaEvent::Device { message }).is_err() {
+            while let Some(ev) = audio_rx.recv().await {
+                let ev = match ev {
+                    AudioEvent::Device(message) => MediaEvent::Device { message },
+                    AudioEvent::PlayEnded => MediaEvent::PlayEnded,
+                    AudioEvent::Recording {
+                        line,
+                        path,
+                        outcome,
+                    } => MediaEvent::Recording {
+                        line,
+                        state: recording_state(path, outcome),
+                    },
+                };
+                if forward.send(ev).is_err() {
                     return;
                 }
             }
@@ -172,6 +186,21 @@ impl CallResources {
         }
         self.ringbacks.clear();
         self.audio.stop().await;
+    }
+
+    /// Starts recording `line` into `file` in `folder` (stops with `None`).
+    pub(super) fn record(
+        &self,
+        line: u32,
+        file: Option<String>,
+        folder: PathBuf,
+        max_seconds: u32,
+    ) {
+        let spec = file.map(|f| RecordingSpec {
+            path: folder.join(f),
+            max_seconds,
+        });
+        self.audio.record(line, spec);
     }
 
     /// Takes `line` out of the mix while we hold it (it hears nothing of ours and we hear
@@ -278,5 +307,19 @@ impl CallResources {
             speaker: self.prefs.playback.clone(),
         });
         Ok(())
+    }
+}
+
+/// The engine's word on a recording, as the faces get it.
+fn recording_state(path: PathBuf, outcome: RecordingOutcome) -> RecordingState {
+    let path = path.display().to_string();
+    match outcome {
+        RecordingOutcome::Started => RecordingState::Started { path },
+        RecordingOutcome::Stopped { seconds, limit } => RecordingState::Stopped {
+            path,
+            seconds,
+            limit,
+        },
+        RecordingOutcome::Failed(reason) => RecordingState::Failed { path, reason },
     }
 }

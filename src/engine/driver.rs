@@ -14,13 +14,13 @@ use super::report::Reporter;
 use super::setup::{Servers, resolve_servers, ua_config};
 use super::worker::{Done, Worker};
 use crate::config::Settings;
-use crate::model::{Event, NoticeKind, Reply, Request, RequestId};
+use crate::model::{Event, NoticeKind, RecordingState, Reply, Request, RequestId};
 use crate::phone::{Action, Phone, PhonePrefs, RingKind};
 use crate::sip::transport::{Destination, Transport};
 use crate::sip::ua::{UaCommand, UaEvent, UserAgent};
 use crate::store::Store;
 use rand::Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
@@ -48,6 +48,11 @@ pub(super) struct Engine {
     pub(super) autocall: Option<String>,
     /// RTP sockets of calls waiting for their target's name to resolve, by request.
     pub(super) pending_dials: HashMap<RequestId, super::media::RtpSockets>,
+    /// Calls placed to join the conference (API Conf with a peer), by request, until the
+    /// line they got is known.
+    pub(super) conference_dials: HashSet<RequestId>,
+    /// The file PlaySound plays now.
+    pub(super) playing: Option<String>,
     /// Clicked links waiting for the user's click (`linkconfirm`): the number, by ticket.
     pub(super) links_to_confirm: HashMap<u64, String>,
     events: mpsc::UnboundedSender<Event>,
@@ -152,7 +157,9 @@ async fn drive(
         meter: None,
         autocall: (wants_call && !callto.is_empty()).then_some(callto),
         pending_dials: HashMap::new(),
+        conference_dials: HashSet::new(),
         links_to_confirm: HashMap::new(),
+        playing: None,
         events: events.clone(),
         udp,
         conns: HashMap::new(),
@@ -321,6 +328,14 @@ impl Engine {
                 microphone,
                 speaker,
             } => self.calls.mute(line, microphone, speaker),
+            Action::Record { line, file } => {
+                let folder = super::setup::recordings_folder(&self.settings);
+                let max = u32::try_from(self.settings.int("maxrecordlength")).unwrap_or(0);
+                self.calls.record(line, file, folder, max);
+            }
+            Action::Conference { lines } => {
+                self.calls.audio.set_conference(lines.into_iter().collect())
+            }
             Action::StopLevelMeter => {
                 if let Some(m) = self.meter.take() {
                     m.stop().await;
@@ -410,6 +425,24 @@ impl Engine {
             MediaEvent::Device { message } => self
                 .reporter
                 .error(NoticeKind::AudioDevice, format!("audio device: {message}")),
+            MediaEvent::PlayEnded => {
+                if let Some(file) = self.playing.take() {
+                    self.reporter.send(Event::Playback {
+                        file,
+                        playing: false,
+                        error: None,
+                    });
+                }
+            }
+            MediaEvent::Recording { line, state } => {
+                if let RecordingState::Failed { path, reason } = &state {
+                    self.reporter.error(
+                        NoticeKind::Media,
+                        format!("recording line {line} into {path}: {reason}"),
+                    );
+                }
+                self.reporter.send(Event::Recording { line, state });
+            }
             MediaEvent::Foreign { line, from } => self.reporter.warning(
                 NoticeKind::Security,
                 format!(
@@ -438,6 +471,31 @@ impl Engine {
                 });
                 self.reporter.reply(id, Reply::Done);
             }
+            Done::Sound {
+                file,
+                sound,
+                looped,
+                targets,
+            } => match sound {
+                Ok(sound) => {
+                    self.calls.audio.play(sound, looped, targets);
+                    self.playing = Some(file.clone());
+                    self.reporter.send(Event::Playback {
+                        file,
+                        playing: true,
+                        error: None,
+                    });
+                }
+                Err(e) => {
+                    self.reporter
+                        .error(NoticeKind::AudioDevice, format!("PlaySound: {e}"));
+                    self.reporter.send(Event::Playback {
+                        file,
+                        playing: false,
+                        error: Some(e),
+                    });
+                }
+            },
             Done::RingerSinks { line, sinks } => {
                 // The call may have been answered or ended meanwhile.
                 if self.calls.ringers_pending.remove(&line) {

@@ -73,6 +73,13 @@ pub(super) enum MediaEvent {
     Failed { line: u32, reason: String },
     /// A sound device failed, was replaced or came back; the calls go on.
     Device { message: String },
+    /// The sound of a PlaySound played to its end.
+    PlayEnded,
+    /// A recording of `line` started, ended or failed.
+    Recording {
+        line: u32,
+        state: crate::model::RecordingState,
+    },
     /// RTP from a source other than the call's was dropped (said once per call).
     Foreign { line: u32, from: SocketAddr },
 }

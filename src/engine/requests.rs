@@ -6,7 +6,7 @@ use super::driver::Engine;
 use super::level::LevelMeter;
 use super::media::RtpSockets;
 use super::worker::Done;
-use crate::model::{Command, NoticeKind, Reply, Request, RequestId};
+use crate::model::{Command, ConferenceOp, NoticeKind, Reply, Request, RequestId};
 use crate::phone::Refused;
 use crate::phone::feature_codes::FeatureCodes;
 use crate::sip::transport::Destination;
@@ -150,6 +150,59 @@ impl Engine {
                     |()| Reply::Done,
                 )
             }
+            Command::Conference {
+                op: ConferenceOp::Add { number },
+            } => match self.phone.may_add_to_conference() {
+                Ok(()) => {
+                    self.conference_dials.insert(id);
+                    return self.place(id, number).await;
+                }
+                Err(r) => r.into(),
+            },
+            Command::Conference { op } => done_or(self.phone.conference(&op)),
+            Command::PlaySound {
+                file,
+                looped,
+                local,
+                remote,
+                line,
+            } => {
+                if !local && !remote {
+                    failed(
+                        NoticeKind::AudioDevice,
+                        "PlaySound: neither local nor remote",
+                    )
+                } else {
+                    let targets = crate::audio::player::PlayTargets {
+                        speaker: local,
+                        calls: remote.then_some(line),
+                    };
+                    self.worker.run(move |_| {
+                        let sound = crate::audio::player::Sound::load(std::path::Path::new(&file));
+                        Some(Done::Sound {
+                            file,
+                            sound,
+                            looped,
+                            targets,
+                        })
+                    });
+                    Reply::Done
+                }
+            }
+            Command::StopSound => {
+                self.calls.audio.stop_play();
+                if let Some(file) = self.playing.take() {
+                    self.reporter.send(crate::model::Event::Playback {
+                        file,
+                        playing: false,
+                        error: None,
+                    });
+                }
+                Reply::Done
+            }
+            Command::Record { line, on, name } => {
+                done_or(self.phone.record(line, on, &name, super::driver::unix_ms()))
+            }
             Command::SetLine { line } => done_or(self.phone.set_line(line)),
             Command::Mute {
                 line,
@@ -253,7 +306,8 @@ impl Engine {
     }
 
     /// A call could not be placed: the reply says so.
-    pub(super) fn call_failed(&self, id: RequestId, message: String) {
+    pub(super) fn call_failed(&mut self, id: RequestId, message: String) {
+        self.conference_dials.remove(&id);
         self.reporter.reply(id, failed(NoticeKind::Call, message));
     }
 
@@ -310,6 +364,9 @@ impl Engine {
         match self.ua.dial_via(Instant::now(), number, port, via) {
             Ok(line) => {
                 self.calls.sockets.insert(line, socket);
+                if self.conference_dials.remove(&id) {
+                    self.phone.join_conference_when_answered(line);
+                }
                 self.reporter.reply(id, Reply::Line { line });
             }
             Err(e) => self.call_failed(id, e.to_string()),

@@ -35,6 +35,18 @@ pub(super) fn local_ip_towards(target: SocketAddr) -> anyhow::Result<IpAddr> {
     Ok(probe.local_addr()?.ip())
 }
 
+/// Where call recordings go: `voicerecfolder`, or `recordings` in the data folder.
+pub(super) fn recordings_folder(settings: &Settings) -> PathBuf {
+    let chosen = settings.text("voicerecfolder");
+    if !chosen.trim().is_empty() {
+        return PathBuf::from(chosen.trim());
+    }
+    directories::ProjectDirs::from("", "", "softphone").map_or_else(
+        || PathBuf::from("recordings"),
+        |d| d.data_dir().join("recordings"),
+    )
+}
+
 /// The file remembering the randomly chosen signalling port (`signalingport=0`).
 pub(super) fn port_file() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "softphone")

@@ -36,6 +36,13 @@ pub(super) enum Done {
         kind: ToneKind,
         problem: Option<String>,
     },
+    /// A sound file for PlaySound was read (or could not be).
+    Sound {
+        file: String,
+        sound: Result<crate::audio::player::Sound, String>,
+        looped: bool,
+        targets: crate::audio::player::PlayTargets,
+    },
     /// A call's target host was resolved (or not) for request `id`.
     CallTarget {
         id: RequestId,

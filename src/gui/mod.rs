@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod chat;
+pub mod conference;
 pub mod contacts;
 mod dial_requests;
 pub mod i18n;

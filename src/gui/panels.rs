@@ -294,6 +294,7 @@ impl SoftphoneApp {
             self.lines_ui(ui);
         }
         self.controls_ui(ui);
+        self.conference_ui(ui);
     }
 
     /// Pickup (of the extension typed, or the whole group when none is) and retrieving a
@@ -424,6 +425,23 @@ impl SoftphoneApp {
                     ui.toggle_value(&mut self.view.keypad_open, self.tr.t("call-keypad"));
                 }
                 ui.toggle_value(&mut self.view.transfer_open, self.tr.t("call-transfer"));
+                let recording = l.recording.is_some();
+                let label = if recording {
+                    self.tr.t("call-record-stop")
+                } else {
+                    self.tr.t("call-record")
+                };
+                if ui.button(label).clicked() {
+                    self.send(Command::Record {
+                        line,
+                        on: !recording,
+                        name: String::new(),
+                    });
+                }
+                if let Some(path) = &l.recording {
+                    ui.colored_label(egui::Color32::RED, self.tr.t("call-recording"))
+                        .on_hover_text(path.as_str());
+                }
                 // Parks in the orbit typed on the number entry, or where the PBX puts it.
                 if !self.state.param("parkcode").is_empty()
                     && ui.button(self.tr.t("call-park")).clicked()

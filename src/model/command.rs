@@ -103,6 +103,25 @@ pub enum Command {
     /// empty target to the other call we are in (attended transfer: the two far ends are
     /// connected and both our lines are freed).
     Transfer { line: u32, target: String },
+    /// Change the local conference (API Conf): merge the answered calls, call a new party
+    /// into it, take one out, split it back into separate calls, or hold it as a whole.
+    Conference { op: ConferenceOp },
+    /// Start (`on`) or stop recording the call on a line into a stereo WAV (API VoiceRecord):
+    /// left what we said, right what we heard. `name` is the file's name in the recordings
+    /// folder (only a name: any folder part is dropped); empty, `voicerecfilename` makes it.
+    Record { line: u32, on: bool, name: String },
+    /// Play a WAV file (API PlaySound): on the speaker (`local`), into the calls (`remote`;
+    /// `line` 0 every call, else that line's), or both; once, or until stopped when `looped`.
+    /// A sound already playing is replaced. How it goes comes back as `playback` events.
+    PlaySound {
+        file: String,
+        looped: bool,
+        local: bool,
+        remote: bool,
+        line: u32,
+    },
+    /// Stop the sound PlaySound plays.
+    StopSound,
     /// Send the call ringing on a line elsewhere (API_Forward): 302 with the target's
     /// Contact.
     Forward { line: u32, target: String },
@@ -191,6 +210,23 @@ pub enum Command {
     },
 }
 
+/// What a conference command does. The audio engine mixes the members: each hears us and
+/// the others, never itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ConferenceOp {
+    /// Every answered call joins (calls we held are resumed).
+    Merge,
+    /// Call `number`; when it answers it joins the answered calls.
+    Add { number: String },
+    /// `line` leaves the conference and stays a call of its own, on hold.
+    Remove { line: u32 },
+    /// The conference ends; every former member but the current line is held.
+    Split,
+    /// Hold (`on`) or resume every member.
+    Hold { on: bool },
+}
+
 /// What a blacklist command does to the list of blocked callers (user parts or numbers,
 /// compared without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +289,14 @@ impl Command {
             Command::SetLine { .. } => "SetLine",
             Command::Hold { .. } => "Hold",
             Command::Transfer { .. } => "Transfer",
+            Command::Conference { op } => match op {
+                ConferenceOp::Merge | ConferenceOp::Add { .. } => "Conf",
+                ConferenceOp::Remove { .. } => "ConfRemove",
+                ConferenceOp::Split => "ConfSplit",
+                ConferenceOp::Hold { .. } => "ConfHold",
+            },
+            Command::Record { .. } => "VoiceRecord",
+            Command::PlaySound { .. } | Command::StopSound => "PlaySound",
             Command::Forward { .. } => "Forward",
             Command::Park { .. } => "Park",
             Command::Unpark { .. } => "Unpark",

@@ -227,6 +227,22 @@ pub struct MessageWaiting {
     pub urgent_old: u32,
 }
 
+/// How a call's recording stands. `path` is the file's full path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "recording", rename_all = "snake_case")]
+pub enum RecordingState {
+    /// Writing.
+    Started { path: String },
+    /// Complete: `seconds` long; `limit` when `maxrecordlength` ended it.
+    Stopped {
+        path: String,
+        seconds: u32,
+        limit: bool,
+    },
+    /// The file could not be written.
+    Failed { path: String, reason: String },
+}
+
 /// Why a call was passed on to us before it rang here (from the diverting party's
 /// `Diversion` reason or `History-Info` cause).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -373,6 +389,22 @@ pub enum Event {
         local: bool,
         remote: bool,
     },
+    /// How the sound of a PlaySound goes: `playing` (true: started; false: over, stopped or
+    /// failed, with the reason when it failed).
+    Playback {
+        file: String,
+        playing: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A recording of the call on `line` started, ended or failed.
+    Recording {
+        line: u32,
+        #[serde(flatten)]
+        state: RecordingState,
+    },
+    /// The local conference changed: the lines mixed together now (empty: it is over).
+    Conference { lines: Vec<u32> },
     /// A transfer of the call on `line` moved on.
     Transfer {
         line: u32,

@@ -45,6 +45,36 @@ pub fn command_examples() -> Vec<Request> {
             line: 2,
             target: "1004".into(),
         },
+        Command::Conference {
+            op: ConferenceOp::Merge,
+        },
+        Command::Record {
+            line: 1,
+            on: true,
+            name: String::new(),
+        },
+        Command::PlaySound {
+            file: "/usr/share/sounds/prompts/please-hold.wav".into(),
+            looped: true,
+            local: false,
+            remote: true,
+            line: 1,
+        },
+        Command::StopSound,
+        Command::Conference {
+            op: ConferenceOp::Add {
+                number: "1003".into(),
+            },
+        },
+        Command::Conference {
+            op: ConferenceOp::Remove { line: 2 },
+        },
+        Command::Conference {
+            op: ConferenceOp::Split,
+        },
+        Command::Conference {
+            op: ConferenceOp::Hold { on: true },
+        },
         Command::Park {
             line: 1,
             orbit: "5".into(),
@@ -293,6 +323,42 @@ pub fn event_examples() -> Vec<Event> {
             microphone: true,
             speaker: false,
         },
+        Event::Conference {
+            lines: vec![1, 2, 3],
+        },
+        Event::Playback {
+            file: "/usr/share/sounds/prompts/please-hold.wav".into(),
+            playing: true,
+            error: None,
+        },
+        Event::Playback {
+            file: "/tmp/missing.wav".into(),
+            playing: false,
+            error: Some("/tmp/missing.wav: No such file or directory (os error 2)".into()),
+        },
+        Event::Recording {
+            line: 1,
+            state: RecordingState::Started {
+                path: "/home/agent/.local/share/softphone/recordings/20261207143000_1002.wav"
+                    .into(),
+            },
+        },
+        Event::Recording {
+            line: 1,
+            state: RecordingState::Stopped {
+                path: "/home/agent/.local/share/softphone/recordings/20261207143000_1002.wav"
+                    .into(),
+                seconds: 95,
+                limit: false,
+            },
+        },
+        Event::Recording {
+            line: 2,
+            state: RecordingState::Failed {
+                path: "/media/usb/recordings/20261207150000_1003.wav".into(),
+                reason: "No space left on device (os error 28)".into(),
+            },
+        },
         Event::Media {
             line: 1,
             codec: "opus".into(),
@@ -412,9 +478,13 @@ mod tests {
             Command::GetChatHistory { .. } => 33,
             Command::AskToDial { .. } => 34,
             Command::ConfirmDial { .. } => 35,
+            Command::Conference { .. } => 36,
+            Command::Record { .. } => 37,
+            Command::PlaySound { .. } => 38,
+            Command::StopSound => 39,
         }
     }
-    const COMMANDS: usize = 36;
+    const COMMANDS: usize = 40;
 
     fn event_variant(e: &Event) -> usize {
         match e {
@@ -455,9 +525,12 @@ mod tests {
             Event::Watchers { .. } => 34,
             Event::DialRequest { .. } => 35,
             Event::DialDecision { .. } => 36,
+            Event::Conference { .. } => 37,
+            Event::Recording { .. } => 38,
+            Event::Playback { .. } => 39,
         }
     }
-    const EVENTS: usize = 37;
+    const EVENTS: usize = 40;
 
     #[test]
     fn every_command_round_trips_through_json() {

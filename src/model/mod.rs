@@ -18,16 +18,17 @@ mod modes;
 mod secret;
 mod state;
 
-pub use cdr::{Cdr, DiscParty};
+pub use cdr::{Cdr, DiscParty, format_utc};
 pub use chat::ChatMessage;
 pub use command::{
-    BlacklistChange, Command, ParamValue, Request, RequestId, SECRET_PARAMETERS, is_secret,
+    BlacklistChange, Command, ConferenceOp, ParamValue, Request, RequestId, SECRET_PARAMETERS,
+    is_secret,
 };
 pub use contact::{Contact, ContactFormat, PhoneNumber, user_of};
 pub use event::{
     CallDirection, CallState, CurrentLineCause, DiversionReason, Event, MediaDirection, MediaStats,
-    MessageWaiting, NoticeKind, Registration, Reply, Severity, Source, TransferRole, TransferState,
-    TransferStep,
+    MessageWaiting, NoticeKind, RecordingState, Registration, Reply, Severity, Source,
+    TransferRole, TransferState, TransferStep,
 };
 pub use examples::{command_examples, event_examples};
 pub use modes::{

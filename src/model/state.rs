@@ -5,8 +5,8 @@
 use super::cdr::Cdr;
 use super::contact::Contact;
 use super::event::{
-    CallDirection, CallState, Event, MediaDirection, MediaStats, MessageWaiting, Registration,
-    Severity, TransferStep,
+    CallDirection, CallState, Event, MediaDirection, MediaStats, MessageWaiting, RecordingState,
+    Registration, Severity, TransferStep,
 };
 use super::modes::{LampState, PresenceStatus};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,9 @@ pub struct LineStatus {
     pub transfer: Option<TransferStep>,
     /// Incoming: who passed this call on to us, and why.
     pub diverted: Option<(String, super::DiversionReason)>,
+    /// The file this call is being recorded into.
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 impl LineStatus {
@@ -102,6 +105,7 @@ impl LineStatus {
             stats: None,
             transfer: None,
             diverted: None,
+            recording: None,
         }
     }
 
@@ -129,6 +133,12 @@ pub struct PhoneState {
     pub lines: BTreeMap<u32, LineStatus>,
     /// The line the user works on.
     pub current_line: Option<u32>,
+    /// The lines mixed in the local conference (empty: none).
+    #[serde(default)]
+    pub conference: Vec<u32>,
+    /// The file PlaySound plays now.
+    #[serde(default)]
+    pub playing: Option<String>,
     /// Finished calls, newest first.
     pub history: Vec<Cdr>,
     /// Effective parameter values (names from the registry).
@@ -266,6 +276,15 @@ impl PhoneState {
                     (l.hold_local, l.hold_remote) = (*local, *remote);
                 }
             }
+            Event::Conference { lines } => self.conference = lines.clone(),
+            Event::Recording { line, state } => {
+                if let Some(l) = self.lines.get_mut(line) {
+                    l.recording = match state {
+                        RecordingState::Started { path } => Some(path.clone()),
+                        _ => None,
+                    };
+                }
+            }
             Event::Transfer { line, step } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     l.transfer = Some(step.clone());
@@ -366,6 +385,9 @@ impl PhoneState {
             }
             Event::Contacts { contacts } => self.contacts = contacts.clone(),
             Event::Watchers { watchers } => self.watchers = watchers.clone(),
+            Event::Playback { file, playing, .. } => {
+                self.playing = playing.then(|| file.clone());
+            }
             Event::CapabilityResponse { .. }
             | Event::ChatReceived { .. }
             | Event::ChatDelivery { .. }
@@ -464,6 +486,8 @@ mod tests {
             remote: false,
         });
         assert!(s.lines[&1].hold_local);
+        s.apply(&Event::Conference { lines: vec![1, 2] });
+        assert_eq!(s.conference, [1, 2]);
         s.apply(&Event::CurrentLine {
             line: Some(2),
             cause: CurrentLineCause::Selected,

@@ -8,13 +8,18 @@
 //! What is decided here: the current line and line switching (`autohold`/`automute`), mute by
 //! direction (`defmute`), DTMF routing (`dtmfmode` and what the peer accepted), when to ring
 //! and ring back (`playring`, `autoaccept`), when media starts, changes direction (early media,
-//! `earlymedia`) and stops, answering automatically, and the call detail records.
+//! `earlymedia`) and stops, answering automatically, the local conference's members
+//! (`conference.rs`), and the call detail records.
 //! `settings.rs` holds the other sans-IO decision, what a parameter change means.
 
 mod cdr;
+mod conference;
 pub mod feature_codes;
+mod recording;
 mod report;
 pub mod settings;
+
+pub use recording::{RecordingNames, file_name as recording_file_name};
 
 use crate::config::Settings;
 use crate::model::{
@@ -64,6 +69,10 @@ pub enum Action {
         microphone: bool,
         speaker: bool,
     },
+    /// Record `line` into `file` (a file name, for the recordings folder), or stop (`None`).
+    Record { line: u32, file: Option<String> },
+    /// Mix these lines together (the local conference; empty: no conference).
+    Conference { lines: Vec<u32> },
     /// Stop the microphone level meter: a call needs the microphone.
     StopLevelMeter,
     /// Keep a finished call in the history (then report it).
@@ -90,6 +99,9 @@ pub struct PhonePrefs {
     pub ring_mode: i64,
     /// `earlymedia` 5 and 6: our audio goes out before the call is answered.
     pub early_send: bool,
+    /// `voicerecording` 1: every call is recorded from its answer.
+    pub record_calls: bool,
+    pub recording_names: RecordingNames,
 }
 
 impl PhonePrefs {
@@ -103,6 +115,11 @@ impl PhonePrefs {
             dtmf_mode: DtmfMode::from_param(settings.int("dtmfmode")),
             ring_mode: settings.int("playring"),
             early_send: settings.int("earlymedia") >= 5,
+            record_calls: settings.int("voicerecording") == 1,
+            recording_names: RecordingNames {
+                format: settings.int("voicerecfilename"),
+                prefix: settings.text("voicerecfilenameprefix"),
+            },
         }
     }
 }
@@ -121,6 +138,9 @@ struct LineInfo {
     ring: Option<RingKind>,
     /// When it was answered (Unix milliseconds).
     answered_at_ms: Option<i64>,
+    /// The far end's user part and the Call-ID (recordings are named after them).
+    peer: String,
+    call_id: String,
 }
 
 /// A command about a line that cannot be carried out, with what it was about.
@@ -146,6 +166,7 @@ pub struct Phone {
     /// the server asked for them to be answered at once.
     replacing: std::collections::BTreeSet<u32>,
     cdr: CdrTracker,
+    conference: conference::Conference,
     actions: VecDeque<Action>,
 }
 
@@ -159,6 +180,7 @@ impl Phone {
             current: None,
             replacing: Default::default(),
             cdr: CdrTracker::default(),
+            conference: Default::default(),
             actions: VecDeque::new(),
         }
     }
@@ -212,13 +234,27 @@ impl Phone {
                 line,
                 state,
                 direction,
+                peer,
+                call_id,
                 ..
             } => {
+                let first_answer = *state == CallState::Connected
+                    && self
+                        .lines
+                        .get(line)
+                        .is_none_or(|i| i.answered_at_ms.is_none());
                 let answered = self.track_call(*line, *state, wall_ms);
+                if let Some(info) = self.lines.get_mut(line) {
+                    info.peer.clone_from(peer);
+                    info.call_id.clone_from(call_id);
+                }
                 if let Some(e) = report::call_event(ev, answered) {
                     self.report(e);
                 }
                 self.after_call_change(*line, *state, *direction);
+                if first_answer {
+                    self.record_on_answer(*line, wall_ms);
+                }
                 // A call needs the microphone.
                 self.actions.push_back(Action::StopLevelMeter);
                 if let Some(cdr) = self.cdr.on_event(ev, &self.user, now, wall_ms) {
@@ -287,6 +323,7 @@ impl Phone {
         if state == CallState::Terminated {
             let answered = self.lines.remove(&line).and_then(|l| l.answered_at_ms);
             self.actions.push_back(Action::EndLine { line });
+            self.leave_conference(line);
             return answered;
         }
         let info = self.lines.entry(line).or_insert(LineInfo {
@@ -298,6 +335,8 @@ impl Phone {
             media: false,
             ring: None,
             answered_at_ms: None,
+            peer: String::new(),
+            call_id: String::new(),
         });
         if state == CallState::Connected && info.answered_at_ms.is_none() {
             info.answered_at_ms = Some(wall_ms);
@@ -379,6 +418,10 @@ impl Phone {
     /// A call just connected: it becomes the current line; the others are held and/or muted
     /// when `autohold`/`automute` say so for this direction.
     fn new_call_up(&mut self, line: u32, incoming: bool) {
+        if self.joins_conference_on_answer(line) {
+            self.set_current(Some(line), CurrentLineCause::NewCall);
+            return;
+        }
         let others: Vec<(u32, bool, bool)> = self
             .lines
             .iter()
@@ -443,7 +486,8 @@ impl Phone {
         }
         let previous = self.current;
         self.set_current(Some(line), CurrentLineCause::Selected);
-        let Some(prev) = previous.filter(|p| *p != line) else {
+        let Some(prev) = previous.filter(|p| *p != line && !self.both_in_conference(*p, line))
+        else {
             return Ok(());
         };
         if self.prefs.auto_hold == AutoMode::OnLineSwitch {

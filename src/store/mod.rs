@@ -76,27 +76,7 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE contacts DROP COLUMN phone;",
 ];
 
-/// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC (days to civil date after
-/// H. Hinnant's algorithm).
-pub fn format_utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
+pub use crate::model::format_utc;
 
 /// One history line for people: when, direction, peer, how long, why it ended.
 pub fn history_line(c: &Cdr) -> String {

@@ -489,9 +489,13 @@ fn everything_that_is_not_a_local_program_or_an_allowed_page_is_refused_and_chan
 
     // Verbs: unknown, not in this version, bad line, wrong method.
     assert_eq!(error(get(port, "/API_Frobnicate", &auth)).0, 404);
-    let (status, why) = error(get(port, "/API_Conf", &auth));
+    let (status, why) = error(get(port, "/API_CallEx", &auth));
     assert_eq!(status, 501);
     assert!(why.contains("not supported by this version"), "{why}");
+    // A conference needs two answered calls: refused, and says why.
+    let (status, why) = error(get(port, "/API_Conf", &auth));
+    assert_eq!(status, 409);
+    assert!(why.contains("two answered calls"), "{why}");
     assert_eq!(error(get(port, "/API_Hangup?line=x", &auth)).0, 400);
     assert_eq!(
         error(get(port, "/API_Hangup?line=-1", &auth)).0,

@@ -3,10 +3,10 @@
 //! ringing and early media, auto-answer, the current line and the call records.
 
 use softphone::model::{
-    AutoMode, CallDirection, CallState, Cdr, CurrentLineCause, DefaultMute, DiscParty, DtmfMode,
-    Event, MuteDirection,
+    AutoMode, CallDirection, CallState, Cdr, ConferenceOp, CurrentLineCause, DefaultMute,
+    DiscParty, DtmfMode, Event, MuteDirection,
 };
-use softphone::phone::{Action, Phone, PhonePrefs, RingKind};
+use softphone::phone::{Action, Phone, PhonePrefs, RecordingNames, RingKind};
 use softphone::sdp::{Codec, Direction, Negotiated, OpusParams};
 use softphone::sip::ua::UaEvent;
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ fn prefs() -> PhonePrefs {
         dtmf_mode: DtmfMode::Rfc4733OrInfo,
         ring_mode: 2,
         early_send: false,
+        record_calls: false,
+        recording_names: RecordingNames::default(),
     }
 }
 
@@ -436,4 +438,176 @@ fn an_answered_call_and_a_missed_one_on_the_same_line() {
     assert_eq!((missed[0].connect_ms, missed[0].duration_ms), (0, 0));
     assert_eq!(missed[0].started_ms, 1_070_500);
     assert_eq!(missed[0].disc_party, DiscParty::Local);
+}
+
+/// The conference's members as the driver is told them, in order.
+fn conference_changes(acts: &[Action]) -> Vec<Vec<u32>> {
+    acts.iter()
+        .filter_map(|a| match a {
+            Action::Conference { lines } => Some(lines.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_conference_merges_adds_takes_out_holds_and_ends_with_its_calls() {
+    let mut w = World::new(PhonePrefs {
+        auto_hold: AutoMode::OnAnyCall,
+        ..prefs()
+    });
+    w.connect(1, CallDirection::Outgoing);
+    // One call is not a conference.
+    assert!(w.phone.conference(&ConferenceOp::Merge).is_err());
+    let (acts, _) = w.connect(2, CallDirection::Incoming);
+    assert!(acts.contains(&Action::Hold { line: 1, on: true }));
+    w.feed(UaEvent::Hold {
+        line: 1,
+        local: true,
+        remote: false,
+    });
+    // Merging resumes the call autohold held, and mixes both.
+    w.phone.conference(&ConferenceOp::Merge).unwrap();
+    let (acts, evs) = w.drain();
+    assert!(
+        acts.contains(&Action::Hold { line: 1, on: false }),
+        "{acts:?}"
+    );
+    assert_eq!(conference_changes(&acts), [vec![1, 2]]);
+    assert!(evs.contains(&Event::Conference { lines: vec![1, 2] }));
+    w.feed(UaEvent::Hold {
+        line: 1,
+        local: false,
+        remote: false,
+    });
+    // Merging again changes nothing.
+    w.phone.conference(&ConferenceOp::Merge).unwrap();
+    assert!(conference_changes(&w.drain().0).is_empty());
+
+    // A call placed into the conference joins on answer and holds nobody, though autohold
+    // would hold the others for any other call.
+    w.phone.may_add_to_conference().unwrap();
+    w.phone.join_conference_when_answered(3);
+    let (acts, _) = w.connect(3, CallDirection::Outgoing);
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Hold { on: true, .. })),
+        "{acts:?}"
+    );
+    assert_eq!(conference_changes(&acts), [vec![1, 2, 3]]);
+    assert_eq!(w.phone.conference_members(), [1, 2, 3]);
+    assert_eq!(w.phone.current_line(), Some(3));
+
+    // Taking one out holds it and leaves the other two talking.
+    w.phone
+        .conference(&ConferenceOp::Remove { line: 3 })
+        .unwrap();
+    let (acts, _) = w.drain();
+    assert!(acts.contains(&Action::Hold { line: 3, on: true }));
+    assert_eq!(conference_changes(&acts), [vec![1, 2]]);
+    assert!(
+        w.phone
+            .conference(&ConferenceOp::Remove { line: 3 })
+            .is_err(),
+        "no longer a member"
+    );
+
+    // Holding the conference holds every member; resuming resumes them.
+    w.phone
+        .conference(&ConferenceOp::Hold { on: true })
+        .unwrap();
+    let (acts, _) = w.drain();
+    assert_eq!(
+        acts,
+        [
+            Action::Hold { line: 1, on: true },
+            Action::Hold { line: 2, on: true }
+        ]
+    );
+
+    // A member hangs up: one is left, the conference is over.
+    let (acts, evs) = w.feed(call(2, CallState::Terminated, CallDirection::Incoming));
+    assert_eq!(conference_changes(&acts), [Vec::<u32>::new()]);
+    assert!(evs.contains(&Event::Conference { lines: vec![] }));
+    assert!(w.phone.conference_members().is_empty());
+    assert!(w.phone.conference(&ConferenceOp::Split).is_err());
+    assert!(
+        w.phone
+            .conference(&ConferenceOp::Hold { on: false })
+            .is_err()
+    );
+}
+
+#[test]
+fn splitting_a_conference_keeps_the_current_line_and_holds_the_rest() {
+    let mut w = World::new(PhonePrefs {
+        auto_hold: AutoMode::OnLineSwitch,
+        ..prefs()
+    });
+    for line in 1..=3 {
+        w.connect(line, CallDirection::Outgoing);
+    }
+    w.phone.conference(&ConferenceOp::Merge).unwrap();
+    w.drain();
+    // Switching between members holds neither, even with autohold 4.
+    w.phone.set_line(1).unwrap();
+    let (acts, _) = w.drain();
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Hold { .. })),
+        "{acts:?}"
+    );
+    w.phone.conference(&ConferenceOp::Split).unwrap();
+    let (acts, _) = w.drain();
+    assert_eq!(
+        acts,
+        [
+            Action::Hold { line: 2, on: true },
+            Action::Hold { line: 3, on: true },
+            Action::Conference { lines: vec![] }
+        ]
+    );
+    // Nothing to add a party to without an answered call.
+    let idle = World::new(prefs());
+    assert!(idle.phone.may_add_to_conference().is_err());
+}
+
+#[test]
+fn voicerecording_records_each_call_from_its_answer_and_record_starts_and_stops() {
+    let mut w = World::new(PhonePrefs {
+        record_calls: true,
+        recording_names: RecordingNames {
+            format: 4,
+            prefix: "desk-".into(),
+        },
+        ..prefs()
+    });
+    // Ringing is not recorded; the answer starts the recording, named as voicerecfilename 4
+    // says (UTC date-time, our user, the peer).
+    w.feed(call(1, CallState::Calling, CallDirection::Outgoing));
+    let (acts, _) = w.feed(call(1, CallState::Ringing, CallDirection::Outgoing));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Record { .. })));
+    w.advance(Duration::from_secs(2));
+    let (acts, _) = w.feed(call(1, CallState::Connected, CallDirection::Outgoing));
+    let file = Some("desk-19700101001642_1001_1001.wav".to_string());
+    assert!(acts.contains(&Action::Record { line: 1, file }), "{acts:?}");
+    // A re-report of the answered call does not start it again.
+    let (acts, _) = w.feed(call(1, CallState::Connected, CallDirection::Outgoing));
+    assert!(!acts.iter().any(|a| matches!(a, Action::Record { .. })));
+    w.phone.record(1, false, "", 0).unwrap();
+    assert_eq!(
+        w.drain().0,
+        [Action::Record {
+            line: 1,
+            file: None
+        }]
+    );
+    // By hand, with a name: only a file name in the folder is taken.
+    w.phone.record(1, true, "../../etc/cron.d/job", 0).unwrap();
+    let file = Some("desk-job.wav".to_string());
+    assert_eq!(w.drain().0, [Action::Record { line: 1, file }]);
+    // A call that is not answered, or no call, is refused.
+    w.feed(call(2, CallState::Incoming, CallDirection::Incoming));
+    assert!(w.phone.record(2, true, "", 0).is_err());
+    assert!(w.phone.record(9, true, "", 0).is_err());
 }

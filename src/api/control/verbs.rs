@@ -286,6 +286,40 @@ pub fn plan(call: &VerbCall, state: &PhoneState, access: Access) -> Result<Plan,
                 .ok_or_else(|| VerbError::Conflict("SetLine: no line has a call".into()))?;
             one(format!("SetLine,{l}"))
         }
+        "Conf" => match field(name, "peer", p(0).unwrap_or(""))? {
+            "" => one("Conf".into()),
+            peer => one(format!("Conf,{peer}")),
+        },
+        "ConfRemove" => per_line("ConfRemove", ""),
+        "PlaySound" => {
+            if !bool_word(0, true)? {
+                return one("StopSound".into());
+            }
+            let file = field(name, "file", p(1).unwrap_or(""))?;
+            let looped = if bool_word(2, false)? { "on" } else { "off" };
+            let to = field(name, "toremotepeer", p(3).unwrap_or(""))?;
+            let line = field(name, "line", p(4).unwrap_or(""))?;
+            one(format!("PlaySound,{file},{looped},{to},{line}"))
+        }
+        "VoiceRecord" => {
+            let on = bool_word(0, true)?;
+            let file = field(name, "file", p(2).unwrap_or(""))?;
+            // Not now: from the next call on, every call is recorded (or none).
+            if !bool_word(1, true)? {
+                return one(format!("SetParameter,voicerecording,{}", u8::from(on)));
+            }
+            let l = one_line(state, None, name)?
+                .ok_or_else(|| VerbError::Conflict("VoiceRecord: no call to record".into()))?;
+            one(format!(
+                "Record,{l},{},{file}",
+                if on { "on" } else { "off" }
+            ))
+        }
+        "ConfSplit" => one("ConfSplit".into()),
+        "ConfHold" => one(format!(
+            "ConfHold,{}",
+            if bool_word(0, true)? { "on" } else { "off" }
+        )),
         "Transfer" | "Forward" => {
             let target = field(name, "peer", p(1).unwrap_or(""))?;
             per_line(name, &format!(",{target}"))
@@ -661,7 +695,7 @@ mod tests {
     #[test]
     fn unsupported_features_say_so_and_unknown_verbs_are_not_found() {
         let s = PhoneState::default();
-        let e = plan(&call("Conf", &[]), &s, Access::Local).unwrap_err();
+        let e = plan(&call("CallEx", &[]), &s, Access::Local).unwrap_err();
         assert_eq!(e.status(), 501);
         assert!(
             e.to_string().contains("not supported by this version"),
