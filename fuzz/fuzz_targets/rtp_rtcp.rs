@@ -1,0 +1,75 @@
+//! RTP and RTCP datagrams from anyone who can reach a call's ports: the packet parser, then a
+//! running PCMU/Opus/G.722 media session fed the input as a stream of datagrams (each
+//! length-prefixed by one byte), on both sockets, with its clock running. None may panic,
+//! hang or grow without bound.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use softphone::media::session::{MediaSession, SessionConfig, StreamStart};
+use softphone::sdp::{Codec, Direction, Negotiated, OpusParams};
+use std::time::{Duration, Instant};
+
+fn negotiated(codec: Codec, pt: u8) -> Negotiated {
+    Negotiated {
+        codec,
+        payload_type: pt,
+        codecs: vec![(pt, codec), (0, Codec::Pcmu)],
+        opus: OpusParams::default(),
+        rtcp_mux: false,
+        remote: "192.0.2.9:4000".parse().expect("address"),
+        dtmf_pt: Some(101),
+        direction: Direction::SendRecv,
+        ptime: 20,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = softphone::rtp::parse(data);
+    let Some((&pick, mut rest)) = data.split_first() else {
+        return;
+    };
+    let (codec, pt) = match pick % 3 {
+        0 => (Codec::Pcmu, 0),
+        1 => (Codec::G722, 9),
+        _ => (Codec::Opus, 111),
+    };
+    let config = SessionConfig {
+        jitter: (2, 8),
+        media_timeout: Duration::from_secs(3),
+        opus: OpusParams::default(),
+        nat_open: (0, false),
+    };
+    let start = StreamStart {
+        ssrc: 1,
+        seq: 1,
+        timestamp: 0,
+    };
+    let t0 = Instant::now();
+    let Ok(mut s) = MediaSession::new(negotiated(codec, pt), config, 16_000, start, t0) else {
+        return;
+    };
+    let from = "192.0.2.9:4000".parse().expect("address");
+    let mut frame = vec![0i16; 320];
+    let mut step = 0u64;
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = usize::from(len).min(tail.len());
+        let (packet, next) = tail.split_at(n);
+        rest = next;
+        step += 1;
+        let now = t0 + Duration::from_millis(step * 20);
+        if len & 1 == 0 {
+            s.on_rtp_datagram(now, step << 32, from, packet);
+        } else {
+            s.on_rtcp_datagram(step << 32, from, packet);
+        }
+        s.handle_timeout(now, step << 32);
+        s.put_frame(&frame);
+        let _ = s.get_frame(&mut frame);
+        let mut sent = 0;
+        while s.poll_transmit().is_some() {
+            sent += 1;
+            assert!(sent < 64, "a datagram made the session send without end");
+        }
+        while s.poll_event().is_some() {}
+    }
+});
