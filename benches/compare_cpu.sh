@@ -81,6 +81,7 @@ ours_once() {
   sleep 1
   echo "Call,sip:far@127.0.0.1:$far_port" >&7
   for _ in $(seq 100); do grep -q "^STATUS,1,InCall" "$work/ours.log" && break; sleep 0.1; done
+  grep -q "^STATUS,1,InCall" "$work/ours.log" || { echo "softphone: no call" >&2; cat "$work/ours.log" >&2; exit 1; }
   sleep 2
   cpu_share "$pid" "$SECONDS_PER_CALL"
   echo "Exit" >&7
@@ -110,6 +111,7 @@ EOF
   baresip -f "$work/me" -e "/dial sip:far@127.0.0.1:$far_port" > "$work/me.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do grep -q "Call established" "$work/me.log" && break; sleep 0.1; done
+  grep -q "Call established" "$work/me.log" || { echo "baresip: no call" >&2; cat "$work/me.log" >&2; exit 1; }
   sleep 2
   cpu_share "$pid" "$SECONDS_PER_CALL"
   kill "$pid" 2>/dev/null; sleep 1; kill -9 "$pid" 2>/dev/null || true

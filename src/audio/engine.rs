@@ -18,6 +18,7 @@ use super::player::{PlayTargets, Playing, Sound};
 use super::recorder::{Recorder, RecordingSpec};
 use super::{AudioSink, AudioSource, Null, open_sink, open_source};
 use crate::media::bridge::{Bridge, PortId};
+use crate::media::processing::{VoiceProcessor, VoiceSettings};
 use crate::media::resample::Resampler;
 use crate::media::session::{BRIDGE_FRAME_MS, bridge_frame};
 use crate::media::tone::{Tone, ToneKind};
@@ -46,6 +47,17 @@ pub struct DeviceSetup {
     /// `volumein` / `volumeout` as linear gains.
     pub gain_in: f32,
     pub gain_out: f32,
+    /// Echo cancellation, noise suppression and gain control for a live microphone (a WAV
+    /// file or the null source is sent as it is: it has no room and no speaker to echo).
+    pub voice: VoiceSettings,
+}
+
+impl DeviceSetup {
+    /// Whether the microphone is a sound card (not `file:` or `null`).
+    fn live_microphone(&self) -> bool {
+        let r = self.record.trim();
+        !(r.starts_with("file:") || r.eq_ignore_ascii_case("null"))
+    }
 }
 
 enum Control {
@@ -210,6 +222,9 @@ struct Active {
     speaker_port: PortId,
     source: Box<dyn AudioSource>,
     sink: Box<dyn AudioSink>,
+    /// The capture chain (echo canceller, noise suppression, gain control), for a live
+    /// microphone when the settings ask for any of it.
+    voice: Option<VoiceProcessor>,
     /// Device rate → bridge rate and back, rebuilt when a device changes rate.
     up: Resampler,
     down: Resampler,
@@ -248,6 +263,21 @@ fn resampler(from: u32, to: u32) -> Resampler {
     })
 }
 
+/// The capture chain `setup` asks for at the bridge's `rate` (none for a file or null
+/// microphone, or when it cannot be made: said in the log, the calls go on unprocessed).
+fn voice_processor(setup: &DeviceSetup, rate: u32) -> Option<VoiceProcessor> {
+    if !setup.voice.any() || !setup.live_microphone() {
+        return None;
+    }
+    let made = VoiceProcessor::new(setup.voice, rate)
+        .map_err(|e| warn!("{e}"))
+        .ok();
+    if made.is_some() {
+        tracing::info!("voice processing on the microphone: {:?}", setup.voice);
+    }
+    made
+}
+
 impl Active {
     /// Opens the named devices; one that cannot be opened is replaced by silence (the calls
     /// still flow) and said in `problems`.
@@ -276,6 +306,7 @@ impl Active {
         bridge.set_gain(mic_port, setup.gain_in, 1.0);
         bridge.set_gain(speaker_port, 1.0, setup.gain_out);
         Active {
+            voice: voice_processor(setup, rate),
             up: resampler(source.sample_rate(), rate),
             down: resampler(rate, sink.sample_rate()),
             captured: vec![0; bridge_frame(source.sample_rate())],
@@ -561,6 +592,7 @@ impl Engine {
                     }
                     if let Some(a) = self.active.as_mut() {
                         a.follow_rates();
+                        a.voice = voice_processor(&self.setup, a.rate);
                     }
                 }
             }
@@ -591,6 +623,9 @@ impl Engine {
         };
         a.source.read(&mut a.captured);
         a.up.process(&a.captured, &mut a.mic);
+        if let Some(v) = a.voice.as_mut() {
+            v.capture(&mut a.mic);
+        }
         a.bridge.put(a.mic_port, &a.mic);
         for c in self.calls.values_mut() {
             if c.port.get_frame(&mut a.frame) {
@@ -609,6 +644,10 @@ impl Engine {
         a.bridge.mix();
         a.down
             .process(a.bridge.output(a.speaker_port), &mut a.played);
+        if let Some(v) = a.voice.as_mut() {
+            // The echo canceller's reference: exactly what the speaker plays now.
+            v.render(a.bridge.output(a.speaker_port));
+        }
         if let Err(e) = a.sink.write(&a.played) {
             warn!("playback device failed: {e:#}");
         }

@@ -31,6 +31,7 @@ fn engine() -> Engine {
             playback: "null".into(),
             gain_in: 1.0,
             gain_out: 1.0,
+            voice: Default::default(),
         },
         active: None,
         calls: BTreeMap::new(),

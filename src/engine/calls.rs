@@ -26,6 +26,8 @@ pub(super) struct DevicePrefs {
     pub(super) playback: String,
     pub(super) media_config: MediaConfig,
     pub(super) ring: RingSettings,
+    /// `aec`, `aec2`, `denoise`, `agc`.
+    pub(super) voice: crate::media::processing::VoiceSettings,
 }
 
 impl DevicePrefs {
@@ -36,6 +38,7 @@ impl DevicePrefs {
             playback: self.playback.clone(),
             gain_in: self.media_config.gain_in,
             gain_out: self.media_config.gain_out,
+            voice: self.voice,
         }
     }
 
@@ -45,6 +48,12 @@ impl DevicePrefs {
             record: settings.text("recorddevice"),
             playback: settings.text("playbackdevice"),
             media_config: super::setup::media_config(settings),
+            voice: crate::media::processing::VoiceSettings::from_params(
+                settings.int("aec"),
+                settings.int("aec2"),
+                settings.int("denoise"),
+                settings.int("agc"),
+            ),
             ring: super::setup::ring_settings(settings, ringtone),
         }
     }
@@ -282,6 +291,12 @@ impl CallResources {
                 speaker: self.prefs.playback.clone(),
             });
         }
+    }
+
+    /// `aec`, `aec2`, `denoise` or `agc` changed: the capture chain is rebuilt at once.
+    pub(super) fn set_voice_processing(&self) {
+        self.audio
+            .switch_devices(self.prefs.device_setup(), false, false);
     }
 
     /// `volumein` / `volumeout` changed: the running calls hear it at once.

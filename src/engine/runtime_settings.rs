@@ -69,6 +69,12 @@ impl Engine {
         if self.settings.bool("changeaudiodevimmediate") && (record || playback) {
             self.calls.switch_devices(record, playback, &self.reporter);
         }
+        if ["aec", "aec2", "denoise", "agc"]
+            .iter()
+            .any(|p| change.changed(p))
+        {
+            self.calls.set_voice_processing();
+        }
         if change.changed("volumein") || change.changed("volumeout") {
             // Heard at once, mid-call.
             self.calls.set_gains();

@@ -10,6 +10,7 @@ pub mod g711;
 pub mod jitter;
 pub mod pipeline;
 pub mod plc;
+pub mod processing;
 pub mod resample;
 pub mod session;
 pub mod tone;

@@ -39,4 +39,5 @@ mod subscription_machines;
 mod torture;
 mod transactions;
 mod transfers;
+mod voice_processing;
 mod voicemail;

@@ -1,0 +1,156 @@
+//! The capture chain's echo canceller on a simulated room, with real speech (espeak-ng): the
+//! far end's voice goes out of the speaker and back into the microphone after a delay, quieter,
+//! with a decaying tail of reflections, over a noise floor. After two seconds the echo must be
+//! 30 dB down (echo return loss enhancement), and our own speech must still come through while
+//! the far end talks (double talk). Off, nothing changes (the negative control).
+
+use crate::peers::speech_at;
+use softphone::media::processing::{VoiceProcessor, VoiceSettings};
+use softphone::media::session::bridge_frame;
+
+const RATE: u32 = 48_000;
+
+fn samples(path: &std::path::Path) -> Vec<i16> {
+    hound::WavReader::open(path)
+        .unwrap()
+        .into_samples::<i16>()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The room: `far` back after `delay_ms`, `gain_db` quieter, 40 reflections over 60 ms.
+pub fn echo_of(far: &[i16], delay_ms: u32, gain_db: f32) -> Vec<f32> {
+    let g = 10f32.powf(gain_db / 20.0);
+    let d = (RATE * delay_ms / 1000) as usize;
+    let mut seed = 1u32;
+    let taps: Vec<(usize, f32)> = (0..40)
+        .map(|k| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let r = ((seed >> 16) as f32 / 32768.0) - 1.0;
+            let a = if k == 0 {
+                1.0
+            } else {
+                0.5 * (-(k as f32 * 1.5) / 15.0).exp() * r
+            };
+            (d + k * 72, a * g)
+        })
+        .collect();
+    (0..far.len())
+        .map(|i| {
+            taps.iter()
+                .filter(|(t, _)| i >= *t)
+                .map(|(t, a)| a * f32::from(far[i - t]))
+                .sum()
+        })
+        .collect()
+}
+
+fn energy(x: &[i16]) -> f64 {
+    x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() + 1.0
+}
+
+/// The far end through speaker, room and microphone (plus `near` and a -60 dBFS noise
+/// floor), through the processor: (what the microphone picked up, what goes out).
+fn through(
+    settings: VoiceSettings,
+    far: &[i16],
+    echo: &[f32],
+    near: &[i16],
+) -> (Vec<i16>, Vec<i16>) {
+    let mut p = VoiceProcessor::new(settings, RATE).unwrap();
+    let frame = bridge_frame(RATE);
+    let mut seed = 9u32;
+    let (mut mic, mut sent) = (Vec::new(), Vec::new());
+    for (k, played) in far.chunks_exact(frame).enumerate() {
+        p.render(played);
+        let mut picked: Vec<i16> = (0..frame)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let noise = (((seed >> 16) as f32 / 32768.0) - 1.0) * 33.0;
+                let at = k * frame + i;
+                (echo[at] + noise + f32::from(near.get(at).copied().unwrap_or(0)))
+                    .clamp(-32768.0, 32767.0) as i16
+            })
+            .collect();
+        mic.extend_from_slice(&picked);
+        p.capture(&mut picked);
+        sent.extend_from_slice(&picked);
+    }
+    (mic, sent)
+}
+
+const ECHO_ONLY: VoiceSettings = VoiceSettings {
+    echo: 3,
+    noise: 0,
+    gain: 0,
+};
+
+fn far_speech(dir: &std::path::Path) -> Vec<i16> {
+    let (far, _) = speech_at(
+        dir,
+        "far",
+        "The quarterly numbers are in and they look better than expected. Sales grew in \
+         every region, and the new support line answered most calls within a minute.",
+        0,
+        RATE,
+    );
+    samples(&far)
+}
+
+#[test]
+fn the_speaker_s_echo_is_30_db_down_after_two_seconds() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let far = far_speech(work.path());
+    // The system's library (WebRTC's AEC2) finds echo delays up to about 130 ms by itself: at
+    // 150 ms it measured 15 dB here, at 200 ms 2 dB. Longer paths are the next step (AEC3).
+    for (delay_ms, gain_db) in [(30, -6.0), (80, -6.0), (120, -6.0), (120, -10.0)] {
+        let echo = echo_of(&far, delay_ms, gain_db);
+        let (mic, sent) = through(ECHO_ONLY, &far, &echo, &[]);
+        let from = 2 * RATE as usize;
+        let erle = 10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10();
+        eprintln!("echo {delay_ms} ms, {gain_db} dB: ERLE {erle:.1} dB after 2 s");
+        assert!(
+            erle >= 30.0,
+            "echo {delay_ms} ms {gain_db} dB: ERLE {erle:.1} dB"
+        );
+    }
+    // The negative control: with the canceller off the echo goes out as it came in.
+    let echo = echo_of(&far, 120, -6.0);
+    let (mic, sent) = through(VoiceSettings::default(), &far, &echo, &[]);
+    let from = 2 * RATE as usize;
+    let erle = 10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10();
+    assert!(erle.abs() < 1.0, "no processing, yet {erle:.1} dB");
+}
+
+#[test]
+fn our_speech_comes_through_while_the_far_end_talks() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let far = far_speech(work.path());
+    let (near_file, _) = speech_at(
+        work.path(),
+        "near",
+        "Sorry to interrupt, can you repeat the last part?",
+        0,
+        RATE,
+    );
+    let near_alone: Vec<i16> = samples(&near_file).iter().map(|s| s / 2).collect();
+    let start = 5 * RATE as usize;
+    let mut near = vec![0i16; start];
+    near.extend_from_slice(&near_alone);
+    let echo = echo_of(&far, 120, -6.0);
+    let (_, sent) = through(ECHO_ONLY, &far, &echo, &near);
+    let n = near_alone.len().min(sent.len() - start - 2000) - 1;
+    let best = (0..2000usize)
+        .map(|lag| {
+            let out = &sent[start + lag..start + lag + n];
+            let dot: f64 = near_alone[..n]
+                .iter()
+                .zip(out)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            dot / (energy(&near_alone[..n]) * energy(out)).sqrt()
+        })
+        .fold(0.0, f64::max);
+    eprintln!("double talk: our speech in what goes out, correlation {best:.3}");
+    assert!(best > 0.6, "our speech lost in double talk: {best:.3}");
+}
