@@ -5,7 +5,9 @@
 # each measured client in turn calling it directly (no registrar) for $SECONDS_PER_CALL
 # seconds. The figure is the CPU share of a core (utime+stime from /proc over the call); the
 # ratio ours/baresip is what counts, absolute shares depend on the machine. Repeated $RUNS
-# times, median printed. Needs baresip-core, pulseaudio, libasound2-plugins, espeak-ng, sox;
+# times, median printed. The softphone runs with its defaults (echo cancellation, noise
+# suppression and gain control on); SOFTPHONE_PARAMS adds parameters, e.g. "aec=0 denoise=0
+# agc=0" for the chain off. Needs baresip-core, pulseaudio, libasound2-plugins, espeak-ng, sox;
 # builds the release binary unless SOFTPHONE_BIN names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +76,7 @@ ours_once() {
   port=$(free_port)
   mkfifo "$work/in"
   "$bin" --headless register=0 signalingport="$port" wpapilistenport=0 \
-    recorddevice=Default playbackdevice=Default ringerdevice=null \
+    recorddevice=Default playbackdevice=Default ringerdevice=null ${SOFTPHONE_PARAMS:-} \
     < "$work/in" > "$work/ours.log" 2>&1 &
   local pid=$!
   exec 7> "$work/in"
