@@ -8,8 +8,8 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use softphone::engine::CommandSender;
 use softphone::gui::{EngineLink, SoftphoneApp};
 use softphone::model::{
-    CallDirection, CallState, Command, Event, MuteDirection, ParamValue, Registration,
-    TransferRole, TransferState, TransferStep,
+    CallDirection, CallState, Command, ConferenceOp, Event, MuteDirection, ParamValue,
+    RecordingState, Registration, TransferRole, TransferState, TransferStep,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -628,4 +628,92 @@ fn the_voicemail_button_shows_new_messages_and_calls_the_box() {
     w.harness.get_by_label("Voicemail").click();
     w.harness.run();
     assert_eq!(w.sent(), vec![Command::CheckVoicemail]);
+}
+
+/// The conference row and the Record button: what each click sends, what each event shows.
+#[test]
+fn conference_and_recording_from_the_window() {
+    let mut w = Fed::new(&[]);
+    w.feed(call(1, CallState::Connected, false, "1002", ""));
+    // One call: nothing to merge yet; it can be recorded.
+    assert!(w.harness.query_by_label("Conference").is_none());
+    w.harness.get_by_label("Record").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Record {
+            line: 1,
+            on: true,
+            name: String::new()
+        }]
+    );
+    w.feed(Event::Recording {
+        line: 1,
+        state: RecordingState::Started {
+            path: "/tmp/rec/20261207120000_1002.wav".into(),
+        },
+    });
+    assert!(w.harness.query_by_label("Recording").is_some());
+    w.harness.get_by_label("Stop recording").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![Command::Record {
+            line: 1,
+            on: false,
+            name: String::new()
+        }]
+    );
+    // A second answered call: Conference merges them.
+    w.feed(call(2, CallState::Connected, false, "1003", ""));
+    w.harness.get_by_label("Conference").click();
+    w.harness.run();
+    let merge = |op| Command::Conference { op };
+    assert_eq!(w.sent(), vec![merge(ConferenceOp::Merge)]);
+    w.feed(Event::Conference { lines: vec![1, 2] });
+    assert!(
+        w.harness
+            .query_by_label("Conference: you and 2 others")
+            .is_some()
+    );
+    assert!(
+        w.harness.query_by_label("Conference").is_none(),
+        "all merged"
+    );
+    assert_eq!(w.harness.query_all_by_label("Remove").count(), 2);
+    // A number typed while the conference runs can be called into it.
+    type_into(&mut w.harness, "Number to call", "1004");
+    w.harness.get_by_label("Add 1004 to the conference").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![merge(ConferenceOp::Add {
+            number: "1004".into()
+        })]
+    );
+    w.harness.get_by_label("Hold conference").click();
+    w.harness.run();
+    w.harness.get_by_label("Split").click();
+    w.harness.run();
+    assert_eq!(
+        w.sent(),
+        vec![
+            merge(ConferenceOp::Hold { on: true }),
+            merge(ConferenceOp::Split)
+        ]
+    );
+    // The participants' Remove takes one out; the conference hidden, the row goes.
+    w.harness
+        .query_all_by_label("Remove")
+        .last()
+        .unwrap()
+        .click();
+    w.harness.run();
+    assert_eq!(w.sent(), vec![merge(ConferenceOp::Remove { line: 2 })]);
+    w.feed(Event::Conference { lines: vec![] });
+    assert!(w.harness.query_by_label("Remove").is_none());
+    let mut hidden = Fed::new(&[("hasconference", "false")]);
+    hidden.feed(call(1, CallState::Connected, false, "1002", ""));
+    hidden.feed(call(2, CallState::Connected, false, "1003", ""));
+    assert!(hidden.harness.query_by_label("Conference").is_none());
 }
