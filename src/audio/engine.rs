@@ -343,6 +343,20 @@ impl Active {
 }
 
 impl Engine {
+    /// An engine with no ports and nothing open.
+    fn new(setup: DeviceSetup, events: mpsc::UnboundedSender<AudioEvent>) -> Engine {
+        Engine {
+            setup,
+            active: None,
+            calls: BTreeMap::new(),
+            tones: BTreeMap::new(),
+            conference: BTreeSet::new(),
+            recordings: BTreeMap::new(),
+            player: None,
+            events,
+        }
+    }
+
     fn has_ports(&self) -> bool {
         !self.calls.is_empty() || !self.tones.is_empty() || self.player.is_some()
     }
@@ -689,16 +703,7 @@ async fn run(
     mut control: mpsc::UnboundedReceiver<Control>,
     events: mpsc::UnboundedSender<AudioEvent>,
 ) {
-    let mut engine = Engine {
-        setup,
-        active: None,
-        calls: BTreeMap::new(),
-        tones: BTreeMap::new(),
-        conference: BTreeSet::new(),
-        recordings: BTreeMap::new(),
-        player: None,
-        events,
-    };
+    let mut engine = Engine::new(setup, events);
     let period = Duration::from_millis(u64::from(BRIDGE_FRAME_MS));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

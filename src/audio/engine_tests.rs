@@ -25,22 +25,14 @@ impl CallPort for FarEnd {
 
 fn engine() -> Engine {
     let (events, _) = mpsc::unbounded_channel();
-    Engine {
-        setup: DeviceSetup {
-            record: "null".into(),
-            playback: "null".into(),
-            gain_in: 1.0,
-            gain_out: 1.0,
-            voice: Default::default(),
-        },
-        active: None,
-        calls: BTreeMap::new(),
-        tones: BTreeMap::new(),
-        conference: BTreeSet::new(),
-        recordings: BTreeMap::new(),
-        player: None,
-        events,
-    }
+    let setup = DeviceSetup {
+        record: "null".into(),
+        playback: "null".into(),
+        gain_in: 1.0,
+        gain_out: 1.0,
+        voice: Default::default(),
+    };
+    Engine::new(setup, events)
 }
 
 fn add(e: &mut Engine, line: u32, level: i16) -> Arc<Mutex<Vec<i16>>> {
