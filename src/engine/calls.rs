@@ -184,6 +184,9 @@ impl CallResources {
         self.sockets.remove(&line);
         self.stop_ring(line).await;
         self.stop_media(line, reporter).await;
+        // A recording asked for before the call's media ran must not wait for the next call
+        // on this line.
+        self.audio.record(line, None);
     }
 
     /// Stops every call's media and the audio engine (playback files get their final

@@ -126,10 +126,6 @@ fn a_baresip_colleague_s_published_status_is_seen_through_the_server() {
     colleague.command("presence_online", "");
     me.wait_line(T, "PRESENCE,Online,1003,,");
     // Exit: baresip removes its publication (PUBLISH, Expires: 0) and the server says offline.
-    // In full runs on a loaded machine baresip sometimes exited without that PUBLISH (never
-    // when run alone); its previous PUBLISH may still be unanswered then: a second lets it
-    // settle before the exit.
-    std::thread::sleep(Duration::from_secs(1));
     colleague.stop_within(T);
     if me
         .try_wait_for(T, |l| l == "PRESENCE,Offline,1003,,")
