@@ -28,9 +28,13 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, mut rest)) = data.split_first() else {
         return;
     };
-    let (codec, pt) = match pick % 3 {
+    let (codec, pt) = match pick % 7 {
         0 => (Codec::Pcmu, 0),
         1 => (Codec::G722, 9),
+        2 => (Codec::Gsm, 3),
+        3 => (Codec::Speex, 97),
+        4 => (Codec::SpeexWb, 98),
+        5 => (Codec::SpeexUwb, 99),
         _ => (Codec::Opus, 111),
     };
     let config = SessionConfig {

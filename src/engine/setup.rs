@@ -94,12 +94,17 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
         .map(|(_, r)| *r)
         .max()
         .unwrap_or(48_000);
-    // Within one priority: Opus, then G.722 (wideband), then G.711.
+    // Within one priority: Opus, G.711 u-law, G.722, G.711 A-law, then the older codecs a
+    // trunk may still ask for (Speex, widest first, and GSM).
     let prio = [
         (Codec::Opus, opus_prio),
         (Codec::Pcmu, settings.int("use_pcmu")),
         (Codec::G722, settings.int("use_g722")),
         (Codec::Pcma, settings.int("use_pcma")),
+        (Codec::SpeexUwb, settings.int("use_speexuwb")),
+        (Codec::SpeexWb, settings.int("use_speexwb")),
+        (Codec::Speex, settings.int("use_speex")),
+        (Codec::Gsm, settings.int("use_gsm")),
     ];
     let mut offer: Vec<(Codec, i64)> = prio.iter().copied().filter(|(_, p)| *p >= 2).collect();
     offer.sort_by_key(|(_, p)| std::cmp::Reverse(*p));

@@ -10,10 +10,20 @@ pub enum Codec {
     G722,
     /// Opus (RFC 7587): always `opus/48000/2` in SDP, mono audio here.
     Opus,
+    /// GSM 06.10 full rate, 13 kbit/s (RFC 3551 §4.5.8).
+    Gsm,
+    /// Speex narrowband, 8 kHz (RFC 5574).
+    Speex,
+    /// Speex wideband, 16 kHz.
+    SpeexWb,
+    /// Speex ultra-wideband, 32 kHz.
+    SpeexUwb,
 }
 
 /// The payload type we offer Opus on (dynamic; an answer echoes the offerer's).
 pub const OPUS_DEFAULT_PT: u8 = 111;
+/// The dynamic payload types we offer Speex narrow, wide and ultra-wideband on.
+const SPEEX_DEFAULT_PTS: [u8; 3] = [97, 98, 99];
 
 impl Codec {
     /// The rtpmap encoding name.
@@ -23,6 +33,8 @@ impl Codec {
             Codec::Pcma => "PCMA",
             Codec::G722 => "G722",
             Codec::Opus => "opus",
+            Codec::Gsm => "GSM",
+            Codec::Speex | Codec::SpeexWb | Codec::SpeexUwb => "speex",
         }
     }
     /// The payload type we offer it on: static (RFC 3551) or our dynamic choice.
@@ -32,20 +44,26 @@ impl Codec {
             Codec::Pcma => 8,
             Codec::G722 => 9,
             Codec::Opus => OPUS_DEFAULT_PT,
+            Codec::Gsm => 3,
+            Codec::Speex => SPEEX_DEFAULT_PTS[0],
+            Codec::SpeexWb => SPEEX_DEFAULT_PTS[1],
+            Codec::SpeexUwb => SPEEX_DEFAULT_PTS[2],
         }
     }
     /// RTP clock rate (timestamp units per second).
     pub fn clock_rate(self) -> u32 {
         match self {
             Codec::Opus => 48_000,
+            Codec::SpeexWb | Codec::SpeexUwb => self.sample_rate(),
             _ => 8000,
         }
     }
     /// The rate of the audio the codec encodes and decodes.
     pub fn sample_rate(self) -> u32 {
         match self {
-            Codec::Pcmu | Codec::Pcma => 8000,
-            Codec::G722 => 16_000,
+            Codec::Pcmu | Codec::Pcma | Codec::Gsm | Codec::Speex => 8000,
+            Codec::G722 | Codec::SpeexWb => 16_000,
+            Codec::SpeexUwb => 32_000,
             Codec::Opus => 48_000,
         }
     }
@@ -62,12 +80,17 @@ impl Codec {
             ("PCMA", 8000) => Some(Codec::Pcma),
             ("G722", 8000) => Some(Codec::G722),
             ("OPUS", 48_000) => Some(Codec::Opus),
+            ("GSM", 8000) => Some(Codec::Gsm),
+            ("SPEEX", 8000) => Some(Codec::Speex),
+            ("SPEEX", 16_000) => Some(Codec::SpeexWb),
+            ("SPEEX", 32_000) => Some(Codec::SpeexUwb),
             _ => None,
         }
     }
     pub(super) fn from_static(pt: u8) -> Option<Codec> {
         match pt {
             0 => Some(Codec::Pcmu),
+            3 => Some(Codec::Gsm),
             8 => Some(Codec::Pcma),
             9 => Some(Codec::G722),
             _ => None,
@@ -157,5 +180,9 @@ mod tests {
         assert_eq!(Codec::from_rtpmap("OPUS", 48_000), Some(Codec::Opus));
         assert_eq!(Codec::from_rtpmap("g722", 8000), Some(Codec::G722));
         assert_eq!(Codec::from_rtpmap("G722", 16_000), None);
+        assert_eq!(Codec::SpeexWb.rtpmap(), "speex/16000");
+        assert_eq!(Codec::from_rtpmap("SPEEX", 32_000), Some(Codec::SpeexUwb));
+        assert_eq!(Codec::Gsm.rtpmap(), "GSM/8000");
+        assert_eq!(Codec::from_static(3), Some(Codec::Gsm));
     }
 }
