@@ -18,6 +18,7 @@ fn negotiated(codec: Codec, pt: u8) -> Negotiated {
         rtcp_mux: false,
         remote: "192.0.2.9:4000".parse().expect("address"),
         dtmf_pt: Some(101),
+        cn_pt: None,
         direction: Direction::SendRecv,
         ptime: 20,
     }
@@ -42,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         media_timeout: Duration::from_secs(3),
         opus: OpusParams::default(),
         nat_open: (0, false),
+        silence: Default::default(),
     };
     let start = StreamStart {
         ssrc: 1,

@@ -15,6 +15,7 @@ fn local(codecs: &[Codec]) -> LocalMedia {
         offer: codecs.to_vec(),
         accept: codecs.to_vec(),
         dtmf_pt: Some(101),
+        cn: false,
         ptime: 20,
         direction: Direction::SendRecv,
         opus: OpusParams::default(),
@@ -32,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         media_timeout: Duration::from_secs(3),
         opus: OpusParams::default(),
         nat_open: (2, true),
+        silence: Default::default(),
     };
     let start = StreamStart {
         ssrc: 7,

@@ -262,7 +262,7 @@ async fn run(shared: Arc<Shared>, mut stop: oneshot::Receiver<oneshot::Sender<Me
             },
             recv = shared.rtcp.recv_from(&mut rtcp_buf) => if let Ok((len, from)) = recv {
                 let mut s = shared.lock();
-                s.on_rtcp_datagram(now_ntp(), from, &rtcp_buf[..len]);
+                s.on_rtcp_datagram(Instant::now(), now_ntp(), from, &rtcp_buf[..len]);
                 shared.flush(&mut s);
             },
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {

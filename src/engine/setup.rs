@@ -119,6 +119,7 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
             dtx: true,
         },
         final_codec_only: settings.int("setfinalcodec") != 0,
+        cn: silence_settings(settings).suppress,
         hold: match settings.int("holdtype") {
             3 => crate::sdp::Direction::RecvOnly,
             4 => crate::sdp::Direction::Inactive,
@@ -139,6 +140,19 @@ pub(super) fn jitter_range(settings: &Settings) -> (usize, usize) {
     (MIN[size].min(max), max)
 }
 
+/// `silencesupress` (with `vad` 0 it has nothing to detect silence with), `sendrtponmuted`,
+/// `rtpkeepalive`.
+fn silence_settings(settings: &Settings) -> crate::media::silence::SilenceSettings {
+    let vad_level = settings.int("vad").clamp(0, 4) as u8;
+    let keepalive = settings.int("rtpkeepalive");
+    crate::media::silence::SilenceSettings {
+        suppress: settings.bool("silencesupress") && vad_level > 0,
+        vad_level,
+        send_on_mute: settings.bool("sendrtponmuted"),
+        keepalive: (keepalive > 0).then(|| std::time::Duration::from_millis(keepalive as u64)),
+    }
+}
+
 /// The media settings every call uses.
 pub(super) fn media_config(settings: &Settings) -> MediaConfig {
     MediaConfig {
@@ -151,6 +165,7 @@ pub(super) fn media_config(settings: &Settings) -> MediaConfig {
                 1 => (1, false),
                 n => (n as u32, settings.int("natopenpackettype") == 2),
             },
+            silence: silence_settings(settings),
         },
         gain_in: super::media::volume_gain(settings.int("volumein")),
         gain_out: super::media::volume_gain(settings.int("volumeout")),

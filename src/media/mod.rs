@@ -14,5 +14,6 @@ pub mod plc;
 pub mod processing;
 pub mod resample;
 pub mod session;
+pub mod silence;
 pub mod speex;
 pub mod tone;

@@ -6,6 +6,7 @@
 use super::codec::{CodecError, Decoder, Encoder, frame_samples};
 use super::jitter::{JitterBuffer, JitterStats, Playout};
 use super::resample::{ResampleError, Resampler};
+use super::silence::ComfortNoise;
 use crate::sdp::{Codec, OpusParams};
 use thiserror::Error;
 
@@ -69,6 +70,8 @@ pub enum Played {
     Concealed,
     /// Silence while the buffer fills.
     Buffering,
+    /// Comfort noise for the peer's silence (RFC 3389).
+    Comfort,
 }
 
 /// RTP payloads → device frames.
@@ -83,6 +86,10 @@ pub struct ReceivePath {
     ptime: u32,
     device_rate: u32,
     pcm: Vec<i16>,
+    /// The agreed comfort-noise payload type, and the noise of the peer's last SID while its
+    /// silence lasts.
+    cn_pt: Option<u8>,
+    comfort: Option<ComfortNoise>,
 }
 
 impl ReceivePath {
@@ -106,12 +113,20 @@ impl ReceivePath {
             ptime,
             device_rate,
             pcm: Vec::with_capacity(5760),
+            cn_pt: None,
+            comfort: None,
         })
+    }
+
+    /// Plays comfort-noise packets on `pt` (RFC 3389) for the peer's silences.
+    pub fn with_comfort_noise(mut self, pt: Option<u8>) -> ReceivePath {
+        self.cn_pt = pt;
+        self
     }
 
     /// True when `pt` is one of the agreed audio payload types.
     pub fn accepts(&self, pt: u8) -> bool {
-        self.agreed.iter().any(|(p, _)| *p == pt)
+        self.agreed.iter().any(|(p, _)| *p == pt) || Some(pt) == self.cn_pt
     }
 
     /// A received packet (payload types outside the agreement are ignored).
@@ -163,7 +178,25 @@ impl ReceivePath {
     pub fn play(&mut self, out: &mut [i16]) -> Played {
         let frame = frame_samples(self.decoder.codec, self.ptime);
         let played = match self.jitter.pop() {
+            Playout::Frame((pt, payload)) if Some(pt) == self.cn_pt => {
+                let mut noise = ComfortNoise::from_sid(&payload);
+                self.pcm.clear();
+                self.pcm.resize(frame, 0);
+                noise.fill(&mut self.pcm);
+                self.comfort = Some(noise);
+                Played::Comfort
+            }
+            // The peer's silence goes on (it sends nothing until it speaks again).
+            Playout::Missing | Playout::Buffering if self.comfort.is_some() => {
+                self.pcm.clear();
+                self.pcm.resize(frame, 0);
+                if let Some(noise) = self.comfort.as_mut() {
+                    noise.fill(&mut self.pcm);
+                }
+                Played::Comfort
+            }
             Playout::Frame((pt, payload)) => {
+                self.comfort = None;
                 self.select(pt);
                 let frame = frame_samples(self.decoder.codec, self.ptime);
                 match self.decoder.decode(&payload, frame, &mut self.pcm) {

@@ -15,6 +15,7 @@
 
 use super::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
 use super::pipeline::{PipelineError, ReceivePath, SendPath};
+use super::silence::{SilenceGate, SilenceSettings, SlotAction};
 use super::tone::{Tone, ToneKind};
 use crate::model::MediaStats;
 use crate::rtp::latch::{RtpLatch, Verdict};
@@ -45,6 +46,8 @@ pub struct SessionConfig {
     /// `natopenpackets` / `natopenpackettype`: packets sent towards the peer when media starts
     /// without us sending (early media), and whether they are RTP silence (else CRLFCRLF).
     pub nat_open: (u32, bool),
+    /// Silence suppression, sending while muted, keep-alives.
+    pub silence: SilenceSettings,
 }
 
 /// Which of the call's two sockets a transmit leaves from.
@@ -113,6 +116,7 @@ pub struct MediaSession {
     ringback: Option<Tone>,
     mic_muted: bool,
     speaker_muted: bool,
+    gate: SilenceGate,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
 }
@@ -130,7 +134,7 @@ fn build_paths(
     let send = SendPath::new(n.codec, ptime(n), rate, &n.opus, &cfg.opus)?;
     let mut agreed = vec![(n.payload_type, n.codec)];
     agreed.extend(n.codecs.iter().filter(|c| c.0 != n.payload_type));
-    let recv = ReceivePath::new(&agreed, ptime(n), rate, cfg.jitter)?;
+    let recv = ReceivePath::new(&agreed, ptime(n), rate, cfg.jitter)?.with_comfort_noise(n.cn_pt);
     Ok((send, recv))
 }
 
@@ -176,6 +180,7 @@ impl MediaSession {
             ringback: None,
             mic_muted: false,
             speaker_muted: false,
+            gate: SilenceGate::new(cfg.silence, rate),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             n,
@@ -229,6 +234,9 @@ impl MediaSession {
     fn apply_paths(&mut self, send: SendPath, receive: ReceivePath, rate: u32) {
         self.send = send;
         self.receive = receive;
+        if rate != self.rate {
+            self.gate = SilenceGate::new(self.cfg.silence, rate);
+        }
         self.rate = rate;
         self.to_encode.clear();
         self.to_play.clear();
@@ -307,8 +315,8 @@ impl MediaSession {
     /// A datagram on the RTP socket (RTCP multiplexed there too, RFC 5761 §4).
     pub fn on_rtp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
         if data.len() >= 2 && (64..=95).contains(&(data[1] & 0x7f)) {
-            if self.latch.is_peer_host(from) {
-                self.on_rtcp(data, ntp);
+            if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
+                self.last_rx = now;
             }
             return;
         }
@@ -350,9 +358,12 @@ impl MediaSession {
     }
 
     /// A datagram on the RTCP socket: symmetric RTCP answers to where the reports come from.
-    pub fn on_rtcp_datagram(&mut self, ntp: u64, from: SocketAddr, data: &[u8]) {
+    /// The peer's reports also show it alive for `mediatimeout`: a far end that suppresses
+    /// silence or is muted without sending RTP still reports (RFC 3550 §6).
+    pub fn on_rtcp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
         if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
             self.rtcp_remote = from;
+            self.last_rx = now;
         }
     }
 
@@ -374,6 +385,7 @@ impl MediaSession {
     /// What the far end should hear for one bridge frame (the mix for this call): encoded and
     /// sent once a ptime frame is complete, or replaced by telephone events while digits go.
     pub fn put_frame(&mut self, frame: &[i16]) {
+        self.gate.hear(frame);
         if self.mic_muted {
             self.to_encode.resize(self.to_encode.len() + frame.len(), 0);
         } else {
@@ -410,23 +422,61 @@ impl MediaSession {
                 self.sender.skip(samples);
             }
             _ if sending => {
-                if let Err(e) = self.send.encode(&self.to_encode[..need], &mut self.payload) {
-                    tracing::debug!("encoding failed: {e}");
-                    self.payload.clear();
-                }
-                if self.payload.is_empty() {
-                    // Opus DTX: nothing to send for this frame.
-                    self.sender.skip(samples);
-                } else {
-                    let data = self.sender.packetize(&self.payload, samples);
-                    self.transmits.push_back(Transmit {
-                        via: Via::Rtp,
-                        to: self.remote,
-                        data,
-                    });
+                // Comfort noise runs on an 8 kHz clock: only with codecs that do too.
+                let cn = self.n.cn_pt.filter(|_| self.n.codec.clock_rate() == 8000);
+                let slot = Duration::from_millis(u64::from(ptime(&self.n)));
+                let frame = &self.to_encode[..need];
+                match self.gate.slot(frame, self.mic_muted, cn.is_some(), slot) {
+                    SlotAction::Send { marker } => {
+                        if marker {
+                            self.sender.mark_next();
+                        }
+                        self.send_audio(need, samples);
+                    }
+                    SlotAction::Comfort { level } => {
+                        let ts = self.sender.timestamp();
+                        if let Some(pt) = cn {
+                            let data = self.sender.event(pt, &[level], ts, false);
+                            self.push_rtp(data);
+                        }
+                        self.sender.skip(samples);
+                    }
+                    SlotAction::KeepAlive => {
+                        self.push_rtp(Vec::new());
+                        self.sender.skip(samples);
+                    }
+                    SlotAction::Nothing => self.sender.skip(samples),
                 }
             }
-            _ => self.sender.skip(samples),
+            _ => {
+                let slot = Duration::from_millis(u64::from(ptime(&self.n)));
+                if self.gate.idle(slot) == SlotAction::KeepAlive {
+                    self.push_rtp(Vec::new());
+                }
+                self.sender.skip(samples);
+            }
+        }
+    }
+
+    fn push_rtp(&mut self, data: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            via: Via::Rtp,
+            to: self.remote,
+            data,
+        });
+    }
+
+    fn send_audio(&mut self, need: usize, samples: u32) {
+        if let Err(e) = self.send.encode(&self.to_encode[..need], &mut self.payload) {
+            tracing::debug!("encoding failed: {e}");
+            self.payload.clear();
+        }
+        if self.payload.is_empty() {
+            // Opus DTX: nothing to send for this frame.
+            self.sender.skip(samples);
+        } else {
+            let data = self.sender.packetize(&self.payload, samples);
+            self.push_rtp(data);
         }
     }
 
@@ -524,170 +574,5 @@ impl MediaSession {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::media::g711;
-    use crate::sdp::Codec;
-
-    fn negotiated(remote: SocketAddr) -> Negotiated {
-        Negotiated {
-            codec: Codec::Pcmu,
-            payload_type: 0,
-            codecs: vec![(0, Codec::Pcmu)],
-            opus: OpusParams::default(),
-            rtcp_mux: true,
-            remote,
-            dtmf_pt: Some(101),
-            direction: Direction::SendRecv,
-            ptime: 20,
-        }
-    }
-
-    fn config() -> SessionConfig {
-        SessionConfig {
-            jitter: (2, 8),
-            media_timeout: Duration::from_secs(3),
-            opus: OpusParams::default(),
-            nat_open: (0, false),
-        }
-    }
-
-    fn start() -> StreamStart {
-        StreamStart {
-            ssrc: 1,
-            seq: 10,
-            timestamp: 100,
-        }
-    }
-
-    /// A 500 Hz tone at 8 kHz, one 20 ms frame starting at sample `k * 160`.
-    fn frame(k: usize) -> Vec<i16> {
-        (0..160)
-            .map(|i| {
-                let t = (k * 160 + i) as f32 / 8000.0;
-                ((t * 500.0 * std::f32::consts::TAU).sin() * 8000.0) as i16
-            })
-            .collect()
-    }
-
-    #[test]
-    fn frames_in_become_rtp_out_and_rtp_in_becomes_frames_on_a_virtual_clock() {
-        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let t0 = Instant::now();
-        let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
-        // What we say: one packet per ptime, to the signalled address.
-        for k in 0..5 {
-            s.put_frame(&frame(k));
-        }
-        let sent: Vec<Transmit> = std::iter::from_fn(|| s.poll_transmit()).collect();
-        assert_eq!(sent.len(), 5);
-        assert!(sent.iter().all(|t| t.to == peer && t.via == Via::Rtp));
-        let p = parse(&sent[0].data).unwrap();
-        assert_eq!((p.payload_type, p.ssrc, p.payload.len()), (0, 1, 160));
-
-        // What the far end says, with 10 % seeded loss: played, the gaps concealed.
-        let mut rng_state = 7u32;
-        let mut sender = RtpSender::new(0, 99, 500, 8000);
-        let mut energy = 0f64;
-        let mut out = vec![0i16; 160];
-        let mut audible = 0;
-        for k in 0..100 {
-            let now = t0 + Duration::from_millis(20 * k as u64);
-            let payload: Vec<u8> = frame(k).iter().map(|&x| g711::linear_to_ulaw(x)).collect();
-            let packet = sender.packetize(&payload, 160);
-            rng_state = rng_state.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            if !(rng_state >> 16).is_multiple_of(10) {
-                s.on_rtp_datagram(now, 0, peer, &packet);
-            }
-            if s.get_frame(&mut out) {
-                audible += 1;
-            }
-            energy += out.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
-        }
-        assert!(
-            audible >= 99,
-            "every frame after the first packet is heard: {audible}"
-        );
-        let rms = (energy / (100.0 * 160.0)).sqrt();
-        assert!(
-            rms > 3000.0,
-            "the tone came through, gaps concealed: rms {rms:.0}"
-        );
-        let stats = s.stats();
-        assert!(stats.lost >= 5 && stats.received >= 80, "{stats:?}");
-
-        // The RTCP schedule: the first report after 1 s, over the RTP port (rtcp-mux).
-        s.handle_timeout(t0 + Duration::from_secs(1), 0);
-        let report = s.poll_transmit().expect("an RTCP report");
-        assert_eq!((report.via, report.to), (Via::Rtp, peer));
-        assert!((200..=204).contains(&report.data[1]));
-        assert_eq!(
-            s.poll_timeout(),
-            t0 + Duration::from_secs(3) + Duration::from_millis(1980)
-        );
-    }
-
-    #[test]
-    fn silence_times_out_held_calls_send_nothing_and_foreign_sources_are_dropped() {
-        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let t0 = Instant::now();
-        let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
-        s.handle_timeout(t0 + Duration::from_millis(2900), 0);
-        assert_eq!(s.poll_event(), None);
-        s.handle_timeout(t0 + Duration::from_secs(3), 0);
-        assert_eq!(s.poll_event(), Some(SessionEvent::Timeout));
-        // Said once.
-        s.handle_timeout(t0 + Duration::from_secs(4), 0);
-        assert_eq!(s.poll_event(), None);
-
-        // We hold (sendonly towards a party that does not send): no audio goes out.
-        while s.poll_transmit().is_some() {}
-        let mut n = negotiated(peer);
-        n.direction = Direction::Inactive;
-        s.update(n).unwrap();
-        for k in 0..3 {
-            s.put_frame(&frame(k));
-        }
-        assert_eq!(s.poll_transmit(), None);
-
-        // Media latches on the first source; another one is dropped and said once.
-        let mut n = negotiated(peer);
-        n.direction = Direction::SendRecv;
-        s.update(n).unwrap();
-        let mut a = RtpSender::new(0, 5, 1, 1);
-        let payload = vec![0xffu8; 160];
-        s.on_rtp_datagram(t0, 0, peer, &a.packetize(&payload, 160));
-        let stranger: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let mut b = RtpSender::new(0, 6, 1, 1);
-        for _ in 0..3 {
-            s.on_rtp_datagram(t0, 0, stranger, &b.packetize(&payload, 160));
-        }
-        assert_eq!(s.poll_event(), Some(SessionEvent::Foreign(stranger)));
-        assert_eq!(s.poll_event(), None);
-        assert_eq!(s.stats().foreign_dropped, 3);
-    }
-
-    #[test]
-    fn a_30_ms_call_sits_on_the_20_ms_bridge() {
-        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut n = negotiated(peer);
-        n.ptime = 30;
-        let t0 = Instant::now();
-        let mut s = MediaSession::new(n, config(), 8000, start(), t0).unwrap();
-        for k in 0..6 {
-            s.put_frame(&frame(k));
-        }
-        // 120 ms of audio: four 30 ms packets of 240 samples.
-        let sent: Vec<Transmit> = std::iter::from_fn(|| s.poll_transmit()).collect();
-        assert_eq!(sent.len(), 4);
-        assert!(
-            sent.iter()
-                .all(|t| parse(&t.data).unwrap().payload.len() == 240)
-        );
-        let mut out = vec![0i16; 160];
-        assert!(
-            !s.get_frame(&mut out),
-            "nothing received yet: made-up silence"
-        );
-    }
-}
+#[path = "session_tests.rs"]
+mod tests;

@@ -54,6 +54,11 @@ impl RtpSender {
         self.build(payload_type, payload, timestamp, marker)
     }
 
+    /// The next audio packet carries the marker bit: the first after a silence (RFC 3551 §4.1).
+    pub fn mark_next(&mut self) {
+        self.first = true;
+    }
+
     /// The timestamp the next audio packet will carry.
     pub fn timestamp(&self) -> u32 {
         self.timestamp

@@ -13,6 +13,9 @@ mod codec;
 
 pub use codec::{Codec, OPUS_DEFAULT_PT, OpusParams};
 
+/// The static payload type of comfort noise (RFC 3551 Table 4, RFC 3389).
+pub const CN_PT: u8 = 13;
+
 /// The media direction attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Direction {
@@ -66,6 +69,9 @@ pub struct LocalMedia {
     pub accept: Vec<Codec>,
     /// Payload type for telephone-event (RFC 4733), `None` to not offer DTMF events.
     pub dtmf_pt: Option<u8>,
+    /// Offer comfort noise (RFC 3389, `CN/8000` on payload type 13): we suppress silence. An
+    /// offered CN is answered either way, since we can always play it.
+    pub cn: bool,
     pub ptime: u32,
     pub direction: Direction,
     /// What we want to receive as Opus (our fmtp).
@@ -82,6 +88,8 @@ pub struct RemoteMedia {
     /// (payload type, codec) in the peer's order, unknown codecs left out.
     pub codecs: Vec<(u8, Codec)>,
     pub dtmf_pt: Option<u8>,
+    /// The comfort-noise payload type (RFC 3389), when listed.
+    pub cn_pt: Option<u8>,
     pub direction: Direction,
     pub ptime: Option<u32>,
     /// The peer's Opus fmtp, when it lists Opus.
@@ -106,6 +114,10 @@ pub struct Negotiated {
     pub rtcp_mux: bool,
     pub remote: SocketAddr,
     pub dtmf_pt: Option<u8>,
+    /// Comfort noise (RFC 3389) agreed on this payload type: either side may send it for
+    /// silence.
+    #[serde(default)]
+    pub cn_pt: Option<u8>,
     /// Our effective direction.
     pub direction: Direction,
     pub ptime: u32,
@@ -138,7 +150,7 @@ pub struct OtherStream {
 fn build(
     local: &LocalMedia,
     codecs: &[(u8, Codec)],
-    (dtmf_pt, rtcp_mux): (Option<u8>, bool),
+    (dtmf_pt, cn_pt, rtcp_mux): (Option<u8>, Option<u8>, bool),
     (direction, others): (Direction, &[OtherStream]),
     session: (u64, u64),
 ) -> String {
@@ -165,6 +177,13 @@ fn build(
                 value: Some(format!("{pt} {}", local.opus.to_fmtp())),
             });
         }
+    }
+    if let Some(pt) = cn_pt {
+        formats.push(pt.to_string());
+        attributes.push(Attribute {
+            key: "rtpmap".into(),
+            value: Some(format!("{pt} CN/8000")),
+        });
     }
     if let Some(pt) = dtmf_pt {
         formats.push(pt.to_string());
@@ -272,7 +291,7 @@ pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
     build(
         local,
         &codecs,
-        (local.dtmf_pt, true),
+        (local.dtmf_pt, local.cn.then_some(CN_PT), true),
         (local.direction, &[]),
         session,
     )
@@ -346,6 +365,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
     };
     let mut codecs = Vec::new();
     let mut dtmf_pt = None;
+    let mut cn_pt = None;
     let mut opus = None;
     for f in &m.media_name.formats {
         let Ok(pt) = f.parse::<u8>() else { continue };
@@ -355,6 +375,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
             {
                 dtmf_pt = Some(pt)
             }
+            Some((_, name, 8000)) if name.eq_ignore_ascii_case("CN") => cn_pt = Some(pt),
             Some((_, name, rate)) => {
                 if let Some(c) = Codec::from_rtpmap(name, *rate) {
                     if c == Codec::Opus && opus.is_none() {
@@ -367,6 +388,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
                     codecs.push((pt, c));
                 }
             }
+            None if pt == CN_PT => cn_pt = Some(pt),
             None => {
                 if let Some(c) = Codec::from_static(pt) {
                     codecs.push((pt, c));
@@ -396,6 +418,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
         rtp,
         codecs,
         dtmf_pt,
+        cn_pt,
         direction,
         ptime,
         opus,
@@ -441,10 +464,11 @@ pub fn answer(
     };
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
+    let cn_pt = offer.cn_pt;
     let text = build(
         local,
         listed,
-        (dtmf_pt, offer.rtcp_mux),
+        (dtmf_pt, cn_pt, offer.rtcp_mux),
         (direction, &offer.others),
         session,
     );
@@ -458,6 +482,7 @@ pub fn answer(
             rtcp_mux: offer.rtcp_mux,
             remote,
             dtmf_pt,
+            cn_pt,
             direction,
             ptime: offer.ptime.unwrap_or(local.ptime),
         },
@@ -485,6 +510,8 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
         rtcp_mux: answer.rtcp_mux,
         remote,
         dtmf_pt: answer.dtmf_pt.filter(|_| local.dtmf_pt.is_some()),
+        // Only what we offered: the answerer may not add a payload type.
+        cn_pt: answer.cn_pt.filter(|_| local.cn),
         direction,
         ptime: answer.ptime.unwrap_or(local.ptime),
     })
@@ -501,6 +528,7 @@ mod tests {
             offer: vec![Codec::Pcma, Codec::Pcmu],
             accept: vec![Codec::Pcma, Codec::Pcmu],
             dtmf_pt: Some(101),
+            cn: false,
             ptime: 20,
             direction: Direction::SendRecv,
             opus: OpusParams::default(),
@@ -519,6 +547,35 @@ mod tests {
         assert_eq!(r.dtmf_pt, Some(101));
         assert_eq!(r.direction, Direction::SendRecv);
         assert_eq!(r.ptime, Some(20));
+    }
+
+    #[test]
+    fn comfort_noise_is_offered_with_suppression_and_always_answered() {
+        let mut ours = local(40000);
+        ours.cn = true;
+        let text = offer(&ours, (1, 1));
+        assert!(
+            text.contains("m=audio 40000 RTP/AVP 8 0 13 101\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("a=rtpmap:13 CN/8000\r\n"));
+        assert_eq!(parse(&text).unwrap().cn_pt, Some(13));
+        // An offer with CN (static 13 without rtpmap, or a dynamic CN/8000) is answered
+        // with it even when we do not suppress silence ourselves.
+        for m in ["0 13", "0 96\r\na=rtpmap:96 CN/8000"] {
+            let peer = format!(
+                "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n\
+                 t=0 0\r\nm=audio 5004 RTP/AVP {m}\r\n"
+            );
+            let (text, n) = answer(&parse(&peer).unwrap(), &local(40002), (5, 5)).unwrap();
+            let pt = n.cn_pt.unwrap();
+            assert!(text.contains(&format!("a=rtpmap:{pt} CN/8000")), "{text}");
+        }
+        // An answer may not add CN we did not offer.
+        let ans = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 13\r\n";
+        let r = parse(ans).unwrap();
+        assert_eq!(accept_answer(&r, &local(40000)).unwrap().cn_pt, None);
+        assert_eq!(accept_answer(&r, &ours).unwrap().cn_pt, Some(13));
     }
 
     #[test]

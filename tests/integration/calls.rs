@@ -363,43 +363,6 @@ fn media_timeout_ends_a_call_whose_peer_died() {
     );
 }
 
-/// Muting the microphone sends silence (baresip's recording goes quiet), unmuting brings our
-/// voice back.
-#[test]
-fn mute_microphone_with_baresip() {
-    let kam = Kamailio::start(KamailioOptions::default());
-    let work = tempfile::tempdir().expect("tempdir");
-    let text = "Testing the mute button. One. Two. Three. Four. Five. Six. Seven. Eight. Nine. \
-                Ten. Eleven. Twelve. Thirteen. Fourteen. Fifteen. Sixteen. Seventeen.";
-    let (ours, _) = speech(work.path(), "ours", text, 0);
-    let (_, theirs) = speech(work.path(), "theirs", "Hello.", 20);
-    let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");
-    let mut sp = Softphone::user_1001(
-        &kam,
-        &[
-            "callto=1002",
-            "autocall=true",
-            &format!("recorddevice=file:{}", ours.display()),
-        ],
-    );
-    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
-    std::thread::sleep(Duration::from_secs(2));
-    sp.send_line("Mute,1,on");
-    sp.wait_line(T, "EVENT,Line 1 muted (microphone)");
-    std::thread::sleep(Duration::from_secs(3));
-    sp.send_line("Mute,1,off");
-    sp.wait_line(T, "EVENT,Line 1 unmuted");
-    std::thread::sleep(Duration::from_secs(2));
-    sp.send_line("Hangup,1");
-    sp.wait_for(T, |l| l.starts_with("STATUS,1,Finished,1002,"));
-    let (gap, before, after) = silence_gap(&read_wav(&bs.received()));
-    assert!(
-        gap >= Duration::from_millis(2500),
-        "muted microphone must send silence: {gap:?}"
-    );
-    assert!(before && after, "our voice before and after the mute");
-}
-
 /// autohold=2 holds the first line when a second outgoing call connects; autohold=4 holds the
 /// line left and resumes the line picked when the user switches lines.
 #[test]

@@ -28,6 +28,7 @@ mod rtp_injection;
 mod rtp_latch;
 mod runtime_config;
 mod screenshots;
+mod silence;
 mod sim;
 mod sim_calls;
 mod sim_phone;

@@ -60,6 +60,7 @@ fn negotiated(direction: Direction, events: bool) -> Negotiated {
         rtcp_mux: false,
         remote: "127.0.0.1:4000".parse().unwrap(),
         dtmf_pt: events.then_some(101),
+        cn_pt: None,
         direction,
         ptime: 20,
     }

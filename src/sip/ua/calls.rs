@@ -58,6 +58,7 @@ impl UserAgent {
             offer: self.cfg.media.offer.clone(),
             accept: self.cfg.media.accept.clone(),
             dtmf_pt: self.cfg.media.dtmf_pt,
+            cn: self.cfg.media.cn,
             ptime: self.cfg.media.ptime,
             direction: Direction::SendRecv,
             opus: self.cfg.media.opus,

@@ -146,6 +146,8 @@ pub struct MediaPrefs {
     pub accept: Vec<Codec>,
     /// telephone-event payload type; `None` to not negotiate RFC 4733.
     pub dtmf_pt: Option<u8>,
+    /// `silencesupress`: offer comfort noise (RFC 3389), since we send none during silence.
+    pub cn: bool,
     pub ptime: u32,
     /// What we ask for when receiving Opus (`use_opus*` bandwidth, FEC, DTX).
     pub opus: OpusParams,
@@ -162,6 +164,7 @@ impl Default for MediaPrefs {
             offer: vec![Codec::Pcmu, Codec::Pcma],
             accept: vec![Codec::Pcmu, Codec::Pcma],
             dtmf_pt: Some(101),
+            cn: false,
             ptime: 20,
             opus: OpusParams {
                 max_rate: 48_000,
