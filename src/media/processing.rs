@@ -6,6 +6,12 @@
 //! at the bridge's rate are converted around it (no conversion when the bridge runs at 48 kHz,
 //! as it does on sound cards).
 //!
+//! Two implementations can run the chain (`Backend`): the system's WebRTC module (AEC2,
+//! AECM-era noise suppression, AGC1) and, with the `sonora` cargo feature, sonora, a pure-Rust
+//! port of the newer WebRTC pipeline (AEC3, NS, AGC2). `benches/compare_aec.sh` measures both
+//! on the same simulated rooms; the README has the figures and says why the default is the
+//! default.
+//!
 //! The reference's switches map onto the library's three echo suppression levels: `aec` 1
 //! (auto) and 2 (on) give moderate, 3 (strong) high; the secondary suppressor `aec2` (1 on,
 //! 2 strong) raises moderate to high, the library having no level above it. `denoise` 1-3 are
@@ -90,6 +96,140 @@ impl VoiceSettings {
     }
 }
 
+/// Which implementation runs the voice processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The system's libwebrtc-audio-processing (AEC2, its noise suppressor, AGC1).
+    WebrtcApm,
+    /// sonora: AEC3, the newer noise suppressor and AGC2, in pure Rust.
+    #[cfg(feature = "sonora")]
+    Sonora,
+}
+
+impl Backend {
+    /// What calls use.
+    pub const DEFAULT: Backend = Backend::WebrtcApm;
+
+    /// Every backend in this build (for side-by-side measurements).
+    pub fn all() -> &'static [Backend] {
+        &[
+            Backend::WebrtcApm,
+            #[cfg(feature = "sonora")]
+            Backend::Sonora,
+        ]
+    }
+}
+
+#[cfg(feature = "sonora")]
+impl VoiceSettings {
+    fn sonora_config(&self) -> sonora::Config {
+        use sonora::config as sc;
+        sonora::Config {
+            high_pass_filter: Some(sc::HighPassFilter::default()),
+            // AEC3 has no suppression levels: it adapts its suppression to the echo it finds.
+            echo_canceller: (self.echo > 0).then(sc::EchoCanceller::default),
+            noise_suppression: (self.noise > 0).then(|| sc::NoiseSuppression {
+                level: match self.noise {
+                    1 => sc::NoiseSuppressionLevel::Low,
+                    2 => sc::NoiseSuppressionLevel::Moderate,
+                    _ => sc::NoiseSuppressionLevel::High,
+                },
+                ..sc::NoiseSuppression::default()
+            }),
+            // AGC2: a fixed gain (1) or the adaptive digital controller (2, 3), whose limiter
+            // is always on.
+            gain_controller2: (self.gain > 0).then(|| sc::GainController2 {
+                adaptive_digital: (self.gain > 1).then(sc::AdaptiveDigital::default),
+                fixed_digital: sc::FixedDigital {
+                    gain_db: if self.gain == 1 { 9.0 } else { 0.0 },
+                },
+                ..sc::GainController2::default()
+            }),
+            ..sonora::Config::default()
+        }
+    }
+}
+
+/// The library instance behind a processor.
+enum Engine {
+    Webrtc(Box<apm::Processor>),
+    #[cfg(feature = "sonora")]
+    Sonora {
+        apm: Box<sonora::AudioProcessing>,
+        /// sonora writes into a separate buffer: the 10 ms frame's copy.
+        out: Vec<f32>,
+    },
+}
+
+impl Engine {
+    fn new(backend: Backend, settings: VoiceSettings) -> Result<Engine, ProcessingError> {
+        match backend {
+            Backend::WebrtcApm => {
+                let mut apm = apm::Processor::new(&apm::InitializationConfig {
+                    num_capture_channels: 1,
+                    num_render_channels: 1,
+                    ..apm::InitializationConfig::default()
+                })
+                .map_err(|e| ProcessingError(format!("{e:?}")))?;
+                apm.set_config(settings.config());
+                Ok(Engine::Webrtc(Box::new(apm)))
+            }
+            #[cfg(feature = "sonora")]
+            Backend::Sonora => {
+                let stream = sonora::StreamConfig::new(APM_RATE, 1);
+                let apm = sonora::AudioProcessing::builder()
+                    .config(settings.sonora_config())
+                    .capture_config(stream)
+                    .render_config(stream)
+                    .build();
+                Ok(Engine::Sonora {
+                    apm: Box::new(apm),
+                    out: vec![0.0; APM_FRAME],
+                })
+            }
+        }
+    }
+
+    /// One 10 ms frame of what the speaker plays.
+    fn render(&mut self, chunk: &mut [f32]) {
+        match self {
+            Engine::Webrtc(apm) => {
+                let _ = apm.process_render_frame(chunk);
+            }
+            #[cfg(feature = "sonora")]
+            Engine::Sonora { apm, out } => {
+                let _ = apm.process_render_f32(&[chunk], &mut [out.as_mut_slice()]);
+            }
+        }
+    }
+
+    /// One 10 ms frame of the microphone, processed in place.
+    fn capture(&mut self, chunk: &mut [f32]) {
+        match self {
+            Engine::Webrtc(apm) => {
+                let _ = apm.process_capture_frame(chunk);
+            }
+            #[cfg(feature = "sonora")]
+            Engine::Sonora { apm, out } => {
+                if apm
+                    .process_capture_f32(&[chunk], &mut [out.as_mut_slice()])
+                    .is_ok()
+                {
+                    chunk.copy_from_slice(out);
+                }
+            }
+        }
+    }
+
+    fn erle(&self) -> Option<f64> {
+        match self {
+            Engine::Webrtc(apm) => apm.get_stats().echo_return_loss_enhancement,
+            #[cfg(feature = "sonora")]
+            Engine::Sonora { apm, .. } => apm.statistics().echo_return_loss_enhancement,
+        }
+    }
+}
+
 /// The processor could not be made.
 #[derive(Debug, Error)]
 #[error("voice processing: {0}")]
@@ -120,7 +260,7 @@ impl Lane {
 
 /// The capture chain of one pair of devices.
 pub struct VoiceProcessor {
-    apm: apm::Processor,
+    apm: Engine,
     rate: u32,
     render: Lane,
     capture: Lane,
@@ -138,15 +278,17 @@ impl std::fmt::Debug for VoiceProcessor {
 impl VoiceProcessor {
     /// A processor for a bridge at `rate` running what `settings` ask for.
     pub fn new(settings: VoiceSettings, rate: u32) -> Result<VoiceProcessor, ProcessingError> {
-        let mut apm = apm::Processor::new(&apm::InitializationConfig {
-            num_capture_channels: 1,
-            num_render_channels: 1,
-            ..apm::InitializationConfig::default()
-        })
-        .map_err(|e| ProcessingError(format!("{e:?}")))?;
-        apm.set_config(settings.config());
+        Self::with_backend(settings, rate, Backend::DEFAULT)
+    }
+
+    /// As [`VoiceProcessor::new`] on a chosen implementation.
+    pub fn with_backend(
+        settings: VoiceSettings,
+        rate: u32,
+        backend: Backend,
+    ) -> Result<VoiceProcessor, ProcessingError> {
         Ok(VoiceProcessor {
-            apm,
+            apm: Engine::new(backend, settings)?,
             rate,
             render: Lane::new(rate)?,
             capture: Lane::new(rate)?,
@@ -162,7 +304,7 @@ impl VoiceProcessor {
         self.render.feed(frame, &mut self.scratch);
         let mut chunks = self.render.pending.chunks_exact_mut(APM_FRAME);
         for chunk in &mut chunks {
-            let _ = self.apm.process_render_frame(chunk);
+            self.apm.render(chunk);
         }
         let done = self.render.pending.len() / APM_FRAME * APM_FRAME;
         self.render.pending.drain(..done);
@@ -173,7 +315,7 @@ impl VoiceProcessor {
         self.capture.feed(frame, &mut self.scratch);
         let whole = self.capture.pending.len() / APM_FRAME * APM_FRAME;
         for chunk in self.capture.pending[..whole].chunks_exact_mut(APM_FRAME) {
-            let _ = self.apm.process_capture_frame(chunk);
+            self.apm.capture(chunk);
             self.processed.extend(
                 chunk
                     .iter()
@@ -191,7 +333,7 @@ impl VoiceProcessor {
 
     /// The echo canceller's measured echo return loss enhancement, dB (when it has one).
     pub fn echo_return_loss_enhancement(&self) -> Option<f64> {
-        self.apm.get_stats().echo_return_loss_enhancement
+        self.apm.erle()
     }
 }
 

@@ -5,7 +5,7 @@
 //! the far end talks (double talk). Off, nothing changes (the negative control).
 
 use crate::peers::speech_at;
-use softphone::media::processing::{VoiceProcessor, VoiceSettings};
+use softphone::media::processing::{Backend, VoiceProcessor, VoiceSettings};
 use softphone::media::session::bridge_frame;
 
 const RATE: u32 = 48_000;
@@ -57,7 +57,18 @@ fn through(
     echo: &[f32],
     near: &[i16],
 ) -> (Vec<i16>, Vec<i16>) {
-    let mut p = VoiceProcessor::new(settings, RATE).unwrap();
+    through_on(Backend::DEFAULT, settings, far, echo, near)
+}
+
+/// As [`through`] on a chosen implementation.
+fn through_on(
+    backend: Backend,
+    settings: VoiceSettings,
+    far: &[i16],
+    echo: &[f32],
+    near: &[i16],
+) -> (Vec<i16>, Vec<i16>) {
+    let mut p = VoiceProcessor::with_backend(settings, RATE, backend).unwrap();
     let frame = bridge_frame(RATE);
     let mut seed = 9u32;
     let (mut mic, mut sent) = (Vec::new(), Vec::new());
@@ -106,8 +117,7 @@ fn the_speaker_s_echo_is_30_db_down_after_two_seconds() {
     for (delay_ms, gain_db) in [(30, -6.0), (80, -6.0), (120, -6.0), (120, -10.0)] {
         let echo = echo_of(&far, delay_ms, gain_db);
         let (mic, sent) = through(ECHO_ONLY, &far, &echo, &[]);
-        let from = 2 * RATE as usize;
-        let erle = 10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10();
+        let erle = erle_after_two_seconds(&mic, &sent);
         eprintln!("echo {delay_ms} ms, {gain_db} dB: ERLE {erle:.1} dB after 2 s");
         assert!(
             erle >= 30.0,
@@ -117,8 +127,7 @@ fn the_speaker_s_echo_is_30_db_down_after_two_seconds() {
     // The negative control: with the canceller off the echo goes out as it came in.
     let echo = echo_of(&far, 120, -6.0);
     let (mic, sent) = through(VoiceSettings::default(), &far, &echo, &[]);
-    let from = 2 * RATE as usize;
-    let erle = 10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10();
+    let erle = erle_after_two_seconds(&mic, &sent);
     assert!(erle.abs() < 1.0, "no processing, yet {erle:.1} dB");
 }
 
@@ -139,18 +148,95 @@ fn our_speech_comes_through_while_the_far_end_talks() {
     near.extend_from_slice(&near_alone);
     let echo = echo_of(&far, 120, -6.0);
     let (_, sent) = through(ECHO_ONLY, &far, &echo, &near);
-    let n = near_alone.len().min(sent.len() - start - 2000) - 1;
-    let best = (0..2000usize)
+    let best = near_in(&sent, &near_alone, start);
+    eprintln!("double talk: our speech in what goes out, correlation {best:.3}");
+    assert!(best > 0.6, "our speech lost in double talk: {best:.3}");
+}
+
+/// The ERLE after 2 s of what `sent` left of the echo in `mic`.
+fn erle_after_two_seconds(mic: &[i16], sent: &[i16]) -> f64 {
+    let from = 2 * RATE as usize;
+    10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10()
+}
+
+/// The best correlation of `near` with what went out from `start` (within 40 ms).
+fn near_in(sent: &[i16], near: &[i16], start: usize) -> f64 {
+    let n = near.len().min(sent.len() - start - 2000) - 1;
+    (0..2000usize)
         .map(|lag| {
             let out = &sent[start + lag..start + lag + n];
-            let dot: f64 = near_alone[..n]
+            let dot: f64 = near[..n]
                 .iter()
                 .zip(out)
                 .map(|(a, b)| f64::from(*a) * f64::from(*b))
                 .sum();
-            dot / (energy(&near_alone[..n]) * energy(out)).sqrt()
+            dot / (energy(&near[..n]) * energy(out)).sqrt()
         })
-        .fold(0.0, f64::max);
-    eprintln!("double talk: our speech in what goes out, correlation {best:.3}");
-    assert!(best > 0.6, "our speech lost in double talk: {best:.3}");
+        .fold(0.0, f64::max)
+}
+
+/// Both implementations on the same rooms (`benches/compare_aec.sh` runs this): ERLE per
+/// delay and level, double talk, and processing time per 10 ms. The default must be the one
+/// that measures better over the rooms; otherwise the default is wrong and this fails.
+#[cfg(feature = "sonora")]
+#[test]
+fn aec2_and_aec3_side_by_side() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let far = far_speech(work.path());
+    let (near_file, _) = speech_at(
+        work.path(),
+        "near",
+        "Sorry to interrupt, can you repeat the last part?",
+        0,
+        RATE,
+    );
+    let near_alone: Vec<i16> = samples(&near_file).iter().map(|s| s / 2).collect();
+    let start = 5 * RATE as usize;
+    let mut near = vec![0i16; start];
+    near.extend_from_slice(&near_alone);
+    let rooms: Vec<(u32, f32)> = [30, 80, 120, 150, 200, 250]
+        .iter()
+        .flat_map(|&d| [-6.0, -10.0, -20.0].map(|g| (d, g)))
+        .collect();
+    let mut mean = Vec::new();
+    eprintln!("| backend | delay ms | echo dB | ERLE dB |");
+    for &backend in Backend::all() {
+        let mut total = 0.0;
+        let mut busy = std::time::Duration::ZERO;
+        for &(delay, gain) in &rooms {
+            let echo = echo_of(&far, delay, gain);
+            let t = std::time::Instant::now();
+            let (mic, sent) = through_on(backend, ECHO_ONLY, &far, &echo, &[]);
+            busy += t.elapsed();
+            let erle = erle_after_two_seconds(&mic, &sent);
+            eprintln!("| {backend:?} | {delay} | {gain} | {erle:.1} |");
+            total += erle;
+        }
+        let echo = echo_of(&far, 120, -6.0);
+        let (_, sent) = through_on(backend, ECHO_ONLY, &far, &echo, &near);
+        let double_talk = near_in(&sent, &near_alone, start);
+        let frames = (rooms.len() * far.len() / 480) as f64;
+        let mean_erle = total / rooms.len() as f64;
+        eprintln!(
+            "{backend:?}: mean ERLE {mean_erle:.1} dB over {} rooms; double talk {double_talk:.3}; \
+             {:.1} µs per 10 ms (this build's profile)",
+            rooms.len(),
+            busy.as_secs_f64() * 1e6 / frames
+        );
+        mean.push((backend, mean_erle, double_talk));
+    }
+    let best = mean
+        .iter()
+        .copied()
+        .fold(None::<(Backend, f64, f64)>, |b, m| match b {
+            Some(b) if b.1 >= m.1 => Some(b),
+            _ => Some(m),
+        });
+    let default = mean.iter().find(|m| m.0 == Backend::DEFAULT).copied();
+    assert_eq!(
+        best.map(|b| b.0),
+        default.map(|d| d.0),
+        "the default is not the better echo canceller: {mean:?}"
+    );
+    assert!(default.is_some_and(|d| d.2 > 0.5), "double talk: {mean:?}");
 }
