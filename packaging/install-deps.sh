@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the softphone and its test suite need:
-# a C toolchain and the libraries the -sys crates link (libopus, ALSA, WebRTC's audio
-# processing for echo cancellation, with libclang for its bindings); the real peers the
+# a C toolchain and the libraries the -sys crates link (libopus, ALSA; libclang for the
+# bindings of libspeex; WebRTC's audio processing module for the `webrtc-apm` feature, which
+# benches/compare_aec.sh measures against the default echo canceller); the real peers the
 # tests start on 127.0.0.1 (Kamailio as registrar/proxy, baresip as the far end of calls, sipp);
 # espeak-ng and sox for test speech; PulseAudio with ALSA's pulse plugin, which gives the
 # sound-card tests real devices on a machine without a sound card; a D-Bus daemon and

@@ -1,7 +1,7 @@
 //! The capture chain's echo canceller on a simulated room, with real speech (espeak-ng): the
 //! far end's voice goes out of the speaker and back into the microphone after a delay, quieter,
 //! with a decaying tail of reflections, over a noise floor. After two seconds the echo must be
-//! 30 dB down (echo return loss enhancement), and our own speech must still come through while
+//! 30 dB down (echo return loss enhancement) for every delay from 30 to 250 ms, and our own speech must still come through while
 //! the far end talks (double talk). Off, nothing changes (the negative control).
 
 use crate::peers::speech_at;
@@ -112,9 +112,13 @@ fn far_speech(dir: &std::path::Path) -> Vec<i16> {
 fn the_speaker_s_echo_is_30_db_down_after_two_seconds() {
     let work = tempfile::tempdir().expect("tempdir");
     let far = far_speech(work.path());
-    // The system's library (WebRTC's AEC2) finds echo delays up to about 130 ms by itself: at
-    // 150 ms it measured 15 dB here, at 200 ms 2 dB. Longer paths are the next step (AEC3).
-    for (delay_ms, gain_db) in [(30, -6.0), (80, -6.0), (120, -6.0), (120, -10.0)] {
+    // Every room of the issue: 30-250 ms (Bluetooth headsets and USB speakerphones reach
+    // 150-300 ms), -6 to -20 dB. (The system library's AEC2, the `webrtc-apm` feature, loses
+    // the echo beyond about 130 ms: see benches/compare_aec.sh.)
+    for (delay_ms, gain_db) in [30, 80, 120, 150, 200, 250]
+        .into_iter()
+        .flat_map(|d| [(d, -6.0), (d, -20.0)])
+    {
         let echo = echo_of(&far, delay_ms, gain_db);
         let (mic, sent) = through(ECHO_ONLY, &far, &echo, &[]);
         let erle = erle_after_two_seconds(&mic, &sent);
@@ -178,7 +182,7 @@ fn near_in(sent: &[i16], near: &[i16], start: usize) -> f64 {
 /// Both implementations on the same rooms (`benches/compare_aec.sh` runs this): ERLE per
 /// delay and level, double talk, and processing time per 10 ms. The default must be the one
 /// that measures better over the rooms; otherwise the default is wrong and this fails.
-#[cfg(feature = "sonora")]
+#[cfg(all(feature = "sonora", feature = "webrtc-apm"))]
 #[test]
 fn aec2_and_aec3_side_by_side() {
     let work = tempfile::tempdir().expect("tempdir");
