@@ -36,7 +36,7 @@ enum ToWriter {
 }
 
 /// One recording in progress, as the engine's tick feeds it.
-pub(super) struct Recorder {
+pub struct Recorder {
     frames: std_mpsc::Sender<ToWriter>,
     left: Resampler,
     right: Resampler,
@@ -49,7 +49,7 @@ pub(super) struct Recorder {
 impl Recorder {
     /// Starts writing `spec` for `line` at the bridge's `rate` (above 16 kHz it is written at
     /// 16 kHz); how it goes is reported on `events`.
-    pub(super) fn start(
+    pub fn start(
         line: u32,
         spec: RecordingSpec,
         rate: u32,
@@ -80,7 +80,7 @@ impl Recorder {
 
     /// One frame of each channel; false once `maxrecordlength` is reached (the recorder is
     /// then to be dropped, which finishes the file).
-    pub(super) fn push(&mut self, left: &[i16], right: &[i16]) -> bool {
+    pub fn push(&mut self, left: &[i16], right: &[i16]) -> bool {
         self.left.process(left, &mut self.left_out);
         self.right.process(right, &mut self.right_out);
         let mut both = Vec::with_capacity(self.left_out.len() * 2);

@@ -244,3 +244,157 @@ fn aec2_and_aec3_side_by_side() {
     );
     assert!(default.is_some_and(|d| d.2 > 0.5), "double talk: {mean:?}");
 }
+
+#[test]
+fn a_changed_echo_path_is_cancelled_again_within_three_seconds() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let once = far_speech(work.path());
+    let far: Vec<i16> = once.iter().chain(&once).copied().collect();
+    // The headset is swapped for a speakerphone mid-call: 80 ms at -6 dB, then 200 ms at -10.
+    let mid = once.len();
+    let (before, after) = (echo_of(&far, 80, -6.0), echo_of(&far, 200, -10.0));
+    let echo: Vec<f32> = before[..mid].iter().chain(&after[mid..]).copied().collect();
+    let (mic, sent) = through(ECHO_ONLY, &far, &echo, &[]);
+    let from = mid + 3 * RATE as usize;
+    let erle = 10.0 * (energy(&mic[from..]) / energy(&sent[from..])).log10();
+    eprintln!("echo path changed: ERLE {erle:.1} dB from 3 s after the change");
+    assert!(erle >= 25.0, "not re-converged: {erle:.1} dB");
+}
+
+/// The power of `x` over the 20 ms frames where `reference` is (or is not) speech.
+fn power_where(x: &[i16], reference: &[i16], speech: bool) -> f64 {
+    let frame = bridge_frame(RATE);
+    // Speech: frames within 30 dB of the reference's loudest.
+    let loudest = reference
+        .chunks_exact(frame)
+        .map(energy)
+        .fold(0.0, f64::max);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (c, r) in x.chunks_exact(frame).zip(reference.chunks_exact(frame)) {
+        let loud = energy(r) > loudest / 1000.0;
+        if loud == speech {
+            sum += energy(c);
+            n += c.len();
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+/// A quiet near talker in a room: our speech at `scale`, plus a fan (low-passed noise) with a
+/// 100 Hz hum at `noise` RMS when non-zero.
+fn near_talker(dir: &std::path::Path, scale: f32, noise: f32) -> (Vec<i16>, Vec<i16>) {
+    let (file, _) = speech_at(
+        dir,
+        "near",
+        "Hello, this is the support desk. How can I help you today? Please give me your \
+         account number and I will look into it right away.",
+        0,
+        RATE,
+    );
+    let clean: Vec<i16> = samples(&file)
+        .iter()
+        .map(|s| (f32::from(*s) * scale) as i16)
+        .collect();
+    let mut seed = 3u32;
+    let mut low = 0.0f32;
+    let noisy = clean
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let white = ((seed >> 16) as f32 / 32768.0) - 1.0;
+            low = 0.9 * low + 0.1 * white;
+            let hum = (i as f32 * 100.0 * std::f32::consts::TAU / RATE as f32).sin();
+            let n = noise * (low * 5.5 + 0.3 * hum);
+            (f32::from(*s) + n).clamp(-32768.0, 32767.0) as i16
+        })
+        .collect();
+    (clean, noisy)
+}
+
+#[test]
+fn noise_suppression_raises_the_speech_to_noise_ratio() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let (clean, noisy) = near_talker(work.path(), 1.0, 600.0);
+    let silence = vec![0i16; noisy.len()];
+    let zero = vec![0f32; noisy.len()];
+    let snr = |x: &[i16]| {
+        // Skip the first 2 s while the suppressor learns the noise.
+        let from = 2 * RATE as usize;
+        let (x, r) = (&x[from..], &clean[from..]);
+        let noise = power_where(x, r, false);
+        10.0 * ((power_where(x, r, true) - noise).max(1.0) / noise).log10()
+    };
+    let mut gains = Vec::new();
+    for noise in [0u8, 1, 2, 3] {
+        let settings = VoiceSettings {
+            echo: 0,
+            noise,
+            gain: 0,
+        };
+        let (mic, sent) = through(settings, &silence, &zero, &noisy);
+        let gain = snr(&sent) - snr(&mic);
+        let from = 2 * RATE as usize;
+        let quieter = 10.0
+            * (power_where(&mic[from..], &clean[from..], false)
+                / power_where(&sent[from..], &clean[from..], false))
+            .log10();
+        eprintln!(
+            "denoise={noise}: SNR {:.1} dB in, {:.1} dB out; the noise between words {quieter:.1} dB down",
+            snr(&mic),
+            snr(&sent)
+        );
+        gains.push(gain);
+    }
+    assert!(
+        gains[0].abs() < 1.0,
+        "off changes nothing: {:.1} dB",
+        gains[0]
+    );
+    // Measured: 0.3, 3.1, 5.1, 5.7 dB (the fan 0.6, 4.4, 5.8, 6.5 dB down between words).
+    assert!(
+        gains.windows(2).all(|w| w[1] > w[0]),
+        "each level suppresses more: {gains:?}"
+    );
+    assert!(gains[3] >= 4.5, "denoise=3 gains only {:.1} dB", gains[3]);
+}
+
+#[test]
+fn gain_control_brings_a_quiet_talker_up_without_clipping() {
+    let work = tempfile::tempdir().expect("tempdir");
+    // About -40 dBFS of speech.
+    let (clean, quiet) = near_talker(work.path(), 0.03, 0.0);
+    let silence = vec![0i16; quiet.len()];
+    let zero = vec![0f32; quiet.len()];
+    let level = |x: &[i16]| {
+        let from = quiet.len() / 2;
+        10.0 * (power_where(&x[from..], &clean[from..], true) / (32768.0f64 * 32768.0)).log10()
+    };
+    let mut levels = Vec::new();
+    for gain in [0u8, 2] {
+        let settings = VoiceSettings {
+            echo: 0,
+            noise: 0,
+            gain,
+        };
+        let (mic, sent) = through(settings, &silence, &zero, &quiet);
+        let clipped = sent.iter().filter(|s| s.unsigned_abs() >= 32767).count();
+        eprintln!(
+            "agc={gain}: speech at {:.1} dBFS in, {:.1} dBFS out (second half), {clipped} clipped",
+            level(&mic),
+            level(&sent)
+        );
+        assert_eq!(clipped, 0);
+        levels.push(level(&sent) - level(&mic));
+    }
+    assert!(
+        levels[0].abs() < 1.0,
+        "off changes nothing: {:.1} dB",
+        levels[0]
+    );
+    assert!(
+        levels[1] >= 10.0,
+        "agc=2 raised the talker only {:.1} dB",
+        levels[1]
+    );
+}
