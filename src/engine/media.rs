@@ -213,7 +213,7 @@ impl MediaHandle {
         ))
     }
 
-    /// Mutes the microphone (silence is sent, so the stream stays alive) and/or the speaker.
+    /// Mutes the microphone (nothing is sent unless `sendrtponmuted`) and/or the speaker.
     pub(super) fn mute(&self, mic: bool, speaker: bool) {
         self.shared.lock().mute(mic, speaker);
     }

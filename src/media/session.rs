@@ -293,8 +293,8 @@ impl MediaSession {
         self.dtmf.push(digits);
     }
 
-    /// Mutes what we send (silence still goes out, so the stream stays alive) and/or what we
-    /// play.
+    /// Mutes what we send (nothing goes out, or silence with `sendrtponmuted`; see
+    /// `silence.rs`) and/or what we play.
     pub fn mute(&mut self, mic: bool, speaker: bool) {
         self.mic_muted = mic;
         self.speaker_muted = speaker;

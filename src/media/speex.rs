@@ -174,13 +174,13 @@ impl SpeexDecoder {
     /// Decodes the frames of one payload and appends them to `out` until it holds `want`
     /// samples; `false` when the payload is corrupt (what was decoded before stays).
     pub fn decode(&mut self, payload: &[u8], want: usize, out: &mut Vec<i16>) -> bool {
-        let mut bytes = payload[..payload.len().min(MAX_PAYLOAD)].to_vec();
-        // SAFETY: `bytes` is readable for its length, which is what is passed; libspeex
-        // copies it into the bit-stream's own buffer (2000 bytes, not exceeded).
+        let bytes = &payload[..payload.len().min(MAX_PAYLOAD)];
+        // SAFETY: `bytes` is readable for its length, which is what is passed; libspeex only
+        // reads it, copying it into the bit-stream's own buffer (2000 bytes, not exceeded).
         unsafe {
             speex_sys::speex_bits_read_from(
                 &mut self.bits.0,
-                bytes.as_mut_ptr().cast(),
+                bytes.as_ptr().cast(),
                 bytes.len() as c_int,
             );
         }
