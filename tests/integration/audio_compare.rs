@@ -97,6 +97,38 @@ fn ncc(a: &[f32], b: &[f32]) -> f64 {
     }
 }
 
+/// How well the loudness contour of `reference` shows in `received` (delayed by up to 8 s):
+/// the best Pearson correlation of their 10 ms envelopes. Unlike [`similarity`] it does not
+/// need the waveform to stay in step, so it holds on a path whose delay drifts by a few
+/// milliseconds (a sound server's loopback resamples adaptively); unrelated speech scores
+/// near 0.
+pub fn envelope_similarity(reference: &[f32], received: &[f32]) -> f64 {
+    let (er, ex) = (envelope(reference), envelope(received));
+    let pearson = |a: &[f32], b: &[f32]| {
+        let n = a.len().min(b.len()) as f64;
+        let (ma, mb) = (
+            a.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
+            b.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
+        );
+        let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+        for (&x, &y) in a.iter().zip(b) {
+            let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+        }
+        if aa == 0.0 || bb == 0.0 {
+            0.0
+        } else {
+            ab / (aa * bb).sqrt()
+        }
+    };
+    (0..ex.len().saturating_sub(er.len()).min(800) + 1)
+        .filter(|&lag| lag + er.len() <= ex.len())
+        .map(|lag| pearson(&er, &ex[lag..lag + er.len()]))
+        .fold(0f64, f64::max)
+}
+
 /// The overlap of `reference` and `received` when `received` lags by `lag` samples (negative:
 /// the recording starts after the reference's start): the two starts and the length.
 fn overlap(reference: usize, received: usize, lag: isize) -> (usize, usize, usize) {

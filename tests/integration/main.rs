@@ -16,6 +16,7 @@ mod contacts;
 mod control_api;
 mod control_api_web;
 mod early_media;
+mod echo_loopback;
 mod gui;
 mod gui_contacts;
 mod json_faces;

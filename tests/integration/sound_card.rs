@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(20);
 
 /// A private PulseAudio server in its own runtime directory.
-struct Pulse {
+pub struct Pulse {
     dir: PathBuf,
     pid: Option<u32>,
 }
 
 impl Pulse {
-    fn start(dir: &Path) -> Pulse {
+    pub fn start(dir: &Path) -> Pulse {
         let mut p = Pulse {
             dir: dir.to_path_buf(),
             pid: None,
@@ -28,7 +28,7 @@ impl Pulse {
         p
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    pub fn env(&self) -> Vec<(String, String)> {
         vec![
             ("XDG_RUNTIME_DIR".into(), self.dir.display().to_string()),
             ("HOME".into(), self.dir.display().to_string()),
@@ -39,13 +39,13 @@ impl Pulse {
         ]
     }
 
-    fn command(&self, program: &str) -> Command {
+    pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.envs(self.env());
         c
     }
 
-    fn launch(&mut self) {
+    pub fn launch(&mut self) {
         let _ = std::fs::remove_file(self.dir.join("pulse/pid"));
         let status = self
             .command("pulseaudio")
@@ -88,7 +88,7 @@ impl Pulse {
     }
 
     /// Kills the server outright: every stream on it fails at once (an unplugged device).
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(pid) = self.pid.take() {
             signal(pid, "KILL");
             std::thread::sleep(Duration::from_millis(300));
@@ -96,7 +96,7 @@ impl Pulse {
     }
 
     /// Plays a WAV into the microphone sink.
-    fn play_into_mic(&self, wav: &Path) -> Child {
+    pub fn play_into_mic(&self, wav: &Path) -> Child {
         self.command("paplay")
             .arg("--device=mic")
             .arg(wav)
@@ -104,8 +104,47 @@ impl Pulse {
             .expect("paplay")
     }
 
+    /// A room: whatever the speaker plays reaches the microphone `latency_ms` later at
+    /// `volume` per cent (PulseAudio's cubic scale: 70 % is about -9 dB), as from a laptop's
+    /// speaker into its microphone.
+    pub fn loop_speaker_into_mic(&self, latency_ms: u32, volume: u32) {
+        let ok = self
+            .command("pactl")
+            .args([
+                "load-module",
+                "module-loopback",
+                "source=spk.monitor",
+                "sink=mic",
+                &format!("latency_msec={latency_ms}"),
+                "source_dont_move=true",
+                "sink_dont_move=true",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("pactl");
+        assert!(ok.success(), "module-loopback did not load");
+        let listed = self
+            .command("pactl")
+            .args(["list", "short", "sink-inputs"])
+            .output()
+            .expect("pactl");
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        let index = listed
+            .lines()
+            .find(|l| l.contains("module-loopback"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the loopback's sink input")
+            .to_string();
+        let ok = self
+            .command("pactl")
+            .args(["set-sink-input-volume", &index, &format!("{volume}%")])
+            .status()
+            .expect("pactl");
+        assert!(ok.success(), "setting the loopback's volume");
+    }
+
     /// Records the speaker sink's monitor until the returned child gets SIGINT.
-    fn record_speaker(&self, wav: &Path) -> Child {
+    pub fn record_speaker(&self, wav: &Path) -> Child {
         self.command("parecord")
             .args([
                 "--device=spk.monitor",
@@ -128,7 +167,7 @@ impl Drop for Pulse {
     }
 }
 
-fn stop_recording(mut rec: Child) {
+pub fn stop_recording(mut rec: Child) {
     signal(rec.id(), "INT");
     if wait_exit(&mut rec, Duration::from_secs(3)).is_none() {
         let _ = rec.kill();
@@ -228,6 +267,7 @@ fn call_through_real_sound_devices_survives_losing_them() {
     sp.send_line("hangup,1");
     sp.wait_for(T, |l| l.starts_with("EVENT,Call on line 1 with 1002 ended"));
 
+    eprintln!("STDERR {}", sp.stderr());
     let at_baresip = similarity(&read_wav(&ours), &read_wav(&bs.received()));
     let at_speaker = similarity(&read_wav(&theirs), &read_wav(&heard));
     let after = speech_frames(&read_wav(&heard_after));
