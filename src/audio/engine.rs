@@ -14,13 +14,14 @@
 //! only move samples through lock-free rings (`audio::device`), and a call's port may take a
 //! short lock on its session here.
 
+use super::active::{Active, voice_processor};
 use super::player::{PlayTargets, Playing, Sound};
 use super::recorder::{Recorder, RecordingSpec};
-use super::{AudioSink, AudioSource, Null, open_sink, open_source};
-use crate::media::bridge::{Bridge, PortId};
-use crate::media::processing::{VoiceProcessor, VoiceSettings};
-use crate::media::resample::Resampler;
-use crate::media::session::{BRIDGE_FRAME_MS, bridge_frame};
+use super::ringer::{Ringer, RingerId};
+use super::{AudioSink, open_sink, open_source};
+use crate::media::bridge::PortId;
+use crate::media::processing::VoiceSettings;
+use crate::media::session::BRIDGE_FRAME_MS;
 use crate::media::tone::{Tone, ToneKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct DeviceSetup {
     /// `volumein` / `volumeout` as linear gains.
     pub gain_in: f32,
     pub gain_out: f32,
+    /// `volumering` as a linear gain.
+    pub gain_ring: f32,
     /// Echo cancellation, noise suppression and gain control for a live microphone (a WAV
     /// file or the null source is sent as it is: it has no room and no speaker to echo).
     pub voice: VoiceSettings,
@@ -54,7 +57,7 @@ pub struct DeviceSetup {
 
 impl DeviceSetup {
     /// Whether the microphone is a sound card (not `file:` or `null`).
-    fn live_microphone(&self) -> bool {
+    pub(super) fn live_microphone(&self) -> bool {
         let r = self.record.trim();
         !(r.starts_with("file:") || r.eq_ignore_ascii_case("null"))
     }
@@ -85,6 +88,16 @@ enum Control {
         targets: PlayTargets,
     },
     StopPlay,
+    Ring {
+        id: RingerId,
+        sinks: Vec<Box<dyn AudioSink>>,
+        sound: Sound,
+        looped: bool,
+    },
+    StopRing {
+        id: RingerId,
+        done: oneshot::Sender<()>,
+    },
     Ringback {
         line: u32,
         on: bool,
@@ -98,6 +111,7 @@ enum Control {
     Gains {
         input: f32,
         output: f32,
+        ring: f32,
     },
     Stop(oneshot::Sender<()>),
 }
@@ -195,9 +209,32 @@ impl AudioEngine {
         });
     }
 
-    /// `volumein` / `volumeout` changed: applied from the next frame.
-    pub fn set_gains(&self, input: f32, output: f32) {
-        self.send(Control::Gains { input, output });
+    /// Plays `sound` on the ringer's own `sinks` (the ringer device(s), or the speaker for
+    /// the test sound), on the engine's clock, looped until stopped or once; the microphone
+    /// and the speaker of the calls stay as they are.
+    pub fn ring(&self, id: RingerId, sinks: Vec<Box<dyn AudioSink>>, sound: Sound, looped: bool) {
+        self.send(Control::Ring {
+            id,
+            sinks,
+            sound,
+            looped,
+        });
+    }
+
+    /// Stops `id`'s sound on the ringer; done once its devices are closed.
+    pub async fn stop_ring(&self, id: RingerId) {
+        let (done, wait) = oneshot::channel();
+        self.send(Control::StopRing { id, done });
+        let _ = wait.await;
+    }
+
+    /// `volumein` / `volumeout` / `volumering` changed: applied from the next frame.
+    pub fn set_gains(&self, input: f32, output: f32, ring: f32) {
+        self.send(Control::Gains {
+            input,
+            output,
+            ring,
+        });
     }
 
     /// Stops the engine, closing the devices.
@@ -214,26 +251,6 @@ struct Call {
     in_mix: bool,
 }
 
-/// The open devices and the bridge built for them.
-struct Active {
-    rate: u32,
-    bridge: Bridge,
-    mic_port: PortId,
-    speaker_port: PortId,
-    source: Box<dyn AudioSource>,
-    sink: Box<dyn AudioSink>,
-    /// The capture chain (echo canceller, noise suppression, gain control), for a live
-    /// microphone when the settings ask for any of it.
-    voice: Option<VoiceProcessor>,
-    /// Device rate → bridge rate and back, rebuilt when a device changes rate.
-    up: Resampler,
-    down: Resampler,
-    captured: Vec<i16>,
-    mic: Vec<i16>,
-    played: Vec<i16>,
-    frame: Vec<i16>,
-}
-
 struct Engine {
     setup: DeviceSetup,
     active: Option<Active>,
@@ -242,6 +259,7 @@ struct Engine {
     conference: BTreeSet<u32>,
     recordings: BTreeMap<u32, Recording>,
     player: Option<(Playing, PortId)>,
+    ringer: Ringer,
     events: mpsc::UnboundedSender<AudioEvent>,
 }
 
@@ -256,103 +274,18 @@ enum Recording {
     },
 }
 
-fn resampler(from: u32, to: u32) -> Resampler {
-    Resampler::new(from, to).unwrap_or_else(|e| {
-        warn!("{e}");
-        Resampler::passthrough(from, to)
-    })
-}
-
-/// The capture chain `setup` asks for at the bridge's `rate` (none for a file or null
-/// microphone, or when it cannot be made: said in the log, the calls go on unprocessed).
-fn voice_processor(setup: &DeviceSetup, rate: u32) -> Option<VoiceProcessor> {
-    if !setup.voice.any() || !setup.live_microphone() {
-        return None;
-    }
-    let made = VoiceProcessor::new(setup.voice, rate)
-        .map_err(|e| warn!("{e}"))
-        .ok();
-    if made.is_some() {
-        tracing::info!("voice processing on the microphone: {:?}", setup.voice);
-    }
-    made
-}
-
-impl Active {
-    /// Opens the named devices; one that cannot be opened is replaced by silence (the calls
-    /// still flow) and said in `problems`.
-    fn open(setup: &DeviceSetup, rate_hint: u32, problems: &mut Vec<String>) -> Active {
-        let source = open_source(&setup.record).unwrap_or_else(|e| {
-            problems.push(format!("{e:#}; the calls go on without a microphone"));
-            Box::new(Null { rate: rate_hint })
-        });
-        let sink = open_sink(&setup.playback, rate_hint).unwrap_or_else(|e| {
-            problems.push(format!("{e:#}; the calls go on without a speaker"));
-            Box::new(Null { rate: rate_hint })
-        });
-        Active::with_devices(source, sink, setup)
-    }
-
-    fn with_devices(
-        source: Box<dyn AudioSource>,
-        sink: Box<dyn AudioSink>,
-        setup: &DeviceSetup,
-    ) -> Active {
-        let rate = sink.sample_rate().max(8000);
-        let frame = bridge_frame(rate);
-        let mut bridge = Bridge::new(frame);
-        let mic_port = bridge.add_port();
-        let speaker_port = bridge.add_port();
-        bridge.set_gain(mic_port, setup.gain_in, 1.0);
-        bridge.set_gain(speaker_port, 1.0, setup.gain_out);
-        Active {
-            voice: voice_processor(setup, rate),
-            up: resampler(source.sample_rate(), rate),
-            down: resampler(rate, sink.sample_rate()),
-            captured: vec![0; bridge_frame(source.sample_rate())],
-            mic: vec![0; frame],
-            played: vec![0; bridge_frame(sink.sample_rate())],
-            frame: vec![0; frame],
-            rate,
-            bridge,
-            mic_port,
-            speaker_port,
-            source,
-            sink,
-        }
-    }
-
-    /// Follows devices that came back at another rate.
-    fn follow_rates(&mut self) {
-        let (s, k) = (self.source.sample_rate(), self.sink.sample_rate());
-        if self.up.from != s {
-            self.up = resampler(s, self.rate);
-            self.captured = vec![0; bridge_frame(s)];
-        }
-        if self.down.to != k {
-            self.down = resampler(self.rate, k);
-            self.played = vec![0; bridge_frame(k)];
-        }
-    }
-
-    fn close(mut self) {
-        if let Err(e) = self.sink.finish() {
-            warn!("closing the playback device: {e:#}");
-        }
-    }
-}
-
 impl Engine {
     /// An engine with no ports and nothing open.
     fn new(setup: DeviceSetup, events: mpsc::UnboundedSender<AudioEvent>) -> Engine {
         Engine {
-            setup,
             active: None,
             calls: BTreeMap::new(),
             tones: BTreeMap::new(),
             conference: BTreeSet::new(),
             recordings: BTreeMap::new(),
             player: None,
+            ringer: Ringer::new(setup.gain_ring),
+            setup,
             events,
         }
     }
@@ -554,6 +487,16 @@ impl Engine {
                 self.rewire();
             }
             Control::StopPlay => self.stop_player(),
+            Control::Ring {
+                id,
+                sinks,
+                sound,
+                looped,
+            } => self.ringer.start(id, sinks, sound, looped),
+            Control::StopRing { id, done } => {
+                self.ringer.stop(id);
+                let _ = done.send(());
+            }
             Control::Record { line, spec } => {
                 self.stop_recording(line);
                 if let Some(spec) = spec {
@@ -610,15 +553,22 @@ impl Engine {
                     }
                 }
             }
-            Control::Gains { input, output } => {
+            Control::Gains {
+                input,
+                output,
+                ring,
+            } => {
                 self.setup.gain_in = input;
                 self.setup.gain_out = output;
+                self.setup.gain_ring = ring;
+                self.ringer.set_gain(ring);
                 if let Some(a) = self.active.as_mut() {
                     a.bridge.set_gain(a.mic_port, input, 1.0);
                     a.bridge.set_gain(a.speaker_port, 1.0, output);
                 }
             }
             Control::Stop(done) => {
+                self.ringer.clear();
                 self.player = None;
                 self.recordings.clear();
                 self.calls.clear();
@@ -630,8 +580,17 @@ impl Engine {
         None
     }
 
-    /// One frame through the bridge.
+    /// Whether the clock must run: devices are open or the ringer sounds.
+    fn ticking(&self) -> bool {
+        self.active.is_some() || !self.ringer.is_empty()
+    }
+
+    /// One frame through the ringer and the bridge.
     fn tick(&mut self) {
+        let (_, notices) = self.ringer.tick();
+        for n in notices {
+            self.report(n);
+        }
         let Some(a) = self.active.as_mut() else {
             return;
         };
@@ -708,7 +667,7 @@ async fn run(
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     loop {
-        if engine.active.is_none() {
+        if !engine.ticking() {
             // Nothing to play: wait for a port without ticking.
             match control.recv().await {
                 Some(c) => {
@@ -716,7 +675,7 @@ async fn run(
                         let _ = done.send(());
                         return;
                     }
-                    if engine.active.is_some() {
+                    if engine.ticking() {
                         tick.reset_immediately();
                     }
                 }
@@ -732,6 +691,7 @@ async fn run(
                     return;
                 },
                 None => {
+                    engine.ringer.clear();
                     engine.player = None;
                     engine.recordings.clear();
                     engine.calls.clear();

@@ -1,6 +1,7 @@
 //! The engine's wiring on null devices: who hears whom, the ringback hand-over, recordings.
 
 use super::*;
+use crate::media::session::bridge_frame;
 use std::sync::{Arc, Mutex};
 
 /// A far end that always says `level` and keeps the last frame it heard.
@@ -30,6 +31,7 @@ fn engine() -> Engine {
         playback: "null".into(),
         gain_in: 1.0,
         gain_out: 1.0,
+        gain_ring: 1.0,
         voice: Default::default(),
     };
     Engine::new(setup, events)

@@ -2,11 +2,13 @@
 //! talks to a sound card or a file: cpal sound cards (`Default` or a device name), WAV files
 //! (`file:PATH`, for tests and headless use) and `null`.
 
+mod active;
 pub mod device;
 pub mod engine;
 pub mod event;
 pub mod player;
 pub mod recorder;
+pub mod ringer;
 pub mod wav;
 
 use anyhow::Context;

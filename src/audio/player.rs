@@ -15,6 +15,14 @@ pub struct PlayTargets {
     pub calls: Option<u32>,
 }
 
+impl PlayTargets {
+    /// The local speaker only.
+    pub const LOCAL: PlayTargets = PlayTargets {
+        speaker: true,
+        calls: None,
+    };
+}
+
 /// A decoded sound, ready for the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sound {

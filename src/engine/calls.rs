@@ -5,13 +5,13 @@
 
 use super::media::{MediaConfig, MediaEvent, MediaHandle, RtpSockets, bind_rtp};
 use super::report::Reporter;
-use super::ring::RingTask;
 use super::setup::RingSettings;
 use crate::audio::engine::{AudioEngine, AudioEvent, DeviceSetup};
+use crate::audio::player::Sound;
 use crate::audio::recorder::{RecordingOutcome, RecordingSpec};
+use crate::audio::ringer::RingerId;
 use crate::audio::{AudioSink, open_sink};
 use crate::config::Settings;
-use crate::media::tone::ToneKind;
 use crate::model::{Event, NoticeKind, RecordingState};
 use crate::phone::RingKind;
 use crate::sdp::Negotiated;
@@ -38,12 +38,13 @@ impl DevicePrefs {
             playback: self.playback.clone(),
             gain_in: self.media_config.gain_in,
             gain_out: self.media_config.gain_out,
+            gain_ring: self.ring.gain,
             voice: self.voice,
         }
     }
 
     /// Reads them from `settings`, with the ringtone already loaded.
-    pub(super) fn from_settings(settings: &Settings, ringtone: ToneKind) -> DevicePrefs {
+    pub(super) fn from_settings(settings: &Settings, ringtone: Sound) -> DevicePrefs {
         DevicePrefs {
             record: settings.text("recorddevice"),
             playback: settings.text("playbackdevice"),
@@ -71,8 +72,8 @@ pub(super) struct CallResources {
     /// Running media, by line.
     pub(super) media: HashMap<u32, MediaHandle>,
     pub(super) media_events: mpsc::UnboundedSender<MediaEvent>,
-    /// Rings playing on the ringer device(s), by line.
-    pub(super) rings: HashMap<u32, RingTask>,
+    /// Lines whose ring sounds on the ringer device(s) (the audio engine plays it).
+    pub(super) rings: HashSet<u32>,
     /// Lines whose ringback plays on the speaker: as a tone port before their media starts,
     /// inside their media afterwards (until the far end's audio comes).
     pub(super) ringbacks: HashSet<u32>,
@@ -119,7 +120,7 @@ impl CallResources {
             audio,
             media: HashMap::new(),
             media_events,
-            rings: HashMap::new(),
+            rings: HashSet::new(),
             ringbacks: HashSet::new(),
             ringers_pending: HashSet::new(),
         }
@@ -139,9 +140,9 @@ impl CallResources {
             return;
         };
         self.ringers_pending.remove(&line);
-        if let Some(r) = self.rings.remove(&line) {
+        if self.rings.remove(&line) {
             // The ringer device is not the call's: it just stops.
-            drop(r.stop().await);
+            self.audio.stop_ring(RingerId::Line(line)).await;
         }
         let rate = n.codec.sample_rate();
         match MediaHandle::start(
@@ -225,14 +226,14 @@ impl CallResources {
     /// loop); a ringback plays in the call's media when that already runs, else on the
     /// call's speaker.
     pub(super) fn ring(&mut self, line: u32, kind: RingKind, sinks: Vec<Box<dyn AudioSink>>) {
-        if self.rings.contains_key(&line) {
+        if self.rings.contains(&line) {
             return;
         }
         match kind {
             RingKind::Ringer => {
-                let ring =
-                    RingTask::start(sinks, self.prefs.ring.kind.clone(), self.prefs.ring.gain);
-                self.rings.insert(line, ring);
+                let sound = self.prefs.ring.sound.clone();
+                self.audio.ring(RingerId::Line(line), sinks, sound, true);
+                self.rings.insert(line);
             }
             RingKind::Ringback => {
                 self.ringbacks.insert(line);
@@ -256,8 +257,8 @@ impl CallResources {
     /// Stops the local ring of `line` (and a ringback its media plays).
     pub(super) async fn stop_ring(&mut self, line: u32) {
         self.ringers_pending.remove(&line);
-        if let Some(r) = self.rings.remove(&line) {
-            drop(r.stop().await);
+        if self.rings.remove(&line) {
+            self.audio.stop_ring(RingerId::Line(line)).await;
         }
         if self.ringbacks.remove(&line) {
             match self.media.get(&line) {
@@ -302,25 +303,27 @@ impl CallResources {
             .switch_devices(self.prefs.device_setup(), false, false);
     }
 
-    /// `volumein` / `volumeout` changed: the running calls hear it at once.
+    /// `volumein` / `volumeout` / `volumering` changed: the running calls and a sounding
+    /// ring are heard at the new levels at once.
     pub(super) fn set_gains(&self) {
         let c = &self.prefs.media_config;
-        self.audio.set_gains(c.gain_in, c.gain_out);
+        self.audio
+            .set_gains(c.gain_in, c.gain_out, self.prefs.ring.gain);
     }
 
-    /// Plays two seconds of the ring on the speaker, then closes it.
+    /// Plays the ring's first two seconds on the speaker (at the speaker's volume) through the
+    /// audio engine's ringer, which closes the device when they are over; the microphone is
+    /// not opened.
     pub(super) fn test_sound(&self, reporter: &Reporter) -> Result<(), String> {
         let sink =
             open_sink(&self.prefs.playback, 8000).map_err(|e| format!("test sound: {e:#}"))?;
-        let ring = RingTask::start(vec![sink], ToneKind::Ring, self.prefs.media_config.gain_out);
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            for mut sink in ring.stop().await {
-                if let Err(e) = sink.finish() {
-                    tracing::warn!("test sound: {e:#}");
-                }
-            }
-        });
+        let mut sound = self.prefs.ring.sound.first_seconds(2);
+        let gain = self.prefs.media_config.gain_out;
+        for s in &mut sound.samples {
+            *s = (f32::from(*s) * gain).clamp(-32768.0, 32767.0) as i16;
+        }
+        self.audio
+            .ring(RingerId::TestSound, vec![sink], sound, false);
         reporter.send(Event::TestSound {
             speaker: self.prefs.playback.clone(),
         });

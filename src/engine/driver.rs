@@ -123,7 +123,7 @@ async fn drive(
     reporter.send(Event::Started {
         user: cfg.user.clone(),
     });
-    let (ringtone, problem) = super::ring::ring_kind(&settings.text("ringtone"));
+    let (ringtone, problem) = super::ring::ring_sound(&settings.text("ringtone"));
     if let Some(p) = problem {
         reporter.error(NoticeKind::AudioDevice, p);
     }
@@ -502,11 +502,11 @@ impl Engine {
                     self.calls.ring(line, RingKind::Ringer, sinks);
                 }
             }
-            Done::Ringtone { kind, problem } => {
+            Done::Ringtone { sound, problem } => {
                 if let Some(p) = problem {
                     self.reporter.error(NoticeKind::AudioDevice, p);
                 }
-                self.calls.prefs.ring.kind = kind;
+                self.calls.prefs.ring.sound = sound;
             }
             Done::CallTarget { id, number, result } => {
                 let Some(socket) = self.pending_dials.remove(&id) else {

@@ -1,96 +1,61 @@
-//! The ring of an incoming call on the ringer device(s) (`ringerdevice`, which may be every
-//! sound card), and the test sound: a task that writes a tone to its sinks every 20 ms until
-//! stopped. The ringback a caller hears plays on the speaker through the audio engine
-//! (`audio::engine`), so the call's media takes it over without a device being opened twice.
+//! The ring of an incoming call: which sound it is. The audio engine's ringer plays it
+//! (`audio::ringer`) on the ringer device(s) (`ringerdevice`, which may be every sound card),
+//! on the engine's clock, through the same player as a `PlaySound` prompt; the ringback a
+//! caller hears plays on the speaker through the bridge, so the call's media takes it over
+//! without a device being opened twice.
 
-use crate::audio::AudioSink;
-use crate::media::tone::{Tone, ToneKind};
-use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use crate::audio::player::Sound;
 
-/// A running ring.
-pub(super) struct RingTask {
-    stop: oneshot::Sender<()>,
-    done: JoinHandle<Vec<Box<dyn AudioSink>>>,
-}
-
-impl RingTask {
-    /// Plays `kind` at `gain` on every sink until stopped.
-    pub(super) fn start(mut sinks: Vec<Box<dyn AudioSink>>, kind: ToneKind, gain: f32) -> RingTask {
-        let (stop, mut stopped) = oneshot::channel();
-        let done = tokio::spawn(async move {
-            let mut tones: Vec<(Tone, Vec<i16>)> = sinks
-                .iter()
-                .map(|s| {
-                    let rate = s.sample_rate();
-                    (
-                        Tone::new(kind.clone(), rate, gain),
-                        vec![0i16; rate as usize / 50],
-                    )
-                })
-                .collect();
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        for (sink, (tone, frame)) in sinks.iter_mut().zip(tones.iter_mut()) {
-                            tone.fill(frame);
-                            if let Err(e) = sink.write(frame) {
-                                tracing::debug!("ring device: {e:#}");
-                            }
-                            while let Some(notice) = sink.take_notice() {
-                                tracing::warn!("ring device: {notice}");
-                            }
-                        }
-                    }
-                    _ = &mut stopped => return sinks,
-                }
-            }
-        });
-        RingTask { stop, done }
+/// The ring: the `ringtone` WAV file (any PCM WAV the player reads, followed by a pause) when
+/// one is set and readable, else the built-in ring, and what went wrong with the file.
+/// Blocking (it reads the file): for the worker thread or start-up.
+pub(super) fn ring_sound(ringtone: &str) -> (Sound, Option<String>) {
+    let file = ringtone.trim();
+    if file.is_empty() {
+        return (Sound::builtin_ring(), None);
     }
-
-    /// Stops the sound; gives the sinks back (a test sound's WAV file is then finished).
-    pub(super) async fn stop(self) -> Vec<Box<dyn AudioSink>> {
-        let _ = self.stop.send(());
-        self.done.await.unwrap_or_default()
-    }
-}
-
-/// The ringtone: the `ringtone` WAV file when one is set and readable, else the built-in ring.
-pub(super) fn ring_kind(ringtone: &str) -> (ToneKind, Option<String>) {
-    if ringtone.trim().is_empty() {
-        return (ToneKind::Ring, None);
-    }
-    match hound::WavReader::open(ringtone.trim()) {
-        Ok(r) => {
-            let spec = r.spec();
-            let channels = usize::from(spec.channels.max(1));
-            if spec.bits_per_sample != 16 {
-                return (
-                    ToneKind::Ring,
-                    Some(format!(
-                        "ringtone {ringtone}: 16-bit PCM WAV needed; using the built-in ring"
-                    )),
-                );
-            }
-            let all: Vec<i16> = r.into_samples::<i16>().filter_map(Result::ok).collect();
-            let samples = all
-                .chunks(channels)
-                .map(|c| (c.iter().map(|&s| i32::from(s)).sum::<i32>() / channels as i32) as i16)
-                .collect();
-            (
-                ToneKind::Samples {
-                    samples,
-                    rate: spec.sample_rate,
-                },
-                None,
-            )
-        }
-        Err(e) => (
-            ToneKind::Ring,
-            Some(format!("ringtone {ringtone}: {e}; using the built-in ring")),
+    match Sound::load(std::path::Path::new(file)) {
+        Ok(sound) if !sound.samples.is_empty() => (Sound::ringtone(sound), None),
+        Ok(_) => (
+            Sound::builtin_ring(),
+            Some(format!(
+                "ringtone {file}: no samples; using the built-in ring"
+            )),
         ),
+        Err(e) => (
+            Sound::builtin_ring(),
+            Some(format!("ringtone {e}; using the built-in ring")),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ringtone_of_any_pcm_kind_rings_and_a_bad_one_falls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 22_050,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for _ in 0..22_050 {
+            w.write_sample(0.5f32).unwrap();
+        }
+        w.finalize().unwrap();
+        let (sound, problem) = ring_sound(path.to_str().unwrap());
+        assert_eq!(problem, None);
+        assert_eq!(sound.rate, 22_050);
+        assert_eq!(sound.samples.len(), 22_050 * 3, "the file and a 2 s pause");
+        assert_eq!(ring_sound("  ").0, Sound::builtin_ring());
+        let (sound, problem) = ring_sound("/nonexistent/ring.wav");
+        assert_eq!(sound, Sound::builtin_ring());
+        let problem = problem.unwrap();
+        assert!(problem.contains("/nonexistent/ring.wav"), "{problem}");
     }
 }

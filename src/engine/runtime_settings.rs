@@ -33,13 +33,13 @@ impl Engine {
         self.phone
             .set_prefs(PhonePrefs::from_settings(&self.settings));
         self.calls.prefs =
-            DevicePrefs::from_settings(&self.settings, self.calls.prefs.ring.kind.clone());
+            DevicePrefs::from_settings(&self.settings, self.calls.prefs.ring.sound.clone());
         self.calls.rtp_base = self.settings.int("rtpport") as u16;
         if change.changed("ringtone") {
             let file = self.settings.text("ringtone");
             self.worker.run(move |_| {
-                let (kind, problem) = super::ring::ring_kind(&file);
-                Some(Done::Ringtone { kind, problem })
+                let (sound, problem) = super::ring::ring_sound(&file);
+                Some(Done::Ringtone { sound, problem })
             });
         }
         if change.touches_server_address() {
@@ -75,7 +75,10 @@ impl Engine {
         {
             self.calls.set_voice_processing();
         }
-        if change.changed("volumein") || change.changed("volumeout") {
+        if ["volumein", "volumeout", "volumering"]
+            .iter()
+            .any(|p| change.changed(p))
+        {
             // Heard at once, mid-call.
             self.calls.set_gains();
         }

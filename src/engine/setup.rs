@@ -4,8 +4,8 @@
 
 use super::dns::Dns;
 use super::media::MediaConfig;
+use crate::audio::player::Sound;
 use crate::config::Settings;
-use crate::media::tone::ToneKind;
 use crate::sdp::Codec;
 use crate::sdp::OpusParams;
 use crate::sip::registration::AcceptExpires;
@@ -105,6 +105,15 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
         (Codec::SpeexWb, settings.int("use_speexwb")),
         (Codec::Speex, settings.int("use_speex")),
         (Codec::Gsm, settings.int("use_gsm")),
+        // G.729 only where it was built in (the opt-in `g729` feature).
+        (
+            Codec::G729,
+            if cfg!(feature = "g729") {
+                settings.int("use_g729")
+            } else {
+                0
+            },
+        ),
     ];
     let mut offer: Vec<(Codec, i64)> = prio.iter().copied().filter(|(_, p)| *p >= 2).collect();
     offer.sort_by_key(|(_, p)| std::cmp::Reverse(*p));
@@ -319,12 +328,12 @@ pub(super) fn ua_config(
 }
 
 /// How calls ring: `ringerdevice`, `volumering`, and the ringtone `kind` (read from the
-/// `ringtone` file off the loop, see `ring::ring_kind`); when they ring (`playring`) is the
+/// `ringtone` file off the loop, see `ring::ring_sound`); when they ring (`playring`) is the
 /// phone policy's.
-pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> RingSettings {
+pub(super) fn ring_settings(settings: &Settings, sound: Sound) -> RingSettings {
     RingSettings {
         device: settings.text("ringerdevice"),
-        kind,
+        sound,
         gain: super::media::volume_gain(settings.int("volumering")),
         file_rate: media_prefs(settings)
             .offer
@@ -337,7 +346,8 @@ pub(super) fn ring_settings(settings: &Settings, kind: ToneKind) -> RingSettings
 #[derive(Debug, Clone)]
 pub(super) struct RingSettings {
     pub(super) device: String,
-    pub(super) kind: ToneKind,
+    /// The ring, one cadence to loop: the built-in one or the `ringtone` file and a pause.
+    pub(super) sound: Sound,
     pub(super) gain: f32,
     /// Rate of a ringback written to a playback file before the codec is known: that of the
     /// codec we offer first, which the call most likely gets.

@@ -4,7 +4,6 @@
 //! results come back to the driver as [`Done`] messages on the same channel as name lookups.
 
 use crate::audio::AudioSink;
-use crate::media::tone::ToneKind;
 use crate::model::{Event, RequestId};
 use crate::store::Store;
 use std::net::SocketAddr;
@@ -33,7 +32,7 @@ pub(super) enum Done {
     },
     /// The `ringtone` file was read (or could not be: the problem).
     Ringtone {
-        kind: ToneKind,
+        sound: crate::audio::player::Sound,
         problem: Option<String>,
     },
     /// A sound file for PlaySound was read (or could not be).

@@ -1,17 +1,15 @@
 //! Call-progress sounds as a frame stage: the ringback a caller hears while the far end rings
 //! (425 Hz, 1 s on, 4 s off, as ETSI ES 201 970 has it), the ring of an incoming call
-//! (440 + 480 Hz, 2 s on, 4 s off) and a ringtone file played in a loop. No clock: each call
-//! of `fill` is the next stretch of sound.
+//! (440 + 480 Hz, 2 s on, 4 s off; the ringer renders one cadence into a sound it loops). No
+//! clock: each call of `fill` is the next stretch of sound.
 
 /// What to play.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToneKind {
     /// The far end rings (heard by the caller).
     Ringback,
     /// A call comes in.
     Ring,
-    /// A ringtone's samples at `rate`, looped with a 2 s pause.
-    Samples { samples: Vec<i16>, rate: u32 },
 }
 
 /// A tone generator at a given output rate.
@@ -60,13 +58,6 @@ impl Tone {
                         0.0
                     }
                 }
-                ToneKind::Samples { samples, rate: r } => {
-                    // The file at its own rate, nearest sample (a ringtone, not a call).
-                    let len = samples.len() as u64;
-                    let period = len * rate / u64::from((*r).max(1)) + 2 * rate;
-                    let i = (t % period.max(1)) * u64::from(*r) / rate;
-                    samples.get(i as usize).map_or(0.0, |&x| f32::from(x))
-                }
             };
             *s = (v * self.gain).clamp(-32768.0, 32767.0) as i16;
         }
@@ -100,25 +91,5 @@ mod tests {
         assert!(levels[0] > 5000.0, "{levels:?}");
         assert!(levels[1..5].iter().all(|l| *l == 0.0), "{levels:?}");
         assert!(levels[5] > 5000.0, "{levels:?}");
-    }
-
-    #[test]
-    fn ringtone_samples_loop_with_a_pause() {
-        let mut t = Tone::new(
-            ToneKind::Samples {
-                samples: vec![1000; 8000],
-                rate: 8000,
-            },
-            16_000,
-            0.5,
-        );
-        let mut out = vec![0i16; 16_000];
-        t.fill(&mut out);
-        assert!(out.iter().all(|&s| s == 500), "the file at half volume");
-        t.fill(&mut out);
-        t.fill(&mut out);
-        assert!(out.iter().all(|&s| s == 0), "the pause");
-        t.fill(&mut out);
-        assert!(out.iter().all(|&s| s == 500), "and again");
     }
 }

@@ -306,3 +306,69 @@ fn incoming_call_rings_on_the_ringer_device_until_answered() {
         "the ringer stopped on answer: {secs:.2} s rung"
     );
 }
+
+/// A `ringtone` file of any PCM kind (here 32-bit float at 16 kHz, once refused) rings through
+/// the audio engine's player on the ringer device, and a `volumering` set mid-ring is heard at
+/// once.
+#[test]
+fn a_ringtone_file_rings_and_its_volume_changes_mid_ring() {
+    use crate::peers::{Baresip, Kamailio, KamailioOptions};
+    let kam = Kamailio::start(KamailioOptions::default());
+    let work = tempfile::tempdir().expect("tempdir");
+    let tone = work.path().join("tone.wav");
+    let ok = std::process::Command::new("sox")
+        .args([
+            "-n",
+            "-r",
+            "16000",
+            "-e",
+            "floating-point",
+            "-b",
+            "32",
+            "-c",
+            "1",
+        ])
+        .arg(&tone)
+        .args(["synth", "1", "sine", "1000", "vol", "0.5"])
+        .status()
+        .expect("sox")
+        .success();
+    assert!(ok);
+    let (theirs, _) = crate::peers::speech(work.path(), "theirs", "Ring ring.", 3);
+    let ring = work.path().join("ring.wav");
+    let mut sp = Softphone::user_1001(
+        &kam,
+        &[
+            &format!("ringerdevice=file:{}", ring.display()),
+            &format!("ringtone={}", tone.display()),
+        ],
+    );
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    let bs = Baresip::start(&kam, "1003", &theirs, "PCMU");
+    bs.command("dial", &format!("sip:1001@{}", kam.addr()));
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,Ringing,1003,"));
+    // The tone plays for 1 s, then 2 s of pause; in the second pass the volume drops.
+    std::thread::sleep(Duration::from_millis(3200));
+    sp.send_line("SetParameter,volumering,17");
+    std::thread::sleep(Duration::from_millis(1200));
+    sp.send_line("hangup,1");
+    sp.wait_for(T, |l| l.contains("Finished") || l.contains("ended"));
+    let x = crate::audio_compare::read_wav(&ring);
+    let rms = |s: &[f32]| (s.iter().map(|v| v * v).sum::<f32>() / s.len().max(1) as f32).sqrt();
+    // The file at 16 kHz came resampled to the ringer's 8 kHz: still a 1 kHz tone.
+    let first = &x[800..6400];
+    let share = tone_share(first, 1000.0);
+    assert!(share > 0.8, "the ringtone's tone: {share:.2}");
+    let pause = rms(&x[12_000..20_000]);
+    assert!(pause < 50.0, "the pause after the ringtone: RMS {pause:.0}");
+    assert!(x.len() > 31_200, "rang {} samples", x.len());
+    // 17 is 33 steps of 0.3 dB below 50: about -10 dB, heard from the next frame on.
+    let loud = rms(first);
+    // The second pass sounds from 3 s to 4 s; the new volume from about 3.2 s on.
+    let quiet = rms(&x[28_400..31_200]);
+    let drop_db = 20.0 * (loud / quiet.max(1.0)).log10();
+    assert!(
+        (7.0..13.0).contains(&drop_db),
+        "volumering mid-ring: {loud:.0} -> {quiet:.0} RMS ({drop_db:.1} dB)"
+    );
+}
