@@ -2,7 +2,8 @@
 # Installs the Debian/Ubuntu packages the softphone and its test suite need:
 # a C toolchain and the libraries the -sys crates link (libopus, ALSA; libclang for the
 # bindings of libspeex; WebRTC's audio processing module for the `webrtc-apm` feature, which
-# benches/compare_aec.sh measures against the default echo canceller); the real peers the
+# benches/compare_aec.sh measures against the default echo canceller; bcg729 for the opt-in,
+# GPL-3.0 `g729` feature, whose codec test the test command runs too); the real peers the
 # tests start on 127.0.0.1 (Kamailio as registrar/proxy, baresip as the far end of calls, sipp);
 # espeak-ng and sox for test speech; PulseAudio with ALSA's pulse plugin, which gives the
 # sound-card tests real devices on a machine without a sound card; a D-Bus daemon and
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
-  libwebrtc-audio-processing-dev libclang-dev
+  libwebrtc-audio-processing-dev libclang-dev libbcg729-dev
   kamailio kamailio-presence-modules sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
   dbus-daemon gnome-keyring
   libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 libwayland-client0

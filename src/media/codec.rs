@@ -1,8 +1,9 @@
 //! Encoders and decoders for the negotiated codecs, one frame at a time at the codec's own
 //! sample rate. G.711 is ours (`g711`), G.722 comes from the audio-codec crate, Opus from
-//! libopus (in-band FEC and DTX on), GSM from libgsm (`gsm`), Speex from libspeex (`speex`).
+//! libopus (in-band FEC and DTX on), GSM from libgsm (`gsm`), Speex from libspeex (`speex`),
+//! G.729 from bcg729 (`g729`, only with the opt-in `g729` feature).
 //! Lost frames are concealed by Opus itself (FEC from the next packet when it is there, else
-//! its PLC), by libspeex for Speex, or by the Appendix-I-style concealer for the others.
+//! its PLC), by libspeex for Speex, by bcg729 for G.729, or by the Appendix-I-style concealer for the others.
 
 use super::g711;
 use super::gsm::{GSM_FRAME_BYTES, GSM_FRAME_SAMPLES, GsmCoder};
@@ -28,6 +29,9 @@ pub enum CodecError {
     /// A payload that is not what the agreed codec sends.
     #[error("{0}: corrupt payload")]
     Corrupt(&'static str),
+    /// A codec this build does not contain (G.729 without the `g729` feature).
+    #[error("{0} is not in this build")]
+    NotBuilt(&'static str),
 }
 
 /// The Speex band of a Speex codec.
@@ -63,6 +67,8 @@ enum EncoderKind {
     Opus(Box<opus::Encoder>),
     Gsm(Box<GsmCoder>),
     Speex(Box<SpeexEncoder>),
+    #[cfg(feature = "g729")]
+    G729(Box<super::g729::G729Encoder>),
 }
 
 /// Turns frames of audio into RTP payloads.
@@ -103,6 +109,12 @@ impl Encoder {
                 let e = SpeexEncoder::new(band).ok_or(CodecError::OutOfMemory("Speex"))?;
                 EncoderKind::Speex(Box::new(e))
             }
+            #[cfg(feature = "g729")]
+            Codec::G729 => EncoderKind::G729(Box::new(
+                super::g729::G729Encoder::new().ok_or(CodecError::OutOfMemory("G.729"))?,
+            )),
+            #[cfg(not(feature = "g729"))]
+            Codec::G729 => return Err(CodecError::NotBuilt("G.729")),
         };
         Ok(Encoder { kind, codec })
     }
@@ -137,6 +149,8 @@ impl Encoder {
                 }
             }
             EncoderKind::Speex(e) => e.encode(pcm, out),
+            #[cfg(feature = "g729")]
+            EncoderKind::G729(e) => e.encode(pcm, out),
         }
         Ok(())
     }
@@ -149,6 +163,8 @@ enum DecoderKind {
     Opus(Box<opus::Decoder>),
     Gsm(Box<GsmCoder>),
     Speex(Box<SpeexDecoder>),
+    #[cfg(feature = "g729")]
+    G729(Box<super::g729::G729Decoder>),
 }
 
 /// Turns RTP payloads back into frames of audio, and conceals lost ones.
@@ -182,8 +198,14 @@ impl Decoder {
                 let d = SpeexDecoder::new(band).ok_or(CodecError::OutOfMemory("Speex"))?;
                 DecoderKind::Speex(Box::new(d))
             }
+            #[cfg(feature = "g729")]
+            Codec::G729 => DecoderKind::G729(Box::new(
+                super::g729::G729Decoder::new().ok_or(CodecError::OutOfMemory("G.729"))?,
+            )),
+            #[cfg(not(feature = "g729"))]
+            Codec::G729 => return Err(CodecError::NotBuilt("G.729")),
         };
-        // Opus and Speex conceal with their own decoder's state; the others with ours.
+        // Opus, Speex and G.729 conceal with their own decoder's state; the others with ours.
         let plc = matches!(
             kind,
             DecoderKind::Ulaw | DecoderKind::Alaw | DecoderKind::G722(_) | DecoderKind::Gsm(_)
@@ -231,6 +253,12 @@ impl Decoder {
                     return Err(CodecError::Corrupt("Speex"));
                 }
             }
+            #[cfg(feature = "g729")]
+            DecoderKind::G729(d) => {
+                if !d.decode(payload, frame, out) {
+                    return Err(CodecError::Corrupt("G.729"));
+                }
+            }
         }
         out.resize(frame, 0);
         if let Some(plc) = &mut self.plc {
@@ -252,6 +280,14 @@ impl Decoder {
                 }
             }
             (DecoderKind::Speex(d), _) => {
+                out.clear();
+                while out.len() < frame {
+                    d.conceal(out);
+                }
+                out.truncate(frame);
+            }
+            #[cfg(feature = "g729")]
+            (DecoderKind::G729(d), _) => {
                 out.clear();
                 while out.len() < frame {
                     d.conceal(out);
@@ -328,6 +364,16 @@ mod tests {
             let snr = round_trip(codec);
             assert!(snr > 3.0, "{codec:?}: {snr:.1} dB");
         }
+        #[cfg(feature = "g729")]
+        {
+            let snr = round_trip(Codec::G729);
+            assert!(snr > 3.0, "G.729: {snr:.1} dB");
+        }
+        #[cfg(not(feature = "g729"))]
+        assert!(matches!(
+            Decoder::new(Codec::G729),
+            Err(CodecError::NotBuilt("G.729"))
+        ));
         assert_eq!(frame_samples(Codec::SpeexUwb, 20), 640);
         assert_eq!(frame_samples(Codec::G722, 20), 320);
         assert_eq!(frame_samples(Codec::Opus, 20), 960);

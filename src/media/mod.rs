@@ -7,6 +7,8 @@ pub mod bridge;
 pub mod codec;
 pub mod dtmf;
 pub mod g711;
+#[cfg(feature = "g729")]
+pub mod g729;
 pub mod gsm;
 pub mod jitter;
 pub mod pipeline;

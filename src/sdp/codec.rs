@@ -18,6 +18,9 @@ pub enum Codec {
     SpeexWb,
     /// Speex ultra-wideband, 32 kHz.
     SpeexUwb,
+    /// G.729 (Annex A compatible), 8 kbit/s (RFC 3551 §4.5.6); encoded and decoded only in a
+    /// build with the `g729` feature, never negotiated otherwise.
+    G729,
 }
 
 /// The payload type we offer Opus on (dynamic; an answer echoes the offerer's).
@@ -34,6 +37,7 @@ impl Codec {
             Codec::G722 => "G722",
             Codec::Opus => "opus",
             Codec::Gsm => "GSM",
+            Codec::G729 => "G729",
             Codec::Speex | Codec::SpeexWb | Codec::SpeexUwb => "speex",
         }
     }
@@ -45,6 +49,7 @@ impl Codec {
             Codec::G722 => 9,
             Codec::Opus => OPUS_DEFAULT_PT,
             Codec::Gsm => 3,
+            Codec::G729 => 18,
             Codec::Speex => SPEEX_DEFAULT_PTS[0],
             Codec::SpeexWb => SPEEX_DEFAULT_PTS[1],
             Codec::SpeexUwb => SPEEX_DEFAULT_PTS[2],
@@ -61,7 +66,7 @@ impl Codec {
     /// The rate of the audio the codec encodes and decodes.
     pub fn sample_rate(self) -> u32 {
         match self {
-            Codec::Pcmu | Codec::Pcma | Codec::Gsm | Codec::Speex => 8000,
+            Codec::Pcmu | Codec::Pcma | Codec::Gsm | Codec::Speex | Codec::G729 => 8000,
             Codec::G722 | Codec::SpeexWb => 16_000,
             Codec::SpeexUwb => 32_000,
             Codec::Opus => 48_000,
@@ -81,6 +86,7 @@ impl Codec {
             ("G722", 8000) => Some(Codec::G722),
             ("OPUS", 48_000) => Some(Codec::Opus),
             ("GSM", 8000) => Some(Codec::Gsm),
+            ("G729", 8000) => Some(Codec::G729),
             ("SPEEX", 8000) => Some(Codec::Speex),
             ("SPEEX", 16_000) => Some(Codec::SpeexWb),
             ("SPEEX", 32_000) => Some(Codec::SpeexUwb),
@@ -93,6 +99,7 @@ impl Codec {
             3 => Some(Codec::Gsm),
             8 => Some(Codec::Pcma),
             9 => Some(Codec::G722),
+            18 => Some(Codec::G729),
             _ => None,
         }
     }
@@ -184,5 +191,8 @@ mod tests {
         assert_eq!(Codec::from_rtpmap("SPEEX", 32_000), Some(Codec::SpeexUwb));
         assert_eq!(Codec::Gsm.rtpmap(), "GSM/8000");
         assert_eq!(Codec::from_static(3), Some(Codec::Gsm));
+        assert_eq!(Codec::G729.rtpmap(), "G729/8000");
+        assert_eq!(Codec::from_static(18), Some(Codec::G729));
+        assert_eq!(Codec::from_rtpmap("g729", 8000), Some(Codec::G729));
     }
 }

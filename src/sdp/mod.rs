@@ -177,6 +177,13 @@ fn build(
                 value: Some(format!("{pt} {}", local.opus.to_fmtp())),
             });
         }
+        if *c == Codec::G729 {
+            // We send no Annex B silence frames (RFC 4856 §2.1.9: absent means yes).
+            attributes.push(Attribute {
+                key: "fmtp".into(),
+                value: Some(format!("{pt} annexb=no")),
+            });
+        }
     }
     if let Some(pt) = cn_pt {
         formats.push(pt.to_string());
