@@ -6,6 +6,13 @@
 //! failure is noticed on the next frame, reported once, and the stream is reopened on the
 //! default device; while nothing can be opened the call goes on with silence and a retry every
 //! two seconds, so audio comes back when a device does.
+//!
+//! A stream opens at the device's own rate but mono where the device offers it (a sound
+//! server mixes up for the speaker and down from the microphone): half the samples of a stereo
+//! stream through the callbacks and the sound server's client library, and no per-sample
+//! channel mixing here. Not at the call's rate, as baresip does: ALSA's PulseAudio plugin
+//! at a rate other than the server's (16 kHz, say) keeps cpal's poll loop spinning on a whole
+//! core (measured with `benches/compare_cpu.sh`), so the engine resamples instead.
 
 use super::{AudioSink, AudioSource};
 use anyhow::{Context, anyhow, bail};
@@ -261,11 +268,7 @@ fn open_stream<E: Send + 'static>(
     let (thread, rate) = spawn_stream(move || {
         let host = cpal::default_host();
         let device = find_device(&host, &name, input)?;
-        let supported = if input {
-            device.default_input_config()?
-        } else {
-            device.default_output_config()?
-        };
+        let supported = fewest_channels(&device, input)?;
         let config = low_latency(&supported);
         let rate = config.sample_rate;
         let stream = build(&device, supported.sample_format(), config, h, &tx)?;
@@ -278,6 +281,31 @@ fn open_stream<E: Send + 'static>(
         started.elapsed().as_millis()
     );
     Ok((end, rate, health, thread))
+}
+
+/// The device's default format with the fewest channels it offers at that rate and sample
+/// format (mono where it can), else the default as it is.
+fn fewest_channels(
+    device: &cpal::Device,
+    input: bool,
+) -> anyhow::Result<cpal::SupportedStreamConfig> {
+    let default = if input {
+        device.default_input_config()?
+    } else {
+        device.default_output_config()?
+    };
+    let ranges: Vec<cpal::SupportedStreamConfigRange> = if input {
+        device.supported_input_configs()?.collect()
+    } else {
+        device.supported_output_configs()?.collect()
+    };
+    let fewer = ranges
+        .into_iter()
+        .filter(|r| r.sample_format() == default.sample_format())
+        .filter(|r| r.channels() < default.channels())
+        .filter_map(|r| r.try_with_sample_rate(default.sample_rate()))
+        .min_by_key(|c| c.channels());
+    Ok(fewer.unwrap_or(default))
 }
 
 /// Builds one direction's ring and stream (see [`open_stream`]).
