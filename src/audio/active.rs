@@ -1,15 +1,37 @@
 //! The audio engine's open devices and the bridge built for them: the microphone and the
 //! speaker (or silence in place of one that cannot be opened), the capture chain, and the
-//! resamplers between the devices' rates and the bridge's. Split from `engine` so that the
-//! engine file holds the ports and the clock.
+//! resamplers between the devices' rates and the bridge's; and [`DeviceSetup`], what they are
+//! opened from. Split from `engine` so that the engine file holds the ports and the clock.
 
-use super::engine::DeviceSetup;
 use super::{AudioSink, AudioSource, Null, open_sink, open_source};
 use crate::media::bridge::{Bridge, PortId};
-use crate::media::processing::VoiceProcessor;
+use crate::media::processing::{VoiceProcessor, VoiceSettings};
 use crate::media::resample::Resampler;
 use crate::media::session::bridge_frame;
 use tracing::warn;
+
+/// The devices' names (as `recorddevice` / `playbackdevice` spell them) and levels.
+#[derive(Debug, Clone)]
+pub struct DeviceSetup {
+    pub record: String,
+    pub playback: String,
+    /// `volumein` / `volumeout` as linear gains.
+    pub gain_in: f32,
+    pub gain_out: f32,
+    /// `volumering` as a linear gain.
+    pub gain_ring: f32,
+    /// Echo cancellation, noise suppression and gain control for a live microphone (a WAV
+    /// file or the null source is sent as it is: it has no room and no speaker to echo).
+    pub voice: VoiceSettings,
+}
+
+impl DeviceSetup {
+    /// Whether the microphone is a sound card (not `file:` or `null`).
+    pub(super) fn live_microphone(&self) -> bool {
+        let r = self.record.trim();
+        !(r.starts_with("file:") || r.eq_ignore_ascii_case("null"))
+    }
+}
 
 /// The open devices and the bridge built for them.
 pub(super) struct Active {

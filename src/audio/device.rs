@@ -202,10 +202,14 @@ where
     let stream = device.build_input_stream::<T, _, _>(
         config,
         move |data: &[T], _| {
-            for frame in data.chunks(channels) {
-                let sum: i32 = frame.iter().map(|s| i32::from(i16::from_sample(*s))).sum();
-                // A full ring means the media side is behind: drop, never block.
-                let _ = ring.push((sum / channels as i32) as i16);
+            // In one chunk: one pair of atomic operations per callback, not per sample. A full
+            // ring means the media side is behind: the rest is dropped, never waited for.
+            let n = (data.len() / channels).min(ring.slots());
+            if let Ok(chunk) = ring.write_chunk_uninit(n) {
+                chunk.fill_from_iter(data.chunks_exact(channels).map(|frame| {
+                    let sum: i32 = frame.iter().map(|s| i32::from(i16::from_sample(*s))).sum();
+                    (sum / channels as i32) as i16
+                }));
             }
         },
         move |e| health.fail(&e),
@@ -227,10 +231,16 @@ where
     let stream = device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], _| {
-            for frame in data.chunks_mut(channels) {
-                // Running dry plays silence.
-                let v = T::from_sample(ring.pop().unwrap_or(0));
-                frame.fill(v);
+            let mut frames = data.chunks_mut(channels);
+            let n = frames.len().min(ring.slots());
+            if let Ok(chunk) = ring.read_chunk(n) {
+                for (sample, frame) in chunk.into_iter().zip(&mut frames) {
+                    frame.fill(T::from_sample(sample));
+                }
+            }
+            // Running dry plays silence.
+            for frame in frames {
+                frame.fill(T::from_sample(0i16));
             }
         },
         move |e| health.fail(&e),
@@ -568,12 +578,17 @@ impl AudioSource for CpalSource {
         // More than three frames waiting: the device runs fast or we were late; drop the
         // surplus so the delay stays short.
         let surplus = o.ring.slots().saturating_sub(frame.len() * 3);
-        for _ in 0..surplus {
-            let _ = o.ring.pop();
+        if let Ok(dropped) = o.ring.read_chunk(surplus) {
+            dropped.commit_all();
         }
-        for s in frame.iter_mut() {
-            *s = o.ring.pop().unwrap_or(0);
+        let n = frame.len().min(o.ring.slots());
+        if let Ok(chunk) = o.ring.read_chunk(n) {
+            let (first, second) = chunk.as_slices();
+            frame[..first.len()].copy_from_slice(first);
+            frame[first.len()..n].copy_from_slice(second);
+            chunk.commit_all();
         }
+        frame[n..].fill(0);
         true
     }
 
@@ -621,10 +636,8 @@ impl AudioSink for CpalSink {
         }
         if let Some(o) = self.open.as_mut() {
             // A full ring (the device runs slow): this frame is dropped rather than waited for.
-            if o.ring.slots() >= frame.len() {
-                for &s in frame {
-                    let _ = o.ring.push(s);
-                }
+            if let Ok(chunk) = o.ring.write_chunk_uninit(frame.len()) {
+                chunk.fill_from_iter(frame.iter().copied());
             }
         }
         Ok(())

@@ -20,7 +20,6 @@ use super::recorder::{Recorder, RecordingSpec};
 use super::ringer::{Ringer, RingerId};
 use super::{AudioSink, open_sink, open_source};
 use crate::media::bridge::PortId;
-use crate::media::processing::VoiceSettings;
 use crate::media::session::BRIDGE_FRAME_MS;
 use crate::media::tone::{Tone, ToneKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,28 +39,7 @@ pub trait CallPort: Send {
 
 pub use super::event::AudioEvent;
 
-/// The devices' names (as `recorddevice` / `playbackdevice` spell them) and levels.
-#[derive(Debug, Clone)]
-pub struct DeviceSetup {
-    pub record: String,
-    pub playback: String,
-    /// `volumein` / `volumeout` as linear gains.
-    pub gain_in: f32,
-    pub gain_out: f32,
-    /// `volumering` as a linear gain.
-    pub gain_ring: f32,
-    /// Echo cancellation, noise suppression and gain control for a live microphone (a WAV
-    /// file or the null source is sent as it is: it has no room and no speaker to echo).
-    pub voice: VoiceSettings,
-}
-
-impl DeviceSetup {
-    /// Whether the microphone is a sound card (not `file:` or `null`).
-    pub(super) fn live_microphone(&self) -> bool {
-        let r = self.record.trim();
-        !(r.starts_with("file:") || r.eq_ignore_ascii_case("null"))
-    }
-}
+pub use super::active::DeviceSetup;
 
 enum Control {
     AddCall {
