@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         if len & 1 == 0 {
             s.on_rtp_datagram(now, step << 32, from, packet);
         } else {
-            s.on_rtcp_datagram(step << 32, from, packet);
+            s.on_rtcp_datagram(now, step << 32, from, packet);
         }
         s.handle_timeout(now, step << 32);
         s.put_frame(&frame);
