@@ -165,10 +165,12 @@ fn a_softphone_hears_comfort_noise_in_our_suppressed_pause() {
     // Where the pause is in what 1002 heard: after the first sentence, as long as we paused.
     let first_len = read_wav(&first).len() as f64 / 8000.0;
     eprintln!("{stats}; sentences {s1:.3} {s2:.3}, whole {whole:.3}");
-    assert!(
-        s1 > 0.9 && s2 > 0.9 && whole > 0.9,
-        "{s1:.3} {s2:.3} {whole:.3}"
-    );
+    // Each sentence arrives whole. The recording as a whole need not line up with the clean
+    // file to the sample: where a talkspurt starts again, the sender's voice detection and
+    // the receiver's playout both decide at a frame's edge, and in about one run in three here
+    // the second sentence lands one frame off, which leaves `whole` near 0.59 with both
+    // sentences at 0.999.
+    assert!(s1 > 0.9 && s2 > 0.9, "{s1:.3} {s2:.3} {whole:.3}");
     assert!(sent(&stats) > 0);
     // The pause is not digital silence but comfort noise, quiet against the speech.
     let speech_rms = rms_between(&got, 8000, 0.0, first_len + 0.5);
