@@ -20,7 +20,10 @@ fn ua() -> UserAgent {
         ha1_md5: None,
         realm: None,
         domain: "127.0.0.1".into(),
-        first_hop: Some(Destination { transport: Transport::Udp, addr: "127.0.0.1:5060".parse().unwrap() }),
+        first_hop: Some(Destination {
+            transport: Transport::Udp,
+            addr: "127.0.0.1:5060".parse().unwrap(),
+        }),
         outbound_proxy: None,
         local: "127.0.0.1:5070".parse().unwrap(),
         transport: Transport::Udp,
@@ -60,7 +63,10 @@ fn ua() -> UserAgent {
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
-    let server = Destination { transport: Transport::Udp, addr: "127.0.0.1:5060".parse().unwrap() };
+    let server = Destination {
+        transport: Transport::Udp,
+        addr: "127.0.0.1:5060".parse().unwrap(),
+    };
     // As a datagram from the server (so responses can match our REGISTER/OPTIONS), twice
     // (retransmission path), then the timers.
     let mut a = ua();
@@ -72,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
     while a.poll_event().is_some() {}
     // As a TCP stream.
     let mut b = ua();
-    let tcp = Destination { transport: Transport::Tcp, addr: server.addr };
+    let tcp = Destination {
+        transport: Transport::Tcp,
+        addr: server.addr,
+    };
     let mut framer = StreamFramer::default();
     framer.push(data);
     while let Ok(Some(frame)) = framer.next_frame() {
