@@ -103,29 +103,15 @@ fn ncc(a: &[f32], b: &[f32]) -> f64 {
 /// milliseconds (a sound server's loopback resamples adaptively); unrelated speech scores
 /// near 0.
 pub fn envelope_similarity(reference: &[f32], received: &[f32]) -> f64 {
-    let (er, ex) = (envelope(reference), envelope(received));
-    let pearson = |a: &[f32], b: &[f32]| {
-        let n = a.len().min(b.len()) as f64;
-        let (ma, mb) = (
-            a.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
-            b.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
-        );
-        let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-        for (&x, &y) in a.iter().zip(b) {
-            let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
-            ab += x * y;
-            aa += x * x;
-            bb += y * y;
-        }
-        if aa == 0.0 || bb == 0.0 {
-            0.0
-        } else {
-            ab / (aa * bb).sqrt()
-        }
+    // Pearson's correlation: the normalised cross-correlation of the mean-free envelopes.
+    let centred = |x: &[f32]| {
+        let mean = x.iter().sum::<f32>() / x.len().max(1) as f32;
+        x.iter().map(|v| v - mean).collect::<Vec<f32>>()
     };
+    let (er, ex) = (centred(&envelope(reference)), envelope(received));
     (0..ex.len().saturating_sub(er.len()).min(800) + 1)
         .filter(|&lag| lag + er.len() <= ex.len())
-        .map(|lag| pearson(&er, &ex[lag..lag + er.len()]))
+        .map(|lag| ncc(&er, &centred(&ex[lag..lag + er.len()])))
         .fold(0f64, f64::max)
 }
 

@@ -580,9 +580,8 @@ impl Baresip {
         )
     }
 
-    /// baresip as `user` with everything [`BaresipSetup`] chooses. The ports it is given
-    /// were free a moment ago; another test's process may take one first, so a start that
-    /// finds its port in use is tried again on new ones.
+    /// baresip as `user` with everything [`BaresipSetup`] chooses; started again on new ports
+    /// when another test's process took one of its (free a moment ago) first.
     pub fn start_setup(
         kam: &Kamailio,
         user: &str,
@@ -590,12 +589,9 @@ impl Baresip {
         codec: &str,
         setup: &BaresipSetup,
     ) -> Baresip {
-        for _ in 0..3 {
-            if let Some(b) = Self::start_once(kam, user, source, codec, setup) {
-                return b;
-            }
-        }
-        panic!("baresip found its ports taken three times");
+        (0..3)
+            .find_map(|_| Self::start_once(kam, user, source, codec, setup))
+            .expect("baresip found its ports taken three times")
     }
 
     /// One start; `None` when a port it was given was taken meanwhile.
