@@ -69,7 +69,7 @@ enum Control {
     Ring {
         id: RingerId,
         sinks: Vec<Box<dyn AudioSink>>,
-        sound: Sound,
+        sound: std::sync::Arc<Sound>,
         looped: bool,
     },
     StopRing {
@@ -190,7 +190,13 @@ impl AudioEngine {
     /// Plays `sound` on the ringer's own `sinks` (the ringer device(s), or the speaker for
     /// the test sound), on the engine's clock, looped until stopped or once; the microphone
     /// and the speaker of the calls stay as they are.
-    pub fn ring(&self, id: RingerId, sinks: Vec<Box<dyn AudioSink>>, sound: Sound, looped: bool) {
+    pub fn ring(
+        &self,
+        id: RingerId,
+        sinks: Vec<Box<dyn AudioSink>>,
+        sound: std::sync::Arc<Sound>,
+        looped: bool,
+    ) {
         self.send(Control::Ring {
             id,
             sinks,

@@ -11,6 +11,7 @@ use super::player::{PlayTargets, Playing, Sound};
 use crate::media::session::bridge_frame;
 use crate::media::tone::{Tone, ToneKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tracing::warn;
 
 /// What a sound on the ringer is for (one of each at a time).
@@ -77,7 +78,8 @@ impl Output {
 
 /// A sound and the devices it plays on.
 struct Ringing {
-    sound: Sound,
+    /// Shared with the settings: a long ringtone is not copied for every ring.
+    sound: Arc<Sound>,
     looped: bool,
     outputs: Vec<Output>,
 }
@@ -108,7 +110,7 @@ impl Ringer {
         &mut self,
         id: RingerId,
         sinks: Vec<Box<dyn AudioSink>>,
-        sound: Sound,
+        sound: Arc<Sound>,
         looped: bool,
     ) {
         self.stop(id);
@@ -196,7 +198,7 @@ impl Ringer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     /// A device that keeps what it was given.
     struct Kept {
@@ -242,7 +244,12 @@ mod tests {
         let mut ringer = Ringer::new(1.0);
         let (a, (heard_a, done_a)) = kept(48_000);
         let (b, (heard_b, _)) = kept(8000);
-        ringer.start(RingerId::Line(1), vec![a, b], Sound::builtin_ring(), true);
+        ringer.start(
+            RingerId::Line(1),
+            vec![a, b],
+            Arc::new(Sound::builtin_ring()),
+            true,
+        );
         // Seven seconds: 2 s of ring, 4 s of silence, and the ring again.
         for _ in 0..350 {
             let (ended, _) = ringer.tick();
@@ -273,7 +280,7 @@ mod tests {
     fn a_sound_played_once_ends_by_itself() {
         let mut ringer = Ringer::new(1.0);
         let (sink, (heard, finished)) = kept(16_000);
-        let test = Sound::builtin_ring().first_seconds(2);
+        let test = Arc::new(Sound::builtin_ring().first_seconds(2));
         ringer.start(RingerId::TestSound, vec![sink], test, false);
         let mut ticks = 0;
         loop {

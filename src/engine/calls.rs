@@ -17,6 +17,7 @@ use crate::phone::RingKind;
 use crate::sdp::Negotiated;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The sound devices and media settings calls use.
@@ -44,7 +45,7 @@ impl DevicePrefs {
     }
 
     /// Reads them from `settings`, with the ringtone already loaded.
-    pub(super) fn from_settings(settings: &Settings, ringtone: Sound) -> DevicePrefs {
+    pub(super) fn from_settings(settings: &Settings, ringtone: Arc<Sound>) -> DevicePrefs {
         DevicePrefs {
             record: settings.text("recorddevice"),
             playback: settings.text("playbackdevice"),
@@ -323,7 +324,7 @@ impl CallResources {
             *s = (f32::from(*s) * gain).clamp(-32768.0, 32767.0) as i16;
         }
         self.audio
-            .ring(RingerId::TestSound, vec![sink], sound, false);
+            .ring(RingerId::TestSound, vec![sink], Arc::new(sound), false);
         reporter.send(Event::TestSound {
             speaker: self.prefs.playback.clone(),
         });

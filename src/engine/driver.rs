@@ -135,7 +135,7 @@ async fn drive(
     let calls = CallResources::new(
         cfg.local.ip(),
         settings.int("rtpport") as u16,
-        DevicePrefs::from_settings(&settings, ringtone),
+        DevicePrefs::from_settings(&settings, std::sync::Arc::new(ringtone)),
         media_tx,
     );
     let callto = settings.text("callto");
@@ -506,7 +506,7 @@ impl Engine {
                 if let Some(p) = problem {
                     self.reporter.error(NoticeKind::AudioDevice, p);
                 }
-                self.calls.prefs.ring.sound = sound;
+                self.calls.prefs.ring.sound = std::sync::Arc::new(sound);
             }
             Done::CallTarget { id, number, result } => {
                 let Some(socket) = self.pending_dials.remove(&id) else {

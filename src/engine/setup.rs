@@ -15,6 +15,7 @@ use crate::sip::ua::{KeepAliveType, MediaPrefs, RportMode, UaConfig};
 use anyhow::{Context, anyhow};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The User-Agent header value.
@@ -330,7 +331,7 @@ pub(super) fn ua_config(
 /// How calls ring: `ringerdevice`, `volumering`, and the ringtone `kind` (read from the
 /// `ringtone` file off the loop, see `ring::ring_sound`); when they ring (`playring`) is the
 /// phone policy's.
-pub(super) fn ring_settings(settings: &Settings, sound: Sound) -> RingSettings {
+pub(super) fn ring_settings(settings: &Settings, sound: Arc<Sound>) -> RingSettings {
     RingSettings {
         device: settings.text("ringerdevice"),
         sound,
@@ -347,7 +348,7 @@ pub(super) fn ring_settings(settings: &Settings, sound: Sound) -> RingSettings {
 pub(super) struct RingSettings {
     pub(super) device: String,
     /// The ring, one cadence to loop: the built-in one or the `ringtone` file and a pause.
-    pub(super) sound: Sound,
+    pub(super) sound: Arc<Sound>,
     pub(super) gain: f32,
     /// Rate of a ringback written to a playback file before the codec is known: that of the
     /// codec we offer first, which the call most likely gets.
