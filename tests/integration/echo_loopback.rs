@@ -7,9 +7,8 @@
 
 use crate::audio_compare::{envelope_similarity, read_wav, similarity};
 use crate::peers::{Baresip, Kamailio, KamailioOptions, Softphone, speech};
-use crate::sound_card::Pulse;
+use crate::sound_card::{Pulse, talk_on_and_on};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
@@ -108,13 +107,7 @@ fn the_far_end_does_not_hear_itself_through_a_speaker_and_microphone() {
     );
     // The far end talks on and on, so there is echo to cancel all through the call.
     let talk = work.path().join("talk.wav");
-    let ok = Command::new("sox")
-        .arg(&far)
-        .arg(&talk)
-        .args(["pad", "0", "0.5", "repeat", "12"])
-        .status()
-        .expect("sox");
-    assert!(ok.success());
+    talk_on_and_on(&far, &talk, "0", "0.5");
 
     let off = call_through_the_room(&kam, &pulse, &talk, &near, &far, "0");
     let on = call_through_the_room(&kam, &pulse, &talk, &near, &far, "1");

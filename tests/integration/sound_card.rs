@@ -167,6 +167,18 @@ impl Drop for Pulse {
     }
 }
 
+/// A far end that talks on and on: `speech` twelve times into `out`, after `lead` seconds of
+/// silence and with `gap` seconds between the passes.
+pub fn talk_on_and_on(speech: &Path, out: &Path, lead: &str, gap: &str) {
+    let ok = Command::new("sox")
+        .arg(speech)
+        .arg(out)
+        .args(["pad", lead, gap, "repeat", "12"])
+        .status()
+        .expect("sox");
+    assert!(ok.success());
+}
+
 pub fn stop_recording(mut rec: Child) {
     signal(rec.id(), "INT");
     if wait_exit(&mut rec, Duration::from_secs(3)).is_none() {
@@ -205,13 +217,7 @@ fn call_through_real_sound_devices_survives_losing_them() {
     // baresip talks on and on (the speech over and over, after 3 s in which the sound server's
     // streams get going), so there is something to hear after the device comes back.
     let talk = work.path().join("talk.wav");
-    let ok = Command::new("sox")
-        .arg(&theirs)
-        .arg(&talk)
-        .args(["pad", "3", "1", "repeat", "12"])
-        .status()
-        .expect("sox");
-    assert!(ok.success());
+    talk_on_and_on(&theirs, &talk, "3", "1");
     let bs = Baresip::start(&kam, "1002", &talk, "PCMU");
     let heard = work.path().join("speaker.wav");
     let recorder = pulse.record_speaker(&heard);
