@@ -230,6 +230,12 @@ fn call_through_real_sound_devices_survives_losing_them() {
             "password=pw1001",
             "recorddevice=Default",
             "playbackdevice=Default",
+            // The device path is under test here, not the voice processing (its own tests):
+            // with echo cancellation, high noise suppression and gain control on, the waveform
+            // that reaches baresip varied from run to run (similarity 0.57-0.77).
+            "aec=0",
+            "denoise=0",
+            "agc=0",
             "callto=1002",
             "autocall=true",
         ],
@@ -281,10 +287,10 @@ fn call_through_real_sound_devices_survives_losing_them() {
         "through the sound cards: ours at baresip {at_baresip:.3}, baresip's at our speaker \
          {at_speaker:.3}; speech frames at the speaker after the server came back: {after}"
     );
-    // Two sound-server hops and resampling both ways, on a loaded machine: lower than the
-    // file path's 0.9, still far above a wrong or missing signal (checked below).
-    assert!(at_baresip > 0.6, "microphone to baresip: {at_baresip:.3}");
-    assert!(at_speaker > 0.6, "baresip to speaker: {at_speaker:.3}");
+    // Two sound-server hops and resampling both ways, on a loaded machine: 0.96-0.98 measured,
+    // far above a wrong or missing signal (checked below).
+    assert!(at_baresip > 0.8, "microphone to baresip: {at_baresip:.3}");
+    assert!(at_speaker > 0.8, "baresip to speaker: {at_speaker:.3}");
     assert!(similarity(&read_wav(&theirs), &read_wav(&bs.received())) < 0.4);
     assert!(
         after > 20,
