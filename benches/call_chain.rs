@@ -102,6 +102,7 @@ fn negotiated(port: u16) -> Negotiated {
         cn_pt: None,
         direction: Direction::SendRecv,
         ptime: 20,
+        srtp: None,
     }
 }
 

@@ -231,22 +231,29 @@ impl Notifier {
                 codec,
                 remote,
                 direction,
+                encryption,
             } => out.push(format!(
                 "EVENT,{}",
                 field(&format!(
-                    "Media on line {line}: {codec} to {remote} ({})",
-                    direction.label()
+                    "Media on line {line}: {codec} to {remote} ({}), {}",
+                    direction.label(),
+                    encryption
+                        .as_ref()
+                        .map_or("unencrypted".to_string(), |s| format!("SRTP {s}"))
                 ))
             )),
             Event::MediaStats { line, stats } => {
                 let rtt = stats
                     .rtt_ms
                     .map_or("unknown".to_string(), |r| format!("{r:.1} ms"));
-                let foreign = if stats.foreign_dropped > 0 {
+                let mut foreign = if stats.foreign_dropped > 0 {
                     format!("; dropped from other sources {}", stats.foreign_dropped)
                 } else {
                     String::new()
                 };
+                if stats.srtp_refused > 0 {
+                    foreign.push_str(&format!("; SRTP refused {}", stats.srtp_refused));
+                }
                 out.push(format!(
                     "EVENT,RTP statistics on line {line}: sent {}; received {}; lost {} ({:.1}%); \
                      jitter {:.1} ms; concealed {}; round trip {rtt}{foreign}",

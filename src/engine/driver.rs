@@ -127,6 +127,13 @@ async fn drive(
     if let Some(p) = problem {
         reporter.error(NoticeKind::AudioDevice, p);
     }
+    for w in super::setup::srtp_policy(&settings)
+        .2
+        .into_iter()
+        .chain(super::setup::srtp_suites(&settings).1)
+    {
+        reporter.warning(NoticeKind::Parameter, w);
+    }
     let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
     let acceptor = accept_connections(listener, net_tx.clone());
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<MediaEvent>();

@@ -5,7 +5,7 @@
 //! from (RFC 4961).
 
 use crate::audio::engine::CallPort;
-use crate::media::pipeline::PipelineError;
+use crate::media::session::SessionError;
 use crate::media::session::{MediaSession, SessionConfig, SessionEvent, StreamStart, Via};
 use crate::model::MediaStats;
 use crate::rtp::rtcp::ntp_from_unix;
@@ -178,7 +178,7 @@ impl MediaHandle {
         negotiated: Negotiated,
         cfg: &MediaConfig,
         events: mpsc::UnboundedSender<MediaEvent>,
-    ) -> Result<(MediaHandle, Box<dyn CallPort>), PipelineError> {
+    ) -> Result<(MediaHandle, Box<dyn CallPort>), SessionError> {
         let start = {
             let mut rng = rand::rng();
             StreamStart {

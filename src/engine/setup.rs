@@ -6,8 +6,9 @@ use super::dns::Dns;
 use super::media::MediaConfig;
 use crate::audio::player::Sound;
 use crate::config::Settings;
-use crate::sdp::Codec;
+use crate::rtp::srtp::SrtpSuite;
 use crate::sdp::OpusParams;
+use crate::sdp::{Codec, MediaEncryption};
 use crate::sip::registration::AcceptExpires;
 use crate::sip::transaction::timers::TimerConfig;
 use crate::sip::transport::{Destination, Transport};
@@ -135,8 +136,87 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
             4 => crate::sdp::Direction::Inactive,
             _ => crate::sdp::Direction::SendOnly,
         },
+        srtp: srtp_policy(settings).0,
+        // No keys to offer where they may not cross the signalling: a mandatory policy then
+        // refuses every call rather than letting one through in clear.
+        srtp_suites: if srtp_policy(settings).1 {
+            srtp_suites(settings).0
+        } else {
+            Vec::new()
+        },
         ..MediaPrefs::default()
     }
+}
+
+/// `mediaencryption` and `srtpmode` as the SRTP policy of calls, whether keys may be sent, and
+/// what to warn about at start: SDES keys cross the signalling, so over unencrypted SIP they
+/// are only sent when `srtpkeysinclear` accepts that; else optional SRTP is off (an SRTP-only
+/// offer gets 488) and mandatory SRTP refuses every call.
+pub(super) fn srtp_policy(settings: &Settings) -> (MediaEncryption, bool, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut policy = match (settings.int("mediaencryption"), settings.int("srtpmode")) {
+        (0, _) => MediaEncryption::Off,
+        (_, 3) | (2, _) => MediaEncryption::Mandatory,
+        (3, _) => {
+            warnings.push(
+                "mediaencryption=3: ZRTP is not supported; SRTP with SDES keys is offered instead"
+                    .to_string(),
+            );
+            MediaEncryption::Optional
+        }
+        _ => MediaEncryption::Optional,
+    };
+    if policy != MediaEncryption::Off && matches!(settings.int("srtpmode"), 1 | 2) {
+        warnings.push(
+            "srtpmode: DTLS-SRTP is not built yet; SRTP keys are exchanged in the SDP (SDES)"
+                .to_string(),
+        );
+    }
+    let signalling_encrypted =
+        Transport::from_param(settings.int("transport")).is_ok_and(Transport::is_encrypted);
+    let mut keys_allowed = true;
+    if policy != MediaEncryption::Off && !signalling_encrypted {
+        if settings.bool("srtpkeysinclear") {
+            warnings.push(
+                "SRTP keys travel in unencrypted SIP (srtpkeysinclear=1): whoever can read the \
+                 signalling can decrypt the calls"
+                    .to_string(),
+            );
+        } else if policy == MediaEncryption::Mandatory {
+            warnings.push(
+                "SRTP is mandatory, but its keys would travel in unencrypted SIP: every call is \
+                 refused (set srtpkeysinclear=1 to accept that risk)"
+                    .to_string(),
+            );
+            keys_allowed = false;
+        } else {
+            warnings.push(
+                "mediaencryption is set, but the SRTP keys would travel in unencrypted SIP: calls \
+                 stay unencrypted (set srtpkeysinclear=1 to accept that risk)"
+                    .to_string(),
+            );
+            policy = MediaEncryption::Off;
+        }
+    }
+    (policy, keys_allowed, warnings)
+}
+
+/// `srtpsuites` as suites, best first (empty: all), and the names it has that are none.
+pub(super) fn srtp_suites(settings: &Settings) -> (Vec<SrtpSuite>, Vec<String>) {
+    let text = settings.text("srtpsuites");
+    let mut suites = Vec::new();
+    let mut unknown = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match SrtpSuite::from_name(name) {
+            Some(s) if !suites.contains(&s) => suites.push(s),
+            Some(_) => {}
+            None => unknown.push(format!("srtpsuites: {name:?} is not an SRTP suite we know")),
+        }
+    }
+    if suites.is_empty() {
+        suites = SrtpSuite::ALL.to_vec();
+    }
+    (suites, unknown)
 }
 
 /// The jitter buffer's delay range in frames from `jittersize` (0..6) and `maxjitter`: the

@@ -20,6 +20,7 @@ use super::tone::{Tone, ToneKind};
 use crate::model::MediaStats;
 use crate::rtp::latch::{RtpLatch, Verdict};
 use crate::rtp::rtcp::{ReceptionStats, build_report, parse_compound};
+use crate::rtp::srtp::{SrtpError, SrtpStage};
 use crate::rtp::{RtpSender, parse};
 use crate::sdp::{Direction, Negotiated, OpusParams};
 use std::collections::VecDeque;
@@ -84,6 +85,15 @@ pub struct StreamStart {
     pub timestamp: u32,
 }
 
+/// Why a call's media could not be started or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Srtp(#[from] SrtpError),
+}
+
 /// One call's media.
 #[derive(Debug)]
 pub struct MediaSession {
@@ -117,8 +127,15 @@ pub struct MediaSession {
     mic_muted: bool,
     speaker_muted: bool,
     gate: SilenceGate,
+    /// SRTP when the call is encrypted: every RTP and RTCP packet passes it both ways.
+    srtp: Option<SrtpStage>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
+}
+
+/// RTCP among RTP on one port: payload types 192-223 (RFC 5761 §4).
+fn is_rtcp(data: &[u8]) -> bool {
+    data.len() >= 2 && (64..=95).contains(&(data[1] & 0x7f))
 }
 
 fn ptime(n: &Negotiated) -> u32 {
@@ -151,8 +168,9 @@ impl MediaSession {
         rate: u32,
         start: StreamStart,
         now: Instant,
-    ) -> Result<MediaSession, PipelineError> {
+    ) -> Result<MediaSession, SessionError> {
         let (send, receive) = build_paths(&n, &cfg, rate)?;
+        let srtp = n.srtp.clone().map(SrtpStage::new).transpose()?;
         let mut s = MediaSession {
             sender: RtpSender::new(n.payload_type, start.ssrc, start.seq, start.timestamp),
             latch: RtpLatch::new(n.remote),
@@ -181,6 +199,7 @@ impl MediaSession {
             mic_muted: false,
             speaker_muted: false,
             gate: SilenceGate::new(cfg.silence, rate),
+            srtp,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             n,
@@ -245,7 +264,12 @@ impl MediaSession {
 
     /// A new negotiation (re-INVITE: hold, another address, another codec). Another codec
     /// gives new paths on the same RTP stream; if they cannot be built the old codec stays.
-    pub fn update(&mut self, new: Negotiated) -> Result<(), PipelineError> {
+    pub fn update(&mut self, new: Negotiated) -> Result<(), SessionError> {
+        // New keys first: with keys that cannot be used the call keeps its old media.
+        match (&mut self.srtp, new.srtp.clone()) {
+            (Some(stage), Some(keys)) => stage.rekey(keys)?,
+            (slot, keys) => *slot = keys.map(SrtpStage::new).transpose()?,
+        }
         if new.remote != self.n.remote {
             self.latch.resignal(new.remote);
             self.remote = new.remote;
@@ -283,7 +307,7 @@ impl MediaSession {
                 self.n.codecs = old.codecs;
                 self.n.ptime = old.ptime;
                 self.n.opus = old.opus;
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -314,12 +338,28 @@ impl MediaSession {
 
     /// A datagram on the RTP socket (RTCP multiplexed there too, RFC 5761 §4).
     pub fn on_rtp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
-        if data.len() >= 2 && (64..=95).contains(&(data[1] & 0x7f)) {
+        if is_rtcp(data) {
             if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
                 self.last_rx = now;
             }
             return;
         }
+        // Decrypted before anything else looks at it: a packet that fails SRTP's
+        // authentication neither latches nor counts as the peer being alive.
+        let clear;
+        let data = match self.srtp.as_mut() {
+            Some(srtp) => match srtp.unprotect_rtp(data) {
+                Ok(d) => {
+                    clear = d;
+                    &clear[..]
+                }
+                Err(e) => {
+                    tracing::trace!("{e}");
+                    return;
+                }
+            },
+            None => data,
+        };
         let Ok(p) = parse(data) else { return };
         let known = Some(p.payload_type) == self.n.dtmf_pt || self.receive.accepts(p.payload_type);
         if !known {
@@ -370,6 +410,17 @@ impl MediaSession {
     /// The peer's sender report feeds our reception statistics, its report about our stream
     /// gives the round trip. False for anything that is not RTCP.
     fn on_rtcp(&mut self, data: &[u8], ntp: u64) -> bool {
+        let clear;
+        let data = match self.srtp.as_mut() {
+            Some(srtp) => match srtp.unprotect_rtcp(data) {
+                Ok(d) => {
+                    clear = d;
+                    &clear[..]
+                }
+                Err(_) => return false,
+            },
+            None => data,
+        };
         let Some(r) = parse_compound(data, self.sender.ssrc, ntp) else {
             return false;
         };
@@ -548,9 +599,31 @@ impl MediaSession {
         next
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send, SRTP-protected when the call is encrypted (the CRLF NAT
+    /// opening packets are no RTP and go as they are).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        loop {
+            let mut t = self.transmits.pop_front()?;
+            let Some(srtp) = self.srtp.as_mut() else {
+                return Some(t);
+            };
+            if t.data.first().is_none_or(|b| b >> 6 != 2) {
+                return Some(t);
+            }
+            let protected = if is_rtcp(&t.data) {
+                srtp.protect_rtcp(&t.data)
+            } else {
+                srtp.protect_rtp(&t.data)
+            };
+            match protected {
+                Ok(data) => {
+                    t.data = data;
+                    return Some(t);
+                }
+                // Never sent in clear instead.
+                Err(e) => tracing::debug!("not sent: {e}"),
+            }
+        }
     }
 
     /// The next thing to tell the owner.
@@ -569,6 +642,7 @@ impl MediaSession {
             rtt_ms: self.rtt,
             concealed: self.receive.stats().concealed,
             foreign_dropped: self.latch.dropped(),
+            srtp_refused: self.srtp.as_ref().map_or(0, SrtpStage::refused),
         }
     }
 }

@@ -16,6 +16,7 @@ fn negotiated(remote: SocketAddr) -> Negotiated {
         cn_pt: None,
         direction: Direction::SendRecv,
         ptime: 20,
+        srtp: None,
     }
 }
 
@@ -295,4 +296,74 @@ fn the_far_ends_comfort_noise_is_played_and_its_reports_keep_the_call_alive() {
         s.handle_timeout(now, sec << 32);
     }
     assert_eq!(s.poll_event(), None, "reports show the far end alive");
+}
+
+#[test]
+fn an_encrypted_call_carries_its_audio_and_refuses_clear_or_forged_packets() {
+    use crate::rtp::srtp::{SrtpKey, SrtpKeys, SrtpSuite};
+    let (a, b) = (
+        "127.0.0.1:4000".parse().unwrap(),
+        "127.0.0.1:5000".parse().unwrap(),
+    );
+    let (ka, kb) = (
+        SrtpKey::random(SrtpSuite::AesCm128HmacSha1_32).unwrap(),
+        SrtpKey::random(SrtpSuite::AesCm128HmacSha1_32).unwrap(),
+    );
+    let mut na = negotiated(b);
+    na.srtp = Some(SrtpKeys {
+        send: ka.clone(),
+        receive: kb.clone(),
+    });
+    let mut nb = negotiated(a);
+    nb.srtp = Some(SrtpKeys {
+        send: kb,
+        receive: ka,
+    });
+    let t0 = Instant::now();
+    let mut ours = MediaSession::new(na, config(), 8000, start(), t0).unwrap();
+    let mut theirs = MediaSession::new(nb, config(), 8000, start(), t0).unwrap();
+    let mut out = vec![0i16; 160];
+    let mut heard = Vec::new();
+    for k in 0..50 {
+        let now = t0 + Duration::from_millis(20 * k as u64);
+        ours.put_frame(&frame(k));
+        while let Some(t) = ours.poll_transmit() {
+            // On the wire: the tag is there, the G.711 of the frame is not.
+            let clear: Vec<u8> = frame(k).iter().map(|&x| g711::linear_to_ulaw(x)).collect();
+            assert_eq!(t.data.len(), 12 + 160 + 4);
+            assert_ne!(t.data[12..172], clear[..]);
+            theirs.on_rtp_datagram(now, 0, a, &t.data);
+        }
+        theirs.get_frame(&mut out);
+        heard.extend_from_slice(&out);
+    }
+    let played = heard.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / heard.len() as f64;
+    assert!(
+        played.sqrt() > 3000.0,
+        "the tone came through: rms {:.0}",
+        played.sqrt()
+    );
+    // Reports are SRTCP (E flag and index, 4-byte tag) and taken by the other side.
+    ours.handle_timeout(t0 + Duration::from_secs(1), 0);
+    let report = ours.poll_transmit().expect("a report");
+    assert!(report.data.len() >= 8 + 24 + 4 + 4, "{}", report.data.len());
+    theirs.on_rtp_datagram(t0 + Duration::from_secs(1), 0, a, &report.data);
+    assert_eq!(theirs.stats().srtp_refused, 0);
+    // Clear RTP (someone who knows the address but not the key) and a forged packet: dropped,
+    // counted, and no latching on to the stranger.
+    let mut stranger = RtpSender::new(0, 4242, 1, 1);
+    let clear = stranger.packetize(&[0xff; 160], 160);
+    let c: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    theirs.on_rtp_datagram(t0 + Duration::from_secs(2), 0, c, &clear);
+    ours.put_frame(&frame(60));
+    let mut forged = ours.poll_transmit().unwrap().data;
+    forged[30] ^= 0x40;
+    theirs.on_rtp_datagram(t0 + Duration::from_secs(2), 0, a, &forged);
+    let stats = theirs.stats();
+    assert_eq!(
+        (stats.srtp_refused, stats.foreign_dropped),
+        (2, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.received, 50);
 }

@@ -120,6 +120,10 @@ pub struct MediaStats {
     /// latched on to (see `rtp::latch`).
     #[serde(default)]
     pub foreign_dropped: u64,
+    /// SRTP/SRTCP packets refused: failed authentication (forged, damaged, another key) or
+    /// replayed.
+    #[serde(default)]
+    pub srtp_refused: u64,
 }
 
 impl MediaStats {
@@ -452,6 +456,9 @@ pub enum Event {
         codec: String,
         remote: String,
         direction: MediaDirection,
+        /// The SRTP suite when the media is encrypted (SDES), none when it is clear RTP.
+        #[serde(default)]
+        encryption: Option<String>,
     },
     /// A line's media stopped: its statistics.
     MediaStats { line: u32, stats: MediaStats },

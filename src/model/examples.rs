@@ -364,6 +364,7 @@ pub fn event_examples() -> Vec<Event> {
             codec: "opus".into(),
             remote: "192.0.2.10:40000".into(),
             direction: MediaDirection::SendRecv,
+            encryption: Some("AES_CM_128_HMAC_SHA1_80".into()),
         },
         Event::MediaStats {
             line: 1,
@@ -375,6 +376,7 @@ pub fn event_examples() -> Vec<Event> {
                 rtt_ms: Some(12.5),
                 concealed: 2,
                 foreign_dropped: 0,
+                srtp_refused: 0,
             },
         },
         Event::DtmfReceived {

@@ -30,6 +30,14 @@ impl Transport {
         matches!(self, Transport::Tcp)
     }
 
+    /// True when the signalling itself is encrypted, so that SDES keys in the SDP are safe
+    /// to send. Neither transport built so far is (SIP over TLS is not yet).
+    pub fn is_encrypted(self) -> bool {
+        match self {
+            Transport::Udp | Transport::Tcp => false,
+        }
+    }
+
     /// The name used in Via and in `transport=` URI parameters.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,6 +35,9 @@ pub struct LineMedia {
     pub codec: String,
     pub remote: String,
     pub direction: MediaDirection,
+    /// The SRTP suite when the media is encrypted.
+    #[serde(default)]
+    pub encryption: Option<String>,
 }
 
 /// One line with a call on it.
@@ -309,12 +312,14 @@ impl PhoneState {
                 codec,
                 remote,
                 direction,
+                encryption,
             } => {
                 if let Some(l) = self.lines.get_mut(line) {
                     l.media = Some(LineMedia {
                         codec: codec.clone(),
                         remote: remote.clone(),
                         direction: *direction,
+                        encryption: encryption.clone(),
                     });
                 }
             }

@@ -109,6 +109,7 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             codec: n.codec.name().to_string(),
             remote: n.remote.to_string(),
             direction: media_direction(n.direction),
+            encryption: n.srtp.as_ref().map(|k| k.send.suite.name().to_string()),
         },
         UaEvent::Media {
             line,

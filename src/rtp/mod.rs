@@ -3,6 +3,7 @@
 
 pub mod latch;
 pub mod rtcp;
+pub mod srtp;
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 use thiserror::Error;

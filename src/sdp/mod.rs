@@ -10,8 +10,11 @@ use std::net::{IpAddr, SocketAddr};
 use thiserror::Error;
 
 mod codec;
+pub mod crypto;
 
+use crate::rtp::srtp::SrtpKeys;
 pub use codec::{Codec, OPUS_DEFAULT_PT, OpusParams};
+pub use crypto::{CryptoLine, LocalSrtp, MediaEncryption, SrtpRefusal};
 
 /// The static payload type of comfort noise (RFC 3551 Table 4, RFC 3389).
 pub const CN_PT: u8 = 13;
@@ -78,6 +81,8 @@ pub struct LocalMedia {
     pub opus: OpusParams,
     /// `setfinalcodec` ≠ 0: an answer names only the codec we chose, not every common one.
     pub final_codec_only: bool,
+    /// SRTP policy and our keys (SDES).
+    pub srtp: LocalSrtp,
 }
 
 /// The peer's side as read from its SDP.
@@ -98,6 +103,10 @@ pub struct RemoteMedia {
     pub rtcp_mux: bool,
     /// The offer's other streams, answered with port 0.
     pub others: Vec<OtherStream>,
+    /// The audio stream's transport profile (`RTP/AVP`, `RTP/SAVP`, ...).
+    pub protos: Vec<String>,
+    /// Its usable `a=crypto` lines, in the peer's order.
+    pub crypto: Vec<CryptoLine>,
 }
 
 /// What both sides agreed on.
@@ -121,6 +130,9 @@ pub struct Negotiated {
     /// Our effective direction.
     pub direction: Direction,
     pub ptime: u32,
+    /// The SRTP keys when the call is encrypted. Never serialised.
+    #[serde(skip)]
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Why an SDP could not be used.
@@ -132,6 +144,8 @@ pub enum SdpError {
     NoAudio,
     #[error("no common codec")]
     NoCommonCodec,
+    #[error(transparent)]
+    Srtp(#[from] SrtpRefusal),
 }
 
 /// A stream of the peer's offer that we do not take (video, a second audio stream): the
@@ -152,6 +166,7 @@ fn build(
     codecs: &[(u8, Codec)],
     (dtmf_pt, cn_pt, rtcp_mux): (Option<u8>, Option<u8>, bool),
     (direction, others): (Direction, &[OtherStream]),
+    (protos, crypto): (Vec<String>, &[String]),
     session: (u64, u64),
 ) -> String {
     let ip_type = if local.addr.is_ipv4() { "IP4" } else { "IP6" };
@@ -213,6 +228,12 @@ fn build(
             value: None,
         });
     }
+    for line in crypto {
+        attributes.push(Attribute {
+            key: "crypto".into(),
+            value: Some(line.clone()),
+        });
+    }
     attributes.push(Attribute {
         key: direction.as_str().into(),
         value: None,
@@ -228,7 +249,7 @@ fn build(
                 },
                 range: None,
             },
-            protos: vec!["RTP".into(), "AVP".into()],
+            protos,
             formats,
         },
         media_title: None,
@@ -294,12 +315,14 @@ fn build(
 /// Our offer.
 pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
     let codecs: Vec<(u8, Codec)> = local.offer.iter().map(|c| (c.payload_type(), *c)).collect();
+    let (protos, crypto) = crypto::offer_srtp(&local.srtp);
     // We always take rtcp-mux; RTCP still goes to port + 1 unless the answer agrees.
     build(
         local,
         &codecs,
         (local.dtmf_pt, local.cn.then_some(CN_PT), true),
         (local.direction, &[]),
+        (protos, &crypto),
         session,
     )
 }
@@ -431,6 +454,13 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
         opus,
         rtcp_mux: has("rtcp-mux"),
         others,
+        protos: m.media_name.protos.clone(),
+        crypto: m
+            .attributes
+            .iter()
+            .filter(|a| a.key == "crypto")
+            .filter_map(|a| crypto::parse_crypto(a.value.as_deref()?))
+            .collect(),
     })
 }
 
@@ -469,6 +499,7 @@ pub fn answer(
     } else {
         &common[..]
     };
+    let srtp = crypto::answer_srtp(&offer.crypto, &offer.protos, &local.srtp)?;
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
     let cn_pt = offer.cn_pt;
@@ -477,6 +508,7 @@ pub fn answer(
         listed,
         (dtmf_pt, cn_pt, offer.rtcp_mux),
         (direction, &offer.others),
+        (srtp.protos, srtp.line.as_slice()),
         session,
     );
     Ok((
@@ -492,6 +524,7 @@ pub fn answer(
             cn_pt,
             direction,
             ptime: offer.ptime.unwrap_or(local.ptime),
+            srtp: srtp.keys,
         },
     ))
 }
@@ -509,6 +542,7 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
     let &(pt, codec) = codecs.first().ok_or(SdpError::NoCommonCodec)?;
     let direction = Direction::from_flows(answer.direction.flows().1, answer.direction.flows().0)
         .min_with(local.direction);
+    let srtp = crypto::accept_srtp(&answer.crypto, &local.srtp)?;
     Ok(Negotiated {
         codec,
         payload_type: pt,
@@ -521,6 +555,7 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
         cn_pt: answer.cn_pt.filter(|_| local.cn),
         direction,
         ptime: answer.ptime.unwrap_or(local.ptime),
+        srtp,
     })
 }
 
@@ -540,6 +575,7 @@ mod tests {
             direction: Direction::SendRecv,
             opus: OpusParams::default(),
             final_codec_only: true,
+            srtp: LocalSrtp::off(),
         }
     }
 

@@ -63,6 +63,7 @@ fn negotiated(direction: Direction, events: bool) -> Negotiated {
         cn_pt: None,
         direction,
         ptime: 20,
+        srtp: None,
     }
 }
 

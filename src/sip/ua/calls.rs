@@ -7,7 +7,7 @@
 use super::fields::{allows_update, bare_uri, sdp_body, tag_of};
 use super::owners::{SessionTx, Usage};
 use super::{UaEvent, UserAgent};
-use crate::sdp::{self, Direction, LocalMedia, SdpError};
+use crate::sdp::{self, Direction, LocalMedia, LocalSrtp, SdpError};
 use crate::sip::builder::{has_tag, response_to};
 use crate::sip::call::{CallState, SessionId};
 use crate::sip::call_timers::CallTimer;
@@ -63,6 +63,17 @@ impl UserAgent {
             direction: Direction::SendRecv,
             opus: self.cfg.media.opus,
             final_codec_only: self.cfg.media.final_codec_only,
+            srtp: LocalSrtp::new(self.cfg.media.srtp, &self.cfg.media.srtp_suites).unwrap_or_else(
+                |e| {
+                    // Without keys an optional call goes clear and a mandatory one cannot be
+                    // agreed (the answer or offer is refused), never a call with a weak key.
+                    tracing::error!("no SRTP keys for the call: {e}");
+                    LocalSrtp {
+                        policy: self.cfg.media.srtp,
+                        keys: Vec::new(),
+                    }
+                },
+            ),
         }
     }
 

@@ -4,7 +4,8 @@
 use super::IncomingPolicy;
 use super::subscribe::VoicemailMode;
 use super::watchers::WatcherPolicy;
-use crate::sdp::{Codec, Direction, OpusParams};
+use crate::rtp::srtp::SrtpSuite;
+use crate::sdp::{Codec, Direction, MediaEncryption, OpusParams};
 use crate::sip::digest::Secret;
 use crate::sip::registration::AcceptExpires;
 use crate::sip::transaction::timers::TimerConfig;
@@ -156,6 +157,11 @@ pub struct MediaPrefs {
     /// `holdtype`: the direction we offer on hold: sendonly (2, the default), recvonly (3:
     /// the other party's audio still comes in) or inactive (4: both directions stop).
     pub hold: Direction,
+    /// `mediaencryption` / `srtpmode` (and whether SDES keys may cross the signalling):
+    /// whether calls are SRTP.
+    pub srtp: MediaEncryption,
+    /// `srtpsuites`: the SRTP suites we take, best first.
+    pub srtp_suites: Vec<SrtpSuite>,
 }
 
 impl Default for MediaPrefs {
@@ -173,6 +179,8 @@ impl Default for MediaPrefs {
             },
             final_codec_only: true,
             hold: Direction::SendOnly,
+            srtp: MediaEncryption::Off,
+            srtp_suites: SrtpSuite::ALL.to_vec(),
         }
     }
 }
