@@ -7,6 +7,7 @@
 
 mod audio_compare;
 mod audio_tools;
+mod baresip;
 mod calls;
 mod chat;
 mod codecs;
