@@ -235,7 +235,7 @@ impl Notifier {
             } => out.push(format!(
                 "EVENT,{}",
                 field(&format!(
-                    "Media on line {line}: {codec} to {remote} ({}), {}",
+                    "Media on line {line}: {codec} to {remote} ({}); {}",
                     direction.label(),
                     encryption
                         .as_ref()

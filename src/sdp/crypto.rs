@@ -133,6 +133,8 @@ pub enum SrtpRefusal {
     NoCommonSuite,
     #[error("the far end does not encrypt the call, and mediaencryption makes SRTP mandatory")]
     NotEncrypted,
+    #[error("SRTP is wanted, but its keys may not travel in unencrypted SIP (srtpkeysinclear=0)")]
+    Unkeyed,
 }
 
 /// What the answer to an offer says about SRTP.
@@ -152,6 +154,10 @@ pub fn answer_srtp(
     ours: &LocalSrtp,
 ) -> Result<SrtpAnswer, SrtpRefusal> {
     let secure = is_secure_profile(protos);
+    let must_encrypt = secure || ours.policy == MediaEncryption::Mandatory;
+    if ours.policy != MediaEncryption::Off && ours.keys.is_empty() && must_encrypt {
+        return Err(SrtpRefusal::Unkeyed);
+    }
     let chosen = (ours.policy != MediaEncryption::Off)
         .then(|| {
             offered
@@ -390,6 +396,12 @@ mod tests {
             assert_eq!(
                 accept_answer(&parse(&clear_answer).unwrap(), &a).unwrap_err(),
                 SdpError::Srtp(SrtpRefusal::NotEncrypted)
+            );
+            // Mandatory without keys (they may not cross clear signalling): refused, not clear.
+            let unkeyed = side(MediaEncryption::Mandatory, &[]);
+            assert_eq!(
+                answer(&o, &unkeyed, (2, 1)).unwrap_err(),
+                SdpError::Srtp(SrtpRefusal::Unkeyed)
             );
             // An answer naming our tag with another suite is no agreement.
             let forged = reply.replace("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32");

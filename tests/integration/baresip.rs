@@ -28,6 +28,9 @@ pub struct BaresipSetup<'a> {
     /// Publishes its presence to the server (presence module, `pubint`), online once
     /// registered; `presence_online`/`presence_offline` change it, exit removes it.
     pub publish: bool,
+    /// Its account's `mediaenc` (srtp module): "" clear, `srtp` best effort, `srtp-mand`
+    /// RTP/SAVP only.
+    pub mediaenc: &'a str,
 }
 
 impl Default for BaresipSetup<'_> {
@@ -36,6 +39,7 @@ impl Default for BaresipSetup<'_> {
             answermode: "auto",
             contacts: &[],
             publish: false,
+            mediaenc: "",
         }
     }
 }
@@ -95,6 +99,7 @@ impl Baresip {
             answermode,
             contacts,
             publish,
+            mediaenc,
         } = *setup;
         let dir = tempfile::Builder::new()
             .prefix("bs")
@@ -119,7 +124,7 @@ impl Baresip {
 audio_source aufile,{src}\naudio_player aufile,{heard}\naudio_alert aufile,/dev/null\n\
 ausrc_srate {srate}\nauplay_srate {srate}\nausrc_channels 1\nauplay_channels 1\n\
 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\nmodule opus.so\n\
-module aufile.so\nmodule sndfile.so\nmodule stdio.so\n\
+module aufile.so\nmodule sndfile.so\nmodule stdio.so\nmodule srtp.so\n\
 snd_path {rec}\nmodule_app account.so\nmodule_app contact.so\nmodule_app menu.so\n\
 module_app ctrl_tcp.so\n{presence}\
 ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
@@ -143,9 +148,14 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
         std::fs::write(
             dir.path().join("accounts"),
             format!(
-                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode={answermode};audio_codecs={codec};regint=300;mwi=no{pubint}\n",
+                "<sip:{user}@{};transport=udp>;auth_pass=pw{user};answermode={answermode};audio_codecs={codec};regint=300;mwi=no{pubint}{menc}\n",
                 kam.addr(),
                 pubint = if publish { ";pubint=60" } else { "" },
+                menc = if mediaenc.is_empty() {
+                    String::new()
+                } else {
+                    format!(";mediaenc={mediaenc}")
+                },
             ),
         )
         .expect("accounts");

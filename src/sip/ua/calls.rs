@@ -44,6 +44,10 @@ pub enum CallError {
         "connecting line {0} needs exactly one other call in progress to connect it with ({1} found)"
     )]
     NoOtherCall(u32, usize),
+    #[error(
+        "SRTP is mandatory, but its keys may not travel in unencrypted SIP (srtpkeysinclear=0): no call is placed"
+    )]
+    SrtpUnkeyed,
 }
 
 impl UserAgent {

@@ -180,6 +180,9 @@ impl UserAgent {
             .free_line()
             .ok_or(CallError::NoFreeLine(self.cfg.max_lines))?;
         let media = self.local_media(rtp_port);
+        if media.srtp.policy == sdp::MediaEncryption::Mandatory && media.srtp.keys.is_empty() {
+            return Err(CallError::SrtpUnkeyed);
+        }
         let session = (self.rng_u64() >> 1, 1);
         let offer = sdp::offer(&media, session);
         let aor = self.local_aor();
