@@ -21,7 +21,6 @@ use crate::sip::ua::{UaCommand, UaEvent, UserAgent};
 use crate::store::Store;
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -57,7 +56,10 @@ pub(super) struct Engine {
     pub(super) links_to_confirm: HashMap<u64, String>,
     events: mpsc::UnboundedSender<Event>,
     udp: UdpSocket,
-    conns: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    conns: HashMap<Destination, mpsc::UnboundedSender<Vec<u8>>>,
+    /// How TLS connections are made (`transport=2`); `None` when TLS is not in use or could
+    /// not be set up (said at start).
+    tls: Option<super::tls::TlsClient>,
     net_tx: mpsc::UnboundedSender<NetEvent>,
     trace: bool,
 }
@@ -112,6 +114,7 @@ async fn drive(
     let servers = resolve_servers(
         &settings.text("serveraddress"),
         &settings.text("proxyaddress"),
+        settings.int("transport"),
         &dns,
     )
     .await?;
@@ -127,6 +130,25 @@ async fn drive(
     if let Some(p) = problem {
         reporter.error(NoticeKind::AudioDevice, p);
     }
+    let tls = (cfg.transport == Transport::Tls)
+        .then(|| {
+            let proxy = settings.text("proxyaddress");
+            let domain = if proxy.trim().is_empty() {
+                settings.text("serveraddress")
+            } else {
+                proxy
+            };
+            super::tls::client(
+                &domain,
+                &settings.text("tlscafile"),
+                &settings.text("tlspin"),
+            )
+            .map_err(|e| {
+                reporter.error(NoticeKind::Network, format!("TLS cannot be set up: {e:#}"));
+            })
+            .ok()
+        })
+        .flatten();
     for w in super::setup::srtp_policy(&settings)
         .2
         .into_iter()
@@ -170,6 +192,7 @@ async fn drive(
         events: events.clone(),
         udp,
         conns: HashMap::new(),
+        tls,
         net_tx,
     };
     let mut buf = vec![0u8; 65_536];
@@ -241,7 +264,15 @@ impl Engine {
                     debug!(target: "sip", "send to {:?} {}:\n{}", t.dest.transport, t.dest.addr, String::from_utf8_lossy(&t.bytes));
                 }
                 let dest = t.dest;
-                if let Err(e) = transmit(&self.udp, &mut self.conns, &self.net_tx, t).await {
+                if let Err(e) = transmit(
+                    &self.udp,
+                    &mut self.conns,
+                    &self.net_tx,
+                    self.tls.as_ref(),
+                    t,
+                )
+                .await
+                {
                     debug!("send to {} failed: {e}", dest.addr);
                     self.ua.handle_transport_error(Instant::now(), dest);
                 }
@@ -392,7 +423,7 @@ impl Engine {
         match net {
             NetEvent::Message(src, bytes) => {
                 if self.trace {
-                    debug!(target: "sip", "received from TCP {}:\n{}", src.addr, String::from_utf8_lossy(&bytes));
+                    debug!(target: "sip", "received from {:?} {}:\n{}", src.transport, src.addr, String::from_utf8_lossy(&bytes));
                 }
                 self.ua.handle_datagram(Instant::now(), src, &bytes);
             }
@@ -400,18 +431,22 @@ impl Engine {
             NetEvent::Accepted(peer, tx) => {
                 self.conns.insert(peer, tx);
             }
-            NetEvent::Closed(peer, error) => {
-                self.conns.remove(&peer);
+            NetEvent::Closed(dest, error) => {
+                self.conns.remove(&dest);
                 if let Some(e) = error {
-                    info!("TCP connection to {peer} failed: {e}");
-                    self.ua.handle_transport_error(
-                        Instant::now(),
-                        Destination {
-                            transport: Transport::Tcp,
-                            addr: peer,
-                        },
+                    let text = format!(
+                        "{} connection to {} failed: {e}",
+                        dest.transport.as_str(),
+                        dest.addr
                     );
+                    info!("{text}");
+                    if dest.transport == Transport::Tls {
+                        // Certificates and handshakes fail for reasons the user must see.
+                        self.reporter.error(NoticeKind::Network, text);
+                    }
+                    self.ua.handle_transport_error(Instant::now(), dest);
                 }
+                self.ua.handle_connection_closed(Instant::now(), dest);
             }
         }
     }

@@ -20,6 +20,7 @@ mod requests;
 mod ring;
 mod runtime_settings;
 mod setup;
+mod tls;
 mod worker;
 
 pub use driver::{run_engine, start_engine};

@@ -1,7 +1,8 @@
-//! The driver's sockets: UDP and a TCP listener on the signalling port, one task per TCP
-//! connection (framing with [`StreamFramer`]), and sending a transmit the core produced.
+//! The driver's sockets: UDP and a TCP listener on the signalling port, one task per TCP or
+//! TLS connection (framing with [`StreamFramer`]), and sending a transmit the core produced.
 
 use super::setup::{Endpoint, remember_port, remembered_port};
+use super::tls::TlsClient;
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::transport::{Destination, Transmit, Transport};
 use anyhow::{Context, anyhow};
@@ -9,7 +10,7 @@ use rand::Rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -19,8 +20,8 @@ use tracing::warn;
 pub(super) enum NetEvent {
     Message(Destination, Vec<u8>),
     Ping(Destination),
-    Accepted(SocketAddr, mpsc::UnboundedSender<Vec<u8>>),
-    Closed(SocketAddr, Option<String>),
+    Accepted(Destination, mpsc::UnboundedSender<Vec<u8>>),
+    Closed(Destination, Option<String>),
 }
 
 /// Binds UDP and TCP on one port of `ip`: the one asked for, else the remembered random one,
@@ -59,36 +60,65 @@ pub(super) async fn bind(endpoint: &Endpoint) -> anyhow::Result<(UdpSocket, TcpL
     Err(anyhow!("no free SIP port found: {last:?}"))
 }
 
-/// Runs one TCP connection: connects if needed, writes what arrives on `rx`, frames what is read.
+/// How a connection task gets its stream.
+pub(super) enum Connect {
+    /// A TCP connection the listener accepted.
+    Accepted(TcpStream),
+    /// A new TCP connection to the destination.
+    Tcp,
+    /// A new TCP connection with TLS on it.
+    Tls(TlsClient),
+}
+
+/// A byte stream a connection task reads and writes: TCP, or TLS over TCP.
+trait SipStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> SipStream for T {}
+
+async fn open(peer: SocketAddr, connect: Connect) -> Result<Box<dyn SipStream>, String> {
+    let (tcp, tls) = match connect {
+        Connect::Accepted(s) => (s, None),
+        Connect::Tcp | Connect::Tls(_) => {
+            let tls = match connect {
+                Connect::Tls(c) => Some(c),
+                _ => None,
+            };
+            match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(peer)).await {
+                Ok(Ok(s)) => (s, tls),
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err("connect timed out".into()),
+            }
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let Some(client) = tls else {
+        return Ok(Box::new(tcp));
+    };
+    let handshake = client.connector.connect(client.server_name.clone(), tcp);
+    match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+        Ok(Ok(s)) => Ok(Box::new(s)),
+        Ok(Err(e)) => Err(super::tls::describe(&e)),
+        Err(_) => Err("the TLS handshake timed out".into()),
+    }
+}
+
+/// Runs one TCP or TLS connection: connects if needed, writes what arrives on `rx`, frames
+/// what is read.
 pub(super) async fn run_connection(
-    peer: SocketAddr,
-    stream: Option<TcpStream>,
+    dest: Destination,
+    connect: Connect,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     net: mpsc::UnboundedSender<NetEvent>,
 ) {
-    let stream = match stream {
-        Some(s) => s,
-        None => match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(peer)).await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let _ = net.send(NetEvent::Closed(peer, Some(e.to_string())));
-                return;
-            }
-            Err(_) => {
-                let _ = net.send(NetEvent::Closed(peer, Some("connect timed out".into())));
-                return;
-            }
-        },
+    let stream = match open(dest.addr, connect).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = net.send(NetEvent::Closed(dest, Some(e)));
+            return;
+        }
     };
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut framer = StreamFramer::default();
     let mut buf = vec![0u8; 16 * 1024];
-    let dest = Destination {
-        transport: Transport::Tcp,
-        addr: peer,
-    };
     let error = loop {
         tokio::select! {
             read = rd.read(&mut buf) => match read {
@@ -102,7 +132,7 @@ pub(super) async fn run_connection(
                             Ok(Some(Frame::Pong)) => {}
                             Ok(None) => break,
                             Err(e) => {
-                                let _ = net.send(NetEvent::Closed(peer, Some(format!("unframeable stream: {e}"))));
+                                let _ = net.send(NetEvent::Closed(dest, Some(format!("unframeable stream: {e}"))));
                                 return;
                             }
                         }
@@ -111,40 +141,49 @@ pub(super) async fn run_connection(
                 Err(e) => break Some(e.to_string()),
             },
             msg = rx.recv() => match msg {
-                Some(bytes) => if let Err(e) = wr.write_all(&bytes).await { break Some(e.to_string()) },
+                Some(bytes) => if let Err(e) = async { wr.write_all(&bytes).await?; wr.flush().await }.await { break Some(e.to_string()) },
                 None => break None,
             },
         }
     };
-    let _ = net.send(NetEvent::Closed(peer, error));
+    let _ = net.send(NetEvent::Closed(dest, error));
 }
 
-/// Sends one transmit: UDP straight away; TCP over the existing connection or a new one.
+/// Sends one transmit: UDP straight away; TCP and TLS over the existing connection or a new
+/// one.
 pub(super) async fn transmit(
     udp: &UdpSocket,
-    conns: &mut HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    conns: &mut HashMap<Destination, mpsc::UnboundedSender<Vec<u8>>>,
     net: &mpsc::UnboundedSender<NetEvent>,
+    tls: Option<&TlsClient>,
     t: Transmit,
 ) -> std::io::Result<()> {
-    match t.dest.transport {
-        Transport::Udp => udp.send_to(&t.bytes, t.dest.addr).await.map(|_| ()),
-        Transport::Tcp => {
-            let peer = t.dest.addr;
-            let tx = conns.entry(peer).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run_connection(peer, None, rx, net.clone()));
-                tx
-            });
-            if tx.send(t.bytes).is_err() {
-                conns.remove(&peer);
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "connection closed",
+    let dest = t.dest;
+    let connect = match dest.transport {
+        Transport::Udp => return udp.send_to(&t.bytes, dest.addr).await.map(|_| ()),
+        Transport::Tcp => Connect::Tcp,
+        Transport::Tls => match tls {
+            Some(c) => Connect::Tls(c.clone()),
+            None => {
+                return Err(std::io::Error::other(
+                    "TLS is not set up (see the start-up error)",
                 ));
             }
-            Ok(())
-        }
+        },
+    };
+    let tx = conns.entry(dest).or_insert_with(|| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_connection(dest, connect, rx, net.clone()));
+        tx
+    });
+    if tx.send(t.bytes).is_err() {
+        conns.remove(&dest);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "connection closed",
+        ));
     }
+    Ok(())
 }
 
 /// Accepts TCP connections on `listener` until aborted; each gets a task of its own.
@@ -157,10 +196,19 @@ pub(super) fn accept_connections(
             match listener.accept().await {
                 Ok((stream, peer)) => {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    if net.send(NetEvent::Accepted(peer, tx)).is_err() {
+                    let dest = Destination {
+                        transport: Transport::Tcp,
+                        addr: peer,
+                    };
+                    if net.send(NetEvent::Accepted(dest, tx)).is_err() {
                         return;
                     }
-                    tokio::spawn(run_connection(peer, Some(stream), rx, net.clone()));
+                    tokio::spawn(run_connection(
+                        dest,
+                        Connect::Accepted(stream),
+                        rx,
+                        net.clone(),
+                    ));
                 }
                 Err(e) => {
                     warn!("TCP accept failed: {e}");

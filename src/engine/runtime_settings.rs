@@ -49,8 +49,9 @@ impl Engine {
             );
             let dns = self.dns.clone();
             let results = self.worker.results();
+            let transport = self.settings.int("transport");
             tokio::spawn(async move {
-                let result = resolve_servers(&server, &proxy, &dns)
+                let result = resolve_servers(&server, &proxy, transport, &dns)
                     .await
                     .map_err(|e| format!("{e:#}"));
                 let _ = results.send(Done::Servers {

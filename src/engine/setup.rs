@@ -269,19 +269,22 @@ pub(super) struct Servers {
     pub proxy: Option<SocketAddr>,
 }
 
-/// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none).
+/// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none),
+/// on the `transport` parameter's default port when they name none (5061 for TLS).
 pub(super) async fn resolve_servers(
     server: &str,
     proxy: &str,
+    transport: i64,
     dns: &Dns,
 ) -> anyhow::Result<Servers> {
+    let default_port = Transport::from_param(transport).map_or(5060, Transport::default_port);
     let resolve = |text: &str| {
         let text = text.trim().to_string();
         async move {
             if text.is_empty() {
                 Ok(None)
             } else {
-                dns.resolve(&text, 5060).await.map(Some)
+                dns.resolve(&text, default_port).await.map(Some)
             }
         }
     };

@@ -9,33 +9,41 @@ use serde::{Deserialize, Serialize};
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS (RFC 3261 §26, RFC 5922): TCP with rustls on it.
+    Tls,
 }
 
 impl Transport {
-    /// The `transport` parameter: 0 UDP, 1 TCP, 5 auto (UDP); 2 (TLS) and 3/4 (HTTP
-    /// tunnels) give the reason they cannot be used.
+    /// The `transport` parameter: 0 UDP, 1 TCP, 2 TLS, 5 auto (UDP); 3/4 (HTTP tunnels) give
+    /// the reason they cannot be used.
     pub fn from_param(v: i64) -> Result<Transport, &'static str> {
         match v {
             0 | 5 => Ok(Transport::Udp),
             1 => Ok(Transport::Tcp),
-            2 => Err("transport=2 (TLS) is not available in this version; use 0 (UDP) or 1 (TCP)"),
+            2 => Ok(Transport::Tls),
             _ => Err(
-                "transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0 or 1",
+                "transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0, 1 or 2",
             ),
+        }
+    }
+
+    /// The port a server listens on when its address names none (RFC 3261 §19.1.2).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Transport::Udp | Transport::Tcp => 5060,
+            Transport::Tls => 5061,
         }
     }
 
     /// Reliable transports need no retransmissions (RFC 3261 §17: timers A, E, G are off).
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
 
     /// True when the signalling itself is encrypted, so that SDES keys in the SDP are safe
-    /// to send. Neither transport built so far is (SIP over TLS is not yet).
+    /// to send.
     pub fn is_encrypted(self) -> bool {
-        match self {
-            Transport::Udp | Transport::Tcp => false,
-        }
+        matches!(self, Transport::Tls)
     }
 
     /// The name used in Via and in `transport=` URI parameters.
@@ -43,6 +51,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }
@@ -189,7 +198,8 @@ mod tests {
     fn the_reference_numbers() {
         assert_eq!(Transport::from_param(5), Ok(Transport::Udp));
         assert_eq!(Transport::from_param(1), Ok(Transport::Tcp));
-        assert!(Transport::from_param(2).is_err());
+        assert_eq!(Transport::from_param(2), Ok(Transport::Tls));
+        assert!(Transport::from_param(3).is_err());
         assert_eq!(MuteDirection::from_code(3), Some(MuteDirection::Both));
         assert_eq!(MuteDirection::from_code(5), None);
         assert_eq!(

@@ -167,7 +167,7 @@ pub fn follow_target(refer_to: &[String]) -> Result<FollowTarget, ReferRefused> 
         Scheme::Sips => {
             return Err(refused(
                 403,
-                "Forbidden (a sips: target needs TLS, which this build has not)",
+                "Forbidden (sips: transfer targets are not followed yet)",
             ));
         }
         _ => return Err(refused(403, "Forbidden (only sip: targets are followed)")),

@@ -40,6 +40,7 @@ mod sipp_calls;
 mod sound_card;
 mod srtp;
 mod subscription_machines;
+mod tls;
 mod torture;
 mod transactions;
 mod transfers;

@@ -55,6 +55,9 @@ pub struct KamailioOptions {
     pub register_reply_headers: &'static str,
     /// Be a presence server too (presence, presence_mwi: SUBSCRIBE and PUBLISH handled here).
     pub presence: bool,
+    /// Listen for SIP over TLS too (on [`Kamailio::tls_port`]) with this certificate chain and
+    /// key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for KamailioOptions {
@@ -64,6 +67,7 @@ impl Default for KamailioOptions {
             algorithm: "MD5",
             register_reply_headers: "",
             presence: false,
+            tls: None,
         }
     }
 }
@@ -71,6 +75,8 @@ impl Default for KamailioOptions {
 /// A running Kamailio.
 pub struct Kamailio {
     pub port: u16,
+    /// The SIP-over-TLS port, when [`KamailioOptions::tls`] asks for one.
+    pub tls_port: u16,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     opts: KamailioOptions,
@@ -89,6 +95,7 @@ impl Kamailio {
         let port = free_port();
         let mut k = Kamailio {
             port,
+            tls_port: free_port(),
             dir,
             child: None,
             opts,
@@ -158,6 +165,7 @@ impl Kamailio {
             .replace("@PORT@", &self.port.to_string())
             .replace("@MINEXPIRES@", &self.opts.min_expires.to_string())
             .replace("@ALGORITHM@", self.opts.algorithm)
+            .replace("@TLS@", &self.tls_config())
             .replace(
                 "@PRESENCE_DEFINE@",
                 if self.opts.presence {
@@ -295,6 +303,31 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
     }
 
     /// `127.0.0.1:port`
+    /// The TLS listener and module lines of the config, and its tls.cfg written.
+    fn tls_config(&self) -> String {
+        let Some((cert, key)) = &self.opts.tls else {
+            return String::new();
+        };
+        let cfg = self.run().join("tls.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                 require_certificate = no\nprivate_key = {}\ncertificate = {}\n\n\
+                 [client:default]\nverify_certificate = no\nrequire_certificate = no\n",
+                key.display(),
+                cert.display()
+            ),
+        )
+        .expect("tls.cfg");
+        format!(
+            "enable_tls=yes\ntcp_accept_aliases=yes\nlisten=tls:127.0.0.1:{}\n\
+             loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{}\")\n",
+            self.tls_port,
+            cfg.display()
+        )
+    }
+
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

@@ -225,6 +225,7 @@ impl UserAgent {
         let transport = match cfg.transport {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         };
         if cfg.user.is_empty() {
             return format!("sip:{}{transport}", format_hostport(addr));
@@ -352,8 +353,16 @@ impl UserAgent {
         } else {
             ";rport"
         };
+        // RFC 5923 `alias`: over TCP and TLS the server may send its requests to us (an
+        // incoming call) back over this connection instead of opening one to our Contact,
+        // where no TLS server listens.
+        let alias = if self.cfg.transport.is_reliable() {
+            ";alias"
+        } else {
+            ""
+        };
         format!(
-            "SIP/2.0/{} {};branch={branch}{rport}",
+            "SIP/2.0/{} {};branch={branch}{rport}{alias}",
             self.cfg.transport.as_str(),
             format_hostport(self.cfg.local)
         )
@@ -464,6 +473,22 @@ impl UserAgent {
     /// The transport failed to reach `dest` (connection refused, reset, ICMP).
     pub fn handle_transport_error(&mut self, now: Instant, dest: Destination) {
         self.layer.on_transport_error(dest);
+        self.pump(now);
+    }
+
+    /// A TCP or TLS connection to `dest` closed. When it carried our registration, register
+    /// again over a new one: the server reaches us only through a connection we opened
+    /// (RFC 5626 §4.4), so until then incoming calls would be lost.
+    pub fn handle_connection_closed(&mut self, now: Instant, dest: Destination) {
+        if self.stopped || self.cfg.first_hop != Some(dest) {
+            return;
+        }
+        if let Some(r) = &mut self.registration
+            && r.state() == RegState::Registered
+        {
+            tracing::info!("the connection to the registrar closed: registering again");
+            r.register();
+        }
         self.pump(now);
     }
 
