@@ -2,16 +2,22 @@
 //! caches answers for their TTL), shared by every lookup. Lookups run in tasks of their own
 //! and come back to the driver as results, so a slow name server never stalls SIP or media.
 
+use crate::sip::transport::Transport;
 use crate::sip::uri::parse_hostport;
 use anyhow::{Context, anyhow};
 use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-/// The run's resolver, built on first use (building it reads the system's DNS configuration).
+/// The run's resolver, built on first use (building it reads the system's DNS configuration,
+/// unless `dnsserver` names the server to ask).
 #[derive(Clone, Default)]
 pub struct Dns {
     resolver: Arc<Mutex<Option<TokioResolver>>>,
+    server: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Dns {
@@ -21,6 +27,14 @@ impl std::fmt::Debug for Dns {
 }
 
 impl Dns {
+    /// A resolver asking `server` instead of the system's name servers (`dnsserver`).
+    pub fn with_server(server: Option<SocketAddr>) -> Dns {
+        Dns {
+            resolver: Arc::default(),
+            server,
+        }
+    }
+
     fn resolver(&self) -> anyhow::Result<TokioResolver> {
         let mut slot = self
             .resolver
@@ -29,10 +43,22 @@ impl Dns {
         if let Some(r) = slot.as_ref() {
             return Ok(r.clone());
         }
-        let r = TokioResolver::builder_tokio()
-            .context("reading the system DNS configuration")?
-            .build()
-            .context("starting the DNS resolver")?;
+        let builder = match self.server {
+            Some(at) => {
+                let mut ns = NameServerConfig::udp_and_tcp(at.ip());
+                for c in &mut ns.connections {
+                    c.port = at.port();
+                }
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(vec![ns]),
+                    TokioRuntimeProvider::default(),
+                )
+            }
+            None => {
+                TokioResolver::builder_tokio().context("reading the system DNS configuration")?
+            }
+        };
+        let r = builder.build().context("starting the DNS resolver")?;
         *slot = Some(r.clone());
         Ok(r)
     }
@@ -64,8 +90,141 @@ impl Dns {
     }
 }
 
+impl Dns {
+    /// The servers for a SIP domain in the order to try them (RFC 3263 §4.2): an IP address or
+    /// a name with a port is that one server; otherwise the domain's SRV records for the
+    /// transport (`_sip._udp`, `_sip._tcp`, `_sips._tcp`), lowest priority first and by
+    /// weight within one (RFC 2782), each target's address; no SRV record: the name's own
+    /// address on the transport's port.
+    pub async fn resolve_sip(
+        &self,
+        text: &str,
+        transport: Transport,
+        use_srv: bool,
+    ) -> anyhow::Result<Vec<SocketAddr>> {
+        let (host, port) = parse_hostport(text).map_err(|e| anyhow!("{text:?}: {e}"))?;
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if !use_srv || port.is_some() || bare.parse::<IpAddr>().is_ok() {
+            return Ok(vec![self.resolve(text, transport.default_port()).await?]);
+        }
+        let service = match transport {
+            Transport::Udp => "_sip._udp",
+            Transport::Tcp => "_sip._tcp",
+            Transport::Tls => "_sips._tcp",
+        };
+        let name = format!("{service}.{}.", bare.trim_end_matches('.'));
+        let records: Vec<(u16, u16, u16, String)> = match self.resolver()?.srv_lookup(name).await {
+            Ok(found) => found
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::SRV(srv) => {
+                        Some((srv.priority, srv.weight, srv.port, srv.target.to_utf8()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!("no SRV records for {bare}: {e}");
+                Vec::new()
+            }
+        };
+        if records.is_empty() {
+            return Ok(vec![self.resolve(bare, transport.default_port()).await?]);
+        }
+        let order = srv_order(records, &mut rand::rng());
+        let mut out = Vec::new();
+        for (target, port) in order {
+            // "." says the service is not offered at this domain (RFC 2782).
+            if target == "." {
+                continue;
+            }
+            match self.resolve(target.trim_end_matches('.'), port).await {
+                Ok(a) => out.push(SocketAddr::new(a.ip(), port)),
+                Err(e) => tracing::debug!("SRV target {target} unusable: {e:#}"),
+            }
+        }
+        if out.is_empty() {
+            return Err(anyhow!("{bare}: none of its SRV targets resolves"));
+        }
+        Ok(out)
+    }
+}
+
+/// SRV records (priority, weight, port, target) in the order to try them: priorities
+/// ascending, within one priority a weighted random order (RFC 2782's selection, repeated).
+fn srv_order(
+    mut records: Vec<(u16, u16, u16, String)>,
+    rng: &mut impl rand::Rng,
+) -> Vec<(String, u16)> {
+    records.sort_by_key(|r| r.0);
+    let mut out = Vec::new();
+    while !records.is_empty() {
+        let prio = records[0].0;
+        let mut group: Vec<_> = records.iter().filter(|r| r.0 == prio).cloned().collect();
+        records.retain(|r| r.0 != prio);
+        while !group.is_empty() {
+            let total: u32 = group.iter().map(|r| u32::from(r.1)).sum();
+            let pick = if total == 0 {
+                0
+            } else {
+                let mut at = rng.random_range(0..total);
+                group
+                    .iter()
+                    .position(|r| {
+                        let w = u32::from(r.1);
+                        if at < w {
+                            true
+                        } else {
+                            at -= w;
+                            false
+                        }
+                    })
+                    .unwrap_or(0)
+            };
+            let r = group.remove(pick);
+            out.push((r.3, r.2));
+        }
+    }
+    out
+}
+
 /// Resolves `host[:port]` with a resolver of its own (for one-off lookups and tests; the
 /// engine uses its [`Dns`]).
 pub async fn resolve_hostport(text: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
     Dns::default().resolve(text, default_port).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn srv_records_go_by_priority_then_weight() {
+        let rec = |p, w, port, t: &str| (p, w, port, t.to_string());
+        let mut first_of_heavy = 0;
+        for seed in 0..200 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let order = srv_order(
+                vec![
+                    rec(20, 0, 3, "c."),
+                    rec(10, 90, 1, "a."),
+                    rec(10, 10, 2, "b."),
+                ],
+                &mut rng,
+            );
+            assert_eq!(order.len(), 3);
+            assert_eq!(
+                order[2],
+                ("c.".to_string(), 3),
+                "the higher priority value last"
+            );
+            if order[0].1 == 1 {
+                first_of_heavy += 1;
+            }
+        }
+        // Weight 90 against 10: first about nine times in ten.
+        assert!((160..=195).contains(&first_of_heavy), "{first_of_heavy}");
+    }
 }

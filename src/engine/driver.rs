@@ -109,16 +109,16 @@ async fn drive(
     commands: &mut mpsc::UnboundedReceiver<Request>,
     events: &mpsc::UnboundedSender<Event>,
 ) -> anyhow::Result<()> {
-    let dns = Dns::default();
+    let dns = Dns::with_server(super::setup::dns_server(&settings));
     // Start-up: nothing runs yet that a lookup could stall.
     let servers = resolve_servers(
         &settings.text("serveraddress"),
         &settings.text("proxyaddress"),
-        settings.int("transport"),
+        (settings.int("transport"), super::setup::use_srv(&settings)),
         &dns,
     )
     .await?;
-    let (mut cfg, endpoint) = ua_config(&settings, servers)?;
+    let (mut cfg, endpoint) = ua_config(&settings, &servers)?;
     let (udp, listener) = bind(&endpoint).await?;
     cfg.local = udp.local_addr()?;
     info!(local = %cfg.local, transport = ?cfg.transport, "SIP stack listening");

@@ -49,9 +49,12 @@ impl Engine {
             );
             let dns = self.dns.clone();
             let results = self.worker.results();
-            let transport = self.settings.int("transport");
+            let lookup = (
+                self.settings.int("transport"),
+                super::setup::use_srv(&self.settings),
+            );
             tokio::spawn(async move {
-                let result = resolve_servers(&server, &proxy, transport, &dns)
+                let result = resolve_servers(&server, &proxy, lookup, &dns)
                     .await
                     .map_err(|e| format!("{e:#}"));
                 let _ = results.send(Done::Servers {
@@ -88,7 +91,7 @@ impl Engine {
     /// Rebuilds the SIP stack's configuration from the settings and the known server
     /// addresses; a changed account registers again.
     pub(super) fn reconfigure_sip(&mut self) {
-        match ua_config(&self.settings, self.servers) {
+        match ua_config(&self.settings, &self.servers) {
             Ok((cfg, _)) => {
                 self.phone.set_user(&cfg.user);
                 if self.ua.reconfigure(Instant::now(), cfg) == Reconfigured::Account {

@@ -263,46 +263,74 @@ pub(super) fn media_config(settings: &Settings) -> MediaConfig {
 }
 
 /// The server's and the outbound proxy's addresses, resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct Servers {
     pub server: Option<SocketAddr>,
     pub proxy: Option<SocketAddr>,
+    /// The server domain's other SRV targets, in the order to fail over to.
+    pub fallbacks: Vec<SocketAddr>,
 }
 
-/// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none),
-/// on the `transport` parameter's default port when they name none (5061 for TLS).
+/// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none)
+/// the RFC 3263 way for the `transport` parameter (`use_srv`: SRV records of a bare name;
+/// else the name's address, on 5060, or 5061 for TLS, unless a port is given).
 pub(super) async fn resolve_servers(
     server: &str,
     proxy: &str,
-    transport: i64,
+    (transport, use_srv): (i64, bool),
     dns: &Dns,
 ) -> anyhow::Result<Servers> {
-    let default_port = Transport::from_param(transport).map_or(5060, Transport::default_port);
+    let transport = Transport::from_param(transport).unwrap_or(Transport::Udp);
     let resolve = |text: &str| {
         let text = text.trim().to_string();
         async move {
             if text.is_empty() {
-                Ok(None)
+                Ok(Vec::new())
             } else {
-                dns.resolve(&text, default_port).await.map(Some)
+                dns.resolve_sip(&text, transport, use_srv).await
             }
         }
     };
+    let mut servers = resolve(server).await?.into_iter();
     Ok(Servers {
-        server: resolve(server).await?,
-        proxy: resolve(proxy).await?,
+        server: servers.next(),
+        proxy: resolve(proxy).await?.into_iter().next(),
+        fallbacks: servers.collect(),
+    })
+}
+
+/// `usesrv`: 0 no SRV lookups, 1/2 SRV, 3 NAPTR and SRV (NAPTR is not looked up yet: SRV).
+pub(super) fn use_srv(settings: &Settings) -> bool {
+    settings.int("usesrv") != 0
+}
+
+/// `dnsserver`: the name server to ask instead of the system's.
+pub(super) fn dns_server(settings: &Settings) -> Option<SocketAddr> {
+    let text = settings.text("dnsserver");
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
     })
 }
 
 /// Builds the UA configuration from settings and the resolved server addresses.
 pub(super) fn ua_config(
     settings: &Settings,
-    servers: Servers,
+    servers: &Servers,
 ) -> anyhow::Result<(UaConfig, Endpoint)> {
     let transport = Transport::from_param(settings.int("transport")).map_err(|e| anyhow!(e))?;
     let server_text = settings.text("serveraddress");
     let proxy_text = settings.text("proxyaddress");
-    let Servers { server, proxy } = servers;
+    let Servers {
+        server,
+        proxy,
+        ref fallbacks,
+    } = *servers;
     let first_hop = proxy.or(server).map(|addr| Destination { transport, addr });
     let local_ip = match settings.text("localip") {
         ip if !ip.is_empty() => ip
@@ -336,6 +364,15 @@ pub(super) fn ua_config(
         realm: text_opt("realm"),
         domain: server_text,
         first_hop,
+        // Failover among the server's SRV targets; through an outbound proxy there is one.
+        fallback_hops: if proxy.is_some() {
+            Vec::new()
+        } else {
+            fallbacks
+                .iter()
+                .map(|&addr| Destination { transport, addr })
+                .collect()
+        },
         outbound_proxy: proxy.map(|_| proxy_text),
         local: SocketAddr::new(local_ip, 0),
         transport,

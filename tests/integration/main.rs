@@ -16,6 +16,7 @@ mod config;
 mod contacts;
 mod control_api;
 mod control_api_web;
+mod dns_srv;
 mod early_media;
 mod echo_loopback;
 mod gui;

@@ -58,6 +58,9 @@ pub struct KamailioOptions {
     /// Listen for SIP over TLS too (on [`Kamailio::tls_port`]) with this certificate chain and
     /// key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// A SIP domain served besides 127.0.0.1 (its users and an alias), e.g. one that DNS SRV
+    /// records point at this instance for.
+    pub domain: Option<&'static str>,
 }
 
 impl Default for KamailioOptions {
@@ -68,6 +71,7 @@ impl Default for KamailioOptions {
             register_reply_headers: "",
             presence: false,
             tls: None,
+            domain: None,
         }
     }
 }
@@ -122,7 +126,7 @@ impl Kamailio {
             "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n",
         );
         let mut id = 0;
-        for domain in ["127.0.0.1"] {
+        for domain in std::iter::once("127.0.0.1").chain(self.opts.domain) {
             for u in USERS {
                 id += 1;
                 let pw = format!("pw{u}");
@@ -166,6 +170,14 @@ impl Kamailio {
             .replace("@MINEXPIRES@", &self.opts.min_expires.to_string())
             .replace("@ALGORITHM@", self.opts.algorithm)
             .replace("@TLS@", &self.tls_config())
+            .replace(
+                "@DOMAIN_ALIAS@",
+                &self
+                    .opts
+                    .domain
+                    .map(|d| format!("alias=\"{d}\""))
+                    .unwrap_or_default(),
+            )
             .replace(
                 "@PRESENCE_DEFINE@",
                 if self.opts.presence {

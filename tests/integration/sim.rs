@@ -41,6 +41,7 @@ pub fn ua_config(password: &str) -> UaConfig {
             transport: Transport::Udp,
             addr: addr(SRV_ADDR),
         }),
+        fallback_hops: Vec::new(),
         outbound_proxy: None,
         local: addr(UA_ADDR),
         transport: Transport::Udp,

@@ -408,3 +408,52 @@ fn a_changed_account_unregisters_the_old_one_then_registers() {
         .expect("a REGISTER of the new account");
     assert!(unregister < register_new, "{regs:#?}");
 }
+
+#[test]
+fn a_silent_preferred_server_fails_over_and_is_tried_again_later() {
+    use softphone::sip::transport::{Destination, Transport};
+    let dead = addr("198.51.100.9:5060");
+    let mut cfg = ua_config("pw");
+    let live = cfg.first_hop.expect("the sim's registrar");
+    cfg.first_hop = Some(Destination {
+        transport: Transport::Udp,
+        addr: dead,
+    });
+    cfg.fallback_hops = vec![live];
+    let mut sim = Sim::new(3, cfg, RegistrarBehaviour::default());
+    sim.ua_start();
+    // Timer F on the silent one (32 s), then at once the next SRV target.
+    assert!(sim.run_until(40, |s| s.is_registered()), "{:?}", sim.events);
+    let to = |s: &Sim| -> Vec<(u64, std::net::SocketAddr)> {
+        s.ua_sent
+            .iter()
+            .filter(|(_, _, b)| b.starts_with(b"REGISTER "))
+            .map(|(t, a, _)| (t.as_secs(), *a))
+            .collect()
+    };
+    let sent = to(&sim);
+    assert!(
+        sent.iter().take_while(|(_, a)| *a == dead).count() >= 10,
+        "{sent:?}"
+    );
+    let first_live = sent
+        .iter()
+        .position(|(_, a)| *a == live.addr)
+        .expect("failed over");
+    assert_eq!(sent[first_live].0, 32, "{sent:?}");
+    assert!(sim.events.iter().any(|(_, e)| matches!(
+        e,
+        UaEvent::RegisterFailed { code: 408, retry_in: Some(d), .. } if d.is_zero()
+    )));
+    // Half the registration interval later the preferred one is asked again; still silent,
+    // so the registration ends up on the live one again, with its binding kept throughout.
+    sim.run_for(60 + 40);
+    let sent = to(&sim);
+    let back = sent[first_live..]
+        .iter()
+        .find(|(_, a)| *a == dead)
+        .expect("preferred retried");
+    assert!((90..=95).contains(&back.0), "{sent:?}");
+    assert!(sim.is_registered(), "{:?}", sim.events);
+    assert_eq!(sim.registrar.live_bindings(sim.now).len(), 1);
+}

@@ -82,6 +82,8 @@ pub struct UaConfig {
     pub domain: String,
     /// Where requests go first: the outbound proxy if set, else the server (resolved).
     pub first_hop: Option<Destination>,
+    /// The servers to fail over to, in order, when the domain names several (DNS SRV).
+    pub fallback_hops: Vec<Destination>,
     /// `proxyaddress`: Route to put on requests when an outbound proxy is used.
     pub outbound_proxy: Option<String>,
     /// Our address as written in Via and Contact.

@@ -23,6 +23,7 @@ mod close;
 mod config;
 mod dial;
 mod events;
+mod failover;
 mod fields;
 mod forward;
 mod incoming;
@@ -95,6 +96,13 @@ pub struct UserAgent {
     /// Progress of calls placed for a REFER, to go out as NOTIFY (see `refer.rs`).
     pending_notifies: VecDeque<refer::PendingNotify>,
     keepalive_at: Option<Instant>,
+    /// The configured first hop (the SRV order's first), where failover comes back to.
+    preferred_hop: Option<Destination>,
+    /// Which server of the order is in use (0: the preferred), and how many failed in a row.
+    hop_index: usize,
+    failed_hops: usize,
+    /// Registered on a fallback: when to try the preferred server again.
+    back_to_preferred_at: Option<Instant>,
     shutdown_deadline: Option<Instant>,
     /// Shutting down and the unregistration is still out.
     awaiting_unregister: bool,
@@ -180,6 +188,7 @@ fn format_hostport(addr: SocketAddr) -> String {
 impl UserAgent {
     /// A UA with every random choice (tags, Call-IDs, branches, cnonces) drawn from `seed`.
     pub fn new(cfg: UaConfig, seed: u64) -> UserAgent {
+        let first_hop = cfg.first_hop;
         let mut rng = StdRng::seed_from_u64(seed);
         let registration = Self::build_registration(&cfg, cfg.local, &mut rng);
         UserAgent {
@@ -191,6 +200,10 @@ impl UserAgent {
             next_session: 0,
             pending_notifies: VecDeque::new(),
             keepalive_at: None,
+            preferred_hop: first_hop,
+            hop_index: 0,
+            failed_hops: 0,
+            back_to_preferred_at: None,
             shutdown_deadline: None,
             awaiting_unregister: false,
             stopped: false,
@@ -495,6 +508,7 @@ impl UserAgent {
     /// Fires everything due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.on_timeout(now);
+        self.failover_timers(now);
         self.call_timers(now);
         self.subscription_timers(now);
         if let Some(p) = &mut self.publication {
@@ -567,6 +581,7 @@ impl UserAgent {
                 {
                     self.keepalive_at = Some(now + self.cfg.keepalive_interval);
                 }
+                self.registered_on_hop(now);
                 self.events.push_back(UaEvent::Registered { expires });
                 self.start_voicemail(now);
                 self.start_presence();
@@ -582,10 +597,15 @@ impl UserAgent {
                 } else {
                     retry_in
                 };
+                let next = self.fail_over(code);
                 self.events.push_back(UaEvent::RegisterFailed {
                     code,
                     reason,
-                    retry_in,
+                    retry_in: if next {
+                        Some(std::time::Duration::ZERO)
+                    } else {
+                        retry_in
+                    },
                 });
             }
             RegOutput::Unregistered => {
@@ -709,6 +729,7 @@ impl UserAgent {
                 .as_ref()
                 .and_then(Registration::poll_timeout),
             self.keepalive_at,
+            self.failover_timeout(),
             self.shutdown_deadline,
             self.calls_timeout(),
             self.subscriptions_timeout(),

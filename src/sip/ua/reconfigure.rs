@@ -81,6 +81,9 @@ impl UserAgent {
         cfg.transport = self.cfg.transport;
         cfg.timers = self.cfg.timers;
         let same = same_account(&self.cfg, &cfg);
+        self.preferred_hop = cfg.first_hop;
+        self.hop_index = 0;
+        self.back_to_preferred_at = None;
         self.cfg = cfg;
         if same {
             return Reconfigured::Preferences;
