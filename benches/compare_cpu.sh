@@ -7,11 +7,21 @@
 # ratio ours/baresip is what counts, absolute shares depend on the machine. Repeated $RUNS
 # times, median printed. The softphone runs with its defaults (echo cancellation, noise
 # suppression and gain control on); SOFTPHONE_PARAMS adds parameters, e.g. "aec=0 denoise=0
-# agc=0" for the chain off. Needs baresip-core, pulseaudio, libasound2-plugins, espeak-ng, sox;
+# agc=0" for the chain off. SRTP=1 makes every call SRTP (SDES, AES_CM_128_HMAC_SHA1_80) on
+# both sides: baresip's srtp module (`srtp-mand`), our mediaencryption=2. Needs baresip-core, pulseaudio, libasound2-plugins, espeak-ng, sox;
 # builds the release binary unless SOFTPHONE_BIN names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_CALL=${SECONDS_PER_CALL:-20}
+SRTP=${SRTP:-0}
+if [ "$SRTP" = 1 ]; then
+  srtp_module="module srtp.so"
+  far_menc=";mediaenc=srtp"
+  me_menc=";mediaenc=srtp-mand"
+  our_srtp="mediaencryption=2 srtpkeysinclear=1 srtpsuites=AES_CM_128_HMAC_SHA1_80"
+else
+  srtp_module="" far_menc="" me_menc="" our_srtp=""
+fi
 RUNS=${RUNS:-3}
 if [ -z "${SOFTPHONE_BIN:-}" ]; then
   cargo build --release --locked -q
@@ -54,10 +64,11 @@ auplay_srate 8000
 module_path /usr/lib/baresip/modules
 module g711.so
 module aufile.so
+$srtp_module
 module_app account.so
 module_app menu.so
 EOF
-echo "<sip:far@127.0.0.1:$far_port;transport=udp>;answermode=auto;audio_codecs=PCMU;regint=0;mwi=no" > "$work/far/accounts"
+echo "<sip:far@127.0.0.1:$far_port;transport=udp>;answermode=auto;audio_codecs=PCMU;regint=0;mwi=no$far_menc" > "$work/far/accounts"
 baresip -f "$work/far" > "$work/far.log" 2>&1 &
 sleep 1
 
@@ -76,7 +87,7 @@ ours_once() {
   port=$(free_port)
   mkfifo "$work/in"
   "$bin" --headless register=0 signalingport="$port" wpapilistenport=0 \
-    recorddevice=Default playbackdevice=Default ringerdevice=null ${SOFTPHONE_PARAMS:-} \
+    recorddevice=Default playbackdevice=Default ringerdevice=null $our_srtp ${SOFTPHONE_PARAMS:-} \
     < "$work/in" > "$work/ours.log" 2>&1 &
   local pid=$!
   exec 7> "$work/in"
@@ -85,6 +96,9 @@ ours_once() {
   for _ in $(seq 100); do grep -q "^STATUS,1,InCall" "$work/ours.log" && break; sleep 0.1; done
   grep -q "^STATUS,1,InCall" "$work/ours.log" || { echo "softphone: no call" >&2; cat "$work/ours.log" >&2; exit 1; }
   sleep 2
+  if [ "$SRTP" = 1 ] && ! grep -q "; SRTP AES_CM_128_HMAC_SHA1_80" "$work/ours.log"; then
+    echo "softphone: the call is not SRTP" >&2; cat "$work/ours.log" >&2; exit 1
+  fi
   cpu_share "$pid" "$SECONDS_PER_CALL"
   echo "Exit" >&7
   exec 7>&-
@@ -106,15 +120,19 @@ audio_alert alsa,default
 module_path /usr/lib/baresip/modules
 module g711.so
 module alsa.so
+$srtp_module
 module_app account.so
 module_app menu.so
 EOF
-  echo "<sip:me@127.0.0.1:$port;transport=udp>;audio_codecs=PCMU;regint=0;mwi=no" > "$work/me/accounts"
+  echo "<sip:me@127.0.0.1:$port;transport=udp>;audio_codecs=PCMU;regint=0;mwi=no$me_menc" > "$work/me/accounts"
   baresip -f "$work/me" -e "/dial sip:far@127.0.0.1:$far_port" > "$work/me.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do grep -q "Call established" "$work/me.log" && break; sleep 0.1; done
   grep -q "Call established" "$work/me.log" || { echo "baresip: no call" >&2; cat "$work/me.log" >&2; exit 1; }
   sleep 2
+  if [ "$SRTP" = 1 ] && ! grep -q "SRTP is Enabled" "$work/me.log"; then
+    echo "baresip: the call is not SRTP" >&2; cat "$work/me.log" >&2; exit 1
+  fi
   cpu_share "$pid" "$SECONDS_PER_CALL"
   kill "$pid" 2>/dev/null; sleep 1; kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -128,7 +146,7 @@ for run in $(seq "$RUNS"); do
   echo "run $run: softphone ${ours[-1]} %, baresip ${theirs[-1]} % of a core" >&2
 done
 o=$(median "${ours[@]}"); b=$(median "${theirs[@]}")
-echo "one PCMU call on the PulseAudio null sink, median of $RUNS x ${SECONDS_PER_CALL}s:"
+echo "one PCMU call$([ "$SRTP" = 1 ] && echo ' with SRTP') on the PulseAudio null sink, median of $RUNS x ${SECONDS_PER_CALL}s:"
 echo "  softphone: $o % of a core"
 echo "  baresip:   $b % of a core"
 python3 -c "b=float('$b'); o=float('$o'); print(f'  ratio softphone/baresip: {o/b:.2f}' if b > 0 else '  baresip measured 0')"
