@@ -7,6 +7,7 @@
 //!   packet each, decoded into the bridge; the mix-minus each hears encoded and sent), the
 //!   microphone through the voice processing, the speaker's mix, and a recorder taking both
 //!   sides (its resampling and hand-off to its writer thread; the disk is that thread's).
+//! - `srtp/<suite>`: one 20 ms PCMU packet SRTP-protected and checked/decrypted again.
 //!
 //! µs per 10 ms is half the reported time.
 
@@ -176,5 +177,38 @@ fn bridge(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, chain, bridge);
+/// SRTP's share of a call: one 20 ms PCMU packet protected by us and checked and decrypted by
+/// the far end, for the SDES suites (50 of these per second each way make one call's cost).
+fn srtp(c: &mut Criterion) {
+    use softphone::rtp::srtp::{SrtpKey, SrtpKeys, SrtpStage, SrtpSuite};
+    let payload = pcmu_payloads().swap_remove(0);
+    for suite in [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AeadAes128Gcm] {
+        let (a, b) = (
+            SrtpKey::random(suite).unwrap(),
+            SrtpKey::random(suite).unwrap(),
+        );
+        let mut ours = SrtpStage::new(SrtpKeys {
+            send: a.clone(),
+            receive: b.clone(),
+        })
+        .unwrap();
+        let mut theirs = SrtpStage::new(SrtpKeys {
+            send: b,
+            receive: a,
+        })
+        .unwrap();
+        let mut tx = RtpSender::new(0, 1, 0, 0);
+        c.bench_function(
+            &format!("srtp/protect+unprotect one PCMU packet ({})", suite.name()),
+            |bench| {
+                bench.iter(|| {
+                    let wire = ours.protect_rtp(&tx.packetize(&payload, 160)).unwrap();
+                    black_box(theirs.unprotect_rtp(&wire).unwrap());
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(benches, chain, bridge, srtp);
 criterion_main!(benches);
