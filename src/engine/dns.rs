@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::{RData, RecordType};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
@@ -90,29 +90,125 @@ impl Dns {
     }
 }
 
+/// How the transport to a SIP server is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportChoice {
+    /// The `transport` parameter's.
+    Fixed(Transport),
+    /// `autotransportdetect`: what the domain publishes (NAPTR, else SRV), TLS first.
+    Detect,
+}
+
+/// Which RFC 3263 lookups a bare server name gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipLookups {
+    pub srv: bool,
+    pub naptr: bool,
+}
+
+/// The SRV service name for a transport (RFC 3263 §4.1).
+fn service(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "_sip._udp",
+        Transport::Tcp => "_sip._tcp",
+        Transport::Tls => "_sips._tcp",
+    }
+}
+
+/// The transport a NAPTR service field names, when it is one we speak.
+fn naptr_transport(services: &[u8]) -> Option<Transport> {
+    match services.to_ascii_uppercase().as_slice() {
+        b"SIP+D2U" => Some(Transport::Udp),
+        b"SIP+D2T" => Some(Transport::Tcp),
+        b"SIPS+D2T" => Some(Transport::Tls),
+        _ => None,
+    }
+}
+
 impl Dns {
-    /// The servers for a SIP domain in the order to try them (RFC 3263 §4.2): an IP address or
-    /// a name with a port is that one server; otherwise the domain's SRV records for the
-    /// transport (`_sip._udp`, `_sip._tcp`, `_sips._tcp`), lowest priority first and by
-    /// weight within one (RFC 2782), each target's address; no SRV record: the name's own
-    /// address on the transport's port.
+    /// The transport and the servers for a SIP domain in the order to try them (RFC 3263
+    /// §4): an IP address or a name with a port is that one server; otherwise NAPTR (when
+    /// asked, or to detect the transport) names the SRV record per transport, else the SRV
+    /// record of the transport (`_sip._udp`, `_sip._tcp`, `_sips._tcp`; detecting: TLS, TCP,
+    /// UDP, the first published), lowest priority first and by weight within one (RFC 2782);
+    /// nothing published: the name's own address on the transport's port.
     pub async fn resolve_sip(
         &self,
         text: &str,
-        transport: Transport,
-        use_srv: bool,
-    ) -> anyhow::Result<Vec<SocketAddr>> {
+        choice: TransportChoice,
+        lookups: SipLookups,
+    ) -> anyhow::Result<(Transport, Vec<SocketAddr>)> {
         let (host, port) = parse_hostport(text).map_err(|e| anyhow!("{text:?}: {e}"))?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if !use_srv || port.is_some() || bare.parse::<IpAddr>().is_ok() {
-            return Ok(vec![self.resolve(text, transport.default_port()).await?]);
-        }
-        let service = match transport {
-            Transport::Udp => "_sip._udp",
-            Transport::Tcp => "_sip._tcp",
-            Transport::Tls => "_sips._tcp",
+        let fixed = match choice {
+            TransportChoice::Fixed(t) => Some(t),
+            TransportChoice::Detect => None,
         };
-        let name = format!("{service}.{}.", bare.trim_end_matches('.'));
+        let plain = fixed.unwrap_or(Transport::Udp);
+        if !lookups.srv || port.is_some() || bare.parse::<IpAddr>().is_ok() {
+            return Ok((plain, vec![self.resolve(text, plain.default_port()).await?]));
+        }
+        let domain = bare.trim_end_matches('.');
+        if lookups.naptr || fixed.is_none() {
+            for (t, replacement) in self.naptr(domain).await? {
+                if fixed.is_some_and(|f| f != t) {
+                    continue;
+                }
+                let targets = self.srv_targets(&replacement).await?;
+                if !targets.is_empty() {
+                    return Ok((t, targets));
+                }
+            }
+        }
+        let candidates = match fixed {
+            Some(t) => vec![t],
+            None => vec![Transport::Tls, Transport::Tcp, Transport::Udp],
+        };
+        for t in candidates {
+            let targets = self
+                .srv_targets(&format!("{}.{domain}.", service(t)))
+                .await?;
+            if !targets.is_empty() {
+                return Ok((t, targets));
+            }
+        }
+        Ok((plain, vec![self.resolve(bare, plain.default_port()).await?]))
+    }
+
+    /// The domain's NAPTR records for SIP transports we speak (flag "s": an SRV name
+    /// follows), by order then preference: (transport, SRV name).
+    async fn naptr(&self, domain: &str) -> anyhow::Result<Vec<(Transport, String)>> {
+        let found = match self
+            .resolver()?
+            .lookup(format!("{domain}."), RecordType::NAPTR)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!("no NAPTR records for {domain}: {e}");
+                return Ok(Vec::new());
+            }
+        };
+        let mut records: Vec<(u16, u16, Transport, String)> = found
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::NAPTR(n) if n.flags.eq_ignore_ascii_case(b"s") => Some((
+                    n.order,
+                    n.preference,
+                    naptr_transport(&n.services)?,
+                    n.replacement.to_utf8(),
+                )),
+                _ => None,
+            })
+            .collect();
+        records.sort_by_key(|r| (r.0, r.1));
+        Ok(records.into_iter().map(|r| (r.2, r.3)).collect())
+    }
+
+    /// The addresses an SRV name points at, in the order to try them (none when there is no
+    /// such record).
+    async fn srv_targets(&self, name: &str) -> anyhow::Result<Vec<SocketAddr>> {
         let records: Vec<(u16, u16, u16, String)> = match self.resolver()?.srv_lookup(name).await {
             Ok(found) => found
                 .answers()
@@ -125,13 +221,10 @@ impl Dns {
                 })
                 .collect(),
             Err(e) => {
-                tracing::debug!("no SRV records for {bare}: {e}");
-                Vec::new()
+                tracing::debug!("no SRV records for {name}: {e}");
+                return Ok(Vec::new());
             }
         };
-        if records.is_empty() {
-            return Ok(vec![self.resolve(bare, transport.default_port()).await?]);
-        }
         let order = srv_order(records, &mut rand::rng());
         let mut out = Vec::new();
         for (target, port) in order {
@@ -143,9 +236,6 @@ impl Dns {
                 Ok(a) => out.push(SocketAddr::new(a.ip(), port)),
                 Err(e) => tracing::debug!("SRV target {target} unusable: {e:#}"),
             }
-        }
-        if out.is_empty() {
-            return Err(anyhow!("{bare}: none of its SRV targets resolves"));
         }
         Ok(out)
     }

@@ -114,7 +114,7 @@ async fn drive(
     let servers = resolve_servers(
         &settings.text("serveraddress"),
         &settings.text("proxyaddress"),
-        (settings.int("transport"), super::setup::use_srv(&settings)),
+        super::setup::sip_lookups(&settings),
         &dns,
     )
     .await?;
@@ -149,7 +149,7 @@ async fn drive(
             .ok()
         })
         .flatten();
-    for w in super::setup::srtp_policy(&settings)
+    for w in super::setup::srtp_policy(&settings, cfg.transport)
         .2
         .into_iter()
         .chain(super::setup::srtp_suites(&settings).1)

@@ -49,10 +49,7 @@ impl Engine {
             );
             let dns = self.dns.clone();
             let results = self.worker.results();
-            let lookup = (
-                self.settings.int("transport"),
-                super::setup::use_srv(&self.settings),
-            );
+            let lookup = super::setup::sip_lookups(&self.settings);
             tokio::spawn(async move {
                 let result = resolve_servers(&server, &proxy, lookup, &dns)
                     .await

@@ -2,7 +2,7 @@
 //! by [`resolve_servers`] in a task of their own), the local address, the transport, the
 //! stable signalling port; and the media and ring settings every call uses.
 
-use super::dns::Dns;
+use super::dns::{Dns, SipLookups, TransportChoice};
 use super::media::MediaConfig;
 use crate::audio::player::Sound;
 use crate::config::Settings;
@@ -136,23 +136,33 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
             4 => crate::sdp::Direction::Inactive,
             _ => crate::sdp::Direction::SendOnly,
         },
-        srtp: srtp_policy(settings).0,
-        // No keys to offer where they may not cross the signalling: a mandatory policy then
-        // refuses every call rather than letting one through in clear.
-        srtp_suites: if srtp_policy(settings).1 {
-            srtp_suites(settings).0
-        } else {
-            Vec::new()
-        },
+        // The policy for the transport in use is set by `with_srtp_for` (no keys to offer
+        // where they may not cross the signalling: a mandatory policy then refuses every
+        // call rather than letting one through in clear).
+        srtp_suites: srtp_suites(settings).0,
         ..MediaPrefs::default()
     }
+}
+
+/// The SRTP policy for the transport actually used (a detected one may differ from the
+/// `transport` parameter's, and SDES keys may travel in TLS).
+fn with_srtp_for(mut media: MediaPrefs, settings: &Settings, transport: Transport) -> MediaPrefs {
+    let (policy, keys_allowed, _) = srtp_policy(settings, transport);
+    media.srtp = policy;
+    if !keys_allowed {
+        media.srtp_suites.clear();
+    }
+    media
 }
 
 /// `mediaencryption` and `srtpmode` as the SRTP policy of calls, whether keys may be sent, and
 /// what to warn about at start: SDES keys cross the signalling, so over unencrypted SIP they
 /// are only sent when `srtpkeysinclear` accepts that; else optional SRTP is off (an SRTP-only
 /// offer gets 488) and mandatory SRTP refuses every call.
-pub(super) fn srtp_policy(settings: &Settings) -> (MediaEncryption, bool, Vec<String>) {
+pub(super) fn srtp_policy(
+    settings: &Settings,
+    transport: Transport,
+) -> (MediaEncryption, bool, Vec<String>) {
     let mut warnings = Vec::new();
     let mut policy = match (settings.int("mediaencryption"), settings.int("srtpmode")) {
         (0, _) => MediaEncryption::Off,
@@ -172,8 +182,7 @@ pub(super) fn srtp_policy(settings: &Settings) -> (MediaEncryption, bool, Vec<St
                 .to_string(),
         );
     }
-    let signalling_encrypted =
-        Transport::from_param(settings.int("transport")).is_ok_and(Transport::is_encrypted);
+    let signalling_encrypted = transport.is_encrypted();
     let mut keys_allowed = true;
     if policy != MediaEncryption::Off && !signalling_encrypted {
         if settings.bool("srtpkeysinclear") {
@@ -269,39 +278,70 @@ pub(super) struct Servers {
     pub proxy: Option<SocketAddr>,
     /// The server domain's other SRV targets, in the order to fail over to.
     pub fallbacks: Vec<SocketAddr>,
+    /// The transport the domain's records chose (`autotransportdetect`).
+    pub transport: Option<Transport>,
 }
 
 /// Resolves `serveraddress` and `proxyaddress` (texts as the settings have them; empty: none)
-/// the RFC 3263 way for the `transport` parameter (`use_srv`: SRV records of a bare name;
-/// else the name's address, on 5060, or 5061 for TLS, unless a port is given).
+/// the RFC 3263 way ([`Dns::resolve_sip`]): the transport (fixed or detected from what the
+/// first of them publishes) and the addresses in the order to try.
 pub(super) async fn resolve_servers(
     server: &str,
     proxy: &str,
-    (transport, use_srv): (i64, bool),
+    (choice, lookups): (TransportChoice, SipLookups),
     dns: &Dns,
 ) -> anyhow::Result<Servers> {
-    let transport = Transport::from_param(transport).unwrap_or(Transport::Udp);
-    let resolve = |text: &str| {
-        let text = text.trim().to_string();
-        async move {
-            if text.is_empty() {
-                Ok(Vec::new())
-            } else {
-                dns.resolve_sip(&text, transport, use_srv).await
-            }
-        }
+    let (server, proxy) = (server.trim(), proxy.trim());
+    // Through an outbound proxy the proxy's records choose; else the server's.
+    let (first, second) = if proxy.is_empty() {
+        (server, "")
+    } else {
+        (proxy, server)
     };
-    let mut servers = resolve(server).await?.into_iter();
+    if first.is_empty() {
+        return Ok(Servers::default());
+    }
+    let (transport, found) = dns.resolve_sip(first, choice, lookups).await?;
+    let mut found = found.into_iter();
+    let first_addr = found.next();
+    let detected = (choice == TransportChoice::Detect).then_some(transport);
+    if second.is_empty() {
+        return Ok(Servers {
+            server: first_addr,
+            proxy: None,
+            fallbacks: found.collect(),
+            transport: detected,
+        });
+    }
+    let (_, server_found) = dns
+        .resolve_sip(second, TransportChoice::Fixed(transport), lookups)
+        .await?;
     Ok(Servers {
-        server: servers.next(),
-        proxy: resolve(proxy).await?.into_iter().next(),
-        fallbacks: servers.collect(),
+        server: server_found.into_iter().next(),
+        proxy: first_addr,
+        fallbacks: Vec::new(),
+        transport: detected,
     })
 }
 
-/// `usesrv`: 0 no SRV lookups, 1/2 SRV, 3 NAPTR and SRV (NAPTR is not looked up yet: SRV).
-pub(super) fn use_srv(settings: &Settings) -> bool {
-    settings.int("usesrv") != 0
+/// The RFC 3263 lookups and the transport choice the settings ask for: `usesrv` 0 none, 1/2
+/// SRV, 3 NAPTR and SRV; `autotransportdetect` picks the transport from NAPTR/SRV.
+pub(super) fn sip_lookups(settings: &Settings) -> (TransportChoice, SipLookups) {
+    let choice = if settings.bool("autotransportdetect") {
+        TransportChoice::Detect
+    } else {
+        TransportChoice::Fixed(
+            Transport::from_param(settings.int("transport")).unwrap_or(Transport::Udp),
+        )
+    };
+    let usesrv = settings.int("usesrv");
+    (
+        choice,
+        SipLookups {
+            srv: usesrv != 0,
+            naptr: usesrv == 3,
+        },
+    )
 }
 
 /// `dnsserver`: the name server to ask instead of the system's.
@@ -323,13 +363,15 @@ pub(super) fn ua_config(
     settings: &Settings,
     servers: &Servers,
 ) -> anyhow::Result<(UaConfig, Endpoint)> {
-    let transport = Transport::from_param(settings.int("transport")).map_err(|e| anyhow!(e))?;
+    let configured = Transport::from_param(settings.int("transport")).map_err(|e| anyhow!(e))?;
+    let transport = servers.transport.unwrap_or(configured);
     let server_text = settings.text("serveraddress");
     let proxy_text = settings.text("proxyaddress");
     let Servers {
         server,
         proxy,
         ref fallbacks,
+        transport: _,
     } = *servers;
     let first_hop = proxy.or(server).map(|addr| Destination { transport, addr });
     let local_ip = match settings.text("localip") {
@@ -398,7 +440,7 @@ pub(super) fn ua_config(
         reject_on_busy: settings.bool("rejectonbusy"),
         ring_timeout: Duration::from_millis(settings.int("ringtimeout") as u64),
         call_timeout: Duration::from_millis(settings.int("calltimeout") as u64),
-        media: media_prefs(settings),
+        media: with_srtp_for(media_prefs(settings), settings, transport),
         progress_mode: settings.int("changesptoring") as u8,
         incoming: crate::sip::ua::IncomingPolicy {
             dnd: settings

@@ -109,3 +109,46 @@ fn srv_priorities_fail_over_and_come_back() {
     preferred.launch();
     wait_bound(&preferred, &sp, "not back on the preferred server");
 }
+
+#[test]
+fn naptr_chooses_tls_and_the_certificate_is_checked_against_the_domain() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let chain = crate::tls::Chain::new(work.path());
+    let secure = Kamailio::start(KamailioOptions {
+        domain: Some("pbx.test"),
+        tls: Some((chain.dir.join("good.pem"), chain.dir.join("good.key"))),
+        ..Default::default()
+    });
+    let clear = kamailio();
+    // The domain prefers SIP over TLS (order 10) to UDP (order 20).
+    let dns = Dnsmasq::start(&[
+        "--naptr-record=pbx.test,10,50,s,SIPS+D2T,,_sips._tcp.pbx.test".into(),
+        "--naptr-record=pbx.test,20,50,s,SIP+D2U,,_sip._udp.pbx.test".into(),
+        format!(
+            "--srv-host=_sips._tcp.pbx.test,tls.pbx.test,{},10,50",
+            secure.tls_port
+        ),
+        format!(
+            "--srv-host=_sip._udp.pbx.test,udp.pbx.test,{},10,50",
+            clear.port
+        ),
+        "--host-record=tls.pbx.test,127.0.0.1".into(),
+        "--host-record=udp.pbx.test,127.0.0.1".into(),
+    ]);
+    let dns_param = format!("dnsserver=127.0.0.1:{}", dns.port);
+    let ca = format!("tlscafile={}", chain.ca.display());
+    let sp = Softphone::start(&[
+        "serveraddress=pbx.test",
+        &dns_param,
+        &ca,
+        "autotransportdetect=true",
+        "username=1001",
+        "password=pw1001",
+        "recorddevice=null",
+        "playbackdevice=null",
+    ]);
+    wait_bound(&secure, &sp, "not registered over TLS");
+    let contact = secure.location();
+    assert!(contact.contains("transport=tls"), "{contact}");
+    assert!(clear.bindings("1001").is_empty());
+}

@@ -12,10 +12,10 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(20);
 
 /// A test CA and server certificates of every kind, as PEM files in `dir`.
-struct Chain {
-    ca: PathBuf,
+pub struct Chain {
+    pub ca: PathBuf,
     /// (certificate, key) files by name: `good`, `wrong_name`, `expired`, `self_signed`.
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// The self-signed certificate's SHA-256 fingerprint, as `openssl x509 -fingerprint` shows.
     self_signed_pin: String,
 }
@@ -26,7 +26,7 @@ fn write(dir: &Path, name: &str, cert: &rcgen::Certificate, key: &KeyPair) {
 }
 
 impl Chain {
-    fn new(dir: &Path) -> Chain {
+    pub fn new(dir: &Path) -> Chain {
         let ca_key = KeyPair::generate().expect("key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -48,7 +48,8 @@ impl Chain {
             }
             (p.signed_by(&key, &issuer).expect("signed"), key)
         };
-        let (c, k) = server(&["127.0.0.1"], false);
+        // Good for the test IP and for the SRV tests' domain (RFC 5922: the SIP domain).
+        let (c, k) = server(&["127.0.0.1", "pbx.test"], false);
         write(dir, "good", &c, &k);
         let (c, k) = server(&["pbx.wrong.example"], false);
         write(dir, "wrong_name", &c, &k);
