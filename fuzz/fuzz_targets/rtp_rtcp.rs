@@ -1,15 +1,21 @@
 //! RTP and RTCP datagrams from anyone who can reach a call's ports: the packet parser, then a
 //! running PCMU/Opus/G.722 media session fed the input as a stream of datagrams (each
 //! length-prefixed by one byte), on both sockets, with its clock running. None may panic,
-//! hang or grow without bound.
+//! hang or grow without bound. Every other input runs the session encrypted (SRTP, fixed keys),
+//! so the datagrams also go through SRTP's checks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use softphone::media::session::{MediaSession, SessionConfig, StreamStart};
+use softphone::rtp::srtp::{SrtpKey, SrtpKeys, SrtpSuite};
 use softphone::sdp::{Codec, Direction, Negotiated, OpusParams};
 use std::time::{Duration, Instant};
 
-fn negotiated(codec: Codec, pt: u8) -> Negotiated {
+fn negotiated(codec: Codec, pt: u8, encrypted: bool) -> Negotiated {
+    let key = |b: u8| SrtpKey {
+        suite: SrtpSuite::AesCm128HmacSha1_80,
+        material: vec![b; SrtpSuite::AesCm128HmacSha1_80.material_len()],
+    };
     Negotiated {
         codec,
         payload_type: pt,
@@ -21,6 +27,10 @@ fn negotiated(codec: Codec, pt: u8) -> Negotiated {
         cn_pt: None,
         direction: Direction::SendRecv,
         ptime: 20,
+        srtp: encrypted.then(|| SrtpKeys {
+            send: key(1),
+            receive: key(2),
+        }),
     }
 }
 
@@ -51,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         timestamp: 0,
     };
     let t0 = Instant::now();
-    let Ok(mut s) = MediaSession::new(negotiated(codec, pt), config, 16_000, start, t0) else {
+    let Ok(mut s) = MediaSession::new(negotiated(codec, pt, pick & 0x80 != 0), config, 16_000, start, t0) else {
         return;
     };
     let from = "192.0.2.9:4000".parse().expect("address");

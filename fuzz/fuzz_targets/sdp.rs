@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use softphone::media::session::{MediaSession, SessionConfig, StreamStart};
+use softphone::rtp::srtp::SrtpSuite;
 use softphone::sdp::{self, Codec, Direction, LocalMedia, OpusParams};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,9 @@ fn local(codecs: &[Codec]) -> LocalMedia {
         direction: Direction::SendRecv,
         opus: OpusParams::default(),
         final_codec_only: false,
+        // Best-effort SRTP: a=crypto lines of the input are read and answered too.
+        srtp: sdp::LocalSrtp::new(sdp::MediaEncryption::Optional, &SrtpSuite::ALL)
+            .expect("keys"),
     }
 }
 

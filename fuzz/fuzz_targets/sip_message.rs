@@ -24,6 +24,7 @@ fn ua() -> UserAgent {
             transport: Transport::Udp,
             addr: "127.0.0.1:5060".parse().unwrap(),
         }),
+        fallback_hops: Vec::new(),
         outbound_proxy: None,
         local: "127.0.0.1:5070".parse().unwrap(),
         transport: Transport::Udp,
