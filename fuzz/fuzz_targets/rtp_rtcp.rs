@@ -61,7 +61,13 @@ fuzz_target!(|data: &[u8]| {
         timestamp: 0,
     };
     let t0 = Instant::now();
-    let Ok(mut s) = MediaSession::new(negotiated(codec, pt, pick & 0x80 != 0), config, 16_000, start, t0) else {
+    let Ok(mut s) = MediaSession::new(
+        negotiated(codec, pt, pick & 0x80 != 0),
+        config,
+        16_000,
+        start,
+        t0,
+    ) else {
         return;
     };
     let from = "192.0.2.9:4000".parse().expect("address");

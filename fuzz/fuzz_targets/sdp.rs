@@ -22,8 +22,7 @@ fn local(codecs: &[Codec]) -> LocalMedia {
         opus: OpusParams::default(),
         final_codec_only: false,
         // Best-effort SRTP: a=crypto lines of the input are read and answered too.
-        srtp: sdp::LocalSrtp::new(sdp::MediaEncryption::Optional, &SrtpSuite::ALL)
-            .expect("keys"),
+        srtp: sdp::LocalSrtp::new(sdp::MediaEncryption::Optional, &SrtpSuite::ALL).expect("keys"),
     }
 }
 
