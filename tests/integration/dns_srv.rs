@@ -152,3 +152,40 @@ fn naptr_chooses_tls_and_the_certificate_is_checked_against_the_domain() {
     assert!(contact.contains("transport=tls"), "{contact}");
     assert!(clear.bindings("1001").is_empty());
 }
+
+#[test]
+fn a_call_the_preferred_server_cannot_take_goes_to_the_next() {
+    let mut preferred = kamailio();
+    let other = kamailio();
+    let dns = Dnsmasq::start(&[
+        format!(
+            "--srv-host=_sip._tcp.pbx.test,kam1.pbx.test,{},10,50",
+            preferred.port
+        ),
+        format!(
+            "--srv-host=_sip._tcp.pbx.test,kam2.pbx.test,{},20,50",
+            other.port
+        ),
+        "--host-record=kam1.pbx.test,127.0.0.1".into(),
+        "--host-record=kam2.pbx.test,127.0.0.1".into(),
+    ]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let (theirs, _) = speech(work.path(), "theirs", "Hello from the backup.", 2);
+    let _bs = Baresip::start(&other, "1002", &theirs, "PCMU");
+    // Without registering (nothing moves us first), the preferred server is down when we call.
+    preferred.stop();
+    let dns_param = format!("dnsserver=127.0.0.1:{}", dns.port);
+    let mut sp = Softphone::start(&[
+        "serveraddress=pbx.test",
+        &dns_param,
+        "transport=1",
+        "register=0",
+        "username=1001",
+        "password=pw1001",
+        "recorddevice=null",
+        "playbackdevice=null",
+    ]);
+    sp.wait_line(T, "STATUS,-1,Ready,,1001,0,,");
+    sp.send_line("call,1002");
+    sp.wait_for(T, |l| l.starts_with("STATUS,1,InCall,1002,"));
+}

@@ -287,6 +287,7 @@ impl UserAgent {
             }
             300..=399 if self.follow_redirect(now, idx, resp) => {}
             422 if self.retry_after_422(now, idx, resp) => {}
+            500 | 503 | 504 if self.invite_fail_over(now, idx, code) => {}
             _ => {
                 let reason = format!("{code} {}", resp.reason());
                 self.end(idx, &reason);
@@ -451,6 +452,8 @@ impl UserAgent {
                     Some(Modify::Reinviting { .. })
                 ) => {}
             SessionTx::Reinvite => self.end(idx, &format!("re-INVITE: {why}")),
+            // No answer or no connection: the next server of the domain, if there is one.
+            SessionTx::Invite if self.invite_fail_over(now, idx, 0) => {}
             SessionTx::Invite | SessionTx::Bye => self.end(idx, why),
             SessionTx::Refer => self.refer_failed(now, idx, why),
             // The transferor did not hear how its transfer went; the call it asked for goes on.

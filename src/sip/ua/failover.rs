@@ -1,8 +1,9 @@
 //! Server failover (RFC 3263 §4.3): when the domain names several servers (SRV), a
 //! registration that fails the way a dead or overloaded server fails (no answer, a transport
 //! error, 503, 500, 504) moves to the next server at once, and new calls and requests follow
-//! it (they go to the current first hop). Registered on a fallback, the preferred server is
-//! tried again after half the registration interval; if it still fails, failover moves on.
+//! it (they go to the current first hop); an initial INVITE that fails that way is sent to the
+//! next server itself. Registered on a fallback, the preferred server is tried again after half
+//! the registration interval; if it still fails, failover moves on.
 
 use super::UserAgent;
 use std::time::{Duration, Instant};
@@ -65,6 +66,40 @@ impl UserAgent {
                 r.register();
             }
         }
+    }
+
+    /// An initial INVITE the server did not answer, could not be sent to, or answered 503
+    /// (or 500/504) before any dialog began: the call goes to the next server of the order
+    /// (its own hop from then on), once per server. True when it was sent again.
+    pub(super) fn invite_fail_over(&mut self, now: Instant, idx: usize, code: u16) -> bool {
+        let Some(c) = self.calls.get(idx) else {
+            return false;
+        };
+        if !server_failure(code)
+            || !matches!(c.phase, crate::sip::session_state::SessionState::Calling(_))
+            || c.dialog.remote_tag.is_some()
+            || self.shutdown_deadline.is_some()
+        {
+            return false;
+        }
+        let order: Vec<_> = (0..self.hop_count()).filter_map(|i| self.hop(i)).collect();
+        let Some(current) = c.hop.or(self.cfg.first_hop) else {
+            return false;
+        };
+        let Some(next) = order
+            .iter()
+            .position(|h| *h == current)
+            .and_then(|at| order.get(at + 1))
+            .copied()
+        else {
+            return false;
+        };
+        tracing::info!(line = c.line, hop = ?next, "the server failed the call ({code}): trying the next one");
+        let c = &mut self.calls[idx];
+        c.hop = Some(next);
+        c.dialog.local_cseq += 1;
+        self.send_invite(now, idx, None);
+        true
     }
 
     /// The server at `index` of the order.
