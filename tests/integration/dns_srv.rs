@@ -53,17 +53,10 @@ fn kamailio() -> Kamailio {
     })
 }
 
-fn wait_bound(kam: &Kamailio, sp: &Softphone, what: &str) {
-    let end = Instant::now() + T;
-    while kam.bindings("1001").is_empty() {
-        assert!(Instant::now() < end, "{what}: {:?}", sp.seen);
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-#[test]
-fn srv_priorities_fail_over_and_come_back() {
-    let mut preferred = kamailio();
+/// Two Kamailios for `pbx.test` and a dnsmasq publishing them as `_sip._tcp.pbx.test`, the
+/// first at priority 10, the second at 20.
+fn two_servers() -> (Kamailio, Kamailio, Dnsmasq) {
+    let preferred = kamailio();
     let other = kamailio();
     let dns = Dnsmasq::start(&[
         format!(
@@ -77,6 +70,20 @@ fn srv_priorities_fail_over_and_come_back() {
         "--host-record=kam1.pbx.test,127.0.0.1".into(),
         "--host-record=kam2.pbx.test,127.0.0.1".into(),
     ]);
+    (preferred, other, dns)
+}
+
+fn wait_bound(kam: &Kamailio, sp: &Softphone, what: &str) {
+    let end = Instant::now() + T;
+    while kam.bindings("1001").is_empty() {
+        assert!(Instant::now() < end, "{what}: {:?}", sp.seen);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn srv_priorities_fail_over_and_come_back() {
+    let (mut preferred, other, dns) = two_servers();
     let dns_param = format!("dnsserver=127.0.0.1:{}", dns.port);
     let mut sp = Softphone::start(&[
         "serveraddress=pbx.test",
@@ -155,20 +162,7 @@ fn naptr_chooses_tls_and_the_certificate_is_checked_against_the_domain() {
 
 #[test]
 fn a_call_the_preferred_server_cannot_take_goes_to_the_next() {
-    let mut preferred = kamailio();
-    let other = kamailio();
-    let dns = Dnsmasq::start(&[
-        format!(
-            "--srv-host=_sip._tcp.pbx.test,kam1.pbx.test,{},10,50",
-            preferred.port
-        ),
-        format!(
-            "--srv-host=_sip._tcp.pbx.test,kam2.pbx.test,{},20,50",
-            other.port
-        ),
-        "--host-record=kam1.pbx.test,127.0.0.1".into(),
-        "--host-record=kam2.pbx.test,127.0.0.1".into(),
-    ]);
+    let (mut preferred, other, dns) = two_servers();
     let work = tempfile::tempdir().expect("tempdir");
     let (theirs, _) = speech(work.path(), "theirs", "Hello from the backup.", 2);
     let _bs = Baresip::start(&other, "1002", &theirs, "PCMU");
