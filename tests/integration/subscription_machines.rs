@@ -305,6 +305,30 @@ mod client {
         );
         s.on_response(t0, &response(&bye, 200, ""));
         assert!(s.is_ended());
+        // Asked to end again while the unsubscribe meets a challenge (Exit, then SIGTERM):
+        // nothing is cut short, the challenge is answered and the 2xx ends it.
+        let mut twice = sub(3600);
+        twice.subscribe(t0);
+        let first = sent(&mut twice).pop().expect("SUBSCRIBE");
+        twice.on_response(t0, &response(&first, 200, ""));
+        assert!(twice.unsubscribe(t0));
+        let bye = sent(&mut twice).pop().expect("unsubscribe");
+        assert!(twice.unsubscribe(t0));
+        assert!(
+            !twice.is_ended(),
+            "a second unsubscribe cut the first short"
+        );
+        assert!(sent(&mut twice).is_empty(), "nothing new to send");
+        let challenge = "Proxy-Authenticate: Digest realm=\"pbx\", nonce=\"n9\", qop=\"auth\"\r\n";
+        twice.on_response(t0, &response(&bye, 407, challenge));
+        let again = sent(&mut twice)
+            .pop()
+            .expect("the unsubscribe with credentials");
+        assert_eq!(again.headers.get("Expires"), Some("0"));
+        assert!(again.headers.get("Proxy-Authorization").is_some());
+        assert!(!twice.is_ended());
+        twice.on_response(t0, &response(&again, 200, ""));
+        assert!(twice.is_ended());
         // Negative control: never subscribed, nothing to send.
         let mut idle = sub(3600);
         assert!(!idle.unsubscribe(t0));

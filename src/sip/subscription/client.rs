@@ -199,11 +199,15 @@ impl ClientSubscription {
     }
 
     /// Ends the subscription: a SUBSCRIBE with Expires 0 in its dialog, or nothing when there
-    /// is none. Returns whether a request went out.
+    /// is none. Returns whether a request went out (or is still out: asked again while the
+    /// unsubscribe is under way, it carries on).
     pub fn unsubscribe(&mut self, _now: Instant) -> bool {
         let phase = std::mem::replace(&mut self.phase, Phase::Ending);
         self.refresh_at = None;
         match phase {
+            // Already on its way out (a second Exit, a window close after a signal): the
+            // unsubscribe in flight, or its challenge, still has to be answered.
+            Phase::Ending => true,
             Phase::Established { mut dialog, .. } => {
                 let req = self.in_dialog_subscribe(&mut dialog, 0);
                 self.send(req);

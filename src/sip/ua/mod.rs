@@ -330,6 +330,9 @@ impl UserAgent {
                     });
                 }
             }
+            // Asked again while shutting down (Exit, then SIGTERM or a window close): the
+            // unregistration and unsubscriptions under way carry on to the first deadline.
+            UaCommand::Shutdown if self.shutdown_deadline.is_some() || self.stopped => {}
             UaCommand::Shutdown => {
                 self.hangup_all(now);
                 self.end_subscriptions(now);
