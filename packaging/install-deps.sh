@@ -16,7 +16,7 @@ set -euo pipefail
 
 packages=(build-essential pkg-config ca-certificates libopus-dev libasound2-dev
   libwebrtc-audio-processing-dev libclang-dev libbcg729-dev
-  kamailio kamailio-presence-modules kamailio-tls-modules dnsmasq-base sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
+  kamailio kamailio-presence-modules kamailio-tls-modules kamailio-websocket-modules dnsmasq-base sip-tester baresip-core espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins
   dbus-daemon gnome-keyring
   libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxi6 libxrandr2 libwayland-client0
   xvfb xdotool imagemagick chromium)

@@ -309,8 +309,9 @@ mod tests {
     fn checks_and_suggestions() {
         let t = find("transport").unwrap();
         assert!(check(t, "1").is_ok());
-        let e = check(t, "7").unwrap_err();
-        assert!(e.contains("0, 1, 2, 3, 4, 5"), "{e}");
+        assert!(check(t, "7").is_ok());
+        let e = check(t, "8").unwrap_err();
+        assert!(e.contains("0, 1, 2, 3, 4, 5, 6, 7"), "{e}");
         assert!(check(find("registerinterval").unwrap(), "0").is_err());
         assert!(check(find("capabilityrequest").unwrap(), "maybe").is_err());
         assert!(check(find("serveraddress").unwrap(), "pbx.example.com:5070").is_ok());

@@ -106,12 +106,14 @@ pub struct SipLookups {
     pub naptr: bool,
 }
 
-/// The SRV service name for a transport (RFC 3263 §4.1).
-fn service(t: Transport) -> &'static str {
+/// The SRV service name for a transport (RFC 3263 §4.1); none for the WebSocket transports,
+/// whose servers are named by their address (RFC 7118 defines no SRV name).
+fn service(t: Transport) -> Option<&'static str> {
     match t {
-        Transport::Udp => "_sip._udp",
-        Transport::Tcp => "_sip._tcp",
-        Transport::Tls => "_sips._tcp",
+        Transport::Udp => Some("_sip._udp"),
+        Transport::Tcp => Some("_sip._tcp"),
+        Transport::Tls => Some("_sips._tcp"),
+        Transport::Ws | Transport::Wss => None,
     }
 }
 
@@ -145,7 +147,11 @@ impl Dns {
             TransportChoice::Detect => None,
         };
         let plain = fixed.unwrap_or(Transport::Udp);
-        if !lookups.srv || port.is_some() || bare.parse::<IpAddr>().is_ok() {
+        if !lookups.srv
+            || port.is_some()
+            || bare.parse::<IpAddr>().is_ok()
+            || fixed.is_some_and(Transport::is_websocket)
+        {
             return Ok((plain, vec![self.resolve(text, plain.default_port()).await?]));
         }
         let domain = bare.trim_end_matches('.');
@@ -165,9 +171,8 @@ impl Dns {
             None => vec![Transport::Tls, Transport::Tcp, Transport::Udp],
         };
         for t in candidates {
-            let targets = self
-                .srv_targets(&format!("{}.{domain}.", service(t)))
-                .await?;
+            let Some(service) = service(t) else { continue };
+            let targets = self.srv_targets(&format!("{service}.{domain}.")).await?;
             if !targets.is_empty() {
                 return Ok((t, targets));
             }

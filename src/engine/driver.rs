@@ -9,9 +9,10 @@ use super::dns::Dns;
 use super::level::LevelMeter;
 use super::link::CommandSender;
 use super::media::MediaEvent;
-use super::net::{NetEvent, accept_connections, bind, transmit};
+use super::net::{Connectors, NetEvent, accept_connections, bind, transmit};
 use super::report::Reporter;
 use super::setup::{Servers, resolve_servers, ua_config};
+use super::websocket::WsClient;
 use super::worker::{Done, Worker};
 use crate::config::Settings;
 use crate::model::{Event, NoticeKind, RecordingState, Reply, Request, RequestId};
@@ -57,9 +58,8 @@ pub(super) struct Engine {
     events: mpsc::UnboundedSender<Event>,
     udp: UdpSocket,
     conns: HashMap<Destination, mpsc::UnboundedSender<Vec<u8>>>,
-    /// How TLS connections are made (`transport=2`); `None` when TLS is not in use or could
-    /// not be set up (said at start).
-    tls: Option<super::tls::TlsClient>,
+    /// How TLS and WebSocket connections are made (`transport=2`, 6, 7).
+    connectors: Connectors,
     net_tx: mpsc::UnboundedSender<NetEvent>,
     trace: bool,
 }
@@ -103,6 +103,52 @@ pub(super) fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The TLS and WebSocket clients the transport needs, checked once at start; what cannot
+/// be set up is said (and its transport then fails each send with that reason).
+fn connectors(settings: &Settings, transport: Transport, reporter: &Reporter) -> Connectors {
+    // The SIP domain: the outbound proxy's when there is one (RFC 5922 names it), else the
+    // server's, as configured (its port included: the WebSocket's Host).
+    let proxy = settings.text("proxyaddress");
+    let domain = if proxy.trim().is_empty() {
+        settings.text("serveraddress")
+    } else {
+        proxy
+    };
+    let tls = transport
+        .is_encrypted()
+        .then(|| {
+            super::tls::client(
+                &domain,
+                &settings.text("tlscafile"),
+                &settings.text("tlspin"),
+            )
+            .map_err(|e| {
+                reporter.error(NoticeKind::Network, format!("TLS cannot be set up: {e:#}"));
+            })
+            .ok()
+        })
+        .flatten();
+    let websocket = match transport {
+        // Without its TLS a secure WebSocket is not opened at all (said above).
+        Transport::Wss if tls.is_none() => None,
+        Transport::Ws | Transport::Wss => {
+            WsClient::new(&domain, &settings.text("wspath"), tls.clone())
+                .map_err(|e| {
+                    reporter.error(
+                        NoticeKind::Network,
+                        format!("The WebSocket cannot be set up: {e:#}"),
+                    );
+                })
+                .ok()
+        }
+        _ => None,
+    };
+    Connectors {
+        tls: tls.filter(|_| transport == Transport::Tls),
+        websocket,
+    }
+}
+
 async fn drive(
     settings: Settings,
     store: Option<Store>,
@@ -130,25 +176,7 @@ async fn drive(
     if let Some(p) = problem {
         reporter.error(NoticeKind::AudioDevice, p);
     }
-    let tls = (cfg.transport == Transport::Tls)
-        .then(|| {
-            let proxy = settings.text("proxyaddress");
-            let domain = if proxy.trim().is_empty() {
-                settings.text("serveraddress")
-            } else {
-                proxy
-            };
-            super::tls::client(
-                &domain,
-                &settings.text("tlscafile"),
-                &settings.text("tlspin"),
-            )
-            .map_err(|e| {
-                reporter.error(NoticeKind::Network, format!("TLS cannot be set up: {e:#}"));
-            })
-            .ok()
-        })
-        .flatten();
+    let connectors = connectors(&settings, cfg.transport, &reporter);
     for w in super::setup::srtp_policy(&settings, cfg.transport)
         .2
         .into_iter()
@@ -192,7 +220,7 @@ async fn drive(
         events: events.clone(),
         udp,
         conns: HashMap::new(),
-        tls,
+        connectors,
         net_tx,
     };
     let mut buf = vec![0u8; 65_536];
@@ -268,7 +296,7 @@ impl Engine {
                     &self.udp,
                     &mut self.conns,
                     &self.net_tx,
-                    self.tls.as_ref(),
+                    &self.connectors,
                     t,
                 )
                 .await
@@ -440,7 +468,7 @@ impl Engine {
                         dest.addr
                     );
                     info!("{text}");
-                    if dest.transport == Transport::Tls {
+                    if dest.transport.is_encrypted() || dest.transport.is_websocket() {
                         // Certificates and handshakes fail for reasons the user must see.
                         self.reporter.error(NoticeKind::Network, text);
                     }

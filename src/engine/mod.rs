@@ -21,6 +21,7 @@ mod ring;
 mod runtime_settings;
 mod setup;
 mod tls;
+mod websocket;
 mod worker;
 
 pub use driver::{run_engine, start_engine};

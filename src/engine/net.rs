@@ -1,11 +1,14 @@
-//! The driver's sockets: UDP and a TCP listener on the signalling port, one task per TCP or
-//! TLS connection (framing with [`StreamFramer`]), and sending a transmit the core produced.
+//! The driver's sockets: UDP and a TCP listener on the signalling port, one task per TCP,
+//! TLS or WebSocket connection (framing with [`StreamFramer`], or one SIP message per
+//! WebSocket message), and sending a transmit the core produced.
 
 use super::setup::{Endpoint, remember_port, remembered_port};
 use super::tls::TlsClient;
+use super::websocket::{Incoming, WsClient};
 use crate::sip::stream::{Frame, StreamFramer};
 use crate::sip::transport::{Destination, Transmit, Transport};
 use anyhow::{Context, anyhow};
+use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -68,6 +71,8 @@ pub(super) enum Connect {
     Tcp,
     /// A new TCP connection with TLS on it.
     Tls(TlsClient),
+    /// A new WebSocket (RFC 7118) to the server, over TCP or TLS.
+    WebSocket(WsClient),
 }
 
 /// A byte stream a connection task reads and writes: TCP, or TLS over TCP.
@@ -77,9 +82,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> SipStream for T {}
 async fn open(peer: SocketAddr, connect: Connect) -> Result<Box<dyn SipStream>, String> {
     let (tcp, tls) = match connect {
         Connect::Accepted(s) => (s, None),
-        Connect::Tcp | Connect::Tls(_) => {
+        Connect::Tcp | Connect::Tls(_) | Connect::WebSocket(_) => {
             let tls = match connect {
                 Connect::Tls(c) => Some(c),
+                Connect::WebSocket(ws) => ws.tls,
                 _ => None,
             };
             match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(peer)).await {
@@ -101,14 +107,18 @@ async fn open(peer: SocketAddr, connect: Connect) -> Result<Box<dyn SipStream>, 
     }
 }
 
-/// Runs one TCP or TLS connection: connects if needed, writes what arrives on `rx`, frames
-/// what is read.
+/// Runs one TCP, TLS or WebSocket connection: connects if needed, writes what arrives on
+/// `rx`, frames what is read.
 pub(super) async fn run_connection(
     dest: Destination,
     connect: Connect,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    rx: mpsc::UnboundedReceiver<Vec<u8>>,
     net: mpsc::UnboundedSender<NetEvent>,
 ) {
+    let ws = match &connect {
+        Connect::WebSocket(ws) => Some(ws.clone()),
+        _ => None,
+    };
     let stream = match open(dest.addr, connect).await {
         Ok(s) => s,
         Err(e) => {
@@ -116,10 +126,59 @@ pub(super) async fn run_connection(
             return;
         }
     };
+    let error = match ws {
+        Some(ws) => websocket_session(stream, &ws, dest, rx, &net).await,
+        None => stream_session(stream, dest, rx, &net).await,
+    };
+    let _ = net.send(NetEvent::Closed(dest, error));
+}
+
+/// A WebSocket connection after its TCP (and TLS) is up: the handshake, then one SIP
+/// message per WebSocket message both ways. Gives the error that ended it, if any.
+async fn websocket_session(
+    stream: Box<dyn SipStream>,
+    ws: &WsClient,
+    dest: Destination,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    net: &mpsc::UnboundedSender<NetEvent>,
+) -> Option<String> {
+    let mut socket = match super::websocket::handshake(stream, ws).await {
+        Ok(s) => s,
+        Err(e) => return Some(e),
+    };
+    loop {
+        tokio::select! {
+            read = socket.next() => match read.map(|r| r.map(super::websocket::incoming)) {
+                Some(Ok(Incoming::Sip(m))) => { let _ = net.send(NetEvent::Message(dest, m)); }
+                Some(Ok(Incoming::Nothing)) => {}
+                Some(Ok(Incoming::Close)) | None => return None,
+                Some(Err(e)) => return Some(e.to_string()),
+            },
+            msg = rx.recv() => match msg {
+                Some(bytes) => if let Err(e) = socket.send(super::websocket::outgoing(bytes)).await {
+                    return Some(e.to_string());
+                },
+                None => {
+                    let _ = socket.close(None).await;
+                    return None;
+                }
+            },
+        }
+    }
+}
+
+/// A TCP or TLS connection: SIP framed by Content-Length, CRLF keep-alives (RFC 5626).
+/// Gives the error that ended it, if any.
+async fn stream_session(
+    stream: Box<dyn SipStream>,
+    dest: Destination,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    net: &mpsc::UnboundedSender<NetEvent>,
+) -> Option<String> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut framer = StreamFramer::default();
     let mut buf = vec![0u8; 16 * 1024];
-    let error = loop {
+    loop {
         tokio::select! {
             read = rd.read(&mut buf) => match read {
                 Ok(0) => break None,
@@ -131,10 +190,7 @@ pub(super) async fn run_connection(
                             Ok(Some(Frame::Ping)) => { let _ = net.send(NetEvent::Ping(dest)); }
                             Ok(Some(Frame::Pong)) => {}
                             Ok(None) => break,
-                            Err(e) => {
-                                let _ = net.send(NetEvent::Closed(dest, Some(format!("unframeable stream: {e}"))));
-                                return;
-                            }
+                            Err(e) => return Some(format!("unframeable stream: {e}")),
                         }
                     }
                 }
@@ -145,30 +201,40 @@ pub(super) async fn run_connection(
                 None => break None,
             },
         }
-    };
-    let _ = net.send(NetEvent::Closed(dest, error));
+    }
 }
 
-/// Sends one transmit: UDP straight away; TCP and TLS over the existing connection or a new
-/// one.
+/// How this run opens its connections: TLS for `transport=2`, the WebSocket for 6/7; `None`
+/// when not in use or not set up (said at start).
+#[derive(Debug, Default)]
+pub(super) struct Connectors {
+    pub tls: Option<TlsClient>,
+    pub websocket: Option<WsClient>,
+}
+
+/// Sends one transmit: UDP straight away; TCP, TLS and WebSocket over the existing connection
+/// or a new one.
 pub(super) async fn transmit(
     udp: &UdpSocket,
     conns: &mut HashMap<Destination, mpsc::UnboundedSender<Vec<u8>>>,
     net: &mpsc::UnboundedSender<NetEvent>,
-    tls: Option<&TlsClient>,
+    connectors: &Connectors,
     t: Transmit,
 ) -> std::io::Result<()> {
     let dest = t.dest;
+    let not_set_up = |what: &str| {
+        std::io::Error::other(format!("{what} is not set up (see the start-up error)"))
+    };
     let connect = match dest.transport {
         Transport::Udp => return udp.send_to(&t.bytes, dest.addr).await.map(|_| ()),
         Transport::Tcp => Connect::Tcp,
-        Transport::Tls => match tls {
+        Transport::Tls => match &connectors.tls {
             Some(c) => Connect::Tls(c.clone()),
-            None => {
-                return Err(std::io::Error::other(
-                    "TLS is not set up (see the start-up error)",
-                ));
-            }
+            None => return Err(not_set_up("TLS")),
+        },
+        Transport::Ws | Transport::Wss => match &connectors.websocket {
+            Some(ws) => Connect::WebSocket(ws.clone()),
+            None => return Err(not_set_up("The WebSocket")),
         },
     };
     let tx = conns.entry(dest).or_insert_with(|| {

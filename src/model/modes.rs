@@ -11,39 +11,54 @@ pub enum Transport {
     Tcp,
     /// SIP over TLS (RFC 3261 §26, RFC 5922): TCP with rustls on it.
     Tls,
+    /// SIP over WebSocket (RFC 7118): one SIP message per WebSocket message, subprotocol
+    /// `sip`; for PBXs and gateways that offer signalling only that way (WebRTC-first ones).
+    Ws,
+    /// SIP over secure WebSocket: the WebSocket over TLS, the certificate checked as for TLS.
+    Wss,
 }
 
 impl Transport {
-    /// The `transport` parameter: 0 UDP, 1 TCP, 2 TLS, 5 auto (UDP); 3/4 (HTTP tunnels) give
-    /// the reason they cannot be used.
+    /// The `transport` parameter: 0 UDP, 1 TCP, 2 TLS, 5 auto (UDP), and our own 6 WS, 7 WSS
+    /// (the reference stops at 5); 3/4 (HTTP tunnels) give the reason they cannot be used.
     pub fn from_param(v: i64) -> Result<Transport, &'static str> {
         match v {
             0 | 5 => Ok(Transport::Udp),
             1 => Ok(Transport::Tcp),
             2 => Ok(Transport::Tls),
+            6 => Ok(Transport::Ws),
+            7 => Ok(Transport::Wss),
             _ => Err(
-                "transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0, 1 or 2",
+                "transport=3/4 (HTTP tunnel) does not apply to the desktop softphone; use 0 (UDP), 1 (TCP), 2 (TLS), 6 (WebSocket) or 7 (secure WebSocket)",
             ),
         }
     }
 
-    /// The port a server listens on when its address names none (RFC 3261 §19.1.2).
+    /// The port a server listens on when its address names none (RFC 3261 §19.1.2; RFC 7118
+    /// §4: the WebSocket URI's, 80 and 443).
     pub fn default_port(self) -> u16 {
         match self {
             Transport::Udp | Transport::Tcp => 5060,
             Transport::Tls => 5061,
+            Transport::Ws => 80,
+            Transport::Wss => 443,
         }
     }
 
     /// Reliable transports need no retransmissions (RFC 3261 §17: timers A, E, G are off).
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp | Transport::Tls)
+        !matches!(self, Transport::Udp)
     }
 
     /// True when the signalling itself is encrypted, so that SDES keys in the SDP are safe
     /// to send.
     pub fn is_encrypted(self) -> bool {
-        matches!(self, Transport::Tls)
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+
+    /// True for the WebSocket transports (framed by the WebSocket, kept alive by its pings).
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
     }
 
     /// The name used in Via and in `transport=` URI parameters.
@@ -52,6 +67,8 @@ impl Transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
             Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
         }
     }
 }
@@ -200,6 +217,10 @@ mod tests {
         assert_eq!(Transport::from_param(1), Ok(Transport::Tcp));
         assert_eq!(Transport::from_param(2), Ok(Transport::Tls));
         assert!(Transport::from_param(3).is_err());
+        assert_eq!(Transport::from_param(6), Ok(Transport::Ws));
+        assert_eq!(Transport::from_param(7), Ok(Transport::Wss));
+        assert!(Transport::Wss.is_encrypted() && !Transport::Ws.is_encrypted());
+        assert!(Transport::Ws.is_reliable() && !Transport::Udp.is_reliable());
         assert_eq!(MuteDirection::from_code(3), Some(MuteDirection::Both));
         assert_eq!(MuteDirection::from_code(5), None);
         assert_eq!(

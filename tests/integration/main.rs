@@ -47,4 +47,5 @@ mod transactions;
 mod transfers;
 mod voice_processing;
 mod voicemail;
+mod websocket;
 mod wire_tap;

@@ -61,6 +61,8 @@ pub struct KamailioOptions {
     /// A SIP domain served besides 127.0.0.1 (its users and an alias), e.g. one that DNS SRV
     /// records point at this instance for.
     pub domain: Option<&'static str>,
+    /// Take SIP over WebSocket (RFC 7118) on the TCP port, and on the TLS port when `tls`.
+    pub websocket: bool,
 }
 
 impl Default for KamailioOptions {
@@ -72,6 +74,7 @@ impl Default for KamailioOptions {
             presence: false,
             tls: None,
             domain: None,
+            websocket: false,
         }
     }
 }
@@ -179,6 +182,14 @@ impl Kamailio {
                     .unwrap_or_default(),
             )
             .replace(
+                "@WEBSOCKET_DEFINE@",
+                if self.opts.websocket {
+                    "#!define WITH_WEBSOCKET"
+                } else {
+                    ""
+                },
+            )
+            .replace(
                 "@PRESENCE_DEFINE@",
                 if self.opts.presence {
                     "#!define WITH_PRESENCE"
@@ -276,13 +287,18 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 
     /// `kamcmd ul.dump` output: the location table.
     pub fn location(&self) -> String {
+        self.kamcmd(&["ul.dump"])
+    }
+
+    /// What `kamcmd ARGS` prints for this instance (its control socket).
+    pub fn kamcmd(&self, args: &[&str]) -> String {
         let out = Command::new("kamcmd")
             .arg("-s")
             .arg(format!(
                 "unix:{}",
                 self.run().join("kamailio_ctl").display()
             ))
-            .arg("ul.dump")
+            .args(args)
             .output()
             .expect("kamcmd");
         String::from_utf8_lossy(&out.stdout).into_owned()

@@ -76,11 +76,9 @@ impl UserAgent {
         }
         // A sips: address asks for TLS on every hop; a clear transport would give the caller
         // less than the address promises, so such a call is not placed at all.
-        if uri.scheme == crate::sip::uri::Scheme::Sips
-            && self.cfg.transport != crate::sip::transport::Transport::Tls
-        {
+        if uri.scheme == crate::sip::uri::Scheme::Sips && !self.cfg.transport.is_encrypted() {
             return Err(bad(
-                "a sips: address needs TLS on every hop (transport=2); the call was not placed",
+                "a sips: address needs TLS on every hop (transport=2 or 7); the call was not placed",
             ));
         }
         Ok(uri)

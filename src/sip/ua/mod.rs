@@ -239,6 +239,8 @@ impl UserAgent {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
             Transport::Tls => ";transport=tls",
+            Transport::Ws => ";transport=ws",
+            Transport::Wss => ";transport=wss",
         };
         if cfg.user.is_empty() {
             return format!("sip:{}{transport}", format_hostport(addr));
@@ -372,7 +374,7 @@ impl UserAgent {
         // RFC 5923 `alias`: over TCP and TLS the server may send its requests to us (an
         // incoming call) back over this connection instead of opening one to our Contact,
         // where no TLS server listens.
-        let alias = if self.cfg.transport.is_reliable() {
+        let alias = if matches!(self.cfg.transport, Transport::Tcp | Transport::Tls) {
             ";alias"
         } else {
             ""
