@@ -1,6 +1,7 @@
 //! RTP (RFC 3550) packetisation for one outgoing stream and validation of incoming packets.
 //! The fixed header is read and written by the `rtp-rs` crate. Sans-IO.
 
+pub mod dtls;
 pub mod latch;
 pub mod rtcp;
 pub mod srtp;

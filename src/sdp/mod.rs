@@ -734,6 +734,6 @@ m=video 5010 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\nm=audio 5004 RTP/AVP 0\r\
         let n = accept_answer(&parse(ans).unwrap(), &local(1)).unwrap();
         assert_eq!(n.codec, Codec::Pcmu);
         assert_eq!(n.direction, Direction::SendOnly);
-        assert_eq!(n.remote, "198.51.100.7:6000".parse().unwrap());
+        assert_eq!(n.remote, "198.51.100.7:6000".parse::<std::net::SocketAddr>().unwrap());
     }
 }
