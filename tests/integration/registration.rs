@@ -205,14 +205,14 @@ fn server_names_resolve_through_hickory() {
         let a = resolve_hostport("localhost", 5060)
             .await
             .expect("localhost resolves");
-        assert_eq!(a, "127.0.0.1:5060".parse().expect("addr"));
+        assert_eq!(a, "127.0.0.1:5060".parse::<std::net::SocketAddr>().expect("addr"));
         let a = resolve_hostport("localhost:5070", 5060)
             .await
             .expect("resolves");
         assert_eq!(a.port(), 5070);
         assert_eq!(
             resolve_hostport("[::1]:5071", 5060).await.expect("literal"),
-            "[::1]:5071".parse().expect("addr")
+            "[::1]:5071".parse::<std::net::SocketAddr>().expect("addr")
         );
         let err = resolve_hostport("no-such-host.invalid", 5060)
             .await
