@@ -104,6 +104,7 @@ fn negotiated(port: u16) -> Negotiated {
         direction: Direction::SendRecv,
         ptime: 20,
         srtp: None,
+        dtls: None,
     }
 }
 

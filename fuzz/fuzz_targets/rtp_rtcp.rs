@@ -1,17 +1,27 @@
 //! RTP and RTCP datagrams from anyone who can reach a call's ports: the packet parser, then a
 //! running PCMU/Opus/G.722 media session fed the input as a stream of datagrams (each
 //! length-prefixed by one byte), on both sockets, with its clock running. None may panic,
-//! hang or grow without bound. Every other input runs the session encrypted (SRTP, fixed keys),
-//! so the datagrams also go through SRTP's checks.
+//! hang or grow without bound. A third of the inputs run the session encrypted (SRTP, fixed
+//! keys), so the datagrams also go through SRTP's checks, and a third as a DTLS-SRTP server
+//! waiting for its handshake, so DTLS records reach rtc-dtls's parser and our stage.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use softphone::media::session::{MediaSession, SessionConfig, StreamStart};
+use softphone::rtp::dtls::{DtlsIdentity, DtlsRole, Fingerprint};
 use softphone::rtp::srtp::{SrtpKey, SrtpKeys, SrtpSuite};
-use softphone::sdp::{Codec, Direction, Negotiated, OpusParams};
+use softphone::sdp::{Codec, Direction, DtlsAgreement, Negotiated, OpusParams};
 use std::time::{Duration, Instant};
 
-fn negotiated(codec: Codec, pt: u8, encrypted: bool) -> Negotiated {
+/// One DTLS certificate for every input (making one is slow).
+fn identity() -> &'static DtlsIdentity {
+    static ID: std::sync::OnceLock<DtlsIdentity> = std::sync::OnceLock::new();
+    ID.get_or_init(|| DtlsIdentity::generate().expect("identity"))
+}
+
+/// `keying`: 0 clear, 1 SDES keys, 2 DTLS-SRTP as the server (the input's DTLS records reach
+/// the handshake).
+fn negotiated(codec: Codec, pt: u8, keying: u8) -> Negotiated {
     let key = |b: u8| SrtpKey {
         suite: SrtpSuite::AesCm128HmacSha1_80,
         material: vec![b; SrtpSuite::AesCm128HmacSha1_80.material_len()],
@@ -27,9 +37,15 @@ fn negotiated(codec: Codec, pt: u8, encrypted: bool) -> Negotiated {
         cn_pt: None,
         direction: Direction::SendRecv,
         ptime: 20,
-        srtp: encrypted.then(|| SrtpKeys {
+        srtp: (keying == 1).then(|| SrtpKeys {
             send: key(1),
             receive: key(2),
+        }),
+        dtls: (keying == 2).then(|| DtlsAgreement {
+            identity: identity().clone(),
+            role: DtlsRole::Server,
+            remote: Fingerprint([7; 32]),
+            suites: SrtpSuite::ALL.to_vec(),
         }),
     }
 }
@@ -62,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let t0 = Instant::now();
     let Ok(mut s) = MediaSession::new(
-        negotiated(codec, pt, pick & 0x80 != 0),
+        negotiated(codec, pt, (pick >> 6) % 3),
         config,
         16_000,
         start,

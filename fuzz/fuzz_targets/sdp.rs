@@ -9,6 +9,12 @@ use softphone::rtp::srtp::SrtpSuite;
 use softphone::sdp::{self, Codec, Direction, LocalMedia, OpusParams};
 use std::time::{Duration, Instant};
 
+/// One DTLS certificate for every input (making one is slow).
+fn identity() -> &'static softphone::rtp::dtls::DtlsIdentity {
+    static ID: std::sync::OnceLock<softphone::rtp::dtls::DtlsIdentity> = std::sync::OnceLock::new();
+    ID.get_or_init(|| softphone::rtp::dtls::DtlsIdentity::generate().expect("identity"))
+}
+
 fn local(codecs: &[Codec]) -> LocalMedia {
     LocalMedia {
         addr: "192.0.2.1".parse().expect("address"),
@@ -21,8 +27,15 @@ fn local(codecs: &[Codec]) -> LocalMedia {
         direction: Direction::SendRecv,
         opus: OpusParams::default(),
         final_codec_only: false,
-        // Best-effort SRTP: a=crypto lines of the input are read and answered too.
-        srtp: sdp::LocalSrtp::new(sdp::MediaEncryption::Optional, &SrtpSuite::ALL).expect("keys"),
+        // Best-effort SRTP keyed both ways: a=crypto and a=fingerprint/a=setup lines of the
+        // input are read and answered too.
+        srtp: sdp::LocalSrtp::with_keying(
+            sdp::MediaEncryption::Optional,
+            &SrtpSuite::ALL,
+            true,
+            Some(identity().clone()),
+        )
+        .expect("keys"),
     }
 }
 

@@ -178,7 +178,7 @@ async fn drive(
     }
     let connectors = connectors(&settings, cfg.transport, &reporter);
     for w in super::setup::srtp_policy(&settings, cfg.transport)
-        .2
+        .warnings
         .into_iter()
         .chain(super::setup::srtp_suites(&settings).1)
     {
@@ -512,6 +512,23 @@ impl Engine {
                     );
                 }
                 self.reporter.send(Event::Recording { line, state });
+            }
+            MediaEvent::Secured { line, suite } => self.reporter.info(
+                NoticeKind::Media,
+                format!(
+                    "Media on line {line} secured: DTLS-SRTP {suite} (the far end's certificate is the one its SDP announced)"
+                ),
+            ),
+            MediaEvent::SecurityFailed { line, reason } => {
+                self.reporter.error(
+                    NoticeKind::Security,
+                    format!("line {line}: DTLS-SRTP failed, the call is ended: {reason}"),
+                );
+                let _ = self.ua.hangup_because(
+                    Instant::now(),
+                    line,
+                    &format!("DTLS-SRTP failed: {reason}"),
+                );
             }
             MediaEvent::Foreign { line, from } => self.reporter.warning(
                 NoticeKind::Security,

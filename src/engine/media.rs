@@ -82,6 +82,10 @@ pub(super) enum MediaEvent {
     },
     /// RTP from a source other than the call's was dropped (said once per call).
     Foreign { line: u32, from: SocketAddr },
+    /// DTLS-SRTP keyed `line` with this SRTP suite.
+    Secured { line: u32, suite: String },
+    /// DTLS-SRTP could not key `line`: no media can flow.
+    SecurityFailed { line: u32, reason: String },
 }
 
 /// Our NTP time for RTCP (the driver may read the clock; the RTCP logic itself does not).
@@ -126,6 +130,8 @@ impl Shared {
                 SessionEvent::Dtmf(digit) => MediaEvent::Dtmf { line, digit },
                 SessionEvent::Timeout => MediaEvent::Timeout { line },
                 SessionEvent::Foreign(from) => MediaEvent::Foreign { line, from },
+                SessionEvent::Secured(suite) => MediaEvent::Secured { line, suite },
+                SessionEvent::SecurityFailed(reason) => MediaEvent::SecurityFailed { line, reason },
             };
             let _ = self.events.send(ev);
         }
@@ -232,7 +238,7 @@ impl MediaHandle {
     /// New negotiation (re-INVITE: hold, other address, other codec); a codec that cannot be
     /// set up keeps the old one.
     pub(super) fn update(&self, n: Negotiated) {
-        if let Err(e) = self.shared.lock().update(n) {
+        if let Err(e) = self.shared.lock().update(Instant::now(), n) {
             tracing::warn!("line {}: keeping the old codec: {e}", self.shared.line);
         }
     }
@@ -257,6 +263,8 @@ async fn run(shared: Arc<Shared>, mut stop: oneshot::Receiver<oneshot::Sender<Me
                     let mut s = shared.lock();
                     s.on_rtp_datagram(Instant::now(), now_ntp(), from, &buf[..len]);
                     shared.flush(&mut s);
+                    // A datagram may move a timer (a DTLS flight answered, another due).
+                    deadline = s.poll_timeout();
                 }
                 Err(e) => debug!("RTP receive error: {e}"),
             },

@@ -145,24 +145,48 @@ pub(super) fn media_prefs(settings: &Settings) -> MediaPrefs {
 }
 
 /// The SRTP policy for the transport actually used (a detected one may differ from the
-/// `transport` parameter's, and SDES keys may travel in TLS).
+/// `transport` parameter's, and SDES keys may travel in TLS), and our DTLS certificate when
+/// `srtpmode` asks for DTLS-SRTP (made here, once per configuration).
 fn with_srtp_for(mut media: MediaPrefs, settings: &Settings, transport: Transport) -> MediaPrefs {
-    let (policy, keys_allowed, _) = srtp_policy(settings, transport);
-    media.srtp = policy;
-    if !keys_allowed {
+    let policy = srtp_policy(settings, transport);
+    media.srtp = policy.encryption;
+    media.srtp_sdes = policy.sdes;
+    if !policy.sdes_keys_allowed {
         media.srtp_suites.clear();
+        if policy.dtls {
+            // DTLS still agrees on these.
+            media.srtp_suites = srtp_suites(settings).0;
+            media.srtp_sdes = false;
+        }
+    }
+    if policy.dtls {
+        match crate::rtp::dtls::DtlsIdentity::generate() {
+            Ok(id) => media.dtls = Some(id),
+            Err(e) => tracing::error!("DTLS-SRTP cannot be offered: {e}"),
+        }
     }
     media
 }
 
-/// `mediaencryption` and `srtpmode` as the SRTP policy of calls, whether keys may be sent, and
-/// what to warn about at start: SDES keys cross the signalling, so over unencrypted SIP they
-/// are only sent when `srtpkeysinclear` accepts that; else optional SRTP is off (an SRTP-only
-/// offer gets 488) and mandatory SRTP refuses every call.
-pub(super) fn srtp_policy(
-    settings: &Settings,
-    transport: Transport,
-) -> (MediaEncryption, bool, Vec<String>) {
+/// What `mediaencryption`, `srtpmode` and `srtpkeysinclear` make of calls' SRTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SrtpPolicy {
+    pub encryption: MediaEncryption,
+    /// Keyed by SDES (`srtpmode` 0, 2, 3).
+    pub sdes: bool,
+    /// SDES keys may be put in the SDP (the signalling is encrypted, or srtpkeysinclear).
+    pub sdes_keys_allowed: bool,
+    /// Keyed by DTLS-SRTP (`srtpmode` 1, 2): no key crosses the signalling.
+    pub dtls: bool,
+    /// What to warn about at start.
+    pub warnings: Vec<String>,
+}
+
+/// `mediaencryption` and `srtpmode` as the SRTP policy of calls. SDES keys cross the
+/// signalling, so over unencrypted SIP they are only sent when `srtpkeysinclear` accepts
+/// that; else DTLS-SRTP alone keys the calls where `srtpmode` allows it, optional SRTP is off
+/// (an SRTP-only offer gets 488) and mandatory SRTP refuses every call.
+pub(super) fn srtp_policy(settings: &Settings, transport: Transport) -> SrtpPolicy {
     let mut warnings = Vec::new();
     let mut policy = match (settings.int("mediaencryption"), settings.int("srtpmode")) {
         (0, _) => MediaEncryption::Off,
@@ -176,16 +200,16 @@ pub(super) fn srtp_policy(
         }
         _ => MediaEncryption::Optional,
     };
-    if policy != MediaEncryption::Off && matches!(settings.int("srtpmode"), 1 | 2) {
-        warnings.push(
-            "srtpmode: DTLS-SRTP is not built yet; SRTP keys are exchanged in the SDP (SDES)"
-                .to_string(),
-        );
-    }
+    let mode = settings.int("srtpmode");
+    let dtls = policy != MediaEncryption::Off && matches!(mode, 1 | 2);
+    let sdes = mode != 1;
     let signalling_encrypted = transport.is_encrypted();
     let mut keys_allowed = true;
-    if policy != MediaEncryption::Off && !signalling_encrypted {
-        if settings.bool("srtpkeysinclear") {
+    if policy != MediaEncryption::Off && !signalling_encrypted && sdes {
+        if dtls && !settings.bool("srtpkeysinclear") {
+            // srtpmode=2 over clear SIP: DTLS-SRTP alone, no SDES key is put in the SDP.
+            keys_allowed = false;
+        } else if settings.bool("srtpkeysinclear") {
             warnings.push(
                 "SRTP keys travel in unencrypted SIP (srtpkeysinclear=1): whoever can read the \
                  signalling can decrypt the calls"
@@ -207,7 +231,13 @@ pub(super) fn srtp_policy(
             policy = MediaEncryption::Off;
         }
     }
-    (policy, keys_allowed, warnings)
+    SrtpPolicy {
+        encryption: policy,
+        sdes,
+        sdes_keys_allowed: keys_allowed,
+        dtls,
+        warnings,
+    }
 }
 
 /// `srtpsuites` as suites, best first (empty: all), and the names it has that are none.

@@ -18,6 +18,7 @@ use super::pipeline::{PipelineError, ReceivePath, SendPath};
 use super::silence::{SilenceGate, SilenceSettings, SlotAction};
 use super::tone::{Tone, ToneKind};
 use crate::model::MediaStats;
+use crate::rtp::dtls::{DtlsError, DtlsSrtp, is_dtls};
 use crate::rtp::latch::{RtpLatch, Verdict};
 use crate::rtp::rtcp::{ReceptionStats, build_report, parse_compound};
 use crate::rtp::srtp::{SrtpError, SrtpStage};
@@ -75,6 +76,11 @@ pub enum SessionEvent {
     Timeout,
     /// RTP from a source other than the call's was dropped (said once per call).
     Foreign(SocketAddr),
+    /// DTLS-SRTP keyed the call with this suite (the far end's certificate is the one its
+    /// SDP announced); media flows from now on.
+    Secured(String),
+    /// DTLS-SRTP could not key the call: no media will flow (the call should end).
+    SecurityFailed(String),
 }
 
 /// The RTP streams' random starting points (RFC 3550 §5.1: SSRC, sequence, timestamp).
@@ -92,6 +98,8 @@ pub enum SessionError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Srtp(#[from] SrtpError),
+    #[error(transparent)]
+    Dtls(#[from] DtlsError),
 }
 
 /// One call's media.
@@ -129,6 +137,9 @@ pub struct MediaSession {
     gate: SilenceGate,
     /// SRTP when the call is encrypted: every RTP and RTCP packet passes it both ways.
     srtp: Option<SrtpStage>,
+    /// DTLS-SRTP's handshake on the RTP port; until it has keyed `srtp`, no RTP or RTCP goes
+    /// out or is taken (never clear media on a call agreed encrypted).
+    dtls: Option<Box<DtlsSrtp>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
 }
@@ -155,6 +166,17 @@ fn build_paths(
     Ok((send, recv))
 }
 
+/// The DTLS-SRTP handshake of a negotiation that agreed on it, started towards the peer.
+fn start_dtls(n: &Negotiated, now: Instant) -> Result<Option<Box<DtlsSrtp>>, DtlsError> {
+    let Some(a) = &n.dtls else {
+        return Ok(None);
+    };
+    let unspecified = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
+    let mut dtls = DtlsSrtp::new(&a.identity, a.role, a.remote, &a.suites, unspecified)?;
+    dtls.start(now, n.remote);
+    Ok(Some(Box::new(dtls)))
+}
+
 fn rtcp_address(rtp: SocketAddr) -> SocketAddr {
     SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
 }
@@ -171,6 +193,7 @@ impl MediaSession {
     ) -> Result<MediaSession, SessionError> {
         let (send, receive) = build_paths(&n, &cfg, rate)?;
         let srtp = n.srtp.clone().map(SrtpStage::new).transpose()?;
+        let dtls = start_dtls(&n, now)?;
         let mut s = MediaSession {
             sender: RtpSender::new(n.payload_type, start.ssrc, start.seq, start.timestamp),
             latch: RtpLatch::new(n.remote),
@@ -200,13 +223,50 @@ impl MediaSession {
             speaker_muted: false,
             gate: SilenceGate::new(cfg.silence, rate),
             srtp,
+            dtls,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             n,
             cfg,
         };
         s.open_nat();
+        s.flush_dtls();
         Ok(s)
+    }
+
+    /// Moves what the DTLS handshake has to send into the transmits, and its keys into the
+    /// SRTP stage (or its failure into an event).
+    fn flush_dtls(&mut self) {
+        let Some(dtls) = self.dtls.as_mut() else {
+            return;
+        };
+        while let Some((to, data)) = dtls.poll_transmit() {
+            self.transmits.push_back(Transmit {
+                via: Via::Rtp,
+                to,
+                data,
+            });
+        }
+        while let Some(outcome) = dtls.poll_keys() {
+            let keyed = outcome.map_err(|e| e.to_string()).and_then(|keys| {
+                let suite = keys.send.suite.name().to_string();
+                SrtpStage::new(keys)
+                    .map(|stage| (stage, suite))
+                    .map_err(|e| e.to_string())
+            });
+            match keyed {
+                Ok((stage, suite)) => {
+                    self.srtp = Some(stage);
+                    self.events.push_back(SessionEvent::Secured(suite));
+                }
+                Err(e) => self.events.push_back(SessionEvent::SecurityFailed(e)),
+            }
+        }
+    }
+
+    /// A DTLS-SRTP call whose keys are not there yet: no media either way.
+    fn awaiting_keys(&self) -> bool {
+        self.dtls.is_some() && self.srtp.is_none()
     }
 
     fn sending(&self) -> bool {
@@ -264,11 +324,22 @@ impl MediaSession {
 
     /// A new negotiation (re-INVITE: hold, another address, another codec). Another codec
     /// gives new paths on the same RTP stream; if they cannot be built the old codec stays.
-    pub fn update(&mut self, new: Negotiated) -> Result<(), SessionError> {
-        // New keys first: with keys that cannot be used the call keeps its old media.
-        match (&mut self.srtp, new.srtp.clone()) {
-            (Some(stage), Some(keys)) => stage.rekey(keys)?,
-            (slot, keys) => *slot = keys.map(SrtpStage::new).transpose()?,
+    pub fn update(&mut self, now: Instant, new: Negotiated) -> Result<(), SessionError> {
+        // New keys first: with keys that cannot be used the call keeps its old media. The
+        // same DTLS peer (its certificate unchanged) keeps the association and its keys.
+        match (&new.dtls, &self.n.dtls) {
+            (Some(a), Some(b)) if a.remote == b.remote && self.dtls.is_some() => {}
+            (Some(_), _) => {
+                self.dtls = start_dtls(&new, now)?;
+                self.srtp = None;
+            }
+            (None, _) => {
+                self.dtls = None;
+                match (&mut self.srtp, new.srtp.clone()) {
+                    (Some(stage), Some(keys)) => stage.rekey(keys)?,
+                    (slot, keys) => *slot = keys.map(SrtpStage::new).transpose()?,
+                }
+            }
         }
         if new.remote != self.n.remote {
             self.latch.resignal(new.remote);
@@ -338,6 +409,17 @@ impl MediaSession {
 
     /// A datagram on the RTP socket (RTCP multiplexed there too, RFC 5761 §4).
     pub fn on_rtp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
+        // RFC 7983: DTLS shares the port, told apart by its first byte.
+        if is_dtls(data) {
+            if let Some(dtls) = self.dtls.as_mut() {
+                dtls.handle_datagram(now, from, data);
+                self.flush_dtls();
+            }
+            return;
+        }
+        if self.awaiting_keys() {
+            return;
+        }
         if is_rtcp(data) {
             if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
                 self.last_rx = now;
@@ -410,6 +492,9 @@ impl MediaSession {
     /// The peer's sender report feeds our reception statistics, its report about our stream
     /// gives the round trip. False for anything that is not RTCP.
     fn on_rtcp(&mut self, data: &[u8], ntp: u64) -> bool {
+        if self.awaiting_keys() {
+            return false;
+        }
         let clear;
         let data = match self.srtp.as_mut() {
             Some(srtp) => match srtp.unprotect_rtcp(data) {
@@ -559,8 +644,12 @@ impl MediaSession {
         true
     }
 
-    /// Timers: `mediatimeout` and the RTCP schedule.
+    /// Timers: `mediatimeout`, the RTCP schedule and DTLS retransmissions.
     pub fn handle_timeout(&mut self, now: Instant, ntp: u64) {
+        if let Some(dtls) = self.dtls.as_mut() {
+            dtls.handle_timeout(now);
+            self.flush_dtls();
+        }
         if !self.receiving() {
             self.last_rx = now;
         } else if !self.cfg.media_timeout.is_zero()
@@ -596,6 +685,9 @@ impl MediaSession {
         if self.receiving() && !self.cfg.media_timeout.is_zero() && !self.timed_out {
             next = next.min(self.last_rx + self.cfg.media_timeout);
         }
+        if let Some(due) = self.dtls.as_ref().and_then(|d| d.poll_timeout()) {
+            next = next.min(due);
+        }
         next
     }
 
@@ -605,6 +697,10 @@ impl MediaSession {
         loop {
             let mut t = self.transmits.pop_front()?;
             let Some(srtp) = self.srtp.as_mut() else {
+                // A DTLS-SRTP call not keyed yet sends its handshake, never clear media.
+                if self.dtls.is_some() && t.data.first().is_some_and(|b| b >> 6 == 2) {
+                    continue;
+                }
                 return Some(t);
             };
             if t.data.first().is_none_or(|b| b >> 6 != 2) {

@@ -17,6 +17,7 @@ fn negotiated(remote: SocketAddr) -> Negotiated {
         direction: Direction::SendRecv,
         ptime: 20,
         srtp: None,
+        dtls: None,
     }
 }
 
@@ -122,7 +123,7 @@ fn silence_times_out_held_calls_send_nothing_and_foreign_sources_are_dropped() {
     while s.poll_transmit().is_some() {}
     let mut n = negotiated(peer);
     n.direction = Direction::Inactive;
-    s.update(n).unwrap();
+    s.update(t0, n).unwrap();
     for k in 0..3 {
         s.put_frame(&frame(k));
     }
@@ -131,7 +132,7 @@ fn silence_times_out_held_calls_send_nothing_and_foreign_sources_are_dropped() {
     // Media latches on the first source; another one is dropped and said once.
     let mut n = negotiated(peer);
     n.direction = Direction::SendRecv;
-    s.update(n).unwrap();
+    s.update(t0, n).unwrap();
     let mut a = RtpSender::new(0, 5, 1, 1);
     let payload = vec![0xffu8; 160];
     s.on_rtp_datagram(t0, 0, peer, &a.packetize(&payload, 160));
@@ -366,4 +367,87 @@ fn an_encrypted_call_carries_its_audio_and_refuses_clear_or_forged_packets() {
         "{stats:?}"
     );
     assert_eq!(stats.received, 50);
+}
+
+#[test]
+fn a_dtls_srtp_call_sends_nothing_clear_until_its_handshake_keys_it() {
+    use crate::rtp::dtls::{DtlsIdentity, DtlsRole, is_dtls};
+    use crate::rtp::srtp::SrtpSuite;
+    use crate::sdp::DtlsAgreement;
+    let (a, b): (SocketAddr, SocketAddr) = (
+        "127.0.0.1:4000".parse().unwrap(),
+        "127.0.0.1:5000".parse().unwrap(),
+    );
+    let (ida, idb) = (
+        DtlsIdentity::generate().unwrap(),
+        DtlsIdentity::generate().unwrap(),
+    );
+    let agreement = |id: &DtlsIdentity, role, remote: &DtlsIdentity| DtlsAgreement {
+        identity: id.clone(),
+        role,
+        remote: remote.fingerprint(),
+        suites: vec![SrtpSuite::AesCm128HmacSha1_80],
+    };
+    let mut na = negotiated(b);
+    na.dtls = Some(agreement(&ida, DtlsRole::Client, &idb));
+    na.rtcp_mux = true;
+    let mut nb = negotiated(a);
+    nb.dtls = Some(agreement(&idb, DtlsRole::Server, &ida));
+    nb.rtcp_mux = true;
+    let t0 = Instant::now();
+    let mut ours = MediaSession::new(na, config(), 8000, start(), t0).unwrap();
+    let mut theirs = MediaSession::new(nb, config(), 8000, start(), t0).unwrap();
+    // Before the handshake: our audio is held back, only the ClientHello leaves; a clear
+    // packet from the peer's address is not played.
+    ours.put_frame(&frame(0));
+    let hello: Vec<_> = std::iter::from_fn(|| ours.poll_transmit()).collect();
+    assert!(!hello.is_empty() && hello.iter().all(|t| is_dtls(&t.data) && t.to == b));
+    let mut clear = RtpSender::new(0, 77, 1, 1);
+    ours.on_rtp_datagram(t0, 0, b, &clear.packetize(&[0x10; 160], 160));
+    assert_eq!(ours.stats().received, 0);
+    // The handshake, carried between the two.
+    for t in hello {
+        theirs.on_rtp_datagram(t0, 0, a, &t.data);
+    }
+    for _ in 0..10 {
+        let mut moved = false;
+        while let Some(t) = theirs.poll_transmit() {
+            ours.on_rtp_datagram(t0, 0, b, &t.data);
+            moved = true;
+        }
+        while let Some(t) = ours.poll_transmit() {
+            theirs.on_rtp_datagram(t0, 0, a, &t.data);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    let secured = |s: &mut MediaSession| {
+        std::iter::from_fn(|| s.poll_event()).find(|e| matches!(e, SessionEvent::Secured(_)))
+    };
+    assert_eq!(
+        secured(&mut ours),
+        Some(SessionEvent::Secured("AES_CM_128_HMAC_SHA1_80".into()))
+    );
+    assert!(secured(&mut theirs).is_some());
+    // Now the audio flows, encrypted, and is heard.
+    let mut out = vec![0i16; 160];
+    let mut heard = Vec::new();
+    for k in 0..30 {
+        let now = t0 + Duration::from_millis(20 * k as u64);
+        ours.put_frame(&frame(k));
+        while let Some(t) = ours.poll_transmit() {
+            let plain: Vec<u8> = frame(k).iter().map(|&x| g711::linear_to_ulaw(x)).collect();
+            assert_eq!(t.data.len(), 12 + 160 + 10, "SRTP with an 80-bit tag");
+            assert_ne!(t.data[12..172], plain[..]);
+            theirs.on_rtp_datagram(now, 0, a, &t.data);
+        }
+        theirs.get_frame(&mut out);
+        heard.extend_from_slice(&out);
+    }
+    let rms =
+        (heard.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / heard.len() as f64).sqrt();
+    assert!(rms > 3000.0, "rms {rms:.0}");
+    assert_eq!(theirs.stats().srtp_refused, 0);
 }

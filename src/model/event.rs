@@ -456,7 +456,8 @@ pub enum Event {
         codec: String,
         remote: String,
         direction: MediaDirection,
-        /// The SRTP suite when the media is encrypted (SDES), none when it is clear RTP.
+        /// The SRTP suite when the media is encrypted by SDES, `keyed by DTLS` when a DTLS-SRTP
+        /// handshake keys it (its suite follows in the `secured` notice), none when clear.
         #[serde(default)]
         encryption: Option<String>,
     },

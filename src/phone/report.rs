@@ -109,7 +109,12 @@ pub(super) fn translate(ev: &UaEvent) -> Option<Event> {
             codec: n.codec.name().to_string(),
             remote: n.remote.to_string(),
             direction: media_direction(n.direction),
-            encryption: n.srtp.as_ref().map(|k| k.send.suite.name().to_string()),
+            encryption: match (&n.srtp, &n.dtls) {
+                (Some(k), _) => Some(k.send.suite.name().to_string()),
+                // The suite is known once the handshake is through (a `secured` event).
+                (None, Some(_)) => Some("keyed by DTLS".to_string()),
+                (None, None) => None,
+            },
         },
         UaEvent::Media {
             line,

@@ -239,11 +239,7 @@ impl DtlsSrtp {
         let server_config = (role == DtlsRole::Server).then(|| config.clone());
         Ok(DtlsSrtp {
             role,
-            endpoint: Endpoint::new(
-                local,
-                rtc_shared::TransportProtocol::UDP,
-                server_config,
-            ),
+            endpoint: Endpoint::new(local, rtc_shared::TransportProtocol::UDP, server_config),
             config,
             peer: None,
             phase: Phase::Idle,
@@ -266,9 +262,7 @@ impl DtlsSrtp {
         self.peer = Some(peer);
         self.phase = Phase::Handshaking;
         if self.role == DtlsRole::Client
-            && let Err(e) = self
-                .endpoint
-                .connect(now, peer, self.config.clone(), None)
+            && let Err(e) = self.endpoint.connect(now, peer, self.config.clone(), None)
         {
             self.fail(DtlsError::Handshake(e.to_string()));
         }
@@ -289,10 +283,7 @@ impl DtlsSrtp {
         if self.peer != Some(from) {
             return;
         }
-        let events = match self
-            .endpoint
-            .read(now, from, None, BytesMut::from(bytes))
-        {
+        let events = match self.endpoint.read(now, from, None, BytesMut::from(bytes)) {
             Ok(events) => events,
             Err(e) => {
                 let error = self
@@ -350,7 +341,11 @@ impl DtlsSrtp {
         }
         let key = |key_at: usize, salt_at: usize| SrtpKey {
             suite,
-            material: [&material[key_at..key_at + k], &material[salt_at..salt_at + s]].concat(),
+            material: [
+                &material[key_at..key_at + k],
+                &material[salt_at..salt_at + s],
+            ]
+            .concat(),
         };
         let client = key(0, 2 * k);
         let server = key(k, 2 * k + s);
@@ -481,8 +476,14 @@ mod tests {
         client.start(now, addr(2000));
         server.start(now, addr(1000));
         assert!(exchange(now, &mut client, &mut server) >= 4);
-        let ck = client.poll_keys().expect("client done").expect("client keys");
-        let sk = server.poll_keys().expect("server done").expect("server keys");
+        let ck = client
+            .poll_keys()
+            .expect("client done")
+            .expect("client keys");
+        let sk = server
+            .poll_keys()
+            .expect("server done")
+            .expect("server keys");
         assert_eq!(ck.send, sk.receive);
         assert_eq!(ck.receive, sk.send);
         assert_ne!(ck.send, ck.receive);
@@ -521,7 +522,10 @@ mod tests {
             "{refused:?}"
         );
         assert!(server.has_failed());
-        assert!(!matches!(client.poll_keys(), Some(Ok(_))), "the client got keys");
+        assert!(
+            !matches!(client.poll_keys(), Some(Ok(_))),
+            "the client got keys"
+        );
         // ... and a client that expects another server refuses the genuine one.
         let mut client = DtlsSrtp::new(
             &a,
@@ -531,9 +535,8 @@ mod tests {
             addr(1000),
         )
         .expect("client");
-        let mut server =
-            DtlsSrtp::new(&b, DtlsRole::Server, a.fingerprint(), &suites, addr(2000))
-                .expect("server");
+        let mut server = DtlsSrtp::new(&b, DtlsRole::Server, a.fingerprint(), &suites, addr(2000))
+            .expect("server");
         client.start(now, addr(2000));
         exchange(now, &mut client, &mut server);
         assert!(matches!(
@@ -579,7 +582,10 @@ mod tests {
             &a,
             &b,
             a.fingerprint(),
-            (&[SrtpSuite::AeadAes128Gcm], &[SrtpSuite::AesCm128HmacSha1_80]),
+            (
+                &[SrtpSuite::AeadAes128Gcm],
+                &[SrtpSuite::AesCm128HmacSha1_80],
+            ),
         );
         client.start(t0, addr(2000));
         exchange(t0, &mut client, &mut server);
@@ -593,7 +599,13 @@ mod tests {
         assert_eq!(text.len(), 32 * 3 - 1);
         assert_eq!(Fingerprint::parse(&text), Some(f));
         assert_eq!(Fingerprint::parse(&text.to_lowercase()), Some(f));
-        for bad in ["", "AB", &text[..text.len() - 3], &format!("{text}:00"), "zz:..."] {
+        for bad in [
+            "",
+            "AB",
+            &text[..text.len() - 3],
+            &format!("{text}:00"),
+            "zz:...",
+        ] {
             assert_eq!(Fingerprint::parse(bad), None, "{bad:?}");
         }
         assert!(is_dtls(&[22, 254, 253]) && !is_dtls(&[0x80, 0]) && !is_dtls(&[]));

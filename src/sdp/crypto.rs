@@ -8,6 +8,7 @@
 //! rate other than 0, or the UNENCRYPTED_SRTP / UNENCRYPTED_SRTCP / UNAUTHENTICATED_SRTP
 //! session parameters (an "encrypted" call that is not).
 
+use crate::rtp::dtls::DtlsIdentity;
 use crate::rtp::srtp::{SrtpKey, SrtpKeys, SrtpSuite};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -30,8 +31,14 @@ pub enum MediaEncryption {
 pub struct LocalSrtp {
     pub policy: MediaEncryption,
     /// One fresh key per suite we take, in the order we prefer (`srtpsuites`); the key we
-    /// send with is the one of the suite agreed.
+    /// send with is the one of the suite agreed. Empty when SDES is not used.
     pub keys: Vec<SrtpKey>,
+    /// `srtpmode` asks for SDES (0, 2, 3), even where its keys may not be sent.
+    pub sdes_wanted: bool,
+    /// Our certificate when DTLS-SRTP is offered and taken (`srtpmode` 1 or 2).
+    pub dtls: Option<DtlsIdentity>,
+    /// The suites DTLS-SRTP may agree on, best first.
+    pub dtls_suites: Vec<SrtpSuite>,
 }
 
 impl LocalSrtp {
@@ -53,7 +60,30 @@ impl LocalSrtp {
                 .map(|s| SrtpKey::random(*s))
                 .collect::<Result<_, _>>()?
         };
-        Ok(LocalSrtp { policy, keys })
+        Ok(LocalSrtp {
+            policy,
+            keys,
+            sdes_wanted: true,
+            dtls: None,
+            dtls_suites: Vec::new(),
+        })
+    }
+
+    /// As [`LocalSrtp::new`] for `srtpmode`'s keying: SDES keys when `sdes`, DTLS-SRTP with
+    /// `dtls` (our certificate) when given.
+    pub fn with_keying(
+        policy: MediaEncryption,
+        suites: &[SrtpSuite],
+        sdes: bool,
+        dtls: Option<DtlsIdentity>,
+    ) -> Result<LocalSrtp, crate::rtp::srtp::SrtpError> {
+        let mut ours = LocalSrtp::new(policy, if sdes { suites } else { &[] })?;
+        ours.sdes_wanted = sdes;
+        if policy != MediaEncryption::Off {
+            ours.dtls = dtls;
+            ours.dtls_suites = suites.to_vec();
+        }
+        Ok(ours)
     }
 
     /// Our key for `suite`, when we take it.
@@ -135,6 +165,8 @@ pub enum SrtpRefusal {
     NotEncrypted,
     #[error("SRTP is wanted, but its keys may not travel in unencrypted SIP (srtpkeysinclear=0)")]
     Unkeyed,
+    #[error("the far end offers SDES keys only, and srtpmode=1 keys SRTP by DTLS only")]
+    NoDtls,
 }
 
 /// What the answer to an offer says about SRTP.
@@ -156,7 +188,11 @@ pub fn answer_srtp(
     let secure = is_secure_profile(protos);
     let must_encrypt = secure || ours.policy == MediaEncryption::Mandatory;
     if ours.policy != MediaEncryption::Off && ours.keys.is_empty() && must_encrypt {
-        return Err(SrtpRefusal::Unkeyed);
+        return Err(if ours.sdes_wanted {
+            SrtpRefusal::Unkeyed
+        } else {
+            SrtpRefusal::NoDtls
+        });
     }
     let chosen = (ours.policy != MediaEncryption::Off)
         .then(|| {
@@ -223,11 +259,16 @@ pub fn accept_srtp(
 
 /// Our offer's profile and `a=crypto` values (tags 1, 2, ... in our order).
 pub fn offer_srtp(ours: &LocalSrtp) -> (Vec<String>, Vec<String>) {
-    let profile = if ours.policy == MediaEncryption::Mandatory {
-        "SAVP"
-    } else {
-        "AVP"
-    };
+    let mandatory = ours.policy == MediaEncryption::Mandatory;
+    // DTLS-SRTP alone is UDP/TLS/RTP/SAVP (RFC 5764 §8); with SDES keys too, RTP/SAVP (the
+    // profile every SDES peer knows; DTLS peers take it as well).
+    if mandatory && ours.keys.is_empty() && ours.dtls.is_some() {
+        return (
+            vec!["UDP".into(), "TLS".into(), "RTP".into(), "SAVP".into()],
+            Vec::new(),
+        );
+    }
+    let profile = if mandatory { "SAVP" } else { "AVP" };
     let lines = ours
         .keys
         .iter()

@@ -11,10 +11,13 @@ use thiserror::Error;
 
 mod codec;
 pub mod crypto;
+pub mod dtls;
 
+use crate::rtp::dtls::Fingerprint;
 use crate::rtp::srtp::SrtpKeys;
 pub use codec::{Codec, OPUS_DEFAULT_PT, OpusParams};
 pub use crypto::{CryptoLine, LocalSrtp, MediaEncryption, SrtpRefusal};
+pub use dtls::{DtlsAgreement, RemoteDtls, Setup};
 
 /// The static payload type of comfort noise (RFC 3551 Table 4, RFC 3389).
 pub const CN_PT: u8 = 13;
@@ -107,6 +110,8 @@ pub struct RemoteMedia {
     pub protos: Vec<String>,
     /// Its usable `a=crypto` lines, in the peer's order.
     pub crypto: Vec<CryptoLine>,
+    /// Its `a=fingerprint` (SHA-256) and `a=setup`, when it does DTLS-SRTP.
+    pub dtls: Option<RemoteDtls>,
 }
 
 /// What both sides agreed on.
@@ -130,9 +135,13 @@ pub struct Negotiated {
     /// Our effective direction.
     pub direction: Direction,
     pub ptime: u32,
-    /// The SRTP keys when the call is encrypted. Never serialised.
+    /// The SRTP keys when the call is encrypted with SDES. Never serialised.
     #[serde(skip)]
     pub srtp: Option<SrtpKeys>,
+    /// DTLS-SRTP agreed: the handshake on the media port keys the call (`srtp` is then
+    /// `None`; no media flows until it has).
+    #[serde(skip)]
+    pub dtls: Option<DtlsAgreement>,
 }
 
 /// Why an SDP could not be used.
@@ -166,7 +175,7 @@ fn build(
     codecs: &[(u8, Codec)],
     (dtmf_pt, cn_pt, rtcp_mux): (Option<u8>, Option<u8>, bool),
     (direction, others): (Direction, &[OtherStream]),
-    (protos, crypto): (Vec<String>, &[String]),
+    (protos, crypto, dtls): (Vec<String>, &[String], Option<(Fingerprint, Setup)>),
     session: (u64, u64),
 ) -> String {
     let ip_type = if local.addr.is_ipv4() { "IP4" } else { "IP6" };
@@ -232,6 +241,16 @@ fn build(
         attributes.push(Attribute {
             key: "crypto".into(),
             value: Some(line.clone()),
+        });
+    }
+    if let Some((fingerprint, setup)) = dtls {
+        attributes.push(Attribute {
+            key: "fingerprint".into(),
+            value: Some(dtls::format_fingerprint(fingerprint)),
+        });
+        attributes.push(Attribute {
+            key: "setup".into(),
+            value: Some(setup.as_str().into()),
         });
     }
     attributes.push(Attribute {
@@ -316,13 +335,18 @@ fn build(
 pub fn offer(local: &LocalMedia, session: (u64, u64)) -> String {
     let codecs: Vec<(u8, Codec)> = local.offer.iter().map(|c| (c.payload_type(), *c)).collect();
     let (protos, crypto) = crypto::offer_srtp(&local.srtp);
+    let dtls = local
+        .srtp
+        .dtls
+        .as_ref()
+        .map(|id| (id.fingerprint(), Setup::ActPass));
     // We always take rtcp-mux; RTCP still goes to port + 1 unless the answer agrees.
     build(
         local,
         &codecs,
         (local.dtmf_pt, local.cn.then_some(CN_PT), true),
         (local.direction, &[]),
-        (protos, &crypto),
+        (protos, &crypto, dtls),
         session,
     )
 }
@@ -461,6 +485,7 @@ pub fn parse(text: &str) -> Result<RemoteMedia, SdpError> {
             .filter(|a| a.key == "crypto")
             .filter_map(|a| crypto::parse_crypto(a.value.as_deref()?))
             .collect(),
+        dtls: dtls::remote_dtls(&sd, m),
     })
 }
 
@@ -499,7 +524,16 @@ pub fn answer(
     } else {
         &common[..]
     };
-    let srtp = crypto::answer_srtp(&offer.crypto, &offer.protos, &local.srtp)?;
+    // DTLS-SRTP when both do it (no key crosses the signalling), else SDES or clear.
+    let dtls = dtls::answer_dtls(offer, &local.srtp);
+    let srtp = match &dtls {
+        Some(_) => crypto::SrtpAnswer {
+            protos: offer.protos.clone(),
+            line: None,
+            keys: None,
+        },
+        None => crypto::answer_srtp(&offer.crypto, &offer.protos, &local.srtp)?,
+    };
     let direction = offer.direction.answer_to(local.direction);
     let dtmf_pt = offer.dtmf_pt.filter(|_| local.dtmf_pt.is_some());
     let cn_pt = offer.cn_pt;
@@ -508,7 +542,12 @@ pub fn answer(
         listed,
         (dtmf_pt, cn_pt, offer.rtcp_mux),
         (direction, &offer.others),
-        (srtp.protos, srtp.line.as_slice()),
+        (
+            srtp.protos,
+            srtp.line.as_slice(),
+            dtls.as_ref()
+                .map(|(setup, a)| (a.identity.fingerprint(), *setup)),
+        ),
         session,
     );
     Ok((
@@ -525,6 +564,7 @@ pub fn answer(
             direction,
             ptime: offer.ptime.unwrap_or(local.ptime),
             srtp: srtp.keys,
+            dtls: dtls.map(|(_, a)| a),
         },
     ))
 }
@@ -542,7 +582,20 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
     let &(pt, codec) = codecs.first().ok_or(SdpError::NoCommonCodec)?;
     let direction = Direction::from_flows(answer.direction.flows().1, answer.direction.flows().0)
         .min_with(local.direction);
-    let srtp = crypto::accept_srtp(&answer.crypto, &local.srtp)?;
+    // The answer's fingerprint means DTLS-SRTP (if we offered it); else its a=crypto.
+    let dtls = match (&answer.dtls, &local.srtp.dtls) {
+        (Some(remote), Some(identity)) => Some(DtlsAgreement {
+            identity: identity.clone(),
+            role: dtls::offer_role(remote),
+            remote: remote.fingerprint,
+            suites: local.srtp.dtls_suites.clone(),
+        }),
+        _ => None,
+    };
+    let srtp = match dtls {
+        Some(_) => None,
+        None => crypto::accept_srtp(&answer.crypto, &local.srtp)?,
+    };
     Ok(Negotiated {
         codec,
         payload_type: pt,
@@ -556,184 +609,10 @@ pub fn accept_answer(answer: &RemoteMedia, local: &LocalMedia) -> Result<Negotia
         direction,
         ptime: answer.ptime.unwrap_or(local.ptime),
         srtp,
+        dtls,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn local(port: u16) -> LocalMedia {
-        LocalMedia {
-            addr: "192.0.2.1".parse().unwrap(),
-            port,
-            offer: vec![Codec::Pcma, Codec::Pcmu],
-            accept: vec![Codec::Pcma, Codec::Pcmu],
-            dtmf_pt: Some(101),
-            cn: false,
-            ptime: 20,
-            direction: Direction::SendRecv,
-            opus: OpusParams::default(),
-            final_codec_only: true,
-            srtp: LocalSrtp::off(),
-        }
-    }
-
-    #[test]
-    fn offer_round_trips_through_the_parser() {
-        let text = offer(&local(40000), (1, 1));
-        assert!(text.contains("m=audio 40000 RTP/AVP 8 0 101\r\n"), "{text}");
-        assert!(text.contains("c=IN IP4 192.0.2.1\r\n"));
-        let r = parse(&text).unwrap();
-        assert_eq!(r.rtp, Some("192.0.2.1:40000".parse().unwrap()));
-        assert_eq!(r.codecs, vec![(8, Codec::Pcma), (0, Codec::Pcmu)]);
-        assert_eq!(r.dtmf_pt, Some(101));
-        assert_eq!(r.direction, Direction::SendRecv);
-        assert_eq!(r.ptime, Some(20));
-    }
-
-    #[test]
-    fn comfort_noise_is_offered_with_suppression_and_always_answered() {
-        let mut ours = local(40000);
-        ours.cn = true;
-        let text = offer(&ours, (1, 1));
-        assert!(
-            text.contains("m=audio 40000 RTP/AVP 8 0 13 101\r\n"),
-            "{text}"
-        );
-        assert!(text.contains("a=rtpmap:13 CN/8000\r\n"));
-        assert_eq!(parse(&text).unwrap().cn_pt, Some(13));
-        // An offer with CN (static 13 without rtpmap, or a dynamic CN/8000) is answered
-        // with it even when we do not suppress silence ourselves.
-        for m in ["0 13", "0 96\r\na=rtpmap:96 CN/8000"] {
-            let peer = format!(
-                "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\n\
-                 t=0 0\r\nm=audio 5004 RTP/AVP {m}\r\n"
-            );
-            let (text, n) = answer(&parse(&peer).unwrap(), &local(40002), (5, 5)).unwrap();
-            let pt = n.cn_pt.unwrap();
-            assert!(text.contains(&format!("a=rtpmap:{pt} CN/8000")), "{text}");
-        }
-        // An answer may not add CN we did not offer.
-        let ans = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 13\r\n";
-        let r = parse(ans).unwrap();
-        assert_eq!(accept_answer(&r, &local(40000)).unwrap().cn_pt, None);
-        assert_eq!(accept_answer(&r, &ours).unwrap().cn_pt, Some(13));
-    }
-
-    #[test]
-    fn answer_picks_our_first_accepted_codec_and_mirrors_direction() {
-        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
-m=audio 5004 RTP/AVP 0 8 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000\r\na=sendonly\r\n";
-        let r = parse(peer).unwrap();
-        assert_eq!(
-            r.codecs,
-            vec![(0, Codec::Pcmu), (8, Codec::Pcma), (96, Codec::Opus)]
-        );
-        let (text, n) = answer(&r, &local(40002), (5, 5)).unwrap();
-        assert_eq!(n.codec, Codec::Pcma, "our order wins");
-        assert_eq!(
-            n.direction,
-            Direction::RecvOnly,
-            "peer holds us: we only receive"
-        );
-        assert_eq!(n.dtmf_pt, Some(97));
-        assert!(text.contains("m=audio 40002 RTP/AVP 8 97\r\n"), "{text}");
-        assert!(text.contains("a=recvonly\r\n"));
-    }
-
-    #[test]
-    fn opus_answer_echoes_the_offered_payload_type_and_reads_fmtp() {
-        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
-m=audio 5004 RTP/AVP 98 9 0\r\na=rtpmap:98 opus/48000/2\r\na=fmtp:98 maxplaybackrate=16000;useinbandfec=1\r\n";
-        let r = parse(peer).unwrap();
-        assert_eq!(
-            r.opus.map(|o| (o.max_rate, o.fec, o.dtx)),
-            Some((16_000, true, false))
-        );
-        let mut ours = local(40004);
-        ours.accept = vec![Codec::Opus, Codec::G722, Codec::Pcmu];
-        ours.opus = OpusParams {
-            max_rate: 48_000,
-            fec: true,
-            dtx: true,
-        };
-        let (text, n) = answer(&r, &ours, (1, 1)).unwrap();
-        assert_eq!((n.codec, n.payload_type), (Codec::Opus, 98));
-        assert!(text.contains("m=audio 40004 RTP/AVP 98\r\n"), "{text}");
-        assert!(text.contains("a=rtpmap:98 opus/48000/2\r\n"));
-        assert!(text.contains("a=fmtp:98 maxplaybackrate=48000;sprop-maxcapturerate=48000;useinbandfec=1;usedtx=1\r\n"), "{text}");
-        // setfinalcodec=0: every common codec, in our order, on the offerer's types.
-        ours.final_codec_only = false;
-        let (text, n) = answer(&r, &ours, (1, 1)).unwrap();
-        assert!(text.contains("m=audio 40004 RTP/AVP 98 9 0\r\n"), "{text}");
-        assert_eq!(
-            n.codecs,
-            vec![(98, Codec::Opus), (9, Codec::G722), (0, Codec::Pcmu)]
-        );
-        assert_eq!(n.opus.max_rate, 16_000);
-    }
-
-    #[test]
-    fn other_streams_are_rejected_in_place_with_port_zero() {
-        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
-m=video 5010 RTP/AVP 96 97\r\na=rtpmap:96 VP8/90000\r\nm=audio 5004 RTP/AVP 0\r\nm=text 5020 RTP/AVP 98\r\n";
-        let r = parse(peer).unwrap();
-        assert_eq!(r.rtp, Some("198.51.100.7:5004".parse().unwrap()));
-        let (text, _) = answer(&r, &local(4002), (1, 1)).unwrap();
-        let m_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("m=")).collect();
-        assert_eq!(
-            m_lines,
-            vec![
-                "m=video 0 RTP/AVP 96",
-                "m=audio 4002 RTP/AVP 0",
-                "m=text 0 RTP/AVP 98"
-            ],
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn rtcp_mux_is_offered_and_mirrored() {
-        assert!(offer(&local(4000), (1, 1)).contains("a=rtcp-mux\r\n"));
-        let plain = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n";
-        let (text, n) = answer(&parse(plain).unwrap(), &local(4002), (1, 1)).unwrap();
-        assert!(!text.contains("rtcp-mux") && !n.rtcp_mux, "{text}");
-        let muxed = format!("{plain}a=rtcp-mux\r\n");
-        let (text, n) = answer(&parse(&muxed).unwrap(), &local(4002), (1, 1)).unwrap();
-        assert!(text.contains("a=rtcp-mux\r\n") && n.rtcp_mux, "{text}");
-        assert!(
-            accept_answer(&parse(&muxed).unwrap(), &local(1))
-                .unwrap()
-                .rtcp_mux
-        );
-        assert!(
-            !accept_answer(&parse(plain).unwrap(), &local(1))
-                .unwrap()
-                .rtcp_mux
-        );
-    }
-
-    #[test]
-    fn no_common_codec_and_rejected_streams() {
-        let peer = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 5004 RTP/AVP 18\r\n";
-        assert_eq!(
-            answer(&parse(peer).unwrap(), &local(1), (1, 1)).unwrap_err(),
-            SdpError::NoCommonCodec
-        );
-        let rejected = peer.replace("5004", "0");
-        assert_eq!(parse(&rejected).unwrap().rtp, None);
-        assert!(parse("garbage").is_err());
-        let video_only = peer.replace("m=audio", "m=video");
-        assert_eq!(parse(&video_only).unwrap_err(), SdpError::NoAudio);
-    }
-
-    #[test]
-    fn answer_to_our_offer() {
-        let ans = "v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
-        let n = accept_answer(&parse(ans).unwrap(), &local(1)).unwrap();
-        assert_eq!(n.codec, Codec::Pcmu);
-        assert_eq!(n.direction, Direction::SendOnly);
-        assert_eq!(n.remote, "198.51.100.7:6000".parse::<std::net::SocketAddr>().unwrap());
-    }
-}
+#[path = "tests.rs"]
+mod tests;

@@ -205,7 +205,12 @@ fn server_names_resolve_through_hickory() {
         let a = resolve_hostport("localhost", 5060)
             .await
             .expect("localhost resolves");
-        assert_eq!(a, "127.0.0.1:5060".parse::<std::net::SocketAddr>().expect("addr"));
+        assert_eq!(
+            a,
+            "127.0.0.1:5060"
+                .parse::<std::net::SocketAddr>()
+                .expect("addr")
+        );
         let a = resolve_hostport("localhost:5070", 5060)
             .await
             .expect("resolves");

@@ -64,6 +64,7 @@ fn negotiated(direction: Direction, events: bool) -> Negotiated {
         direction,
         ptime: 20,
         srtp: None,
+        dtls: None,
     }
 }
 

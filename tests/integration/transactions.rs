@@ -442,7 +442,12 @@ fn responses_go_where_rfc_3581_says() {
         addr: "203.0.113.9:41000".parse().expect("addr"),
     };
     let d = response_destination(&via("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1"), src);
-    assert_eq!(d.addr, "203.0.113.9:5062".parse::<std::net::SocketAddr>().expect("addr"));
+    assert_eq!(
+        d.addr,
+        "203.0.113.9:5062"
+            .parse::<std::net::SocketAddr>()
+            .expect("addr")
+    );
     let d = response_destination(&via("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1;rport"), src);
     assert_eq!(d.addr, src.addr);
     let tcp = Destination {

@@ -67,17 +67,22 @@ impl UserAgent {
             direction: Direction::SendRecv,
             opus: self.cfg.media.opus,
             final_codec_only: self.cfg.media.final_codec_only,
-            srtp: LocalSrtp::new(self.cfg.media.srtp, &self.cfg.media.srtp_suites).unwrap_or_else(
-                |e| {
-                    // Without keys an optional call goes clear and a mandatory one cannot be
-                    // agreed (the answer or offer is refused), never a call with a weak key.
-                    tracing::error!("no SRTP keys for the call: {e}");
-                    LocalSrtp {
-                        policy: self.cfg.media.srtp,
-                        keys: Vec::new(),
-                    }
-                },
-            ),
+            srtp: LocalSrtp::with_keying(
+                self.cfg.media.srtp,
+                &self.cfg.media.srtp_suites,
+                self.cfg.media.srtp_sdes,
+                self.cfg.media.dtls.clone(),
+            )
+            .unwrap_or_else(|e| {
+                // Without keys an optional call goes clear and a mandatory one cannot be
+                // agreed (the answer or offer is refused), never a call with a weak key.
+                tracing::error!("no SRTP keys for the call: {e}");
+                LocalSrtp {
+                    policy: self.cfg.media.srtp,
+                    sdes_wanted: self.cfg.media.srtp_sdes,
+                    ..LocalSrtp::default()
+                }
+            }),
         }
     }
 

@@ -164,6 +164,11 @@ pub struct MediaPrefs {
     pub srtp: MediaEncryption,
     /// `srtpsuites`: the SRTP suites we take, best first.
     pub srtp_suites: Vec<SrtpSuite>,
+    /// `srtpmode` keys SRTP by SDES (0, 2, 3); the keys are only made where they may travel
+    /// (`srtp_suites` is then empty).
+    pub srtp_sdes: bool,
+    /// Our DTLS certificate when `srtpmode` keys SRTP by DTLS (1, 2): made once per run.
+    pub dtls: Option<crate::rtp::dtls::DtlsIdentity>,
 }
 
 impl Default for MediaPrefs {
@@ -183,6 +188,8 @@ impl Default for MediaPrefs {
             hold: Direction::SendOnly,
             srtp: MediaEncryption::Off,
             srtp_suites: SrtpSuite::ALL.to_vec(),
+            srtp_sdes: true,
+            dtls: None,
         }
     }
 }

@@ -180,7 +180,10 @@ impl UserAgent {
             .free_line()
             .ok_or(CallError::NoFreeLine(self.cfg.max_lines))?;
         let media = self.local_media(rtp_port);
-        if media.srtp.policy == sdp::MediaEncryption::Mandatory && media.srtp.keys.is_empty() {
+        if media.srtp.policy == sdp::MediaEncryption::Mandatory
+            && media.srtp.keys.is_empty()
+            && media.srtp.dtls.is_none()
+        {
             return Err(CallError::SrtpUnkeyed);
         }
         let session = (self.rng_u64() >> 1, 1);
