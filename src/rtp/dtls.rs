@@ -159,7 +159,21 @@ pub struct DtlsSrtp {
     outcome: VecDeque<Result<SrtpKeys, DtlsError>>,
     /// What the fingerprint check found wrong, for the failure it causes.
     mismatch: Arc<std::sync::Mutex<Option<DtlsError>>>,
+    /// A client's first flight, sent again on a quick schedule until the peer answers.
+    first_flight: Vec<Vec<u8>>,
+    /// When the first flight goes again, and the step after that.
+    early_resend: Option<(Instant, std::time::Duration)>,
+    /// Our own copies of the first flight, waiting to go out.
+    resent: VecDeque<Vec<u8>>,
 }
+
+/// The first repeat of a client's first flight, doubling up to [`EARLY_RESEND_LAST`]: the
+/// answerer connects the moment it answers, while the offerer learns the answer (and starts
+/// listening) only when the answer reaches it, so the first ClientHello often arrives before
+/// anyone listens. rtc-dtls repeats a flight only after a fixed second (RFC 6347's initial
+/// timer), a second of silence at the start of every call; WebRTC stacks start at 50 ms.
+const EARLY_RESEND_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const EARLY_RESEND_LAST: std::time::Duration = std::time::Duration::from_millis(800);
 
 impl fmt::Debug for DtlsSrtp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -245,6 +259,9 @@ impl DtlsSrtp {
             phase: Phase::Idle,
             outcome: VecDeque::new(),
             mismatch,
+            first_flight: Vec::new(),
+            early_resend: None,
+            resent: VecDeque::new(),
         })
     }
 
@@ -261,11 +278,20 @@ impl DtlsSrtp {
         }
         self.peer = Some(peer);
         self.phase = Phase::Handshaking;
-        if self.role == DtlsRole::Client
-            && let Err(e) = self.endpoint.connect(now, peer, self.config.clone(), None)
-        {
-            self.fail(DtlsError::Handshake(e.to_string()));
+        if self.role != DtlsRole::Client {
+            return;
         }
+        if let Err(e) = self.endpoint.connect(now, peer, self.config.clone(), None) {
+            self.fail(DtlsError::Handshake(e.to_string()));
+            return;
+        }
+        // Our own copy of the first flight (it goes out as rtc-dtls queued it), for the
+        // quick repeats.
+        while let Some(t) = self.endpoint.poll_transmit() {
+            self.first_flight.push(t.message.to_vec());
+            self.resent.push_back(t.message.to_vec());
+        }
+        self.early_resend = Some((now + EARLY_RESEND_FIRST, EARLY_RESEND_FIRST));
     }
 
     /// A DTLS record from the media port (the caller demultiplexes by the first byte, RFC
@@ -283,6 +309,8 @@ impl DtlsSrtp {
         if self.peer != Some(from) {
             return;
         }
+        // The peer answers: from here rtc-dtls's own timer repeats what is lost.
+        self.early_resend = None;
         let events = match self.endpoint.read(now, from, None, BytesMut::from(bytes)) {
             Ok(events) => events,
             Err(e) => {
@@ -363,6 +391,9 @@ impl DtlsSrtp {
 
     /// The next DTLS datagram to send, and where.
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        if let (Some(peer), Some(data)) = (self.peer, self.resent.pop_front()) {
+            return Some((peer, data));
+        }
         self.endpoint
             .poll_transmit()
             .map(|t| (t.transport.peer_addr, t.message.to_vec()))
@@ -378,13 +409,24 @@ impl DtlsSrtp {
         if self.phase != Phase::Handshaking {
             return None;
         }
-        self.peer.and_then(|p| self.endpoint.poll_timeout(&p))
+        let library = self.peer.and_then(|p| self.endpoint.poll_timeout(&p));
+        match (library, self.early_resend.map(|(at, _)| at)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Retransmits the last flight when it is due; gives up after the retries run out.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.phase != Phase::Handshaking {
             return;
+        }
+        if let Some((at, step)) = self.early_resend
+            && now >= at
+        {
+            self.resent.extend(self.first_flight.iter().cloned());
+            let step = step * 2;
+            self.early_resend = (step <= EARLY_RESEND_LAST).then_some((now + step, step));
         }
         if let Some(peer) = self.peer
             && let Err(e) = self.endpoint.handle_timeout(peer, now)
@@ -557,9 +599,16 @@ mod tests {
         client.start(t0, addr(2000));
         // The first ClientHello is lost.
         while client.poll_transmit().is_some() {}
+        // Sent again quickly (the peer may not have listened yet): 100 ms, then 200 ms.
         let due = client.poll_timeout().expect("a retransmission is due");
-        assert!(due > t0 && due <= t0 + Duration::from_secs(2), "{due:?}");
+        assert_eq!(due, t0 + Duration::from_millis(100));
         client.handle_timeout(due);
+        let again: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
+        assert!(!again.is_empty() && again.iter().all(|(_, d)| is_dtls(d)));
+        assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_millis(300)));
+        for (_, d) in again {
+            server.handle_datagram(due, addr(1000), &d);
+        }
         exchange(due, &mut client, &mut server);
         assert!(matches!(client.poll_keys(), Some(Ok(_))));
         assert!(matches!(server.poll_keys(), Some(Ok(_))));

@@ -28,9 +28,11 @@ pub struct BaresipSetup<'a> {
     /// Publishes its presence to the server (presence module, `pubint`), online once
     /// registered; `presence_online`/`presence_offline` change it, exit removes it.
     pub publish: bool,
-    /// Its account's `mediaenc` (srtp module): "" clear, `srtp` best effort, `srtp-mand`
-    /// RTP/SAVP only.
+    /// Its account's `mediaenc`: "" clear, `srtp` best effort, `srtp-mand` RTP/SAVP only
+    /// (srtp module), `dtls_srtp` DTLS-SRTP (dtls_srtp module, loaded for it).
     pub mediaenc: &'a str,
+    /// `rtcp_mux yes`: RTCP on the RTP port when both sides agree (RFC 5761).
+    pub rtcp_mux: bool,
 }
 
 impl Default for BaresipSetup<'_> {
@@ -40,6 +42,7 @@ impl Default for BaresipSetup<'_> {
             contacts: &[],
             publish: false,
             mediaenc: "",
+            rtcp_mux: false,
         }
     }
 }
@@ -100,6 +103,7 @@ impl Baresip {
             contacts,
             publish,
             mediaenc,
+            rtcp_mux,
         } = *setup;
         let dir = tempfile::Builder::new()
             .prefix("bs")
@@ -126,8 +130,8 @@ ausrc_srate {srate}\nauplay_srate {srate}\nausrc_channels 1\nauplay_channels 1\n
 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule g722.so\nmodule opus.so\n\
 module aufile.so\nmodule sndfile.so\nmodule stdio.so\nmodule srtp.so\n\
 snd_path {rec}\nmodule_app account.so\nmodule_app contact.so\nmodule_app menu.so\n\
-module_app ctrl_tcp.so\n{presence}\
-ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
+module_app ctrl_tcp.so\n{presence}{dtls}\
+ctrl_tcp_listen 127.0.0.1:{ctrl_port}\nrtcp_mux {mux}\n",
             rtp + 39,
             src = source.display(),
             heard = dir.path().join("heard.wav").display(),
@@ -138,6 +142,12 @@ ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
             } else {
                 ""
             },
+            dtls = if mediaenc == "dtls_srtp" {
+                "module dtls_srtp.so\n"
+            } else {
+                ""
+            },
+            mux = if rtcp_mux { "yes" } else { "no" },
         );
         std::fs::write(dir.path().join("config"), config).expect("config");
         // Never empty: baresip would write its template (with example contacts) instead.

@@ -17,6 +17,7 @@ mod contacts;
 mod control_api;
 mod control_api_web;
 mod dns_srv;
+mod dtls_srtp;
 mod early_media;
 mod echo_loopback;
 mod gui;

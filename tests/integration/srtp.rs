@@ -16,14 +16,16 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(20);
 
 /// What one call showed.
-struct Outcome {
-    at_baresip: f64,
-    at_us: f64,
+pub struct Outcome {
+    pub at_baresip: f64,
+    pub at_us: f64,
     /// Our sent PCMU payloads, read off the wire as if clear, against our speech.
-    on_the_wire: f64,
-    media: String,
-    stats: String,
-    baresip_log: String,
+    pub on_the_wire: f64,
+    pub media: String,
+    pub stats: String,
+    pub baresip_log: String,
+    /// Everything we printed.
+    pub seen: Vec<String>,
 }
 
 /// Our RTP packets' payloads decoded as clear PCMU, in the order sent.
@@ -41,6 +43,15 @@ fn wire_audio(seen: &[Datagram]) -> Vec<f32> {
 /// A PCMU call with baresip (`mediaenc` its account's) under our `params`, outgoing from us
 /// or from baresip, speech both ways.
 fn call(params: &[&str], mediaenc: &str, outgoing: bool) -> Outcome {
+    let setup = BaresipSetup {
+        mediaenc,
+        ..Default::default()
+    };
+    call_with(params, &setup, outgoing)
+}
+
+/// As [`call`] with baresip set up by `setup`.
+pub fn call_with(params: &[&str], setup: &BaresipSetup, outgoing: bool) -> Outcome {
     let kam = Kamailio::start(KamailioOptions::default());
     let work = tempfile::tempdir().expect("tempdir");
     let (ours, ours_padded) = speech(
@@ -66,14 +77,10 @@ fn call(params: &[&str], mediaenc: &str, outgoing: bool) -> Outcome {
         format!("rtpport={rtp_base}"),
     ];
     ours_params.extend(params.iter().map(|p| p.to_string()));
-    let setup = BaresipSetup {
-        mediaenc,
-        ..Default::default()
-    };
     let tap = LoopbackTap::start(rtp_base..rtp_base + 20);
     let (bs, mut sp);
     if outgoing {
-        bs = Baresip::start_setup(&kam, "1002", &theirs_padded, "PCMU", &setup);
+        bs = Baresip::start_setup(&kam, "1002", &theirs_padded, "PCMU", setup);
         ours_params.extend(["callto=1002".to_string(), "autocall=true".to_string()]);
         let p: Vec<&str> = ours_params.iter().map(String::as_str).collect();
         sp = Softphone::user_1001(&kam, &p);
@@ -82,7 +89,7 @@ fn call(params: &[&str], mediaenc: &str, outgoing: bool) -> Outcome {
         let p: Vec<&str> = ours_params.iter().map(String::as_str).collect();
         sp = Softphone::user_1001(&kam, &p);
         sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
-        bs = Baresip::start_setup(&kam, "1002", &theirs, "PCMU", &setup);
+        bs = Baresip::start_setup(&kam, "1002", &theirs, "PCMU", setup);
         bs.command("dial", &format!("sip:1001@{}", kam.addr()));
     }
     let media = sp.wait_for(T, |l| l.starts_with("EVENT,Media on line 1:"));
@@ -98,6 +105,7 @@ fn call(params: &[&str], mediaenc: &str, outgoing: bool) -> Outcome {
         media,
         stats,
         baresip_log: bs.log(),
+        seen: sp.seen.clone(),
     };
     eprintln!(
         "{}\n{}\nours at baresip {:.3}, baresip's at us {:.3}, our packets read as clear {:.3}",

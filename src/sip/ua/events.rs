@@ -153,8 +153,8 @@ pub enum UaEvent {
         line: u32,
         step: crate::model::TransferStep,
     },
-    /// An incoming call was turned away before it rang: declined (blacklist, 603) or
-    /// forwarded (302).
+    /// An incoming call was turned away before it rang: declined (blacklist, 603), forwarded
+    /// (302), or no media both sides take (488: codecs, SRTP).
     CallRefused {
         peer: String,
         code: u16,

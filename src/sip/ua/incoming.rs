@@ -212,6 +212,12 @@ impl UserAgent {
         if let Some(body) = sdp_body(req) {
             let media = self.local_media(0);
             if let Err(e) = sdp::parse(&body).and_then(|o| sdp::answer(&o, &media, (0, 0))) {
+                // The user learns of a call that could not ring, and why.
+                self.events.push_back(UaEvent::CallRefused {
+                    peer: peer.clone(),
+                    code: 488,
+                    why: format!("no media we can agree on ({e})"),
+                });
                 let mut r = response_to(req, 488, None, Some(tag));
                 r.headers.push("Warning", format!("399 softphone \"{e}\""));
                 return Some(r);
