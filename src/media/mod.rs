@@ -11,6 +11,7 @@ pub mod g711;
 pub mod g729;
 pub mod gsm;
 pub mod jitter;
+mod keying;
 pub mod pipeline;
 pub mod plc;
 pub mod processing;

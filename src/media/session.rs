@@ -14,14 +14,13 @@
 //! each way turns one into the other, so a 30 ms or 60 ms call sits on a 20 ms bridge.
 
 use super::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
+use super::keying::{Keying, KeyingError, KeyingEvent};
 use super::pipeline::{PipelineError, ReceivePath, SendPath};
 use super::silence::{SilenceGate, SilenceSettings, SlotAction};
 use super::tone::{Tone, ToneKind};
 use crate::model::MediaStats;
-use crate::rtp::dtls::{DtlsError, DtlsSrtp, is_dtls};
 use crate::rtp::latch::{RtpLatch, Verdict};
 use crate::rtp::rtcp::{ReceptionStats, build_report, parse_compound};
-use crate::rtp::srtp::{SrtpError, SrtpStage};
 use crate::rtp::{RtpSender, parse};
 use crate::sdp::{Direction, Negotiated, OpusParams};
 use std::collections::VecDeque;
@@ -97,9 +96,7 @@ pub enum SessionError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
-    Srtp(#[from] SrtpError),
-    #[error(transparent)]
-    Dtls(#[from] DtlsError),
+    Keying(#[from] KeyingError),
 }
 
 /// One call's media.
@@ -135,11 +132,8 @@ pub struct MediaSession {
     mic_muted: bool,
     speaker_muted: bool,
     gate: SilenceGate,
-    /// SRTP when the call is encrypted: every RTP and RTCP packet passes it both ways.
-    srtp: Option<SrtpStage>,
-    /// DTLS-SRTP's handshake on the RTP port; until it has keyed `srtp`, no RTP or RTCP goes
-    /// out or is taken (never clear media on a call agreed encrypted).
-    dtls: Option<Box<DtlsSrtp>>,
+    /// Clear, SRTP (SDES) or DTLS-SRTP: every RTP and RTCP packet passes it both ways.
+    keying: Keying,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SessionEvent>,
 }
@@ -166,17 +160,6 @@ fn build_paths(
     Ok((send, recv))
 }
 
-/// The DTLS-SRTP handshake of a negotiation that agreed on it, started towards the peer.
-fn start_dtls(n: &Negotiated, now: Instant) -> Result<Option<Box<DtlsSrtp>>, DtlsError> {
-    let Some(a) = &n.dtls else {
-        return Ok(None);
-    };
-    let unspecified = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
-    let mut dtls = DtlsSrtp::new(&a.identity, a.role, a.remote, &a.suites, unspecified)?;
-    dtls.start(now, n.remote);
-    Ok(Some(Box::new(dtls)))
-}
-
 fn rtcp_address(rtp: SocketAddr) -> SocketAddr {
     SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
 }
@@ -192,8 +175,7 @@ impl MediaSession {
         now: Instant,
     ) -> Result<MediaSession, SessionError> {
         let (send, receive) = build_paths(&n, &cfg, rate)?;
-        let srtp = n.srtp.clone().map(SrtpStage::new).transpose()?;
-        let dtls = start_dtls(&n, now)?;
+        let keying = Keying::new(&n, rtcp_address(n.remote), now)?;
         let mut s = MediaSession {
             sender: RtpSender::new(n.payload_type, start.ssrc, start.seq, start.timestamp),
             latch: RtpLatch::new(n.remote),
@@ -222,51 +204,29 @@ impl MediaSession {
             mic_muted: false,
             speaker_muted: false,
             gate: SilenceGate::new(cfg.silence, rate),
-            srtp,
-            dtls,
+            keying,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             n,
             cfg,
         };
         s.open_nat();
-        s.flush_dtls();
+        s.flush_keying();
         Ok(s)
     }
 
-    /// Moves what the DTLS handshake has to send into the transmits, and its keys into the
-    /// SRTP stage (or its failure into an event).
-    fn flush_dtls(&mut self) {
-        let Some(dtls) = self.dtls.as_mut() else {
-            return;
-        };
-        while let Some((to, data)) = dtls.poll_transmit() {
-            self.transmits.push_back(Transmit {
-                via: Via::Rtp,
-                to,
-                data,
+    /// Moves what the DTLS handshakes have to send into the transmits, and what they
+    /// achieved into the events.
+    fn flush_keying(&mut self) {
+        while let Some((via, to, data)) = self.keying.poll_transmit() {
+            self.transmits.push_back(Transmit { via, to, data });
+        }
+        while let Some(ev) = self.keying.poll_event() {
+            self.events.push_back(match ev {
+                KeyingEvent::Secured(suite) => SessionEvent::Secured(suite),
+                KeyingEvent::Failed(why) => SessionEvent::SecurityFailed(why),
             });
         }
-        while let Some(outcome) = dtls.poll_keys() {
-            let keyed = outcome.map_err(|e| e.to_string()).and_then(|keys| {
-                let suite = keys.send.suite.name().to_string();
-                SrtpStage::new(keys)
-                    .map(|stage| (stage, suite))
-                    .map_err(|e| e.to_string())
-            });
-            match keyed {
-                Ok((stage, suite)) => {
-                    self.srtp = Some(stage);
-                    self.events.push_back(SessionEvent::Secured(suite));
-                }
-                Err(e) => self.events.push_back(SessionEvent::SecurityFailed(e)),
-            }
-        }
-    }
-
-    /// A DTLS-SRTP call whose keys are not there yet: no media either way.
-    fn awaiting_keys(&self) -> bool {
-        self.dtls.is_some() && self.srtp.is_none()
     }
 
     fn sending(&self) -> bool {
@@ -326,21 +286,10 @@ impl MediaSession {
     /// gives new paths on the same RTP stream; if they cannot be built the old codec stays.
     pub fn update(&mut self, now: Instant, new: Negotiated) -> Result<(), SessionError> {
         // New keys first: with keys that cannot be used the call keeps its old media. The
-        // same DTLS peer (its certificate unchanged) keeps the association and its keys.
-        match (&new.dtls, &self.n.dtls) {
-            (Some(a), Some(b)) if a.remote == b.remote && self.dtls.is_some() => {}
-            (Some(_), _) => {
-                self.dtls = start_dtls(&new, now)?;
-                self.srtp = None;
-            }
-            (None, _) => {
-                self.dtls = None;
-                match (&mut self.srtp, new.srtp.clone()) {
-                    (Some(stage), Some(keys)) => stage.rekey(keys)?,
-                    (slot, keys) => *slot = keys.map(SrtpStage::new).transpose()?,
-                }
-            }
-        }
+        // same DTLS peer (its certificate unchanged) keeps its associations and keys.
+        self.keying
+            .update(&self.n, &new, rtcp_address(new.remote), now)?;
+        self.flush_keying();
         if new.remote != self.n.remote {
             self.latch.resignal(new.remote);
             self.remote = new.remote;
@@ -410,37 +359,29 @@ impl MediaSession {
     /// A datagram on the RTP socket (RTCP multiplexed there too, RFC 5761 §4).
     pub fn on_rtp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
         // RFC 7983: DTLS shares the port, told apart by its first byte.
-        if is_dtls(data) {
-            if let Some(dtls) = self.dtls.as_mut() {
-                dtls.handle_datagram(now, from, data);
-                self.flush_dtls();
-            }
-            return;
-        }
-        if self.awaiting_keys() {
+        if self.keying.on_dtls(now, Via::Rtp, from, data) {
+            self.flush_keying();
             return;
         }
         if is_rtcp(data) {
-            if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
+            if self.latch.is_peer_host(from) && self.on_rtcp(Via::Rtp, data, ntp) {
                 self.last_rx = now;
             }
             return;
         }
         // Decrypted before anything else looks at it: a packet that fails SRTP's
         // authentication neither latches nor counts as the peer being alive.
-        let clear;
-        let data = match self.srtp.as_mut() {
-            Some(srtp) => match srtp.unprotect_rtp(data) {
-                Ok(d) => {
-                    clear = d;
-                    &clear[..]
+        let opened;
+        let data = if self.keying.is_clear() {
+            data
+        } else {
+            match self.keying.open(Via::Rtp, false, data) {
+                Some(d) => {
+                    opened = d;
+                    &opened[..]
                 }
-                Err(e) => {
-                    tracing::trace!("{e}");
-                    return;
-                }
-            },
-            None => data,
+                None => return,
+            }
         };
         let Ok(p) = parse(data) else { return };
         let known = Some(p.payload_type) == self.n.dtmf_pt || self.receive.accepts(p.payload_type);
@@ -483,7 +424,12 @@ impl MediaSession {
     /// The peer's reports also show it alive for `mediatimeout`: a far end that suppresses
     /// silence or is muted without sending RTP still reports (RFC 3550 §6).
     pub fn on_rtcp_datagram(&mut self, now: Instant, ntp: u64, from: SocketAddr, data: &[u8]) {
-        if self.latch.is_peer_host(from) && self.on_rtcp(data, ntp) {
+        // Without rtcp-mux a DTLS-SRTP call has a handshake on this port too.
+        if self.keying.on_dtls(now, Via::Rtcp, from, data) {
+            self.flush_keying();
+            return;
+        }
+        if self.latch.is_peer_host(from) && self.on_rtcp(Via::Rtcp, data, ntp) {
             self.rtcp_remote = from;
             self.last_rx = now;
         }
@@ -491,20 +437,18 @@ impl MediaSession {
 
     /// The peer's sender report feeds our reception statistics, its report about our stream
     /// gives the round trip. False for anything that is not RTCP.
-    fn on_rtcp(&mut self, data: &[u8], ntp: u64) -> bool {
-        if self.awaiting_keys() {
-            return false;
-        }
-        let clear;
-        let data = match self.srtp.as_mut() {
-            Some(srtp) => match srtp.unprotect_rtcp(data) {
-                Ok(d) => {
-                    clear = d;
-                    &clear[..]
+    fn on_rtcp(&mut self, via: Via, data: &[u8], ntp: u64) -> bool {
+        let opened;
+        let data = if self.keying.is_clear() {
+            data
+        } else {
+            match self.keying.open(via, true, data) {
+                Some(d) => {
+                    opened = d;
+                    &opened[..]
                 }
-                Err(_) => return false,
-            },
-            None => data,
+                None => return false,
+            }
         };
         let Some(r) = parse_compound(data, self.sender.ssrc, ntp) else {
             return false;
@@ -646,10 +590,8 @@ impl MediaSession {
 
     /// Timers: `mediatimeout`, the RTCP schedule and DTLS retransmissions.
     pub fn handle_timeout(&mut self, now: Instant, ntp: u64) {
-        if let Some(dtls) = self.dtls.as_mut() {
-            dtls.handle_timeout(now);
-            self.flush_dtls();
-        }
+        self.keying.handle_timeout(now);
+        self.flush_keying();
         if !self.receiving() {
             self.last_rx = now;
         } else if !self.cfg.media_timeout.is_zero()
@@ -685,7 +627,7 @@ impl MediaSession {
         if self.receiving() && !self.cfg.media_timeout.is_zero() && !self.timed_out {
             next = next.min(self.last_rx + self.cfg.media_timeout);
         }
-        if let Some(due) = self.dtls.as_ref().and_then(|d| d.poll_timeout()) {
+        if let Some(due) = self.keying.poll_timeout() {
             next = next.min(due);
         }
         next
@@ -695,29 +637,10 @@ impl MediaSession {
     /// opening packets are no RTP and go as they are).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
-            let mut t = self.transmits.pop_front()?;
-            let Some(srtp) = self.srtp.as_mut() else {
-                // A DTLS-SRTP call not keyed yet sends its handshake, never clear media.
-                if self.dtls.is_some() && t.data.first().is_some_and(|b| b >> 6 == 2) {
-                    continue;
-                }
-                return Some(t);
-            };
-            if t.data.first().is_none_or(|b| b >> 6 != 2) {
-                return Some(t);
-            }
-            let protected = if is_rtcp(&t.data) {
-                srtp.protect_rtcp(&t.data)
-            } else {
-                srtp.protect_rtp(&t.data)
-            };
-            match protected {
-                Ok(data) => {
-                    t.data = data;
-                    return Some(t);
-                }
-                // Never sent in clear instead.
-                Err(e) => tracing::debug!("not sent: {e}"),
+            let t = self.transmits.pop_front()?;
+            let rtcp = t.via == Via::Rtcp || is_rtcp(&t.data);
+            if let Some(data) = self.keying.seal(t.via, rtcp, t.data) {
+                return Some(Transmit { data, ..t });
             }
         }
     }
@@ -738,7 +661,7 @@ impl MediaSession {
             rtt_ms: self.rtt,
             concealed: self.receive.stats().concealed,
             foreign_dropped: self.latch.dropped(),
-            srtp_refused: self.srtp.as_ref().map_or(0, SrtpStage::refused),
+            srtp_refused: self.keying.refused(),
         }
     }
 }

@@ -92,3 +92,21 @@ fn dtls_only_refuses_a_peer_that_offers_only_sdes_keys() {
         sp.seen
     );
 }
+
+#[test]
+fn without_rtcp_mux_the_rtcp_port_has_its_own_handshake_and_reports_flow() {
+    // baresip's default: RTCP on its own port, so a second DTLS association keys SRTCP.
+    let setup = BaresipSetup {
+        mediaenc: "dtls_srtp",
+        ..Default::default()
+    };
+    let o = call_with(&DTLS_ONLY, &setup, true);
+    assert_secured(&o);
+    assert!(
+        o.baresip_log.contains("DTLS-SRTP complete (audio/RTCP)"),
+        "{}",
+        o.baresip_log
+    );
+    // Its reports, decrypted under the RTCP port's keys, give the round trip.
+    assert!(!o.stats.contains("round trip unknown"), "{}", o.stats);
+}
