@@ -6,6 +6,7 @@ use super::dns::{Dns, SipLookups, TransportChoice};
 use super::media::MediaConfig;
 use crate::audio::player::Sound;
 use crate::config::Settings;
+use crate::rtp::dtls::DtlsIdentity;
 use crate::rtp::srtp::SrtpSuite;
 use crate::sdp::OpusParams;
 use crate::sdp::{Codec, MediaEncryption};
@@ -160,12 +161,52 @@ fn with_srtp_for(mut media: MediaPrefs, settings: &Settings, transport: Transpor
         }
     }
     if policy.dtls {
-        match crate::rtp::dtls::DtlsIdentity::generate() {
-            Ok(id) => media.dtls = Some(id),
-            Err(e) => tracing::error!("DTLS-SRTP cannot be offered: {e}"),
-        }
+        media.dtls = dtls_identity();
     }
     media
+}
+
+/// This installation's DTLS certificate (kept in the config folder, made on first use), read
+/// once per run; `None` (said in the log) when none can be made.
+fn dtls_identity() -> Option<DtlsIdentity> {
+    static IDENTITY: std::sync::OnceLock<Option<DtlsIdentity>> = std::sync::OnceLock::new();
+    IDENTITY
+        .get_or_init(|| {
+            let kept = directories::ProjectDirs::from("", "", "softphone")
+                .map(|d| d.config_dir().join("dtls-identity.pem"));
+            let made = match &kept {
+                Some(path) => kept_dtls_identity(path),
+                None => DtlsIdentity::generate().map_err(anyhow::Error::from),
+            };
+            made.map_err(|e| tracing::error!("DTLS-SRTP cannot be offered: {e:#}"))
+                .ok()
+        })
+        .clone()
+}
+
+/// The identity kept in `path`, or a new one kept there (private to the user: it holds the
+/// key). A file that cannot be read is replaced, and said.
+fn kept_dtls_identity(path: &std::path::Path) -> anyhow::Result<DtlsIdentity> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match DtlsIdentity::from_pem(&text) {
+            Ok(id) => return Ok(id),
+            Err(e) => tracing::warn!(
+                "{}: {e}; a new DTLS certificate replaces it",
+                path.display()
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("{}: {e}; a new DTLS certificate is made", path.display()),
+    }
+    let id = DtlsIdentity::generate()?;
+    if let Err(e) = crate::config::persisted::write_atomic(path, id.to_pem()?.as_bytes(), true) {
+        // Still usable for this run; the next one makes another.
+        tracing::warn!(
+            "could not keep the DTLS certificate in {}: {e}",
+            path.display()
+        );
+    }
+    Ok(id)
 }
 
 /// What `mediaencryption`, `srtpmode` and `srtpkeysinclear` make of calls' SRTP.
@@ -551,5 +592,33 @@ impl RingSettings {
     /// `ringerdevice=All`: every sound card rings (their list is read off the loop).
     pub(super) fn on_every_card(&self) -> bool {
         self.device.trim().eq_ignore_ascii_case("all")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dtls_certificate_is_kept_private_and_comes_back_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join("dtls-identity.pem");
+        let first = kept_dtls_identity(&path).expect("made");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("kept").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the key is readable by others: {mode:o}");
+        }
+        let again = kept_dtls_identity(&path).expect("read");
+        assert_eq!(again.fingerprint(), first.fingerprint());
+        // A damaged file is replaced by a new certificate (and kept again).
+        std::fs::write(&path, "garbage").expect("damage");
+        let fresh = kept_dtls_identity(&path).expect("remade");
+        assert_ne!(fresh.fingerprint(), first.fingerprint());
+        assert_eq!(
+            kept_dtls_identity(&path).expect("read").fingerprint(),
+            fresh.fingerprint()
+        );
     }
 }

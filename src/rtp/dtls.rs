@@ -124,6 +124,31 @@ impl DtlsIdentity {
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
     }
+
+    /// The key (PKCS#8) and certificate as PEM, to keep the identity across runs (a peer
+    /// that pins our fingerprint sees the same one).
+    pub fn to_pem(&self) -> Result<String, DtlsError> {
+        self.certificate
+            .serialize_pem()
+            .map_err(|e| DtlsError::Certificate(e.to_string()))
+    }
+
+    /// An identity kept by [`DtlsIdentity::to_pem`].
+    pub fn from_pem(text: &str) -> Result<DtlsIdentity, DtlsError> {
+        let provider = rtc_dtls::crypto_provider::default_provider()
+            .map_err(|e| DtlsError::Certificate(e.to_string()))?;
+        let certificate = Certificate::from_pem(text, provider.crypto())
+            .map_err(|e| DtlsError::Certificate(e.to_string()))?;
+        let der = certificate
+            .certificate
+            .first()
+            .ok_or_else(|| DtlsError::Certificate("no certificate in the file".into()))?;
+        let fingerprint = Fingerprint::of(der.as_ref());
+        Ok(DtlsIdentity {
+            certificate,
+            fingerprint,
+        })
+    }
 }
 
 /// Which end of the handshake we are (RFC 4145 `a=setup`: `active` connects, `passive`
@@ -639,6 +664,24 @@ mod tests {
         client.start(t0, addr(2000));
         exchange(t0, &mut client, &mut server);
         assert!(matches!(server.poll_keys(), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_kept_identity_comes_back_the_same_and_still_handshakes() {
+        let a = DtlsIdentity::generate().expect("a");
+        let pem = a.to_pem().expect("pem");
+        assert!(pem.contains("PRIVATE_KEY") && pem.contains("CERTIFICATE"));
+        let back = DtlsIdentity::from_pem(&pem).expect("read back");
+        assert_eq!(back.fingerprint(), a.fingerprint());
+        let b = DtlsIdentity::generate().expect("b");
+        let suites = [SrtpSuite::AesCm128HmacSha1_80];
+        let (mut client, mut server) = pair(&back, &b, a.fingerprint(), (&suites, &suites));
+        let now = Instant::now();
+        client.start(now, addr(2000));
+        exchange(now, &mut client, &mut server);
+        assert!(matches!(server.poll_keys(), Some(Ok(_))));
+        assert!(DtlsIdentity::from_pem("not a pem").is_err());
+        assert!(DtlsIdentity::from_pem(&pem.replace("PRIVATE_KEY", "X")).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! SIP over WebSocket (RFC 7118) against Kamailio's websocket module: registering, calling
 //! and being called (the server reaches us over our own WebSocket: we listen on none), the
-//! secure WebSocket with its certificate checked as for TLS and SRTP keys inside it, and a
-//! server that is no SIP WebSocket refused in words.
+//! secure WebSocket with its certificate checked as for TLS and SRTP keys inside it, WSS with
+//! DTLS-SRTP media (the WebRTC gateways' path), and a server that is no SIP WebSocket refused
+//! in words.
 
 use crate::audio_compare::{read_wav, similarity};
 use crate::peers::{Baresip, BaresipSetup, Kamailio, KamailioOptions, Softphone, speech};
@@ -218,5 +219,48 @@ fn a_server_that_is_no_sip_websocket_is_refused_in_words() {
     assert_eq!(
         sp.try_wait_for(Duration::from_secs(1), |l| l.contains(",Registered,")),
         None
+    );
+}
+
+/// The browser-to-SIP path of WebRTC gateways: signalling over a secure WebSocket, media keyed
+/// by DTLS-SRTP, to a baresip on UDP behind the server.
+#[test]
+fn over_wss_with_dtls_srtp_media_to_baresip() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let chain = Chain::new(work.path());
+    let kam = Kamailio::start(KamailioOptions {
+        websocket: true,
+        tls: Some((chain.dir.join("good.pem"), chain.dir.join("good.key"))),
+        ..Default::default()
+    });
+    let (ours, _) = speech(work.path(), "ours", "She sells sea shells.", 0);
+    let (theirs, theirs_padded) = speech(work.path(), "theirs", "Round the rugged rock.", 8);
+    let heard = work.path().join("heard.wav");
+    let setup = BaresipSetup {
+        mediaenc: "dtls_srtp",
+        ..Default::default()
+    };
+    let bs = Baresip::start_setup(&kam, "1002", &theirs_padded, "PCMU", &setup);
+    let ca = format!("tlscafile={}", chain.ca.display());
+    let mic = format!("recorddevice=file:{}", ours.display());
+    let speaker = format!("playbackdevice=file:{}", heard.display());
+    let mut sp = over_websocket(
+        kam.tls_port,
+        "7",
+        &[&ca, &mic, &speaker, "mediaencryption=2", "srtpmode=1"],
+    );
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    let (at_baresip, at_us, media) = call_and_compare(&mut sp, &bs, &ours, &theirs, &heard);
+    eprintln!("over WSS + DTLS-SRTP: ours at baresip {at_baresip:.3}, baresip's at us {at_us:.3}");
+    assert!(media.ends_with("SRTP keyed by DTLS"), "{media}");
+    assert!(
+        sp.seen.iter().any(|l| l.contains("secured: DTLS-SRTP")),
+        "{:?}",
+        sp.seen
+    );
+    assert!(bs.log().contains("DTLS-SRTP complete"), "{}", bs.log());
+    assert!(
+        at_baresip > 0.9 && at_us > 0.9,
+        "{at_baresip:.3} {at_us:.3}"
     );
 }
