@@ -4,13 +4,20 @@
 //! a component's handshake is through, nothing RTP or RTCP goes out on it or is taken from it:
 //! a call agreed encrypted never carries clear media. Sans-IO, like the session.
 
-use super::session::Via;
 use crate::rtp::dtls::{DtlsError, DtlsSrtp, is_dtls};
 use crate::rtp::srtp::{SrtpError, SrtpStage};
 use crate::sdp::Negotiated;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Which of the call's two sockets a datagram uses (defined here, with the protection that
+/// differs per socket; the session re-exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Rtp,
+    Rtcp,
+}
 
 /// What the keying tells the session.
 #[derive(Debug, Clone, PartialEq, Eq)]

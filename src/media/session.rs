@@ -14,6 +14,7 @@
 //! each way turns one into the other, so a 30 ms or 60 ms call sits on a 20 ms bridge.
 
 use super::dtmf::{DtmfReceiver, DtmfSender, DtmfTick};
+pub use super::keying::Via;
 use super::keying::{Keying, KeyingError, KeyingEvent};
 use super::pipeline::{PipelineError, ReceivePath, SendPath};
 use super::silence::{SilenceGate, SilenceSettings, SlotAction};
@@ -49,13 +50,6 @@ pub struct SessionConfig {
     pub nat_open: (u32, bool),
     /// Silence suppression, sending while muted, keep-alives.
     pub silence: SilenceSettings,
-}
-
-/// Which of the call's two sockets a transmit leaves from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Rtp,
-    Rtcp,
 }
 
 /// A datagram to send.
