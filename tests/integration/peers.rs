@@ -304,6 +304,18 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Waits up to `limit` for `user` to have a binding; false if none came.
+    pub fn wait_for_binding(&self, user: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while self.bindings(user).is_empty() {
+            if Instant::now() >= end {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        true
+    }
+
     /// The contacts bound for `user`, as (address, cseq) pairs.
     pub fn bindings(&self, user: &str) -> Vec<(String, u32)> {
         let dump = self.location();

@@ -221,15 +221,11 @@ fn a_dropped_connection_registers_again_and_calls_still_come_in() {
     kam.stop();
     kam.launch();
     assert!(kam.bindings("1001").is_empty());
-    let end = std::time::Instant::now() + T;
-    while kam.bindings("1001").is_empty() {
-        assert!(
-            std::time::Instant::now() < end,
-            "not registered again: {:?}",
-            sp.seen
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        kam.wait_for_binding("1001", T),
+        "not registered again: {:?}",
+        sp.seen
+    );
     // A call to us arrives over the new connection (we run no TLS server of our own).
     let (theirs, _) = speech(work.path(), "theirs", "Hello there.", 0);
     let bs = Baresip::start(&kam, "1002", &theirs, "PCMU");

@@ -45,6 +45,59 @@ fn call_and_compare(
     (at_baresip, at_us, media)
 }
 
+/// Kamailio taking WSS on its TLS port with the chain's `cert`.
+fn wss_kamailio(chain: &Chain, cert: &str) -> Kamailio {
+    Kamailio::start(KamailioOptions {
+        websocket: true,
+        tls: Some((
+            chain.dir.join(format!("{cert}.pem")),
+            chain.dir.join(format!("{cert}.key")),
+        )),
+        ..Default::default()
+    })
+}
+
+/// A WSS call set up and registered: baresip (1002, `mediaenc`) playing its speech, us over
+/// WSS trusting the chain's CA with `extra` parameters.
+struct WssCall {
+    sp: Softphone,
+    bs: Baresip,
+    ours: std::path::PathBuf,
+    theirs: std::path::PathBuf,
+    heard: std::path::PathBuf,
+}
+
+fn wss_call(
+    work: &std::path::Path,
+    chain: &Chain,
+    kam: &Kamailio,
+    mediaenc: &str,
+    extra: &[&str],
+) -> WssCall {
+    let (ours, _) = speech(work, "ours", "The rain in Spain stays mainly.", 0);
+    let (theirs, theirs_padded) = speech(work, "theirs", "Peter picked a peck.", 8);
+    let heard = work.join("heard.wav");
+    let setup = BaresipSetup {
+        mediaenc,
+        ..Default::default()
+    };
+    let bs = Baresip::start_setup(kam, "1002", &theirs_padded, "PCMU", &setup);
+    let ca = format!("tlscafile={}", chain.ca.display());
+    let mic = format!("recorddevice=file:{}", ours.display());
+    let speaker = format!("playbackdevice=file:{}", heard.display());
+    let mut params = vec![ca.as_str(), mic.as_str(), speaker.as_str()];
+    params.extend_from_slice(extra);
+    let mut sp = over_websocket(kam.tls_port, "7", &params);
+    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    WssCall {
+        sp,
+        bs,
+        ours,
+        theirs,
+        heard,
+    }
+}
+
 #[test]
 fn registers_calls_and_is_called_over_a_websocket() {
     let mut kam = Kamailio::start(KamailioOptions {
@@ -108,15 +161,11 @@ fn registers_calls_and_is_called_over_a_websocket() {
     kam.stop();
     kam.launch();
     assert!(kam.bindings("1001").is_empty());
-    let end = std::time::Instant::now() + T;
-    while kam.bindings("1001").is_empty() {
-        assert!(
-            std::time::Instant::now() < end,
-            "not registered again: {:?}",
-            sp.seen
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(
+        kam.wait_for_binding("1001", T),
+        "not registered again: {:?}",
+        sp.seen
+    );
     assert!(kam.location().contains("transport=ws"));
 }
 
@@ -124,38 +173,20 @@ fn registers_calls_and_is_called_over_a_websocket() {
 fn a_secure_websocket_checks_the_certificate_and_carries_srtp_keys() {
     let work = tempfile::tempdir().expect("tempdir");
     let chain = Chain::new(work.path());
-    let wss_kamailio = |cert: &str| {
-        Kamailio::start(KamailioOptions {
-            websocket: true,
-            tls: Some((
-                chain.dir.join(format!("{cert}.pem")),
-                chain.dir.join(format!("{cert}.key")),
-            )),
-            ..Default::default()
-        })
-    };
-    let kam = wss_kamailio("good");
-    let (ours, _) = speech(work.path(), "ours", "The rain in Spain stays mainly.", 0);
-    let (theirs, theirs_padded) = speech(work.path(), "theirs", "Peter picked a peck.", 8);
-    let heard = work.path().join("heard.wav");
-    let setup = BaresipSetup {
-        mediaenc: "srtp-mand",
-        ..Default::default()
-    };
-    let bs = Baresip::start_setup(&kam, "1002", &theirs_padded, "PCMU", &setup);
-    let ca = format!("tlscafile={}", chain.ca.display());
-    let mic = format!("recorddevice=file:{}", ours.display());
-    let speaker = format!("playbackdevice=file:{}", heard.display());
+    let kam = wss_kamailio(&chain, "good");
     // No srtpkeysinclear: a secure WebSocket is encrypted signalling, as TLS is.
-    let mut sp = over_websocket(
-        kam.tls_port,
-        "7",
-        &[&ca, &mic, &speaker, "mediaencryption=2"],
+    let call = wss_call(
+        work.path(),
+        &chain,
+        &kam,
+        "srtp-mand",
+        &["mediaencryption=2"],
     );
-    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
+    let (mut sp, bs) = (call.sp, call.bs);
     let location = kam.location();
     assert!(location.contains("transport=wss"), "{location}");
-    let (at_baresip, at_us, media) = call_and_compare(&mut sp, &bs, &ours, &theirs, &heard);
+    let (at_baresip, at_us, media) =
+        call_and_compare(&mut sp, &bs, &call.ours, &call.theirs, &call.heard);
     eprintln!("over WSS + SRTP: ours at baresip {at_baresip:.3}, baresip's at us {at_us:.3}");
     assert!(media.contains("SRTP AES_CM_128_HMAC_SHA1_80"), "{media}");
     assert!(
@@ -165,7 +196,8 @@ fn a_secure_websocket_checks_the_certificate_and_carries_srtp_keys() {
     drop(sp);
 
     // A certificate for another name: refused with the reason, nothing registered.
-    let wrong = wss_kamailio("wrong_name");
+    let wrong = wss_kamailio(&chain, "wrong_name");
+    let ca = format!("tlscafile={}", chain.ca.display());
     let mut sp = over_websocket(wrong.tls_port, "7", &[&ca]);
     let error = sp.wait_for(T, |l| {
         l.starts_with("ERROR,") && l.contains("WSS connection")
@@ -228,29 +260,12 @@ fn a_server_that_is_no_sip_websocket_is_refused_in_words() {
 fn over_wss_with_dtls_srtp_media_to_baresip() {
     let work = tempfile::tempdir().expect("tempdir");
     let chain = Chain::new(work.path());
-    let kam = Kamailio::start(KamailioOptions {
-        websocket: true,
-        tls: Some((chain.dir.join("good.pem"), chain.dir.join("good.key"))),
-        ..Default::default()
-    });
-    let (ours, _) = speech(work.path(), "ours", "She sells sea shells.", 0);
-    let (theirs, theirs_padded) = speech(work.path(), "theirs", "Round the rugged rock.", 8);
-    let heard = work.path().join("heard.wav");
-    let setup = BaresipSetup {
-        mediaenc: "dtls_srtp",
-        ..Default::default()
-    };
-    let bs = Baresip::start_setup(&kam, "1002", &theirs_padded, "PCMU", &setup);
-    let ca = format!("tlscafile={}", chain.ca.display());
-    let mic = format!("recorddevice=file:{}", ours.display());
-    let speaker = format!("playbackdevice=file:{}", heard.display());
-    let mut sp = over_websocket(
-        kam.tls_port,
-        "7",
-        &[&ca, &mic, &speaker, "mediaencryption=2", "srtpmode=1"],
-    );
-    sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
-    let (at_baresip, at_us, media) = call_and_compare(&mut sp, &bs, &ours, &theirs, &heard);
+    let kam = wss_kamailio(&chain, "good");
+    let extra = ["mediaencryption=2", "srtpmode=1"];
+    let call = wss_call(work.path(), &chain, &kam, "dtls_srtp", &extra);
+    let (mut sp, bs) = (call.sp, call.bs);
+    let (at_baresip, at_us, media) =
+        call_and_compare(&mut sp, &bs, &call.ours, &call.theirs, &call.heard);
     eprintln!("over WSS + DTLS-SRTP: ours at baresip {at_baresip:.3}, baresip's at us {at_us:.3}");
     assert!(media.ends_with("SRTP keyed by DTLS"), "{media}");
     assert!(
