@@ -22,3 +22,11 @@ pub mod rtp;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+
+/// The origin of the unit tests' virtual clocks. The sans-IO cores never read the clock; their
+/// tests start time at this one instant and move it forward themselves.
+#[cfg(test)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}

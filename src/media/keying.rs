@@ -7,6 +7,7 @@
 use crate::rtp::dtls::{DtlsError, DtlsSrtp, is_dtls};
 use crate::rtp::srtp::{SrtpError, SrtpStage};
 use crate::sdp::Negotiated;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -195,26 +196,30 @@ impl Keying {
     }
 
     /// RTP (or RTCP, `rtcp`) received on `via`, made clear: `None` when it is refused
-    /// (forged, replayed, or the port not keyed yet), the packet as it is on a clear call.
-    pub(super) fn open(&mut self, via: Via, rtcp: bool, data: &[u8]) -> Option<Vec<u8>> {
+    /// (forged, replayed, or the port not keyed yet); on a clear call the packet itself, not
+    /// a copy (this is the per-packet path).
+    pub(super) fn open<'a>(
+        &mut self,
+        via: Via,
+        rtcp: bool,
+        data: &'a [u8],
+    ) -> Option<Cow<'a, [u8]>> {
         let part = self.component(via);
         if part.awaiting() {
             return None;
         }
         let Some(srtp) = part.srtp.as_mut() else {
-            return Some(data.to_vec());
+            return Some(Cow::Borrowed(data));
         };
         let opened = if rtcp {
             srtp.unprotect_rtcp(data)
         } else {
             srtp.unprotect_rtp(data)
         };
-        opened.map_err(|e| tracing::trace!("{e}")).ok()
-    }
-
-    /// Whether received packets on `via` need [`Keying::open`] (anything but a clear call).
-    pub(super) fn is_clear(&self) -> bool {
-        self.rtp.srtp.is_none() && self.rtp.dtls.is_none()
+        opened
+            .map(Cow::Owned)
+            .map_err(|e| tracing::trace!("{e}"))
+            .ok()
     }
 
     /// What is sent on `via`, protected: RTP and RTCP go through SRTP (or not at all while

@@ -365,19 +365,10 @@ impl MediaSession {
         }
         // Decrypted before anything else looks at it: a packet that fails SRTP's
         // authentication neither latches nor counts as the peer being alive.
-        let opened;
-        let data = if self.keying.is_clear() {
-            data
-        } else {
-            match self.keying.open(Via::Rtp, false, data) {
-                Some(d) => {
-                    opened = d;
-                    &opened[..]
-                }
-                None => return,
-            }
+        let Some(data) = self.keying.open(Via::Rtp, false, data) else {
+            return;
         };
-        let Ok(p) = parse(data) else { return };
+        let Ok(p) = parse(&data) else { return };
         let known = Some(p.payload_type) == self.n.dtmf_pt || self.receive.accepts(p.payload_type);
         if !known {
             return;
@@ -432,19 +423,10 @@ impl MediaSession {
     /// The peer's sender report feeds our reception statistics, its report about our stream
     /// gives the round trip. False for anything that is not RTCP.
     fn on_rtcp(&mut self, via: Via, data: &[u8], ntp: u64) -> bool {
-        let opened;
-        let data = if self.keying.is_clear() {
-            data
-        } else {
-            match self.keying.open(via, true, data) {
-                Some(d) => {
-                    opened = d;
-                    &opened[..]
-                }
-                None => return false,
-            }
+        let Some(data) = self.keying.open(via, true, data) else {
+            return false;
         };
-        let Some(r) = parse_compound(data, self.sender.ssrc, ntp) else {
+        let Some(r) = parse_compound(&data, self.sender.ssrc, ntp) else {
             return false;
         };
         if let Some((_, their_ntp)) = r.sender {

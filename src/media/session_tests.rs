@@ -52,7 +52,7 @@ fn frame(k: usize) -> Vec<i16> {
 #[test]
 fn frames_in_become_rtp_out_and_rtp_in_becomes_frames_on_a_virtual_clock() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
     // What we say: one packet per ptime, to the signalled address.
     for k in 0..5 {
@@ -109,7 +109,7 @@ fn frames_in_become_rtp_out_and_rtp_in_becomes_frames_on_a_virtual_clock() {
 #[test]
 fn silence_times_out_held_calls_send_nothing_and_foreign_sources_are_dropped() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut s = MediaSession::new(negotiated(peer), config(), 8000, start(), t0).unwrap();
     s.handle_timeout(t0 + Duration::from_millis(2900), 0);
     assert_eq!(s.poll_event(), None);
@@ -151,7 +151,7 @@ fn a_30_ms_call_sits_on_the_20_ms_bridge() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let mut n = negotiated(peer);
     n.ptime = 30;
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut s = MediaSession::new(n, config(), 8000, start(), t0).unwrap();
     for k in 0..6 {
         s.put_frame(&frame(k));
@@ -187,7 +187,7 @@ fn sent_rtp(s: &mut MediaSession) -> Vec<Vec<u8>> {
 #[test]
 fn suppressed_silence_sends_one_comfort_noise_packet_and_speech_returns_marked() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut n = negotiated(peer);
     n.cn_pt = Some(13);
     let mut cfg = config();
@@ -226,7 +226,7 @@ fn suppressed_silence_sends_one_comfort_noise_packet_and_speech_returns_marked()
 #[test]
 fn muted_sends_nothing_unless_asked_and_keepalives_hold_the_nat_open() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut cfg = config();
     cfg.silence.keepalive = Some(Duration::from_millis(500));
     let mut s = MediaSession::new(negotiated(peer), cfg, 8000, start(), t0).unwrap();
@@ -258,7 +258,7 @@ fn muted_sends_nothing_unless_asked_and_keepalives_hold_the_nat_open() {
 #[test]
 fn the_far_ends_comfort_noise_is_played_and_its_reports_keep_the_call_alive() {
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut n = negotiated(peer);
     n.cn_pt = Some(13);
     let mut s = MediaSession::new(n, config(), 8000, start(), t0).unwrap();
@@ -320,7 +320,7 @@ fn an_encrypted_call_carries_its_audio_and_refuses_clear_or_forged_packets() {
         send: kb,
         receive: ka,
     });
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut ours = MediaSession::new(na, config(), 8000, start(), t0).unwrap();
     let mut theirs = MediaSession::new(nb, config(), 8000, start(), t0).unwrap();
     let mut out = vec![0i16; 160];
@@ -394,7 +394,7 @@ fn a_dtls_srtp_call_sends_nothing_clear_until_its_handshake_keys_it() {
     let mut nb = negotiated(a);
     nb.dtls = Some(agreement(&idb, DtlsRole::Server, &ida));
     nb.rtcp_mux = true;
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut ours = MediaSession::new(na, config(), 8000, start(), t0).unwrap();
     let mut theirs = MediaSession::new(nb, config(), 8000, start(), t0).unwrap();
     // Before the handshake: our audio is held back, only the ClientHello leaves; a clear

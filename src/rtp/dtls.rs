@@ -101,18 +101,33 @@ impl fmt::Debug for DtlsIdentity {
     }
 }
 
+fn certificate_error(e: impl fmt::Display) -> DtlsError {
+    DtlsError::Certificate(e.to_string())
+}
+
 impl DtlsIdentity {
     /// A fresh certificate and key.
     pub fn generate() -> Result<DtlsIdentity, DtlsError> {
-        let provider = rtc_dtls::crypto_provider::default_provider()
-            .map_err(|e| DtlsError::Certificate(e.to_string()))?;
-        let certificate =
-            Certificate::generate_self_signed(vec!["softphone".to_string()], provider.crypto())
-                .map_err(|e| DtlsError::Certificate(e.to_string()))?;
+        let provider = rtc_dtls::crypto_provider::default_provider().map_err(certificate_error)?;
+        Certificate::generate_self_signed(vec!["softphone".to_string()], provider.crypto())
+            .map_err(certificate_error)
+            .and_then(DtlsIdentity::of)
+    }
+
+    /// An identity kept by [`DtlsIdentity::to_pem`].
+    pub fn from_pem(text: &str) -> Result<DtlsIdentity, DtlsError> {
+        let provider = rtc_dtls::crypto_provider::default_provider().map_err(certificate_error)?;
+        Certificate::from_pem(text, provider.crypto())
+            .map_err(certificate_error)
+            .and_then(DtlsIdentity::of)
+    }
+
+    /// The identity of a certificate (its first, the end entity, is fingerprinted).
+    fn of(certificate: Certificate) -> Result<DtlsIdentity, DtlsError> {
         let der = certificate
             .certificate
             .first()
-            .ok_or_else(|| DtlsError::Certificate("no certificate made".into()))?;
+            .ok_or_else(|| certificate_error("no certificate"))?;
         let fingerprint = Fingerprint::of(der.as_ref());
         Ok(DtlsIdentity {
             certificate,
@@ -128,26 +143,7 @@ impl DtlsIdentity {
     /// The key (PKCS#8) and certificate as PEM, to keep the identity across runs (a peer
     /// that pins our fingerprint sees the same one).
     pub fn to_pem(&self) -> Result<String, DtlsError> {
-        self.certificate
-            .serialize_pem()
-            .map_err(|e| DtlsError::Certificate(e.to_string()))
-    }
-
-    /// An identity kept by [`DtlsIdentity::to_pem`].
-    pub fn from_pem(text: &str) -> Result<DtlsIdentity, DtlsError> {
-        let provider = rtc_dtls::crypto_provider::default_provider()
-            .map_err(|e| DtlsError::Certificate(e.to_string()))?;
-        let certificate = Certificate::from_pem(text, provider.crypto())
-            .map_err(|e| DtlsError::Certificate(e.to_string()))?;
-        let der = certificate
-            .certificate
-            .first()
-            .ok_or_else(|| DtlsError::Certificate("no certificate in the file".into()))?;
-        let fingerprint = Fingerprint::of(der.as_ref());
-        Ok(DtlsIdentity {
-            certificate,
-            fingerprint,
-        })
+        self.certificate.serialize_pem().map_err(certificate_error)
     }
 }
 
@@ -539,7 +535,7 @@ mod tests {
         let ours = [SrtpSuite::AeadAes128Gcm, SrtpSuite::AesCm128HmacSha1_80];
         let theirs = [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AeadAes128Gcm];
         let (mut client, mut server) = pair(&a, &b, a.fingerprint(), (&ours, &theirs));
-        let now = Instant::now();
+        let now = crate::test_epoch();
         client.start(now, addr(2000));
         server.start(now, addr(1000));
         assert!(exchange(now, &mut client, &mut server) >= 4);
@@ -578,7 +574,7 @@ mod tests {
         let suites = [SrtpSuite::AesCm128HmacSha1_80];
         // The server expects Mallory's fingerprint, so the genuine client is refused ...
         let (mut client, mut server) = pair(&a, &b, mallory.fingerprint(), (&suites, &suites));
-        let now = Instant::now();
+        let now = crate::test_epoch();
         client.start(now, addr(2000));
         exchange(now, &mut client, &mut server);
         let refused = server.poll_keys().expect("server outcome");
@@ -620,7 +616,7 @@ mod tests {
         );
         let suites = [SrtpSuite::AesCm128HmacSha1_80];
         let (mut client, mut server) = pair(&a, &b, a.fingerprint(), (&suites, &suites));
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         client.start(t0, addr(2000));
         // The first ClientHello is lost.
         while client.poll_transmit().is_some() {}
@@ -676,7 +672,7 @@ mod tests {
         let b = DtlsIdentity::generate().expect("b");
         let suites = [SrtpSuite::AesCm128HmacSha1_80];
         let (mut client, mut server) = pair(&back, &b, a.fingerprint(), (&suites, &suites));
-        let now = Instant::now();
+        let now = crate::test_epoch();
         client.start(now, addr(2000));
         exchange(now, &mut client, &mut server);
         assert!(matches!(server.poll_keys(), Some(Ok(_))));

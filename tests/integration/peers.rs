@@ -304,6 +304,15 @@ CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Stops and starts the server again, as a PBX restart: its connections drop and
+    /// `user`'s binding is gone (checked at once: the location table lives in memory only), so
+    /// a binding seen afterwards is a new registration.
+    pub fn restart(&mut self, user: &str) {
+        self.stop();
+        self.launch();
+        assert!(self.bindings(user).is_empty(), "{user} still bound after a restart");
+    }
+
     /// Waits up to `limit` for `user` to have a binding; false if none came.
     pub fn wait_for_binding(&self, user: &str, limit: Duration) -> bool {
         let end = Instant::now() + limit;

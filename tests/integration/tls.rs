@@ -218,9 +218,7 @@ fn a_dropped_connection_registers_again_and_calls_still_come_in() {
     );
     sp.wait_line(T, "STATUS,-1,Registered,,1001,0,,");
     // The server restarts: the connection drops, its bindings are gone.
-    kam.stop();
-    kam.launch();
-    assert!(kam.bindings("1001").is_empty());
+    kam.restart("1001");
     assert!(
         kam.wait_for_binding("1001", T),
         "not registered again: {:?}",

@@ -158,9 +158,7 @@ fn registers_calls_and_is_called_over_a_websocket() {
 
     // The server restarts: the WebSocket drops, its binding is gone; a new WebSocket and a
     // new registration follow by themselves.
-    kam.stop();
-    kam.launch();
-    assert!(kam.bindings("1001").is_empty());
+    kam.restart("1001");
     assert!(
         kam.wait_for_binding("1001", T),
         "not registered again: {:?}",
